@@ -1,0 +1,161 @@
+// ancient: copy an object graph out of the heap into one contiguous block of
+// plain data, and read it in place at full memory speed.
+//
+//   std::map<std::string, std::vector<int>> m = ...;
+//   ancient::Ancient<decltype(m)> a = ancient::Mark(m);
+//   const auto& frozen = a.Follow();          // ancient::Map<String, Vector<int>>
+//   if (const auto* v = frozen.get("key")) use((*v)[0]);
+//   a.Delete();                               // or let it go out of scope
+//
+// This header brings the whole graph layer: the frozen containers
+// (frozen.h), layouts for std and Abseil types (layout.h), ANCIENT_STRUCT
+// for user structs (struct.h), TypeId (type_id.h), Value (value.h) and the
+// type-free block operations (block.h).
+
+#ifndef ANCIENT_ANCIENT_H_
+#define ANCIENT_ANCIENT_H_
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "ancient/block.h"
+#include "ancient/frozen.h"
+#include "ancient/layout.h"
+#include "ancient/struct.h"
+#include "ancient/type_id.h"
+#include "ancient/value.h"
+
+namespace ancient {
+namespace internal {
+
+// Aborts with `message` on stderr: for misuse that cannot return a Status.
+[[noreturn]] void Fatal(const char* message);
+
+// Marks a heap value: the constructor measures the graph (one traversal);
+// Write then writes it to its final address (a second traversal).
+template <class T>
+class GraphWriter {
+ public:
+  explicit GraphWriter(const T& value) : value_(value) {
+    Layout<T>::Mark(context_, value_, RootOffset());
+    context_.Drain();
+  }
+
+  // The block's exact size in bytes.
+  std::uint64_t size() const { return context_.size(); }
+
+  // Writes the graph to `dest`, which must hold size() bytes, be aligned to
+  // kBlockAlignment and stay where it is: the graph's pointers are written
+  // for this address. Returns the relocation record. The heap value must not
+  // have changed since construction.
+  std::string Write(void* dest) {
+    std::memset(dest, 0, size());
+    context_.StartWriting(static_cast<char*>(dest));
+    Layout<T>::Mark(context_, value_, RootOffset());
+    context_.Drain();
+    return EncodeRelocations(context_.relocs());
+  }
+
+ private:
+  std::uint64_t RootOffset() {
+    return context_.Alloc(sizeof(Frozen<T>), alignof(Frozen<T>));
+  }
+
+  const T& value_;
+  MarkContext context_;
+};
+
+}  // namespace internal
+
+// The owner of one marked block: a move-only handle to memory outside the
+// heap's objects that holds a whole frozen graph. Made by ancient::Mark.
+template <class T>
+class Ancient {
+ public:
+  Ancient() = default;
+  Ancient(Ancient&& other) noexcept { *this = std::move(other); }
+  Ancient& operator=(Ancient&& other) noexcept {
+    if (this != &other) {
+      Delete();
+      block_ = std::exchange(other.block_, nullptr);
+      size_ = std::exchange(other.size_, 0);
+      relocations_ = std::move(other.relocations_);
+      other.relocations_.clear();
+    }
+    return *this;
+  }
+  Ancient(const Ancient&) = delete;
+  Ancient& operator=(const Ancient&) = delete;
+  ~Ancient() { Delete(); }
+
+  // The frozen graph, valid until Delete() or destruction. Calling it on a
+  // deleted (or default-constructed, or moved-from) Ancient aborts the
+  // process with a message: use TryFollow() to get an error instead.
+  const Frozen<T>& Follow() const {
+    if (block_ == nullptr) {
+      internal::Fatal("ancient::Ancient::Follow() called after Delete()");
+    }
+    return *reinterpret_cast<const Frozen<T>*>(block_);
+  }
+
+  // The frozen graph, or FailedPrecondition when deleted.
+  absl::StatusOr<const Frozen<T>*> TryFollow() const {
+    if (block_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "ancient::Ancient: the block was deleted");
+    }
+    return reinterpret_cast<const Frozen<T>*>(block_);
+  }
+
+  // Frees the block. Idempotent.
+  void Delete() {
+    if (block_ != nullptr) {
+      ::operator delete(block_, std::align_val_t{internal::kBlockAlignment});
+      block_ = nullptr;
+      size_ = 0;
+      relocations_.clear();
+    }
+  }
+
+  bool deleted() const { return block_ == nullptr; }
+  // The block's exact size in bytes (0 once deleted).
+  std::size_t size_bytes() const { return size_; }
+  // The block's first byte (nullptr once deleted).
+  const void* data() const { return block_; }
+  // Where the block's pointers are (see ancient/block.h).
+  std::string_view relocations() const { return relocations_; }
+
+ private:
+  template <class U>
+  friend Ancient<U> Mark(const U& value);
+
+  void* block_ = nullptr;
+  std::size_t size_ = 0;
+  std::string relocations_;
+};
+
+// Copies `value` and everything it reaches into one new block and returns
+// its owner. Objects reached through several pointers are copied once;
+// cycles are preserved. Not recursive on the data: any depth of chain is
+// fine. `value` must not change while Mark runs.
+template <class T>
+Ancient<T> Mark(const T& value) {
+  internal::GraphWriter<T> writer(value);
+  Ancient<T> a;
+  a.size_ = writer.size();
+  a.block_ = ::operator new(a.size_,
+                            std::align_val_t{internal::kBlockAlignment});
+  a.relocations_ = writer.Write(a.block_);
+  return a;
+}
+
+}  // namespace ancient
+
+#endif  // ANCIENT_ANCIENT_H_

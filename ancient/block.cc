@@ -1,0 +1,108 @@
+#include "ancient/block.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+
+namespace ancient {
+
+std::string EncodeRelocations(std::vector<std::uint64_t>& slots) {
+  if (!std::is_sorted(slots.begin(), slots.end())) {
+    std::sort(slots.begin(), slots.end());
+  }
+  std::string out;
+  out.reserve(slots.size() + slots.size() / 4 + 8);
+  std::uint64_t last = 0;
+  for (const std::uint64_t slot : slots) {
+    std::uint64_t v = (slot - last) / 8;
+    last = slot;
+    while (v >= 0x80) {
+      out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    out.push_back(static_cast<char>(v));
+  }
+  return out;
+}
+
+bool RelocationReader::Next(std::uint64_t* slot) {
+  if (rest_.empty() || !status_.ok()) return false;
+  std::uint64_t v = 0;
+  int shift = 0;
+  std::size_t i = 0;
+  while (true) {
+    if (i == rest_.size() || shift > 63) {
+      status_ = absl::DataLossError(
+          "relocation record: truncated or overlong varint");
+      return false;
+    }
+    const auto byte = static_cast<unsigned char>(rest_[i++]);
+    v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+    shift += 7;
+    if ((byte & 0x80) == 0) break;
+  }
+  rest_.remove_prefix(i);
+  if (v > (~std::uint64_t{0} - last_) / 8 || (v == 0 && !first_)) {
+    status_ = absl::DataLossError(
+        "relocation record: slots not strictly increasing");
+    return false;
+  }
+  first_ = false;
+  last_ += v * 8;
+  *slot = last_;
+  return true;
+}
+
+namespace {
+
+// Calls f(slot, value) for every slot, after checking both.
+template <class F>
+absl::Status CheckSlots(const void* base, std::uint64_t size,
+                        std::string_view relocs, std::uintptr_t value_base,
+                        F f) {
+  RelocationReader reader(relocs);
+  std::uint64_t slot;
+  while (reader.Next(&slot)) {
+    if (slot > size || size - slot < sizeof(std::uintptr_t)) {
+      return absl::DataLossError(absl::StrFormat(
+          "relocation record names slot at offset %d, outside the %d-byte "
+          "block at %#x",
+          slot, size, reinterpret_cast<std::uintptr_t>(base)));
+    }
+    std::uintptr_t value;
+    std::memcpy(&value, static_cast<const char*>(base) + slot, sizeof value);
+    if (value < value_base || value - value_base >= size) {
+      return absl::DataLossError(absl::StrFormat(
+          "pointer at offset %d of the block at %#x holds %#x, outside the "
+          "block's %d bytes",
+          slot, reinterpret_cast<std::uintptr_t>(base), value, size));
+    }
+    f(slot, value);
+  }
+  return reader.status();
+}
+
+}  // namespace
+
+absl::Status VerifyBlock(const void* base, std::uint64_t size,
+                         std::string_view relocs) {
+  return CheckSlots(base, size, relocs, reinterpret_cast<std::uintptr_t>(base),
+                    [](std::uint64_t, std::uintptr_t) {});
+}
+
+absl::Status RelocateBlock(void* base, std::uint64_t size,
+                           std::string_view relocs, std::uintptr_t old_base) {
+  absl::Status s = CheckSlots(base, size, relocs, old_base,
+                              [](std::uint64_t, std::uintptr_t) {});
+  if (!s.ok()) return s;
+  const std::uintptr_t delta = reinterpret_cast<std::uintptr_t>(base) - old_base;
+  return CheckSlots(base, size, relocs, old_base,
+                    [&](std::uint64_t slot, std::uintptr_t value) {
+                      value += delta;
+                      std::memcpy(static_cast<char*>(base) + slot, &value,
+                                  sizeof value);
+                    });
+}
+
+}  // namespace ancient

@@ -1,0 +1,61 @@
+// Type-free operations on marked blocks.
+//
+// A block is the bytes of one frozen graph: its root at offset 0, every
+// pointer in it an absolute address into the same block. Its relocation
+// record lists where those pointers are, so a block can be verified, moved
+// and compacted without knowing its C++ type.
+//
+// Relocation record format: for each pointer slot in increasing order, the
+// distance from the previous slot (from offset 0 for the first) divided by 8,
+// as an unsigned LEB128 varint. Slots are 8-byte aligned; null pointers are
+// not listed.
+
+#ifndef ANCIENT_BLOCK_H_
+#define ANCIENT_BLOCK_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace ancient {
+
+// Encodes `slots` (byte offsets of pointer slots, 8-aligned, in any order;
+// sorted in place) as a relocation record.
+std::string EncodeRelocations(std::vector<std::uint64_t>& slots);
+
+// Reads a relocation record slot by slot.
+class RelocationReader {
+ public:
+  explicit RelocationReader(std::string_view record) : rest_(record) {}
+  // Sets *slot to the next slot's offset and returns true, or returns false
+  // at the end of the record or on damage (then status() says which).
+  bool Next(std::uint64_t* slot);
+  const absl::Status& status() const { return status_; }
+
+ private:
+  std::string_view rest_;
+  std::uint64_t last_ = 0;
+  bool first_ = true;
+  absl::Status status_;
+};
+
+// Checks, without following any pointer, that every slot named by `relocs`
+// lies inside the `size` bytes at `base` and holds an address inside them.
+// Returns DataLoss naming the first bad slot, its value and the block's
+// range; OK otherwise. `base` must be readable for `size` bytes.
+absl::Status VerifyBlock(const void* base, std::uint64_t size,
+                         std::string_view relocs);
+
+// Rewrites every pointer of a block that was written for address `old_base`
+// (and has since been copied to `base`) so that it is valid at `base`.
+// Checks each slot and value as VerifyBlock does, before changing anything;
+// returns DataLoss and leaves the block untouched on damage.
+absl::Status RelocateBlock(void* base, std::uint64_t size,
+                           std::string_view relocs, std::uintptr_t old_base);
+
+}  // namespace ancient
+
+#endif  // ANCIENT_BLOCK_H_

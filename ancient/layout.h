@@ -1,0 +1,519 @@
+// Layout<T>: how heap type T is frozen. Each specialisation gives
+//   using type = ...;                        // Frozen<T>
+//   static void Mark(internal::MarkContext&, const T&, std::uint64_t off);
+//   static void Describe(internal::Describer&);
+// Mark writes the inline part of a T at `off` (while writing) and reserves
+// and queues its out-of-line parts (in both passes, identically).
+//
+// Users extend it for their own types with ANCIENT_STRUCT (ancient/struct.h).
+
+#ifndef ANCIENT_LAYOUT_H_
+#define ANCIENT_LAYOUT_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/container/node_hash_set.h"
+#include "ancient/frozen.h"
+#include "ancient/mark_context.h"
+
+namespace ancient {
+
+template <class T, class Enable = void>
+struct Layout {
+  static_assert(sizeof(T) == 0,
+                "ancient: no frozen layout for this type; declare structs "
+                "with ANCIENT_STRUCT(Type, fields...)");
+};
+
+// The frozen layout of heap type T.
+template <class T>
+using Frozen = typename Layout<std::remove_cv_t<T>>::type;
+
+namespace internal {
+
+// Writes the fields of frozen containers. Only the marker uses it.
+struct FrozenAccess {
+  static void SetString(MarkContext& c, std::uint64_t off,
+                        std::uint64_t data_off, std::uint64_t size) {
+    c.StorePointer(off + offsetof(String, data_), data_off);
+    c.Store(off + offsetof(String, size_), size);
+  }
+  // Vector, SortedArray: {data_, size_}. A null data pointer when empty.
+  template <class F>
+  static void SetArray(MarkContext& c, std::uint64_t off,
+                       std::uint64_t data_off, std::uint64_t size) {
+    if (size != 0) c.StorePointer(off + offsetof(F, data_), data_off);
+    c.Store(off + offsetof(F, size_), size);
+  }
+  template <class F>
+  static void SetHashed(MarkContext& c, std::uint64_t off,
+                        std::uint64_t data_off, std::uint64_t starts_off,
+                        std::uint64_t size, std::uint64_t mask) {
+    if (size != 0) c.StorePointer(off + offsetof(F, data_), data_off);
+    c.StorePointer(off + offsetof(F, starts_), starts_off);
+    c.Store(off + offsetof(F, size_), size);
+    c.Store(off + offsetof(F, mask_), mask);
+  }
+  template <class F>
+  static std::uint64_t HashedData(const MarkContext& c, const F& f) {
+    return static_cast<std::uint64_t>(
+        reinterpret_cast<const char*>(f.data_) - c.bytes(0));
+  }
+  template <class F>
+  static const std::uint64_t* HashedStarts(const F& f) {
+    return f.starts_;
+  }
+  template <class F>
+  static constexpr std::size_t OptionalValueOffset() {
+    return offsetof(F, storage_);
+  }
+  template <class F>
+  static void SetOptionalHas(MarkContext& c, std::uint64_t off) {
+    c.Store(off + offsetof(F, has_), std::uint8_t{1});
+  }
+  template <class F>
+  static constexpr std::size_t VariantValueOffset() {
+    return offsetof(F, storage_);
+  }
+  template <class F>
+  static void SetVariantIndex(MarkContext& c, std::uint64_t off,
+                              std::uint32_t index) {
+    c.Store(off + offsetof(F, index_), index);
+  }
+  template <class F>
+  static void SetPtr(MarkContext& c, std::uint64_t off, std::uint64_t target) {
+    c.StorePointer(off + offsetof(F, p_), target);
+  }
+};
+
+// True when the frozen form is the heap form, bit for bit.
+template <class T>
+inline constexpr bool kIsIdentity =
+    std::is_same_v<Frozen<T>, T> && std::is_trivially_copyable_v<T>;
+
+template <class T>
+void Describe(Describer& d) {
+  Layout<std::remove_cv_t<T>>::Describe(d);
+}
+
+template <class... Ts>
+void DescribeList(Describer& d) {
+  bool first = true;
+  ((d.Append(first ? "" : ","), first = false, Describe<Ts>(d)), ...);
+}
+
+// Marks `n` elements, taken from `it` onwards, into the array at `off`.
+template <class E, class It>
+void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
+  using FE = Frozen<E>;
+  if constexpr (kIsIdentity<E> && std::contiguous_iterator<It>) {
+    if (c.writing() && n != 0) std::memcpy(c.bytes(off), &*it, n * sizeof(E));
+  } else {
+    for (std::size_t i = 0; i < n; ++i, ++it) {
+      Layout<E>::Mark(c, *it, off + i * sizeof(FE));
+    }
+  }
+}
+
+// Any range of E that is marked into a Vector<Frozen<E>>.
+template <class C, class E>
+struct SequenceLayout {
+  using type = Vector<Frozen<E>>;
+  static void Mark(MarkContext& c, const C& src, std::uint64_t off) {
+    const std::size_t n = src.size();
+    using FE = Frozen<E>;
+    const std::uint64_t data = c.Alloc(n * sizeof(FE), alignof(FE));
+    if (c.writing()) FrozenAccess::SetArray<type>(c, off, data, n);
+    if (n != 0) c.Defer(&Contents, &src, data);
+  }
+  static void Contents(MarkContext& c, const void* src, std::uint64_t off) {
+    const C& v = *static_cast<const C*>(src);
+    MarkElements<E>(c, std::begin(v), v.size(), off);
+  }
+  static void Describe(Describer& d) {
+    d.Append("vector<");
+    internal::Describe<E>(d);
+    d.Append(">");
+  }
+};
+
+// Sorted containers: std::map, std::set, absl::btree_*.
+template <class C, class E, class F, const char* kName>
+struct SortedLayout {
+  using type = F;
+  static void Mark(MarkContext& c, const C& src, std::uint64_t off) {
+    const std::size_t n = src.size();
+    using FE = typename F::value_type;
+    const std::uint64_t data = c.Alloc(n * sizeof(FE), alignof(FE));
+    if (c.writing()) FrozenAccess::SetArray<F>(c, off, data, n);
+    if (n != 0) c.Defer(&Contents, &src, data);
+  }
+  static void Contents(MarkContext& c, const void* src, std::uint64_t off) {
+    const C& v = *static_cast<const C*>(src);
+    MarkElements<E>(c, v.begin(), v.size(), off);
+  }
+  static void Describe(Describer& d);
+};
+
+// Hashed containers: std::unordered_*, absl::flat_hash_*, absl::node_hash_*.
+template <class C, class E, class F, const char* kName>
+struct HashedLayout {
+  using type = F;
+  using FE = typename F::value_type;
+
+  static std::uint64_t BucketCount(std::size_t n) {
+    std::uint64_t b = 1;
+    while (b < n) b <<= 1;
+    return b;
+  }
+  template <class Elem>
+  static std::uint64_t HashOf(const Elem& e) {
+    if constexpr (PairLike<Elem>) {
+      return StableHash(e.first);
+    } else {
+      return StableHash(e);
+    }
+  }
+
+  static void Mark(MarkContext& c, const C& src, std::uint64_t off) {
+    const std::size_t n = src.size();
+    const std::uint64_t buckets = BucketCount(n);
+    const std::uint64_t data = c.Alloc(n * sizeof(FE), alignof(FE));
+    const std::uint64_t starts =
+        c.Alloc((buckets + 1) * sizeof(std::uint64_t), alignof(std::uint64_t));
+    if (c.writing()) {
+      FrozenAccess::SetHashed<F>(c, off, data, starts, n, buckets - 1);
+      // Counting sort of the entries by bucket: starts[b] is where bucket b
+      // begins; the entries themselves are written by Contents, in the
+      // source's iteration order, at the slots the starts give.
+      std::uint64_t* s = c.At<std::uint64_t>(starts);
+      for (const auto& e : src) ++s[(HashOf(e) & (buckets - 1)) + 1];
+      for (std::uint64_t b = 0; b < buckets; ++b) s[b + 1] += s[b];
+    }
+    if (n != 0) c.Defer(&Contents, &src, off);
+  }
+  static void Contents(MarkContext& c, const void* src, std::uint64_t off) {
+    const C& v = *static_cast<const C*>(src);
+    if (!c.writing()) {
+      for (const auto& e : v) Layout<E>::Mark(c, e, 0);
+      return;
+    }
+    // Reads back the header that Mark wrote, then fills each bucket.
+    const F& f = *c.At<F>(off);
+    const std::uint64_t data = FrozenAccess::HashedData(c, f);
+    const std::uint64_t mask = f.bucket_count() - 1;
+    const std::uint64_t* starts = FrozenAccess::HashedStarts(f);
+    std::vector<std::uint64_t> fill(starts, starts + mask + 1);
+    for (const auto& e : v) {
+      const std::uint64_t slot = fill[HashOf(e) & mask]++;
+      Layout<E>::Mark(c, e, data + slot * sizeof(FE));
+    }
+  }
+  static void Describe(Describer& d);
+};
+
+inline constexpr char kMapName[] = "map";
+inline constexpr char kSetName[] = "set";
+inline constexpr char kHashMapName[] = "hash_map";
+inline constexpr char kHashSetName[] = "hash_set";
+
+template <class C, class E, class F, const char* kName>
+void SortedLayout<C, E, F, kName>::Describe(Describer& d) {
+  d.Append(kName);
+  d.Append("<");
+  if constexpr (PairLike<E>) {
+    DescribeList<std::remove_const_t<typename E::first_type>,
+                 typename E::second_type>(d);
+  } else {
+    internal::Describe<E>(d);
+  }
+  d.Append(">");
+}
+
+template <class C, class E, class F, const char* kName>
+void HashedLayout<C, E, F, kName>::Describe(Describer& d) {
+  d.Append(kName);
+  d.Append("<");
+  if constexpr (PairLike<E>) {
+    DescribeList<std::remove_const_t<typename E::first_type>,
+                 typename E::second_type>(d);
+  } else {
+    internal::Describe<E>(d);
+  }
+  d.Append(">");
+}
+
+template <class T>
+struct PointerLayout {
+  using type = Ptr<Frozen<T>>;
+  static void Mark(MarkContext& c, const T* p, std::uint64_t off) {
+    if (p == nullptr) return;  // The block is zero-filled: null stays null.
+    using FT = Frozen<T>;
+    bool fresh = false;
+    const std::uint64_t target =
+        c.Intern(p, &kTypeTag<T>, sizeof(FT), alignof(FT), &fresh);
+    if (c.writing()) {
+      FrozenAccess::SetPtr<type>(c, off, target);
+    } else {
+      c.CountPointer();
+    }
+    if (fresh) c.Defer(&Pointee, p, target);
+  }
+  static void Pointee(MarkContext& c, const void* src, std::uint64_t off) {
+    Layout<T>::Mark(c, *static_cast<const T*>(src), off);
+  }
+  static void Describe(Describer& d) {
+    d.Append("ptr<");
+    internal::Describe<T>(d);
+    d.Append(">");
+  }
+};
+
+}  // namespace internal
+
+// bool, integers, floating point, enums: themselves.
+template <class T>
+struct Layout<T, std::enable_if_t<std::is_arithmetic_v<T> ||
+                                  std::is_enum_v<T>>> {
+  using type = T;
+  static void Mark(internal::MarkContext& c, const T& src, std::uint64_t off) {
+    if (c.writing()) c.Store(off, src);
+  }
+  static void Describe(internal::Describer& d) {
+    if constexpr (std::is_same_v<T, bool>) {
+      d.Append("bool");
+    } else if constexpr (std::is_same_v<T, char>) {
+      d.Append("char");
+    } else if constexpr (std::is_enum_v<T>) {
+      d.Append("enum");
+      d.AppendNumber(sizeof(T) * 8);
+    } else {
+      d.Append(std::is_floating_point_v<T> ? "f"
+               : std::is_signed_v<T>       ? "i"
+                                           : "u");
+      d.AppendNumber(sizeof(T) * 8);
+    }
+  }
+};
+
+template <>
+struct Layout<std::monostate> {
+  using type = std::monostate;
+  static void Mark(internal::MarkContext&, const std::monostate&,
+                   std::uint64_t) {}
+  static void Describe(internal::Describer& d) { d.Append("none"); }
+};
+
+// std::string and std::string_view: String.
+template <class T>
+struct Layout<T, std::enable_if_t<std::is_same_v<T, std::string> ||
+                                  std::is_same_v<T, std::string_view>>> {
+  using type = String;
+  static void Mark(internal::MarkContext& c, const T& src, std::uint64_t off) {
+    const std::size_t n = src.size();
+    const std::uint64_t data = c.Alloc(n + 1, 1);
+    if (c.writing()) {
+      if (n != 0) std::memcpy(c.bytes(data), src.data(), n);
+      internal::FrozenAccess::SetString(c, off, data, n);
+    } else {
+      c.CountPointer();
+    }
+  }
+  static void Describe(internal::Describer& d) { d.Append("string"); }
+};
+
+template <class T, class A>
+struct Layout<std::vector<T, A>>
+    : internal::SequenceLayout<std::vector<T, A>, T> {};
+
+template <class T, std::size_t N>
+struct Layout<std::array<T, N>> : internal::SequenceLayout<std::array<T, N>, T> {
+};
+
+template <class K, class V, class C, class A>
+struct Layout<std::map<K, V, C, A>>
+    : internal::SortedLayout<std::map<K, V, C, A>, std::pair<const K, V>,
+                             Map<Frozen<K>, Frozen<V>>, internal::kMapName> {};
+
+template <class K, class V, class C, class A>
+struct Layout<absl::btree_map<K, V, C, A>>
+    : internal::SortedLayout<absl::btree_map<K, V, C, A>, std::pair<const K, V>,
+                             Map<Frozen<K>, Frozen<V>>, internal::kMapName> {};
+
+template <class K, class C, class A>
+struct Layout<std::set<K, C, A>>
+    : internal::SortedLayout<std::set<K, C, A>, K, Set<Frozen<K>>,
+                             internal::kSetName> {};
+
+template <class K, class C, class A>
+struct Layout<absl::btree_set<K, C, A>>
+    : internal::SortedLayout<absl::btree_set<K, C, A>, K, Set<Frozen<K>>,
+                             internal::kSetName> {};
+
+template <class K, class V, class H, class E, class A>
+struct Layout<std::unordered_map<K, V, H, E, A>>
+    : internal::HashedLayout<std::unordered_map<K, V, H, E, A>,
+                             std::pair<const K, V>,
+                             HashMap<Frozen<K>, Frozen<V>>,
+                             internal::kHashMapName> {};
+
+template <class K, class V, class H, class E, class A>
+struct Layout<absl::flat_hash_map<K, V, H, E, A>>
+    : internal::HashedLayout<absl::flat_hash_map<K, V, H, E, A>,
+                             std::pair<const K, V>,
+                             HashMap<Frozen<K>, Frozen<V>>,
+                             internal::kHashMapName> {};
+
+template <class K, class V, class H, class E, class A>
+struct Layout<absl::node_hash_map<K, V, H, E, A>>
+    : internal::HashedLayout<absl::node_hash_map<K, V, H, E, A>,
+                             std::pair<const K, V>,
+                             HashMap<Frozen<K>, Frozen<V>>,
+                             internal::kHashMapName> {};
+
+template <class K, class H, class E, class A>
+struct Layout<std::unordered_set<K, H, E, A>>
+    : internal::HashedLayout<std::unordered_set<K, H, E, A>, K,
+                             HashSet<Frozen<K>>, internal::kHashSetName> {};
+
+template <class K, class H, class E, class A>
+struct Layout<absl::flat_hash_set<K, H, E, A>>
+    : internal::HashedLayout<absl::flat_hash_set<K, H, E, A>, K,
+                             HashSet<Frozen<K>>, internal::kHashSetName> {};
+
+template <class K, class H, class E, class A>
+struct Layout<absl::node_hash_set<K, H, E, A>>
+    : internal::HashedLayout<absl::node_hash_set<K, H, E, A>, K,
+                             HashSet<Frozen<K>>, internal::kHashSetName> {};
+
+// std::pair (also the entries of maps, whose key is const).
+template <class A, class B>
+struct Layout<std::pair<A, B>> {
+  using type = Pair<Frozen<A>, Frozen<B>>;
+  static void Mark(internal::MarkContext& c, const std::pair<A, B>& src,
+                   std::uint64_t off) {
+    Layout<std::remove_const_t<A>>::Mark(c, src.first,
+                                         off + offsetof(type, first));
+    Layout<B>::Mark(c, src.second, off + offsetof(type, second));
+  }
+  static void Describe(internal::Describer& d) {
+    d.Append("pair<");
+    internal::DescribeList<std::remove_const_t<A>, B>(d);
+    d.Append(">");
+  }
+};
+
+template <class... Ts>
+struct Layout<std::tuple<Ts...>> {
+  using type = Tuple<Frozen<Ts>...>;
+  static void Mark(internal::MarkContext& c, const std::tuple<Ts...>& src,
+                   std::uint64_t off) {
+    MarkFrom<0>(c, src, off, 0);
+  }
+  static void Describe(internal::Describer& d) {
+    d.Append("tuple<");
+    internal::DescribeList<Ts...>(d);
+    d.Append(">");
+  }
+
+ private:
+  // `sub` is the frozen Tuple holding elements I.. at `off`.
+  template <std::size_t I, class Sub = type>
+  static void MarkFrom(internal::MarkContext& c, const std::tuple<Ts...>& src,
+                       std::uint64_t off, int) {
+    if constexpr (I < sizeof...(Ts)) {
+      using E = std::tuple_element_t<I, std::tuple<Ts...>>;
+      Layout<E>::Mark(c, std::get<I>(src), off + offsetof(Sub, head));
+      MarkFrom<I + 1, decltype(Sub::tail)>(c, src, off + offsetof(Sub, tail),
+                                          0);
+    }
+  }
+};
+
+template <class T>
+struct Layout<std::optional<T>> {
+  using type = Optional<Frozen<T>>;
+  static void Mark(internal::MarkContext& c, const std::optional<T>& src,
+                   std::uint64_t off) {
+    if (!src.has_value()) return;
+    Layout<T>::Mark(
+        c, *src,
+        off + internal::FrozenAccess::OptionalValueOffset<type>());
+    if (c.writing()) internal::FrozenAccess::SetOptionalHas<type>(c, off);
+  }
+  static void Describe(internal::Describer& d) {
+    d.Append("optional<");
+    internal::Describe<T>(d);
+    d.Append(">");
+  }
+};
+
+template <class... Ts>
+struct Layout<std::variant<Ts...>> {
+  using type = Variant<Frozen<Ts>...>;
+  static void Mark(internal::MarkContext& c, const std::variant<Ts...>& src,
+                   std::uint64_t off) {
+    const std::uint64_t at =
+        off + internal::FrozenAccess::VariantValueOffset<type>();
+    std::visit(
+        [&](const auto& alt) {
+          Layout<std::decay_t<decltype(alt)>>::Mark(c, alt, at);
+        },
+        src);
+    if (c.writing()) {
+      internal::FrozenAccess::SetVariantIndex<type>(
+          c, off, static_cast<std::uint32_t>(src.index()));
+    }
+  }
+  static void Describe(internal::Describer& d) {
+    d.Append("variant<");
+    internal::DescribeList<Ts...>(d);
+    d.Append(">");
+  }
+};
+
+// Pointers: unique_ptr, shared_ptr and raw pointers become Ptr. Objects
+// reached twice are copied once; cycles are preserved.
+template <class T, class D>
+struct Layout<std::unique_ptr<T, D>> : internal::PointerLayout<T> {
+  static void Mark(internal::MarkContext& c, const std::unique_ptr<T, D>& src,
+                   std::uint64_t off) {
+    internal::PointerLayout<T>::Mark(c, src.get(), off);
+  }
+};
+
+template <class T>
+struct Layout<std::shared_ptr<T>> : internal::PointerLayout<T> {
+  static void Mark(internal::MarkContext& c, const std::shared_ptr<T>& src,
+                   std::uint64_t off) {
+    internal::PointerLayout<T>::Mark(c, src.get(), off);
+  }
+};
+
+template <class T>
+struct Layout<T*> : internal::PointerLayout<std::remove_cv_t<T>> {};
+
+}  // namespace ancient
+
+#endif  // ANCIENT_LAYOUT_H_

@@ -1,0 +1,175 @@
+// Internal: the machinery that Layout specialisations use to copy a heap
+// graph into a block. Not part of the public API.
+//
+// Marking runs the same traversal twice. The measuring pass computes every
+// allocation's offset and the block's size; the writing pass replays it with
+// the block in hand and writes each object straight to its final address.
+// Out-of-line parts (array contents, pointees) are queued, not recursed into,
+// so the C++ stack depth depends only on how deeply types nest inline, never
+// on the data: million-long chains and cycles mark with a small stack.
+
+#ifndef ANCIENT_MARK_CONTEXT_H_
+#define ANCIENT_MARK_CONTEXT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace ancient {
+namespace internal {
+
+// Every block starts at an address aligned to this.
+inline constexpr std::size_t kBlockAlignment = 64;
+
+// A distinct address per type, used to tell apart two objects at one address
+// (a struct and its first member) and to detect recursive types.
+template <class T>
+inline constexpr char kTypeTag = 0;
+
+class MarkContext {
+ public:
+  using TaskFn = void (*)(MarkContext& c, const void* src, std::uint64_t off);
+
+  MarkContext() = default;
+  MarkContext(const MarkContext&) = delete;
+  MarkContext& operator=(const MarkContext&) = delete;
+
+  // Switches from measuring to writing into `base`, which must hold size()
+  // bytes, be aligned to kBlockAlignment and be zero-filled.
+  void StartWriting(char* base) {
+    base_ = base;
+    size_ = 0;
+    next_ptr_ = 0;
+    relocs_.clear();
+    relocs_.reserve(relocs_count_);
+  }
+
+  bool writing() const { return base_ != nullptr; }
+  std::uint64_t size() const { return size_; }
+
+  // Reserves `size` bytes aligned to `align`; returns their offset.
+  std::uint64_t Alloc(std::uint64_t size, std::uint64_t align) {
+    const std::uint64_t off = (size_ + align - 1) & ~(align - 1);
+    size_ = off + size;
+    return off;
+  }
+
+  // Valid only while writing.
+  char* bytes(std::uint64_t off) const { return base_ + off; }
+  template <class F>
+  F* At(std::uint64_t off) const {
+    return reinterpret_cast<F*>(base_ + off);
+  }
+  template <class F>
+  void Store(std::uint64_t off, const F& value) const {
+    std::memcpy(base_ + off, &value, sizeof(F));
+  }
+
+  // Writes at `slot` the address of offset `target` and records the slot in
+  // the relocation record. Call only while writing.
+  void StorePointer(std::uint64_t slot, std::uint64_t target) {
+    const char* p = base_ + target;
+    std::memcpy(base_ + slot, &p, sizeof p);
+    relocs_.push_back(slot);
+  }
+  // Measuring: counts a pointer slot, to size the record up front.
+  void CountPointer() { ++relocs_count_; }
+
+  // The offset of the copy of heap object `addr` (of the type that `tag`
+  // stands for), allocating `size` bytes for it on first sight. Sets *fresh
+  // when the object was not seen before: its contents are then the caller's
+  // to queue. The measuring pass decides; the writing pass replays.
+  std::uint64_t Intern(const void* addr, const void* tag, std::uint64_t size,
+                       std::uint64_t align, bool* fresh) {
+    if (writing()) {
+      const std::uint64_t v = ptr_log_[next_ptr_++];
+      *fresh = (v & 1) != 0;
+      if (*fresh) size_ = (v >> 1) + size;
+      return v >> 1;
+    }
+    auto [it, inserted] = seen_.try_emplace(std::pair(addr, tag), 0);
+    if (inserted) it->second = Alloc(size, align);
+    *fresh = inserted;
+    ptr_log_.push_back((it->second << 1) | (inserted ? 1 : 0));
+    return it->second;
+  }
+
+  // Queues `fn(*this, src, off)`; tasks run first in, first out.
+  void Defer(TaskFn fn, const void* src, std::uint64_t off) {
+    tasks_.push_back(Task{fn, src, off});
+  }
+
+  // Runs queued tasks until none are left.
+  void Drain() {
+    for (std::size_t i = 0; i < tasks_.size(); ++i) {
+      const Task t = tasks_[i];
+      t.fn(*this, t.src, t.off);
+    }
+    tasks_.clear();
+  }
+
+  // The writing pass's pointer slots, in the order they were written.
+  std::vector<std::uint64_t>& relocs() { return relocs_; }
+
+ private:
+  struct Task {
+    TaskFn fn;
+    const void* src;
+    std::uint64_t off;
+  };
+
+  char* base_ = nullptr;
+  std::uint64_t size_ = 0;
+  std::vector<Task> tasks_;
+  absl::flat_hash_map<std::pair<const void*, const void*>, std::uint64_t>
+      seen_;
+  std::vector<std::uint64_t> ptr_log_;
+  std::size_t next_ptr_ = 0;
+  std::size_t relocs_count_ = 0;
+  std::vector<std::uint64_t> relocs_;
+};
+
+// Builds the text from which TypeId and TypeName are computed.
+class Describer {
+ public:
+  // kFull: everything that decides the layout (hashed into TypeId).
+  // kName: a short readable name (struct names without their fields).
+  enum class Mode { kFull, kName };
+  explicit Describer(Mode mode) : mode_(mode) {}
+
+  Mode mode() const { return mode_; }
+  void Append(std::string_view s) { out_.append(s); }
+  void AppendNumber(std::uint64_t n) { out_.append(std::to_string(n)); }
+
+  // Enters a struct type. Returns false (having written a back reference)
+  // when the type is already being described: a recursive type.
+  bool EnterStruct(const void* tag) {
+    for (std::size_t i = 0; i < stack_.size(); ++i) {
+      if (stack_[i] == tag) {
+        out_.append("^");
+        out_.append(std::to_string(stack_.size() - i));
+        return false;
+      }
+    }
+    stack_.push_back(tag);
+    return true;
+  }
+  void LeaveStruct() { stack_.pop_back(); }
+
+  const std::string& str() const { return out_; }
+
+ private:
+  Mode mode_;
+  std::string out_;
+  std::vector<const void*> stack_;
+};
+
+}  // namespace internal
+}  // namespace ancient
+
+#endif  // ANCIENT_MARK_CONTEXT_H_

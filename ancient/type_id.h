@@ -1,0 +1,64 @@
+// TypeId<T>(): a 64-bit fingerprint of Frozen<T>'s layout, and TypeName<T>(),
+// a short readable name for it.
+//
+// The fingerprint hashes (XXH3) a description of the layout: the format
+// version, pointer width and byte order, and for each type its kind, sizes,
+// element types and, for structs, their name and each field's name, offset and
+// type, in order. It is the same in every process and build on a platform, and
+// differs whenever any of these differ. The store records it with every root
+// and refuses to read a root as another type.
+
+#ifndef ANCIENT_TYPE_ID_H_
+#define ANCIENT_TYPE_ID_H_
+
+#include <xxhash.h>
+
+#include <bit>
+#include <cstdint>
+#include <string>
+
+#include "ancient/layout.h"
+#include "ancient/struct.h"
+
+namespace ancient {
+
+// The version of the frozen formats; part of every TypeId.
+inline constexpr std::uint32_t kFormatVersion = 1;
+
+// The full layout description that TypeId<T>() hashes.
+template <class T>
+std::string TypeDescription() {
+  internal::Describer d(internal::Describer::Mode::kFull);
+  d.Append("ancient/");
+  d.AppendNumber(kFormatVersion);
+  d.Append(std::endian::native == std::endian::little ? ";le;p" : ";be;p");
+  d.AppendNumber(sizeof(void*) * 8);
+  d.Append(";");
+  internal::Describe<T>(d);
+  return d.str();
+}
+
+template <class T>
+std::uint64_t TypeId() {
+  static const std::uint64_t id = [] {
+    const std::string s = TypeDescription<T>();
+    return static_cast<std::uint64_t>(XXH3_64bits(s.data(), s.size()));
+  }();
+  return id;
+}
+
+// A readable name such as "vector<string>" or "map<string,i64>"; structs
+// appear by the name given to ANCIENT_STRUCT.
+template <class T>
+const std::string& TypeName() {
+  static const std::string* name = [] {
+    internal::Describer d(internal::Describer::Mode::kName);
+    internal::Describe<T>(d);
+    return new std::string(d.str());
+  }();
+  return *name;
+}
+
+}  // namespace ancient
+
+#endif  // ANCIENT_TYPE_ID_H_
