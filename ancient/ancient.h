@@ -50,6 +50,8 @@ class GraphWriter {
 
   // The block's exact size in bytes.
   std::uint64_t size() const { return context_.size(); }
+  // How many pointers the block holds (what sizes its relocation record).
+  std::uint64_t pointer_count() const { return context_.pointer_count(); }
 
   // Writes the graph to `dest`, which must hold size() bytes, be aligned to
   // kBlockAlignment and stay where it is: the graph's pointers are written

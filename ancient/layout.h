@@ -144,7 +144,7 @@ struct SequenceLayout {
     const std::size_t n = src.size();
     using FE = Frozen<E>;
     const std::uint64_t data = c.Alloc(n * sizeof(FE), alignof(FE));
-    if (c.writing()) FrozenAccess::SetArray<type>(c, off, data, n);
+    FrozenAccess::SetArray<type>(c, off, data, n);
     if (n != 0) c.Defer(&Contents, &src, data);
   }
   static void Contents(MarkContext& c, const void* src, std::uint64_t off) {
@@ -166,7 +166,7 @@ struct SortedLayout {
     const std::size_t n = src.size();
     using FE = typename F::value_type;
     const std::uint64_t data = c.Alloc(n * sizeof(FE), alignof(FE));
-    if (c.writing()) FrozenAccess::SetArray<F>(c, off, data, n);
+    FrozenAccess::SetArray<F>(c, off, data, n);
     if (n != 0) c.Defer(&Contents, &src, data);
   }
   static void Contents(MarkContext& c, const void* src, std::uint64_t off) {
@@ -202,8 +202,8 @@ struct HashedLayout {
     const std::uint64_t data = c.Alloc(n * sizeof(FE), alignof(FE));
     const std::uint64_t starts =
         c.Alloc((buckets + 1) * sizeof(std::uint64_t), alignof(std::uint64_t));
+    FrozenAccess::SetHashed<F>(c, off, data, starts, n, buckets - 1);
     if (c.writing()) {
-      FrozenAccess::SetHashed<F>(c, off, data, starts, n, buckets - 1);
       // Counting sort of the entries by bucket: starts[b] is where bucket b
       // begins; the entries themselves are written by Contents, in the
       // source's iteration order, at the slots the starts give.
@@ -273,11 +273,7 @@ struct PointerLayout {
     bool fresh = false;
     const std::uint64_t target =
         c.Intern(p, &kTypeTag<T>, sizeof(FT), alignof(FT), &fresh);
-    if (c.writing()) {
-      FrozenAccess::SetPtr<type>(c, off, target);
-    } else {
-      c.CountPointer();
-    }
+    FrozenAccess::SetPtr<type>(c, off, target);
     if (fresh) c.Defer(&Pointee, p, target);
   }
   static void Pointee(MarkContext& c, const void* src, std::uint64_t off) {
@@ -333,12 +329,8 @@ struct Layout<T, std::enable_if_t<std::is_same_v<T, std::string> ||
   static void Mark(internal::MarkContext& c, const T& src, std::uint64_t off) {
     const std::size_t n = src.size();
     const std::uint64_t data = c.Alloc(n + 1, 1);
-    if (c.writing()) {
-      if (n != 0) std::memcpy(c.bytes(data), src.data(), n);
-      internal::FrozenAccess::SetString(c, off, data, n);
-    } else {
-      c.CountPointer();
-    }
+    if (c.writing() && n != 0) std::memcpy(c.bytes(data), src.data(), n);
+    internal::FrozenAccess::SetString(c, off, data, n);
   }
   static void Describe(internal::Describer& d) { d.Append("string"); }
 };
@@ -460,7 +452,7 @@ struct Layout<std::optional<T>> {
     Layout<T>::Mark(
         c, *src,
         off + internal::FrozenAccess::OptionalValueOffset<type>());
-    if (c.writing()) internal::FrozenAccess::SetOptionalHas<type>(c, off);
+    internal::FrozenAccess::SetOptionalHas<type>(c, off);
   }
   static void Describe(internal::Describer& d) {
     d.Append("optional<");
@@ -481,10 +473,8 @@ struct Layout<std::variant<Ts...>> {
           Layout<std::decay_t<decltype(alt)>>::Mark(c, alt, at);
         },
         src);
-    if (c.writing()) {
-      internal::FrozenAccess::SetVariantIndex<type>(
-          c, off, static_cast<std::uint32_t>(src.index()));
-    }
+    internal::FrozenAccess::SetVariantIndex<type>(
+        c, off, static_cast<std::uint32_t>(src.index()));
   }
   static void Describe(internal::Describer& d) {
     d.Append("variant<");

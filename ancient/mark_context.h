@@ -65,20 +65,23 @@ class MarkContext {
   F* At(std::uint64_t off) const {
     return reinterpret_cast<F*>(base_ + off);
   }
+  // Writes `value` at `off`; does nothing while measuring.
   template <class F>
   void Store(std::uint64_t off, const F& value) const {
-    std::memcpy(base_ + off, &value, sizeof(F));
+    if (base_ != nullptr) std::memcpy(base_ + off, &value, sizeof(F));
   }
 
   // Writes at `slot` the address of offset `target` and records the slot in
-  // the relocation record. Call only while writing.
+  // the relocation record. While measuring, counts the slot instead.
   void StorePointer(std::uint64_t slot, std::uint64_t target) {
+    if (base_ == nullptr) {
+      ++relocs_count_;
+      return;
+    }
     const char* p = base_ + target;
     std::memcpy(base_ + slot, &p, sizeof p);
     relocs_.push_back(slot);
   }
-  // Measuring: counts a pointer slot, to size the record up front.
-  void CountPointer() { ++relocs_count_; }
 
   // The offset of the copy of heap object `addr` (of the type that `tag`
   // stands for), allocating `size` bytes for it on first sight. Sets *fresh
@@ -112,6 +115,9 @@ class MarkContext {
     }
     tasks_.clear();
   }
+
+  // The number of pointer slots, known after the measuring pass.
+  std::uint64_t pointer_count() const { return relocs_count_; }
 
   // The writing pass's pointer slots, in the order they were written.
   std::vector<std::uint64_t>& relocs() { return relocs_; }

@@ -1,0 +1,710 @@
+#include "store/core.h"
+
+#include <sys/stat.h>
+#include <xxhash.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+
+namespace ancient::store_internal {
+namespace {
+
+constexpr std::size_t kLmdbMapSize = std::size_t{1} << 36;  // 64 GiB
+constexpr unsigned kMaxReaders = 1022;
+constexpr std::uint64_t kMinGrowth = std::uint64_t{1} << 20;
+
+// Stores open in this process, by the directory's device and inode, so that
+// opening one twice shares one LMDB environment (LMDB forbids two: closing
+// one would drop the other's locks).
+std::mutex registry_mu;
+std::map<std::pair<std::uint64_t, std::uint64_t>, std::weak_ptr<Core>>&
+Registry() {
+  static auto* r =
+      new std::map<std::pair<std::uint64_t, std::uint64_t>, std::weak_ptr<Core>>;
+  return *r;
+}
+
+int VarintLength(std::uint64_t v) {
+  int n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<Core>> Core::Open(const std::string& dir,
+                                                 const StoreOptions& opts) {
+  if (opts.max_size == 0) {
+    return absl::InvalidArgumentError("StoreOptions.max_size must be > 0");
+  }
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) {
+      return LmdbError(errno, Cat("store directory ", dir));
+    }
+    if (opts.read_only || !opts.create_if_missing) {
+      return absl::NotFoundError(Cat("no store at ", dir));
+    }
+    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return LmdbError(errno, Cat("creating store directory ", dir));
+    }
+    if (stat(dir.c_str(), &st) != 0) {
+      return LmdbError(errno, Cat("store directory ", dir));
+    }
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        Cat(dir, " is not a directory, so not a store"));
+  }
+  const std::string data_file = dir + "/data.mdb";
+  if ((opts.read_only || !opts.create_if_missing) &&
+      access(data_file.c_str(), F_OK) != 0) {
+    return absl::NotFoundError(
+        Cat("no store at ", dir, " (no data.mdb)"));
+  }
+
+  std::lock_guard<std::mutex> lock(registry_mu);
+  const auto id = std::make_pair(static_cast<std::uint64_t>(st.st_dev),
+                                 static_cast<std::uint64_t>(st.st_ino));
+  if (auto it = Registry().find(id); it != Registry().end()) {
+    if (std::shared_ptr<Core> open = it->second.lock()) {
+      if (open->options_.read_only != opts.read_only) {
+        return absl::FailedPreconditionError(Cat(
+            "store ", dir, " is already open in this process ",
+            open->options_.read_only ? "read-only" : "read-write"));
+      }
+      return open;
+    }
+  }
+  std::shared_ptr<Core> core(new Core(dir, opts));
+  absl::Status s = core->Init();
+  if (!s.ok()) return s;
+  core->registry_key_[0] = id.first;
+  core->registry_key_[1] = id.second;
+  Registry()[id] = core;
+  return core;
+}
+
+Core::~Core() {
+  arena_.reset();
+  if (env_ != nullptr) mdb_env_close(env_);
+  std::lock_guard<std::mutex> lock(registry_mu);
+  auto it = Registry().find({registry_key_[0], registry_key_[1]});
+  if (it != Registry().end() && it->second.expired()) Registry().erase(it);
+}
+
+absl::Status Core::Init() {
+  const bool ro = options_.read_only;
+  int rc = mdb_env_create(&env_);
+  if (rc != MDB_SUCCESS) return LmdbError(rc, "mdb_env_create");
+  mdb_env_set_maxdbs(env_, 8);
+  mdb_env_set_mapsize(env_, kLmdbMapSize);
+  mdb_env_set_maxreaders(env_, kMaxReaders);
+  unsigned flags = MDB_NOTLS;
+  if (ro) flags |= MDB_RDONLY;
+  if (options_.durability == Durability::kNoSync) {
+    flags |= MDB_NOSYNC | MDB_NOMETASYNC;
+  }
+  rc = mdb_env_open(env_, dir_.c_str(), flags, 0600);
+  if (rc != MDB_SUCCESS) {
+    mdb_env_close(env_);
+    env_ = nullptr;
+    return LmdbError(rc, Cat("opening LMDB environment in ", dir_));
+  }
+
+  MDB_txn* raw = nullptr;
+  rc = mdb_txn_begin(env_, nullptr, ro ? MDB_RDONLY : 0, &raw);
+  if (rc != MDB_SUCCESS) return LmdbError(rc, "starting transaction in " + dir_);
+  Txn txn(raw);
+  const unsigned dbflags = ro ? 0 : MDB_CREATE;
+  for (auto [name, dbi] : {std::pair{"meta", &meta_}, {"roots", &roots_},
+                           {"free", &free_}, {"pending", &pending_}}) {
+    rc = mdb_dbi_open(txn.get(), name, dbflags, dbi);
+    if (rc == MDB_NOTFOUND) {
+      return absl::FailedPreconditionError(Cat(
+          dir_, " is not an ancient store (its LMDB has no '", name,
+          "' table)"));
+    }
+    if (rc != MDB_SUCCESS) {
+      return LmdbError(rc, Cat("opening table '", name, "' in ", dir_));
+    }
+  }
+
+  MDB_val k = ToVal("meta"), v;
+  rc = mdb_get(txn.get(), meta_, &k, &v);
+  MetaRecord meta{};
+  SpaceRecord space{};
+  bool created = false;
+  if (rc == MDB_NOTFOUND) {
+    if (ro) {
+      return absl::FailedPreconditionError(
+          Cat(dir_, " is not an initialised ancient store"));
+    }
+    std::uintptr_t base = options_.base_address;
+    if (base == 0) {
+      absl::StatusOr<std::uintptr_t> picked = Arena::PickBase(options_.max_size);
+      if (!picked.ok()) return picked.status();
+      base = *picked;
+    }
+    std::memcpy(meta.magic, kMagic, sizeof kMagic);
+    meta.format_version = kStoreFormatVersion;
+    meta.pointer_bits = sizeof(void*) * 8;
+    meta.endian_marker = kEndianMarker;
+    meta.base_address = base;
+    created = true;
+  } else if (rc != MDB_SUCCESS) {
+    return LmdbError(rc, "reading meta record of " + dir_);
+  } else {
+    std::optional<MetaRecord> m = ReadRecord<MetaRecord>(FromVal(v));
+    if (!m || std::memcmp(m->magic, kMagic, sizeof kMagic) != 0) {
+      return absl::FailedPreconditionError(
+          Cat(dir_, " is not an ancient store (bad meta record)"));
+    }
+    meta = *m;
+    if (meta.endian_marker != kEndianMarker) {
+      return absl::FailedPreconditionError(Cat(
+          "store ", dir_, " was written with the other byte order"));
+    }
+    if (meta.pointer_bits != sizeof(void*) * 8) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "store %s was written with %d-bit pointers; this build has %d",
+          dir_, meta.pointer_bits, sizeof(void*) * 8));
+    }
+    if (meta.format_version != kStoreFormatVersion) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "store %s has format version %d; this build reads version %d", dir_,
+          meta.format_version, kStoreFormatVersion));
+    }
+    k = ToVal("space");
+    rc = mdb_get(txn.get(), meta_, &k, &v);
+    std::optional<SpaceRecord> sp;
+    if (rc == MDB_SUCCESS) sp = ReadRecord<SpaceRecord>(FromVal(v));
+    if (!sp || sp->high_water > sp->arena_size) {
+      return absl::DataLossError(
+          Cat("store ", dir_, ": missing or bad space record"));
+    }
+    space = *sp;
+  }
+  if (options_.base_address != 0 && options_.base_address != meta.base_address) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "store %s lives at base address %#x, not the %#x asked for", dir_,
+        meta.base_address, options_.base_address));
+  }
+
+  const std::uint64_t reserve =
+      std::max<std::uint64_t>(options_.max_size, space.arena_size);
+  absl::StatusOr<std::unique_ptr<Arena>> arena = Arena::Open(
+      dir_ + "/arena", meta.base_address, reserve, !ro, /*create=*/created);
+  if (!arena.ok()) {
+    if (absl::IsNotFound(arena.status())) {
+      return absl::DataLossError(Cat(
+          "store ", dir_, ": the arena file is missing (", arena.status().message(), ")"));
+    }
+    return arena.status();
+  }
+  arena_ = *std::move(arena);
+  absl::Status s = arena_->EnsureMapped(space.arena_size);
+  if (!s.ok()) return s;
+
+  if (created) {
+    k = ToVal("meta");
+    MDB_val mv = ToVal(AsBytes(meta));
+    rc = mdb_put(txn.get(), meta_, &k, &mv, 0);
+    if (rc == MDB_SUCCESS) {
+      k = ToVal("space");
+      mv = ToVal(AsBytes(space));
+      rc = mdb_put(txn.get(), meta_, &k, &mv, 0);
+    }
+    if (rc != MDB_SUCCESS) return LmdbError(rc, "creating store " + dir_);
+  }
+  rc = txn.Commit();
+  if (rc != MDB_SUCCESS) return LmdbError(rc, "opening store " + dir_);
+  return absl::OkStatus();
+}
+
+absl::Status Core::CheckKey(std::string_view key) const {
+  if (key.empty()) {
+    return absl::InvalidArgumentError(
+        Cat("store ", dir_, ": keys must not be empty"));
+  }
+  const int max = mdb_env_get_maxkeysize(env_);
+  if (key.size() > static_cast<std::size_t>(max)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "store %s: key of %d bytes (starting '%s') is longer than LMDB's "
+        "limit of %d",
+        dir_, key.size(), key.substr(0, 32), max));
+  }
+  return absl::OkStatus();
+}
+
+std::uint64_t Core::OldestReader(std::uint64_t* readers) const {
+  int dead = 0;
+  mdb_reader_check(env_, &dead);
+  struct Scan {
+    std::uint64_t oldest = std::numeric_limits<std::uint64_t>::max();
+    std::uint64_t count = 0;
+  } scan;
+  // mdb_reader_list prints one line per reader slot: "pid thread txnid",
+  // txnid being "-" for a slot not in a transaction.
+  mdb_reader_list(
+      env_,
+      [](const char* msg, void* ctx) -> int {
+        auto* sc = static_cast<Scan*>(ctx);
+        std::vector<absl::string_view> f =
+            absl::StrSplit(msg, ' ', absl::SkipWhitespace());
+        std::uint64_t txnid;
+        if (f.size() >= 3 &&
+            absl::SimpleAtoi(absl::StripTrailingAsciiWhitespace(f[2]), &txnid)) {
+          sc->oldest = std::min(sc->oldest, txnid);
+          ++sc->count;
+        }
+        return 0;
+      },
+      &scan);
+  if (readers != nullptr) *readers = scan.count;
+  return scan.oldest;
+}
+
+// ---------------------------------------------------------------- ReadTxn
+
+absl::StatusOr<std::shared_ptr<ReadTxn>> ReadTxn::Begin(
+    std::shared_ptr<Core> core) {
+  MDB_txn* raw = nullptr;
+  int rc = mdb_txn_begin(core->env(), nullptr, MDB_RDONLY, &raw);
+  if (rc == MDB_READERS_FULL) {
+    // Slots held by dead processes are reclaimed, then try once more.
+    int dead = 0;
+    mdb_reader_check(core->env(), &dead);
+    rc = mdb_txn_begin(core->env(), nullptr, MDB_RDONLY, &raw);
+  }
+  if (rc != MDB_SUCCESS) {
+    return LmdbError(rc, "starting a read snapshot of " + core->dir());
+  }
+  return std::shared_ptr<ReadTxn>(new ReadTxn(std::move(core), Txn(raw)));
+}
+
+absl::StatusOr<const void*> ReadTxn::Find(std::string_view key,
+                                          std::uint64_t type_id,
+                                          std::string_view type_name) const {
+  absl::Status s = core_->CheckKey(key);
+  if (!s.ok()) return s;
+  MDB_val k = ToVal(key), v;
+  const int rc = mdb_get(txn(), core_->roots_db(), &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    return absl::NotFoundError(
+        Cat("store ", core_->dir(), ": no key '", key, "'"));
+  }
+  if (rc != MDB_SUCCESS) {
+    return LmdbError(rc, Cat("reading key '", key, "'"));
+  }
+  std::string_view name;
+  std::optional<RootRecord> r = DecodeRoot(FromVal(v), &name);
+  if (!r) {
+    return absl::DataLossError(Cat(
+        "store ", core_->dir(), ": malformed root record for key '", key, "'"));
+  }
+  if (r->type_id != type_id) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "store %s: key '%s' holds %s (type id %#x), not %s (type id %#x)",
+        core_->dir(), key, name, r->type_id, type_name, type_id));
+  }
+  const std::uint64_t end = r->offset + r->graph_size;
+  if (end < r->offset || r->graph_size == 0 || end > core_->arena().reserved()) {
+    return absl::DataLossError(absl::StrFormat(
+        "store %s: key '%s' names bytes [%d, %d) outside the arena",
+        core_->dir(), key, r->offset, end));
+  }
+  s = core_->arena().EnsureMapped(end);
+  if (!s.ok()) return s;
+  return core_->arena().base() + r->offset;
+}
+
+absl::StatusOr<RootInfo> ReadTxn::Info(std::string_view key) const {
+  absl::Status s = core_->CheckKey(key);
+  if (!s.ok()) return s;
+  MDB_val k = ToVal(key), v;
+  const int rc = mdb_get(txn(), core_->roots_db(), &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    return absl::NotFoundError(
+        Cat("store ", core_->dir(), ": no key '", key, "'"));
+  }
+  if (rc != MDB_SUCCESS) return LmdbError(rc, Cat("reading '", key, "'"));
+  std::string_view name;
+  std::optional<RootRecord> r = DecodeRoot(FromVal(v), &name);
+  if (!r) {
+    return absl::DataLossError(Cat(
+        "store ", core_->dir(), ": malformed root record for key '", key, "'"));
+  }
+  return RootInfo{std::string(key), std::string(name), r->type_id, r->offset,
+                  r->graph_size};
+}
+
+absl::StatusOr<SpaceRecord> ReadTxn::Space() const {
+  MDB_val k = ToVal("space"), v;
+  const int rc = mdb_get(txn(), core_->meta_db(), &k, &v);
+  std::optional<SpaceRecord> sp;
+  if (rc == MDB_SUCCESS) sp = ReadRecord<SpaceRecord>(FromVal(v));
+  if (!sp) {
+    return absl::DataLossError("store " + core_->dir() + ": bad space record");
+  }
+  return *sp;
+}
+
+// --------------------------------------------------------------- WriteTxn
+
+absl::StatusOr<std::unique_ptr<WriteTxn>> WriteTxn::Begin(
+    std::shared_ptr<Core> core) {
+  if (core->options().read_only) {
+    return absl::FailedPreconditionError(
+        Cat("store ", core->dir(), " was opened read-only"));
+  }
+  if (core->writer_thread().load() == std::this_thread::get_id()) {
+    return absl::FailedPreconditionError(Cat(
+        "store ", core->dir(),
+        ": a WriteBatch is already open on this thread; commit or destroy it "
+        "first"));
+  }
+  std::unique_lock<std::mutex> lock(core->write_mutex());
+  std::unique_ptr<WriteTxn> w(new WriteTxn(core, std::move(lock)));
+  absl::Status s = w->Init();
+  if (!s.ok()) return s;
+  return w;
+}
+
+absl::Status WriteTxn::Init() {
+  core_->writer_thread().store(std::this_thread::get_id());
+  MDB_txn* raw = nullptr;
+  int rc = mdb_txn_begin(core_->env(), nullptr, 0, &raw);
+  if (rc != MDB_SUCCESS) {
+    return LmdbError(rc, "starting a write transaction in " + core_->dir());
+  }
+  txn_ = Txn(raw);
+  txn_id_ = mdb_txn_id(raw);
+  MDB_val k = ToVal("space"), v;
+  rc = mdb_get(txn_.get(), core_->meta_db(), &k, &v);
+  std::optional<SpaceRecord> sp;
+  if (rc == MDB_SUCCESS) sp = ReadRecord<SpaceRecord>(FromVal(v));
+  if (!sp) return absl::DataLossError("store " + core_->dir() + ": bad space record");
+  space_ = *sp;
+  // Another process may have grown the arena.
+  absl::Status s = core_->arena().EnsureMapped(space_.arena_size);
+  if (!s.ok()) return s;
+  return Reclaim();
+}
+
+WriteTxn::~WriteTxn() {
+  txn_.Abort();
+  core_->writer_thread().store(std::thread::id());
+}
+
+absl::Status WriteTxn::Reclaim() {
+  const std::uint64_t oldest = core_->OldestReader(nullptr);
+  Cursor cursor;
+  int rc = cursor.Open(txn_.get(), core_->pending_db());
+  if (rc != MDB_SUCCESS) return LmdbError(rc, "opening pending cursor");
+  MDB_val k, v;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> reclaimed;
+  rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
+  while (rc == MDB_SUCCESS) {
+    if (k.mv_size != 16 || v.mv_size != 8) {
+      return absl::DataLossError("store " + core_->dir() +
+                                 ": malformed pending-free record");
+    }
+    const std::string_view key = FromVal(k);
+    const std::uint64_t freed_by = ReadBigEndian64(key);
+    // Readers whose snapshot predates `freed_by` may still see the extent.
+    if (freed_by > oldest) break;
+    reclaimed.emplace_back(ReadBigEndian64(key.substr(8)),
+                           ReadBigEndian64(FromVal(v)));
+    rc = mdb_cursor_del(cursor.get(), 0);
+    if (rc != MDB_SUCCESS) return LmdbError(rc, "reclaiming freed space");
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+    return LmdbError(rc, "reading pending frees");
+  }
+  for (auto [off, len] : reclaimed) {
+    absl::Status s = AddFree(off, len);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteTxn::AddFree(std::uint64_t off, std::uint64_t len) {
+  if (len == 0) return absl::OkStatus();
+  // Find the free neighbours first; change nothing until both are known.
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> next, prev;
+  {
+    Cursor cursor;
+    int rc = cursor.Open(txn_.get(), core_->free_db());
+    if (rc != MDB_SUCCESS) return LmdbError(rc, "opening free cursor");
+    const std::string key = BigEndian64(off);
+    MDB_val k = ToVal(key), v;
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_SUCCESS) {
+      next.emplace(ReadBigEndian64(FromVal(k)), ReadBigEndian64(FromVal(v)));
+      rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_PREV);
+    } else if (rc == MDB_NOTFOUND) {
+      rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
+    }
+    if (rc == MDB_SUCCESS) {
+      prev.emplace(ReadBigEndian64(FromVal(k)), ReadBigEndian64(FromVal(v)));
+    } else if (rc != MDB_NOTFOUND) {
+      return LmdbError(rc, "reading free space");
+    }
+  }
+  if ((next && next->first < off + len) ||
+      (prev && prev->first + prev->second > off) ||
+      off + len > space_.high_water) {
+    return absl::DataLossError(absl::StrFormat(
+        "store %s: freeing [%d, %d), which is already free or past the "
+        "high-water mark %d",
+        core_->dir(), off, off + len, space_.high_water));
+  }
+  auto erase = [&](std::uint64_t at) {
+    const std::string key = BigEndian64(at);
+    MDB_val k = ToVal(key);
+    return LmdbError(mdb_del(txn_.get(), core_->free_db(), &k, nullptr),
+                     "merging free space");
+  };
+  if (next && next->first == off + len) {
+    absl::Status s = erase(next->first);
+    if (!s.ok()) return s;
+    len += next->second;
+  }
+  if (prev && prev->first + prev->second == off) {
+    absl::Status s = erase(prev->first);
+    if (!s.ok()) return s;
+    off = prev->first;
+    len += prev->second;
+  }
+  if (off + len == space_.high_water) {
+    space_.high_water = off;  // Back to never-used space.
+    return absl::OkStatus();
+  }
+  const std::string key = BigEndian64(off), val = BigEndian64(len);
+  MDB_val k = ToVal(key), v = ToVal(val);
+  return LmdbError(mdb_put(txn_.get(), core_->free_db(), &k, &v, 0),
+                   "recording free space");
+}
+
+absl::Status WriteTxn::EnsureArena(std::uint64_t end) {
+  if (end <= space_.arena_size) return core_->arena().EnsureMapped(end);
+  const std::uint64_t reserve = core_->arena().reserved();
+  if (end > reserve) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "store %s: arena would need %d bytes, more than max_size (%d)",
+        core_->dir(), end, reserve));
+  }
+  // Grow by half again (at least 1 MiB) to make growth rare.
+  std::uint64_t size = std::max({end, space_.arena_size + space_.arena_size / 2,
+                                 kMinGrowth});
+  size = std::min(AlignUp(size, 4096), reserve);
+  absl::Status s = core_->arena().Grow(size);
+  if (!s.ok() && size > end) {
+    size = AlignUp(end, 4096) > reserve ? end : AlignUp(end, 4096);
+    s = core_->arena().Grow(size);  // Retry with just what is needed.
+  }
+  if (!s.ok()) return s;
+  space_.arena_size = size;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::uint64_t> WriteTxn::Allocate(std::uint64_t len) {
+  // First fit among free extents.
+  Cursor cursor;
+  int rc = cursor.Open(txn_.get(), core_->free_db());
+  if (rc != MDB_SUCCESS) return LmdbError(rc, "opening free cursor");
+  MDB_val k, v;
+  rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
+  while (rc == MDB_SUCCESS) {
+    const std::uint64_t off = ReadBigEndian64(FromVal(k));
+    const std::uint64_t have = ReadBigEndian64(FromVal(v));
+    if (have >= len) {
+      rc = mdb_cursor_del(cursor.get(), 0);
+      if (rc != MDB_SUCCESS) return LmdbError(rc, "allocating free space");
+      if (have > len) {
+        const std::string rk = BigEndian64(off + len), rv = BigEndian64(have - len);
+        MDB_val k2 = ToVal(rk), v2 = ToVal(rv);
+        rc = mdb_put(txn_.get(), core_->free_db(), &k2, &v2, 0);
+        if (rc != MDB_SUCCESS) return LmdbError(rc, "splitting free space");
+      }
+      fresh_.insert(off);
+      return off;
+    }
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != MDB_NOTFOUND) return LmdbError(rc, "reading free space");
+  const std::uint64_t off = space_.high_water;
+  absl::Status s = EnsureArena(off + len);
+  if (!s.ok()) return s;
+  space_.high_water = off + len;
+  fresh_.insert(off);
+  return off;
+}
+
+absl::Status WriteTxn::Release(std::uint64_t off, std::uint64_t len) {
+  if (fresh_.erase(off) > 0) return AddFree(off, len);
+  const std::string key = BigEndian64(txn_id_) + BigEndian64(off);
+  const std::string val = BigEndian64(len);
+  MDB_val k = ToVal(key), v = ToVal(val);
+  return LmdbError(mdb_put(txn_.get(), core_->pending_db(), &k, &v, 0),
+                   "recording freed space");
+}
+
+absl::Status WriteTxn::PutRoot(std::string_view key, const RootRecord& r,
+                               std::string_view type_name) {
+  MDB_val k = ToVal(key), v;
+  int rc = mdb_get(txn_.get(), core_->roots_db(), &k, &v);
+  if (rc == MDB_SUCCESS) {
+    std::optional<RootRecord> old = DecodeRoot(FromVal(v), nullptr);
+    if (!old) {
+      return absl::DataLossError(Cat(
+          "store ", core_->dir(), ": malformed root record for key '", key, "'"));
+    }
+    absl::Status s = Release(old->offset, old->extent_size);
+    if (!s.ok()) return s;
+  } else if (rc != MDB_NOTFOUND) {
+    return LmdbError(rc, Cat("reading key '", key, "'"));
+  }
+  const std::string value = EncodeRoot(r, type_name);
+  k = ToVal(key);
+  v = ToVal(value);
+  rc = mdb_put(txn_.get(), core_->roots_db(), &k, &v, 0);
+  return LmdbError(rc, Cat("writing key '", key, "'"));
+}
+
+absl::StatusOr<ShareInfo> WriteTxn::Share(std::string_view key,
+                                          std::uint64_t type_id,
+                                          std::string_view type_name,
+                                          std::uint64_t size,
+                                          std::uint64_t pointers,
+                                          GraphWriteFn write) {
+  absl::Status s = core_->CheckKey(key);
+  if (!s.ok()) return s;
+  // Room for the graph and the largest relocation record it can have.
+  const std::uint64_t reloc_bound =
+      pointers * static_cast<std::uint64_t>(VarintLength(size / 8));
+  const std::uint64_t reserve = AlignUp(size + reloc_bound, kExtentAlign);
+  absl::StatusOr<std::uint64_t> off = Allocate(reserve);
+  if (!off.ok()) return off.status();
+  Arena& arena = core_->arena();
+  char* dest = arena.base() + *off;
+  s = arena.SetWritable(*off, reserve, true);
+  if (!s.ok()) return s;
+  const std::string relocs = write(dest);
+  if (relocs.size() > reloc_bound) {  // Cannot happen: the bound is exact.
+    arena.SetWritable(*off, reserve, false).IgnoreError();
+    return absl::InternalError("relocation record larger than its bound");
+  }
+  std::memcpy(dest + size, relocs.data(), relocs.size());
+  RootRecord r;
+  r.offset = *off;
+  r.graph_size = size;
+  r.reloc_size = relocs.size();
+  r.extent_size = AlignUp(size + relocs.size(), kExtentAlign);
+  r.type_id = type_id;
+  r.checksum = XXH3_64bits(dest, size + relocs.size());
+  s = arena.SetWritable(*off, reserve, false);
+  if (!s.ok()) return s;
+  if (r.extent_size < reserve) {
+    s = AddFree(*off + r.extent_size, reserve - r.extent_size);
+    if (!s.ok()) return s;
+  }
+  if (core_->options().durability == Durability::kSync) {
+    s = arena.Sync(*off, r.extent_size);  // Graph on disk before its root.
+    if (!s.ok()) return s;
+  }
+  s = PutRoot(key, r, type_name);
+  if (!s.ok()) return s;
+  return ShareInfo{r.offset, r.graph_size};
+}
+
+absl::Status WriteTxn::Delete(std::string_view key) {
+  absl::Status s = core_->CheckKey(key);
+  if (!s.ok()) return s;
+  MDB_val k = ToVal(key), v;
+  int rc = mdb_get(txn_.get(), core_->roots_db(), &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    return absl::NotFoundError(
+        Cat("store ", core_->dir(), ": no key '", key, "'"));
+  }
+  if (rc != MDB_SUCCESS) return LmdbError(rc, Cat("reading '", key, "'"));
+  std::optional<RootRecord> old = DecodeRoot(FromVal(v), nullptr);
+  if (!old) {
+    return absl::DataLossError(Cat(
+        "store ", core_->dir(), ": malformed root record for key '", key, "'"));
+  }
+  s = Release(old->offset, old->extent_size);
+  if (!s.ok()) return s;
+  rc = mdb_del(txn_.get(), core_->roots_db(), &k, nullptr);
+  return LmdbError(rc, Cat("deleting key '", key, "'"));
+}
+
+absl::Status WriteTxn::Commit() {
+  if (txn_.get() == nullptr) {
+    return absl::FailedPreconditionError("WriteBatch already finished");
+  }
+  MDB_val k = ToVal("space"), v = ToVal(AsBytes(space_));
+  int rc = mdb_put(txn_.get(), core_->meta_db(), &k, &v, 0);
+  if (rc != MDB_SUCCESS) return LmdbError(rc, "recording arena space");
+  rc = txn_.Commit();
+  return LmdbError(rc, "committing to store " + core_->dir());
+}
+
+absl::Status WriteTxn::SetSpace(std::uint64_t size, std::uint64_t hw) {
+  absl::Status s = EnsureArena(size);
+  if (!s.ok()) return s;
+  space_.high_water = hw;
+  return absl::OkStatus();
+}
+
+absl::Status WriteTxn::PutCopy(std::string_view key, const RootRecord& src,
+                               std::string_view type_name,
+                               const char* src_bytes, std::uintptr_t old_base,
+                               std::optional<std::uint64_t> offset) {
+  const std::uint64_t len = src.graph_size + src.reloc_size;
+  std::uint64_t off;
+  if (offset) {
+    off = *offset;
+  } else {
+    absl::StatusOr<std::uint64_t> a = Allocate(src.extent_size);
+    if (!a.ok()) return a.status();
+    off = *a;
+  }
+  Arena& arena = core_->arena();
+  absl::Status s = arena.EnsureMapped(off + src.extent_size);
+  if (!s.ok()) return s;
+  char* dest = arena.base() + off;
+  s = arena.SetWritable(off, src.extent_size, true);
+  if (!s.ok()) return s;
+  std::memcpy(dest, src_bytes, len);
+  s = RelocateBlock(dest, src.graph_size,
+                    std::string_view(dest + src.graph_size, src.reloc_size),
+                    old_base);
+  RootRecord r = src;
+  r.offset = off;
+  r.checksum = XXH3_64bits(dest, len);
+  absl::Status p = arena.SetWritable(off, src.extent_size, false);
+  if (!s.ok()) return s;
+  if (!p.ok()) return p;
+  if (core_->options().durability == Durability::kSync) {
+    s = arena.Sync(off, r.extent_size);
+    if (!s.ok()) return s;
+  }
+  return PutRoot(key, r, type_name);
+}
+
+}  // namespace ancient::store_internal

@@ -1,0 +1,177 @@
+// Internal: the state shared by a Store, its Snapshots and Roots, and the
+// read and write transactions over it.
+
+#ifndef ANCIENT_STORE_CORE_H_
+#define ANCIENT_STORE_CORE_H_
+
+#include <lmdb.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "store/arena.h"
+#include "store/format.h"
+#include "store/lmdb_util.h"
+#include "store/store.h"
+
+namespace ancient::store_internal {
+
+// One open store: the LMDB environment, its tables and the arena mapping.
+class Core : public std::enable_shared_from_this<Core> {
+ public:
+  static absl::StatusOr<std::shared_ptr<Core>> Open(const std::string& dir,
+                                                    const StoreOptions& opts);
+  ~Core();
+
+  const std::string& dir() const { return dir_; }
+  const StoreOptions& options() const { return options_; }
+  MDB_env* env() const { return env_; }
+  Arena& arena() const { return *arena_; }
+  MDB_dbi meta_db() const { return meta_; }
+  MDB_dbi roots_db() const { return roots_; }
+  MDB_dbi free_db() const { return free_; }
+  MDB_dbi pending_db() const { return pending_; }
+  std::uintptr_t base() const {
+    return reinterpret_cast<std::uintptr_t>(arena_->base());
+  }
+
+  // Checks a key: InvalidArgument when empty or too long.
+  absl::Status CheckKey(std::string_view key) const;
+
+  // The oldest snapshot any live reader holds, after clearing the slots of
+  // dead processes; UINT64_MAX when there are none. Also counts readers.
+  std::uint64_t OldestReader(std::uint64_t* readers) const;
+
+  // Serialises writers inside this process (LMDB's lock does so across
+  // processes but must not be taken twice by one thread).
+  std::mutex& write_mutex() { return write_mu_; }
+  std::atomic<std::thread::id>& writer_thread() { return writer_thread_; }
+
+ private:
+  Core(std::string dir, const StoreOptions& options)
+      : dir_(std::move(dir)), options_(options) {}
+  absl::Status Init();
+
+  const std::string dir_;
+  const StoreOptions options_;
+  MDB_env* env_ = nullptr;
+  MDB_dbi meta_ = 0, roots_ = 0, free_ = 0, pending_ = 0;
+  std::unique_ptr<Arena> arena_;
+  std::mutex write_mu_;
+  std::atomic<std::thread::id> writer_thread_{};
+  std::uint64_t registry_key_[2] = {0, 0};
+};
+
+// An LMDB read transaction over a Core: one consistent snapshot.
+class ReadTxn {
+ public:
+  static absl::StatusOr<std::shared_ptr<ReadTxn>> Begin(
+      std::shared_ptr<Core> core);
+
+  Core& core() const { return *core_; }
+  MDB_txn* txn() const { return txn_.get(); }
+
+  absl::StatusOr<const void*> Find(std::string_view key, std::uint64_t type_id,
+                                   std::string_view type_name) const;
+  // Calls f(key, record, type_name) for each root whose key has `prefix`.
+  template <class F>
+  absl::Status ForEachRoot(std::string_view prefix, F f) const;
+  absl::StatusOr<RootInfo> Info(std::string_view key) const;
+  absl::StatusOr<SpaceRecord> Space() const;
+
+ private:
+  ReadTxn(std::shared_ptr<Core> core, Txn txn)
+      : core_(std::move(core)), txn_(std::move(txn)) {}
+  std::shared_ptr<Core> core_;
+  Txn txn_;
+};
+
+template <class F>
+absl::Status ReadTxn::ForEachRoot(std::string_view prefix, F f) const {
+  Cursor cursor;
+  int rc = cursor.Open(txn(), core_->roots_db());
+  if (rc != MDB_SUCCESS) return LmdbError(rc, "opening roots cursor");
+  MDB_val k = ToVal(prefix), v;
+  rc = mdb_cursor_get(cursor.get(), &k, &v,
+                      prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
+  while (rc == MDB_SUCCESS) {
+    const std::string_view key = FromVal(k);
+    if (key.substr(0, prefix.size()) != prefix) break;
+    std::string_view name;
+    std::optional<RootRecord> r = DecodeRoot(FromVal(v), &name);
+    if (!r) {
+      return absl::DataLossError("store " + core_->dir() +
+                                 ": malformed root record for key '" +
+                                 std::string(key) + "'");
+    }
+    absl::Status s = f(key, *r, name);
+    if (!s.ok()) return s;
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+    return LmdbError(rc, "reading roots of " + core_->dir());
+  }
+  return absl::OkStatus();
+}
+
+// An LMDB write transaction: allocation in the arena and root updates.
+class WriteTxn {
+ public:
+  static absl::StatusOr<std::unique_ptr<WriteTxn>> Begin(
+      std::shared_ptr<Core> core);
+  ~WriteTxn();
+
+  absl::StatusOr<ShareInfo> Share(std::string_view key, std::uint64_t type_id,
+                                  std::string_view type_name,
+                                  std::uint64_t size, std::uint64_t pointers,
+                                  GraphWriteFn write);
+  absl::Status Delete(std::string_view key);
+  absl::Status Commit();
+
+  // For CopyTo: places raw bytes (a graph written for `old_base` plus its
+  // relocation record) at a chosen offset or, if offset is nullopt, wherever
+  // there is room; relocates them to this store's base.
+  absl::Status PutCopy(std::string_view key, const RootRecord& src,
+                       std::string_view type_name, const char* src_bytes,
+                       std::uintptr_t old_base,
+                       std::optional<std::uint64_t> offset);
+  // For CopyTo: makes the arena `size` bytes with high-water mark `hw`.
+  absl::Status SetSpace(std::uint64_t size, std::uint64_t hw);
+  // For CopyTo: marks [off, off + len) free.
+  absl::Status AddFree(std::uint64_t off, std::uint64_t len);
+
+  Core& core() const { return *core_; }
+
+ private:
+  WriteTxn(std::shared_ptr<Core> core, std::unique_lock<std::mutex> lock)
+      : core_(std::move(core)), lock_(std::move(lock)) {}
+  absl::Status Init();
+  absl::Status Reclaim();
+  absl::StatusOr<std::uint64_t> Allocate(std::uint64_t len);
+  absl::Status Release(std::uint64_t off, std::uint64_t len);
+  absl::Status EnsureArena(std::uint64_t end);
+  absl::Status PutRoot(std::string_view key, const RootRecord& r,
+                       std::string_view type_name);
+
+  std::shared_ptr<Core> core_;
+  std::unique_lock<std::mutex> lock_;
+  Txn txn_;
+  std::uint64_t txn_id_ = 0;
+  SpaceRecord space_{};
+  // Extents allocated by this transaction: invisible to every reader, so
+  // freed straight away if released before the commit.
+  absl::flat_hash_set<std::uint64_t> fresh_;
+};
+
+}  // namespace ancient::store_internal
+
+#endif  // ANCIENT_STORE_CORE_H_

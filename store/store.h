@@ -1,0 +1,273 @@
+// ancient::Store: object graphs shared by many processes through a file
+// mapped at a fixed address, read in place with no deserialisation.
+//
+// A store is a directory holding an LMDB environment (data.mdb, lock.mdb)
+// and an arena file (arena). Share() marks a heap value straight into free
+// arena space and commits its root (key -> where the graph lives, its size,
+// TypeId and checksum) in one LMDB transaction. Get() and Read() find roots
+// in an LMDB read transaction and return the graph in place.
+//
+//   auto store = ancient::Store::Open("/var/lib/words");
+//   if (!store.ok()) return store.status();
+//   absl::Status s = (*store)->Share("words", words).status();
+//   ...                                   // in any other process:
+//   auto root = (*store)->Get<std::vector<std::string>>("words");
+//   if (root.ok()) use((*root)->size(), (**root)[0].view());
+//
+// Concurrency: one writer at a time across all processes (LMDB's write
+// lock; other writers wait). Any number of readers in any number of threads
+// and processes, never blocked, each seeing a consistent snapshot. A Store
+// object may be used from many threads at once.
+//
+// Errors (absl::Status codes), never a crash:
+//   NotFound            no such key; no store at the directory (read_only or
+//                       !create_if_missing)
+//   FailedPrecondition  root of another type (both named); base address
+//                       taken (address and occupant named); format version,
+//                       pointer width or byte order differ; the store was
+//                       opened read-only; a WriteBatch is already open on
+//                       this thread
+//   InvalidArgument     empty key, or longer than LMDB's key limit (511)
+//   ResourceExhausted   disk full; max_size reached; LMDB map or reader
+//                       table full
+//   DataLoss            damage found (truncated arena, bad record, checksum
+//                       or pointer outside its graph)
+//   PermissionDenied    the files cannot be opened as asked
+
+#ifndef ANCIENT_STORE_STORE_H_
+#define ANCIENT_STORE_STORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "ancient/ancient.h"
+
+namespace ancient {
+
+enum class Durability {
+  kSync,    // Share returns once the graph and its root are on disk.
+  kNoSync,  // Survives a crash of the process, not of the machine.
+};
+
+struct StoreOptions {
+  // Create the directory and the store when missing (ignored if read_only).
+  bool create_if_missing = true;
+  // Open for reading only: the arena is mapped PROT_READ and this process
+  // can never modify the store; Share, Delete and Write fail.
+  bool read_only = false;
+  // Where the arena is mapped. 0: picked at creation (a free range, random
+  // so that stores rarely collide). Always recorded in the store; a non-zero
+  // value that differs from the recorded one is FailedPrecondition.
+  std::uintptr_t base_address = 0;
+  // The largest the arena may grow to; this much address space is reserved
+  // up front (not memory), so growth never moves the arena.
+  std::size_t max_size = std::size_t{1} << 40;
+  // How durable each commit is.
+  Durability durability = Durability::kSync;
+};
+
+// Where a shared graph lives: its offset in the arena and its size.
+struct ShareInfo {
+  std::uint64_t offset;
+  std::uint64_t size_bytes;
+};
+
+// A root as listed by Snapshot::List.
+struct RootInfo {
+  std::string key;
+  std::string type_name;     // TypeName<T>() of the value shared
+  std::uint64_t type_id;     // TypeId<T>()
+  std::uint64_t offset;      // in the arena
+  std::uint64_t size_bytes;  // the graph's size
+};
+
+struct StoreStats {
+  std::uint64_t roots = 0;             // number of keys
+  std::uint64_t bytes_live = 0;        // arena bytes held by roots
+  std::uint64_t bytes_free = 0;        // freed, reusable now or once readers go
+  std::uint64_t bytes_pending = 0;     //   of which still visible to readers
+  std::uint64_t bytes_never_used = 0;  // arena bytes past the high-water mark
+  std::uint64_t arena_size = 0;        // = live + free + never_used
+  std::uint64_t arena_file_bytes = 0;  // the arena file's length
+  std::uint64_t lmdb_file_bytes = 0;   // data.mdb's length
+  std::uintptr_t base_address = 0;
+  std::uint64_t max_size = 0;          // address space reserved here
+  std::uint64_t readers = 0;           // live LMDB read transactions
+};
+
+namespace store_internal {
+class Core;
+class ReadTxn;
+class WriteTxn;
+// Writes a graph to the address given; returns its relocation record.
+using GraphWriteFn = absl::FunctionRef<std::string(void*)>;
+}  // namespace store_internal
+
+// One frozen graph and what keeps it readable (an LMDB read snapshot, and
+// the mapping). Valid for as long as it lives, even after the Store object
+// is destroyed and after the key is overwritten or deleted. While it lives,
+// the space of the graph it holds is not reused: do not keep Roots forever.
+template <class T>
+class Root {
+ public:
+  const Frozen<T>* get() const { return p_; }
+  const Frozen<T>& operator*() const { return *p_; }
+  const Frozen<T>* operator->() const { return p_; }
+
+ private:
+  friend class Store;
+  Root(std::shared_ptr<const store_internal::ReadTxn> txn, const void* p)
+      : txn_(std::move(txn)), p_(static_cast<const Frozen<T>*>(p)) {}
+  std::shared_ptr<const store_internal::ReadTxn> txn_;
+  const Frozen<T>* p_;
+};
+
+// A consistent, read-only view of all roots as of its creation. Pointers it
+// returns stay valid while it lives. Use one Snapshot from one thread at a
+// time (make one per thread; they are cheap).
+class Snapshot {
+ public:
+  // The graph at `key`, read as T. NotFound, FailedPrecondition (type),
+  // DataLoss (damaged record), InvalidArgument (bad key).
+  template <class T>
+  absl::StatusOr<const Frozen<T>*> Get(std::string_view key) const {
+    absl::StatusOr<const void*> p = Find(key, TypeId<T>(), TypeName<T>());
+    if (!p.ok()) return p.status();
+    return static_cast<const Frozen<T>*>(*p);
+  }
+
+  // Keys starting with `prefix`, in byte order.
+  absl::StatusOr<std::vector<std::string>> Keys(
+      std::string_view prefix = "") const;
+  // The roots whose keys start with `prefix`, with their types and sizes.
+  absl::StatusOr<std::vector<RootInfo>> List(std::string_view prefix = "") const;
+  // One root's description; NotFound if absent.
+  absl::StatusOr<RootInfo> Info(std::string_view key) const;
+
+ private:
+  friend class Store;
+  explicit Snapshot(std::shared_ptr<store_internal::ReadTxn> txn)
+      : txn_(std::move(txn)) {}
+  absl::StatusOr<const void*> Find(std::string_view key, std::uint64_t type_id,
+                                   std::string_view type_name) const;
+  std::shared_ptr<store_internal::ReadTxn> txn_;
+};
+
+// Several changes committed atomically. Holds the store's write lock until
+// committed or destroyed (destroyed uncommitted = aborted, nothing written).
+// Use it from the thread that made it.
+class WriteBatch {
+ public:
+  WriteBatch(WriteBatch&&) noexcept;
+  WriteBatch& operator=(WriteBatch&&) noexcept;
+  ~WriteBatch();
+
+  // Shares `value` at `key`, visible to others once committed. Errors as
+  // Store::Share.
+  template <class T>
+  absl::StatusOr<ShareInfo> Share(std::string_view key, const T& value) {
+    internal::GraphWriter<T> writer(value);
+    return ShareGraph(key, TypeId<T>(), TypeName<T>(), writer.size(),
+                      writer.pointer_count(),
+                      [&](void* dest) { return writer.Write(dest); });
+  }
+  // Deletes `key`; NotFound if absent (the batch stays usable).
+  absl::Status Delete(std::string_view key);
+  // Commits every change, or none. The batch is finished either way.
+  absl::Status Commit();
+
+ private:
+  friend class Store;
+  explicit WriteBatch(std::unique_ptr<store_internal::WriteTxn> txn);
+  absl::StatusOr<ShareInfo> ShareGraph(std::string_view key,
+                                       std::uint64_t type_id,
+                                       std::string_view type_name,
+                                       std::uint64_t size,
+                                       std::uint64_t pointers,
+                                       store_internal::GraphWriteFn write);
+  std::unique_ptr<store_internal::WriteTxn> txn_;
+};
+
+class Store {
+ public:
+  // Opens the store in directory `dir`, creating it if allowed. Maps the
+  // arena at its recorded base address. Opening one directory twice in a
+  // process shares one underlying environment (LMDB forbids two).
+  static absl::StatusOr<std::unique_ptr<Store>> Open(
+      const std::string& dir, const StoreOptions& options = {});
+
+  ~Store();  // Detaches. Roots and Snapshots still alive stay valid.
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Copies `value` (and everything it reaches) into the store at `key`, in
+  // one atomic commit. An existing value at `key` stays readable until the
+  // commit, and for readers that hold it, after. Waits for other writers.
+  template <class T>
+  absl::StatusOr<ShareInfo> Share(std::string_view key, const T& value) {
+    absl::StatusOr<WriteBatch> batch = Write();
+    if (!batch.ok()) return batch.status();
+    absl::StatusOr<ShareInfo> info = batch->Share(key, value);
+    if (!info.ok()) return info.status();
+    absl::Status s = batch->Commit();
+    if (!s.ok()) return s;
+    return info;
+  }
+
+  // Removes `key`. NotFound if absent. Its space is reused once no reader
+  // can see it.
+  absl::Status Delete(std::string_view key);
+
+  // The graph at `key`, read as T (FailedPrecondition if it was shared as
+  // another type).
+  template <class T>
+  absl::StatusOr<Root<T>> Get(std::string_view key) const {
+    absl::StatusOr<Snapshot> snap = Read();
+    if (!snap.ok()) return snap.status();
+    absl::StatusOr<const void*> p =
+        snap->Find(key, TypeId<T>(), TypeName<T>());
+    if (!p.ok()) return p.status();
+    return Root<T>(std::move(snap->txn_), *p);
+  }
+
+  // A consistent view of all roots.
+  absl::StatusOr<Snapshot> Read() const;
+  // Starts an atomic batch of changes (takes the write lock).
+  absl::StatusOr<WriteBatch> Write();
+
+  // Keys starting with `prefix`, in byte order.
+  absl::StatusOr<std::vector<std::string>> Keys(
+      std::string_view prefix = "") const;
+  absl::StatusOr<StoreStats> Stats() const;
+
+  // Checks the whole store: every root's graph lies inside its extent and
+  // matches its checksum, every pointer in it (from its relocation record,
+  // checked before it is followed) points inside the same graph, extents do
+  // not overlap, and live + free + never-used space = arena size. Returns
+  // DataLoss describing the first damage found.
+  absl::Status Verify() const;
+
+  // Writes a consistent copy of the store (as of the call) to `dest_dir`,
+  // which must not hold a store yet, while writers keep writing. The copy
+  // gets its own base address. With `compact`, live graphs are packed
+  // together and free space is dropped.
+  absl::Status CopyTo(const std::string& dest_dir, bool compact) const;
+
+  const std::string& dir() const;
+  std::uintptr_t base_address() const;
+
+ private:
+  explicit Store(std::shared_ptr<store_internal::Core> core);
+  std::shared_ptr<store_internal::Core> core_;
+};
+
+}  // namespace ancient
+
+#endif  // ANCIENT_STORE_STORE_H_
