@@ -75,6 +75,9 @@ absl::StatusOr<std::shared_ptr<Core>> Core::Open(const std::string& dir,
         Cat("no store at ", dir, " (no data.mdb)"));
   }
 
+  // A core that fails to open is destroyed after the lock is released (its
+  // destructor takes the lock too).
+  std::shared_ptr<Core> failed;
   std::lock_guard<std::mutex> lock(registry_mu);
   const auto id = std::make_pair(static_cast<std::uint64_t>(st.st_dev),
                                  static_cast<std::uint64_t>(st.st_ino));
@@ -90,7 +93,10 @@ absl::StatusOr<std::shared_ptr<Core>> Core::Open(const std::string& dir,
   }
   std::shared_ptr<Core> core(new Core(dir, opts));
   absl::Status s = core->Init();
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    failed = std::move(core);
+    return s;
+  }
   core->registry_key_[0] = id.first;
   core->registry_key_[1] = id.second;
   Registry()[id] = core;

@@ -1,0 +1,556 @@
+// The store in one process: every method and every error.
+
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <lmdb.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/test_util.h"
+
+namespace store_types {
+struct Entry {
+  std::string word;
+  std::int64_t count;
+  std::vector<std::string> tags;
+};
+}  // namespace store_types
+ANCIENT_STRUCT(store_types::Entry, word, count, tags);
+
+namespace {
+
+using ancient::Store;
+using ancient::StoreOptions;
+using ancient_test::TempDir;
+
+std::unique_ptr<Store> OpenOrDie(const std::string& dir,
+                                 const StoreOptions& opts = {}) {
+  auto s = Store::Open(dir, opts);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *std::move(s) : nullptr;
+}
+
+StoreOptions Small() {
+  StoreOptions o;
+  o.max_size = std::size_t{1} << 30;
+  o.durability = ancient::Durability::kNoSync;
+  return o;
+}
+
+TEST(Store, ShareGetRoundTrip) {
+  const std::string dir = TempDir("roundtrip");
+  auto store = OpenOrDie(dir);
+  ASSERT_NE(store, nullptr);
+  std::vector<std::string> words = {"alpha", "beta", "gamma"};
+  auto info = store->Share("words", words);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->offset % 64, 0u);
+  EXPECT_GT(info->size_bytes, 0u);
+
+  std::map<std::string, std::int64_t> counts = {{"a", 1}, {"b", -2}};
+  ASSERT_TRUE(store->Share("counts", counts).ok());
+  store_types::Entry e{"word", 7, {"x", "y"}};
+  ASSERT_TRUE(store->Share("entry", e).ok());
+  ancient::Value::Object o;
+  o["k"] = ancient::Value::Array{1, 2.5, "s"};
+  ASSERT_TRUE(store->Share("json", ancient::Value(o)).ok());
+
+  auto w = store->Get<std::vector<std::string>>("words");
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_EQ((*w)->size(), 3u);
+  EXPECT_EQ((**w)[2], "gamma");
+  // The graph lives in the arena, at the recorded base.
+  const auto base = store->base_address();
+  EXPECT_GE(reinterpret_cast<std::uintptr_t>(w->get()), base);
+
+  auto c = store->Get<std::map<std::string, std::int64_t>>("counts");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*(*c)->get("b"), -2);
+  auto en = store->Get<store_types::Entry>("entry");
+  ASSERT_TRUE(en.ok());
+  EXPECT_EQ((*en)->word, "word");
+  EXPECT_EQ((*en)->tags[1], "y");
+  auto j = store->Get<ancient::Value>("json");
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ((*j)->find("k")->at(2)->as_string(), "s");
+  EXPECT_TRUE(store->Verify().ok()) << store->Verify();
+
+  // Persisted: reopen and read again, at the same address.
+  store.reset();
+  w = absl::StatusOr<ancient::Root<std::vector<std::string>>>(
+      absl::UnknownError("reset"));
+  store = OpenOrDie(dir);
+  EXPECT_EQ(store->base_address(), base);
+  auto again = store->Get<std::vector<std::string>>("words");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((**again)[0], "alpha");
+}
+
+TEST(Store, FilesAreMode0600) {
+  const std::string dir = TempDir("mode");
+  auto store = OpenOrDie(dir);
+  ASSERT_TRUE(store->Share("k", std::string("v")).ok());
+  for (const char* f : {"/data.mdb", "/lock.mdb", "/arena"}) {
+    struct stat st;
+    ASSERT_EQ(stat((dir + f).c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
+}
+
+TEST(Store, MissingKeyAndDelete) {
+  auto store = OpenOrDie(TempDir("delete"), Small());
+  EXPECT_EQ(store->Get<std::string>("nope").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->Delete("nope").code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store->Share("k", std::string("v")).ok());
+  EXPECT_TRUE(store->Delete("k").ok());
+  auto g = store->Get<std::string>("k");
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(g.status().message().find("'k'"), std::string::npos);
+}
+
+TEST(Store, BadKeys) {
+  auto store = OpenOrDie(TempDir("keys"), Small());
+  EXPECT_EQ(store->Share("", 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const std::string long_key(512, 'k');
+  EXPECT_EQ(store->Share(long_key, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Get<int>("").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Delete(long_key).code(), absl::StatusCode::kInvalidArgument);
+  // The longest allowed key, and binary keys, work.
+  const std::string max_key(511, 'm');
+  EXPECT_TRUE(store->Share(max_key, 1).ok());
+  const std::string binary("\0\xff\x01key", 6);
+  EXPECT_TRUE(store->Share(binary, 2).ok());
+  EXPECT_EQ(**store->Get<int>(binary), 2);
+}
+
+TEST(Store, TypeMismatchNamesBothTypes) {
+  auto store = OpenOrDie(TempDir("types"), Small());
+  ASSERT_TRUE(store->Share("v", std::vector<std::string>{"a"}).ok());
+  auto g = store->Get<std::map<std::string, int>>("v");
+  ASSERT_EQ(g.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(g.status().message().find("vector<string>"), std::string::npos)
+      << g.status();
+  EXPECT_NE(g.status().message().find("map<string,i32>"), std::string::npos)
+      << g.status();
+  EXPECT_EQ(store->Get<std::vector<std::int32_t>>("v").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(Store, OverwriteKeepsHeldRootReadable) {
+  auto store = OpenOrDie(TempDir("overwrite"), Small());
+  ASSERT_TRUE(store->Share("k", ancient_test::MakeValue(1)).ok());
+  auto held = store->Get<std::vector<std::string>>("k");
+  ASSERT_TRUE(held.ok());
+  for (int i = 2; i < 200; ++i) {
+    ASSERT_TRUE(store->Share("k", ancient_test::MakeValue(i)).ok());
+  }
+  EXPECT_EQ(ancient_test::CheckValue(**held), 1);
+  auto now = store->Get<std::vector<std::string>>("k");
+  EXPECT_EQ(ancient_test::CheckValue(**now), 199);
+  EXPECT_TRUE(store->Verify().ok()) << store->Verify();
+}
+
+TEST(Store, SpaceIsReusedOnceReadersAreGone) {
+  auto store = OpenOrDie(TempDir("reuse"), Small());
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(store->Share("k", ancient_test::MakeValue(i, 2000)).ok());
+  }
+  auto st = store->Stats();
+  ASSERT_TRUE(st.ok());
+  // With no reader holding old versions, overwriting reuses space: the
+  // arena holds about two values, not fifty.
+  const auto one = ancient_test::MakeValue(0, 2000);
+  std::uint64_t bytes = 0;
+  for (const auto& s : one) bytes += s.size() + 17;
+  EXPECT_LT(st->arena_size - st->bytes_never_used, 4 * bytes + (1 << 20));
+  EXPECT_EQ(st->bytes_live + st->bytes_free + st->bytes_never_used,
+            st->arena_size);
+  EXPECT_EQ(st->roots, 1u);
+}
+
+TEST(Store, SnapshotIsConsistentAndKeysList) {
+  auto store = OpenOrDie(TempDir("snapshot"), Small());
+  ASSERT_TRUE(store->Share("a/1", 1).ok());
+  ASSERT_TRUE(store->Share("a/2", 2).ok());
+  ASSERT_TRUE(store->Share("b/1", 3).ok());
+  auto snap = store->Read();
+  ASSERT_TRUE(snap.ok());
+  ASSERT_TRUE(store->Share("a/3", 4).ok());
+  ASSERT_TRUE(store->Delete("a/1").ok());
+  // The snapshot still sees the old state.
+  auto keys = snap->Keys("a/");
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(*keys, (std::vector<std::string>{"a/1", "a/2"}));
+  auto one = snap->Get<int>("a/1");
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(**one, 1);
+  EXPECT_EQ(snap->Get<int>("a/3").status().code(), absl::StatusCode::kNotFound);
+  // The store sees the new.
+  EXPECT_EQ(*store->Keys("a/"), (std::vector<std::string>{"a/2", "a/3"}));
+  EXPECT_EQ(store->Keys()->size(), 3u);
+  EXPECT_TRUE(store->Keys("zzz")->empty());
+  auto list = snap->List();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].type_name, "i32");
+  EXPECT_EQ((*list)[0].type_id, ancient::TypeId<int>());
+}
+
+TEST(Store, WriteBatchIsAtomic) {
+  auto store = OpenOrDie(TempDir("batch"), Small());
+  {
+    auto b = store->Write();
+    ASSERT_TRUE(b.ok());
+    ASSERT_TRUE(b->Share("x", 1).ok());
+    ASSERT_TRUE(b->Share("y", 2).ok());
+    ASSERT_TRUE(b->Share("x", 3).ok());  // Overwritten inside the batch.
+    EXPECT_EQ(b->Delete("nope").code(), absl::StatusCode::kNotFound);
+    // Another writer on this thread would deadlock: refused instead.
+    EXPECT_EQ(store->Share("z", 1).status().code(),
+              absl::StatusCode::kFailedPrecondition);
+    // Not visible before the commit.
+    EXPECT_EQ(store->Get<int>("x").status().code(),
+              absl::StatusCode::kNotFound);
+    ASSERT_TRUE(b->Commit().ok());
+    EXPECT_EQ(b->Commit().code(), absl::StatusCode::kFailedPrecondition);
+  }
+  EXPECT_EQ(**store->Get<int>("x"), 3);
+  EXPECT_EQ(**store->Get<int>("y"), 2);
+  {
+    auto b = store->Write();
+    ASSERT_TRUE(b.ok());
+    ASSERT_TRUE(b->Share("x", 100).ok());
+    ASSERT_TRUE(b->Delete("y").ok());
+  }  // Destroyed uncommitted: aborted.
+  EXPECT_EQ(**store->Get<int>("x"), 3);
+  EXPECT_EQ(**store->Get<int>("y"), 2);
+  EXPECT_TRUE(store->Verify().ok()) << store->Verify();
+}
+
+TEST(Store, ReadOnly) {
+  const std::string dir = TempDir("readonly");
+  {
+    auto store = OpenOrDie(dir, Small());
+    ASSERT_TRUE(store->Share("k", std::string("v")).ok());
+  }
+  StoreOptions ro = Small();
+  ro.read_only = true;
+  auto store = OpenOrDie(dir, ro);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(**store->Get<std::string>("k"), "v");
+  EXPECT_EQ(store->Share("k", std::string("w")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->Delete("k").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->Write().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(store->Verify().ok());
+  // A missing store is NotFound, not created.
+  auto missing = Store::Open(dir + "/none", ro);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  StoreOptions no_create = Small();
+  no_create.create_if_missing = false;
+  EXPECT_EQ(Store::Open(dir + "/none", no_create).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_NE(access((dir + "/none").c_str(), F_OK), 0);
+}
+
+TEST(Store, TwoStoresInOneProcessGetDifferentBases) {
+  auto a = OpenOrDie(TempDir("two_a"));
+  auto b = OpenOrDie(TempDir("two_b"));
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_NE(a->base_address(), b->base_address());
+  ASSERT_TRUE(a->Share("k", 1).ok());
+  ASSERT_TRUE(b->Share("k", 2).ok());
+  EXPECT_EQ(**a->Get<int>("k"), 1);
+  EXPECT_EQ(**b->Get<int>("k"), 2);
+}
+
+TEST(Store, OpeningTwiceSharesOneEnvironment) {
+  const std::string dir = TempDir("twice");
+  auto a = OpenOrDie(dir, Small());
+  auto b = OpenOrDie(dir, Small());
+  ASSERT_TRUE(a->Share("k", 5).ok());
+  EXPECT_EQ(**b->Get<int>("k"), 5);
+  EXPECT_EQ(a->base_address(), b->base_address());
+  a.reset();
+  EXPECT_EQ(**b->Get<int>("k"), 5);
+}
+
+TEST(Store, RootOutlivesStore) {
+  const std::string dir = TempDir("outlive");
+  auto store = OpenOrDie(dir, Small());
+  ASSERT_TRUE(store->Share("k", std::string("still here")).ok());
+  auto root = store->Get<std::string>("k");
+  ASSERT_TRUE(root.ok());
+  store.reset();
+  EXPECT_EQ(**root, "still here");
+}
+
+TEST(Store, BaseAddressTaken) {
+  const std::string dir = TempDir("taken");
+  std::uintptr_t base;
+  {
+    auto store = OpenOrDie(dir, Small());
+    ASSERT_TRUE(store->Share("k", 1).ok());
+    base = store->base_address();
+  }
+  void* p = mmap(reinterpret_cast<void*>(base + 4096), 4096,
+                 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                 -1, 0);
+  ASSERT_EQ(p, reinterpret_cast<void*>(base + 4096));
+  auto s = Store::Open(dir, Small());
+  ASSERT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition)
+      << s.status();
+  char addr[32];
+  std::snprintf(addr, sizeof addr, "%#lx", base);
+  EXPECT_NE(s.status().message().find(addr), std::string::npos) << s.status();
+  munmap(p, 4096);
+  // Free again: opens, and the data is intact.
+  auto store = OpenOrDie(dir, Small());
+  EXPECT_EQ(**store->Get<int>("k"), 1);
+  // Asking for another base than the recorded one is refused.
+  StoreOptions other = Small();
+  store.reset();
+  other.base_address = base + (std::uintptr_t{1} << 30);
+  EXPECT_EQ(Store::Open(dir, other).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(Store, ChosenBaseAddressIsUsed) {
+  StoreOptions o = Small();
+  o.base_address = std::uintptr_t{0x4ff000000000};
+  auto store = OpenOrDie(TempDir("chosen"), o);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->base_address(), o.base_address);
+}
+
+TEST(Store, TruncatedArenaIsAnError) {
+  const std::string dir = TempDir("truncated");
+  {
+    auto store = OpenOrDie(dir, Small());
+    ASSERT_TRUE(store->Share("k", ancient_test::MakeValue(1, 5000)).ok());
+  }
+  ASSERT_EQ(truncate((dir + "/arena").c_str(), 100), 0);
+  auto s = Store::Open(dir, Small());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kDataLoss) << s.status();
+  EXPECT_NE(s.status().message().find("arena"), std::string::npos);
+  ASSERT_EQ(unlink((dir + "/arena").c_str()), 0);
+  EXPECT_EQ(Store::Open(dir, Small()).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+void PutMeta(const std::string& dir, const std::string& key,
+             const std::string& value) {
+  MDB_env* env;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 8);
+  ASSERT_EQ(mdb_env_open(env, dir.c_str(), 0, 0600), 0);
+  MDB_txn* txn;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  MDB_dbi dbi;
+  ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+  MDB_val k{key.size(), const_cast<char*>(key.data())};
+  MDB_val v{value.size(), const_cast<char*>(value.data())};
+  ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
+std::string GetMeta(const std::string& dir) {
+  MDB_env* env;
+  mdb_env_create(&env);
+  mdb_env_set_maxdbs(env, 8);
+  mdb_env_open(env, dir.c_str(), MDB_RDONLY, 0600);
+  MDB_txn* txn;
+  mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn);
+  MDB_dbi dbi;
+  mdb_dbi_open(txn, "meta", 0, &dbi);
+  MDB_val k{4, const_cast<char*>("meta")}, v;
+  std::string out;
+  if (mdb_get(txn, dbi, &k, &v) == 0) {
+    out.assign(static_cast<char*>(v.mv_data), v.mv_size);
+  }
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  return out;
+}
+
+TEST(Store, WrongFormatVersionPointerWidthOrEndianness) {
+  const std::string dir = TempDir("version");
+  { OpenOrDie(dir, Small()); }
+  const std::string meta = GetMeta(dir);
+  ASSERT_EQ(meta.size(), 32u);
+  // Layout: magic[8], version u32, pointer bits u32, endian u32, ...
+  struct Case {
+    int at;
+    const char* expect;
+  };
+  for (Case c : {Case{8, "format version"}, Case{12, "-bit pointers"},
+                 Case{16, "byte order"}, Case{0, "not an ancient store"}}) {
+    std::string bad = meta;
+    bad[c.at] ^= 0x40;
+    PutMeta(dir, "meta", bad);
+    auto s = Store::Open(dir, Small());
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition)
+        << s.status();
+    EXPECT_NE(s.status().message().find(c.expect), std::string::npos)
+        << s.status();
+  }
+  PutMeta(dir, "meta", meta);
+  EXPECT_TRUE(Store::Open(dir, Small()).ok());
+}
+
+TEST(Store, NotAStore) {
+  const std::string dir = TempDir("notastore");
+  const std::string file = dir + "/file";
+  std::ofstream(file) << "hello";
+  auto s = Store::Open(file, Small());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  // LMDB files written by another program, without our tables.
+  MDB_env* env;
+  mdb_env_create(&env);
+  ASSERT_EQ(mdb_env_open(env, dir.c_str(), 0, 0600), 0);
+  MDB_txn* txn;
+  mdb_txn_begin(env, nullptr, 0, &txn);
+  MDB_dbi dbi;
+  mdb_dbi_open(txn, nullptr, 0, &dbi);
+  MDB_val k{1, const_cast<char*>("x")}, v{1, const_cast<char*>("y")};
+  mdb_put(txn, dbi, &k, &v, 0);
+  mdb_txn_commit(txn);
+  mdb_env_close(env);
+  StoreOptions ro = Small();
+  ro.read_only = true;
+  auto r = Store::Open(dir, ro);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition)
+      << r.status();
+}
+
+TEST(Store, VerifyFindsDamage) {
+  const std::string dir = TempDir("damage");
+  std::uint64_t offset;
+  {
+    auto store = OpenOrDie(dir, Small());
+    auto info = store->Share("k", ancient_test::MakeValue(3, 100));
+    ASSERT_TRUE(info.ok());
+    offset = info->offset;
+    ASSERT_TRUE(store->Verify().ok());
+  }
+  // Flip one byte inside the graph.
+  const int fd = open((dir + "/arena").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  char b;
+  ASSERT_EQ(pread(fd, &b, 1, offset + 40), 1);
+  b ^= 0x5a;
+  ASSERT_EQ(pwrite(fd, &b, 1, offset + 40), 1);
+  close(fd);
+  auto store = OpenOrDie(dir, Small());
+  const absl::Status v = store->Verify();
+  EXPECT_EQ(v.code(), absl::StatusCode::kDataLoss) << v;
+  EXPECT_NE(v.message().find("'k'"), std::string::npos) << v;
+}
+
+TEST(Store, CopyToPlainAndCompact) {
+  const std::string dir = TempDir("copysrc");
+  auto store = OpenOrDie(dir, Small());
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(store
+                    ->Share("k" + std::to_string(i),
+                            ancient_test::MakeValue(i, 50 + i))
+                    .ok());
+  }
+  for (int i = 0; i < 20; i += 3) {
+    ASSERT_TRUE(store->Delete("k" + std::to_string(i)).ok());
+  }
+  for (bool compact : {false, true}) {
+    const std::string dest = TempDir(compact ? "compact" : "plain") + "/copy";
+    ASSERT_TRUE(store->CopyTo(dest, compact).ok()) << store->CopyTo(dest, compact);
+    auto copy = OpenOrDie(dest, Small());
+    ASSERT_NE(copy, nullptr);
+    EXPECT_NE(copy->base_address(), store->base_address());
+    EXPECT_TRUE(copy->Verify().ok()) << copy->Verify();
+    EXPECT_EQ(*copy->Keys(), *store->Keys());
+    const std::vector<std::string> keys = *store->Keys();
+    for (const auto& key : keys) {
+      auto v = copy->Get<std::vector<std::string>>(key);
+      ASSERT_TRUE(v.ok());
+      EXPECT_EQ(ancient_test::CheckValue(**v), std::stoi(key.substr(1)));
+    }
+    auto cs = copy->Stats();
+    auto ss = store->Stats();
+    if (compact) {
+      EXPECT_EQ(cs->bytes_free, 0u);
+      EXPECT_LE(cs->bytes_live + cs->bytes_free + cs->bytes_never_used -
+                    cs->bytes_never_used,
+                ss->bytes_live);
+    } else {
+      EXPECT_EQ(cs->bytes_live, ss->bytes_live);
+      EXPECT_EQ(cs->bytes_free, ss->bytes_free);
+    }
+    // A copy onto a store that holds data is refused.
+    EXPECT_EQ(store->CopyTo(dest, compact).code(),
+              absl::StatusCode::kFailedPrecondition);
+  }
+}
+
+TEST(Store, MaxSizeReachedIsResourceExhausted) {
+  StoreOptions o = Small();
+  o.max_size = 1 << 20;
+  auto store = OpenOrDie(TempDir("maxsize"), o);
+  ASSERT_TRUE(store->Share("small", std::string(1000, 'x')).ok());
+  auto big = store->Share("big", std::string(2 << 20, 'y'));
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kResourceExhausted)
+      << big.status();
+  EXPECT_EQ(**store->Get<std::string>("small"), std::string(1000, 'x'));
+  EXPECT_TRUE(store->Verify().ok()) << store->Verify();
+}
+
+TEST(Store, StatsAddUp) {
+  auto store = OpenOrDie(TempDir("stats"), Small());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(store->Share("k" + std::to_string(i),
+                             ancient_test::MakeValue(i, 300))
+                    .ok());
+  }
+  ASSERT_TRUE(store->Delete("k3").ok());
+  auto st = store->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->roots, 9u);
+  EXPECT_EQ(st->bytes_live + st->bytes_free + st->bytes_never_used,
+            st->arena_size);
+  EXPECT_GT(st->bytes_free, 0u);
+  EXPECT_GE(st->arena_file_bytes, st->arena_size);
+  EXPECT_GT(st->lmdb_file_bytes, 0u);
+  EXPECT_EQ(st->base_address, store->base_address());
+}
+
+TEST(Store, MdbStatReadsTheStore) {
+  const std::string dir = TempDir("mdbstat");
+  {
+    auto store = OpenOrDie(dir, Small());
+    ASSERT_TRUE(store->Share("k", 1).ok());
+  }
+  FILE* p = popen(("mdb_stat -a " + dir + " 2>&1").c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[256];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  EXPECT_EQ(pclose(p), 0) << out;
+  EXPECT_NE(out.find("Status of roots"), std::string::npos) << out;
+  EXPECT_NE(out.find("Status of meta"), std::string::npos) << out;
+}
+
+}  // namespace
