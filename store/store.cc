@@ -170,10 +170,11 @@ std::uint64_t FileSize(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<StoreStats> Store::Stats() const {
+  StoreStats st;
+  core_->OldestReader(&st.readers);  // Before our own snapshot starts.
   absl::StatusOr<std::shared_ptr<ReadTxn>> txn = ReadTxn::Begin(core_);
   if (!txn.ok()) return txn.status();
   const ReadTxn& t = **txn;
-  StoreStats st;
   absl::StatusOr<SpaceRecord> space = t.Space();
   if (!space.ok()) return space.status();
   absl::Status s = t.ForEachRoot("", [&](std::string_view, const RootRecord& r,
@@ -198,7 +199,6 @@ absl::StatusOr<StoreStats> Store::Stats() const {
   st.lmdb_file_bytes = FileSize(core_->dir() + "/data.mdb");
   st.base_address = core_->base();
   st.max_size = core_->arena().reserved();
-  core_->OldestReader(&st.readers);
   return st;
 }
 

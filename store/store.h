@@ -99,7 +99,7 @@ struct StoreStats {
   std::uint64_t lmdb_file_bytes = 0;   // data.mdb's length
   std::uintptr_t base_address = 0;
   std::uint64_t max_size = 0;          // address space reserved here
-  std::uint64_t readers = 0;           // live LMDB read transactions
+  std::uint64_t readers = 0;           // live read snapshots, all processes
 };
 
 namespace store_internal {

@@ -1,0 +1,150 @@
+// A helper process for the multi-process store tests (LMDB forbids using an
+// environment across fork, so the tests fork and exec this binary).
+//
+//   store_helper writer DIR FIRST COUNT SYNC   run ops FIRST.. (see OpAt);
+//                                              "ACK i" after each commit
+//   store_helper reader DIR MILLIS             read and check every value
+//   store_helper hold DIR KEY                  hold a snapshot of KEY until a
+//                                              line arrives on stdin
+//   store_helper ro-write DIR KEY              open read-only, then write
+//                                              through a root (must SIGSEGV)
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "store/store.h"
+#include "tests/store_ops.h"
+#include "tests/test_util.h"
+
+namespace {
+
+using ancient::Store;
+using ancient::StoreOptions;
+
+int Fail(const std::string& what, const absl::Status& s) {
+  std::printf("ERROR %s: %s\n", what.c_str(), std::string(s.message()).c_str());
+  std::fflush(stdout);
+  return 2;
+}
+
+int Writer(const std::string& dir, std::uint64_t first, std::uint64_t count,
+           bool sync) {
+  StoreOptions o;
+  o.max_size = std::size_t{1} << 32;
+  o.durability = sync ? ancient::Durability::kSync : ancient::Durability::kNoSync;
+  auto store = Store::Open(dir, o);
+  if (!store.ok()) return Fail("open", store.status());
+  std::printf("READY\n");
+  std::fflush(stdout);
+  for (std::uint64_t i = first; i < first + count; ++i) {
+    const ancient_test::Op op = ancient_test::OpAt(i);
+    auto batch = (*store)->Write();
+    if (!batch.ok()) return Fail("write", batch.status());
+    for (const auto& [key, seq] : op.shares) {
+      auto info = batch->Share(key, ancient_test::MakeValue(seq, op.size));
+      if (!info.ok()) return Fail("share " + key, info.status());
+    }
+    for (const auto& key : op.deletes) {
+      absl::Status s = batch->Delete(key);
+      if (!s.ok() && !absl::IsNotFound(s)) return Fail("delete " + key, s);
+    }
+    absl::Status s = batch->Commit();
+    if (!s.ok()) return Fail("commit", s);
+    std::printf("ACK %lu\n", static_cast<unsigned long>(i));
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+int Reader(const std::string& dir, int millis) {
+  StoreOptions o;
+  o.read_only = true;
+  o.max_size = std::size_t{1} << 32;
+  auto store = Store::Open(dir, o);
+  if (!store.ok()) return Fail("open", store.status());
+  const auto end =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(millis);
+  std::uint64_t reads = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    auto snap = (*store)->Read();
+    if (!snap.ok()) return Fail("read", snap.status());
+    auto keys = snap->Keys();
+    if (!keys.ok()) return Fail("keys", keys.status());
+    for (const auto& key : *keys) {
+      auto v = snap->Get<std::vector<std::string>>(key);
+      if (!v.ok()) return Fail("get " + key, v.status());
+      if (ancient_test::CheckValue(**v) < 0) {
+        std::printf("TORN %s\n", key.c_str());
+        std::fflush(stdout);
+        return 1;
+      }
+      ++reads;
+    }
+  }
+  std::printf("READS %lu\n", static_cast<unsigned long>(reads));
+  std::fflush(stdout);
+  return 0;
+}
+
+int Hold(const std::string& dir, const std::string& key) {
+  StoreOptions o;
+  o.read_only = true;
+  o.max_size = std::size_t{1} << 32;
+  auto store = Store::Open(dir, o);
+  if (!store.ok()) return Fail("open", store.status());
+  auto root = (*store)->Get<std::vector<std::string>>(key);
+  if (!root.ok()) return Fail("get", root.status());
+  // A private copy of the bytes, to compare with later.
+  std::vector<std::string> before;
+  for (const auto& s : **root) before.push_back(s.str());
+  std::printf("HELD %ld\n", static_cast<long>(ancient_test::CheckValue(**root)));
+  std::fflush(stdout);
+  std::string line;
+  std::getline(std::cin, line);
+  bool same = before.size() == (*root)->size();
+  for (std::size_t i = 0; same && i < before.size(); ++i) {
+    same = (**root)[i].view() == before[i];
+  }
+  std::printf("%s %ld\n", same ? "STILL" : "CHANGED",
+              static_cast<long>(ancient_test::CheckValue(**root)));
+  std::fflush(stdout);
+  return same ? 0 : 1;
+}
+
+int RoWrite(const std::string& dir, const std::string& key) {
+  StoreOptions o;
+  o.read_only = true;
+  o.max_size = std::size_t{1} << 32;
+  auto store = Store::Open(dir, o);
+  if (!store.ok()) return Fail("open", store.status());
+  auto root = (*store)->Get<std::string>(key);
+  if (!root.ok()) return Fail("get", root.status());
+  std::printf("WRITING\n");
+  std::fflush(stdout);
+  char* p = const_cast<char*>((*root)->data());
+  *static_cast<volatile char*>(p) = 'X';  // Must fault: the arena is PROT_READ.
+  std::printf("WROTE\n");
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "writer" && argc == 6) {
+    return Writer(argv[2], std::stoull(argv[3]), std::stoull(argv[4]),
+                  std::string(argv[5]) == "sync");
+  }
+  if (mode == "reader" && argc == 4) return Reader(argv[2], std::stoi(argv[3]));
+  if (mode == "hold" && argc == 4) return Hold(argv[2], argv[3]);
+  if (mode == "ro-write" && argc == 4) return RoWrite(argv[2], argv[3]);
+  std::fprintf(stderr,
+               "usage: store_helper writer|reader|hold|ro-write DIR ...\n");
+  return 64;
+}
