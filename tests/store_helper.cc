@@ -8,6 +8,8 @@
 //                                              line arrives on stdin
 //   store_helper ro-write DIR KEY              open read-only, then write
 //                                              through a root (must SIGSEGV)
+//   store_helper hold-write DIR                take the write lock, write
+//                                              half a batch, wait to be killed
 
 #include <unistd.h>
 
@@ -24,6 +26,10 @@
 namespace {
 
 using ancient::Store;
+
+std::vector<std::string> MakeValueForHold() {
+  return ancient_test::MakeValue(99, 1000);
+}
 using ancient::StoreOptions;
 
 int Fail(const std::string& what, const absl::Status& s) {
@@ -116,6 +122,22 @@ int Hold(const std::string& dir, const std::string& key) {
   return same ? 0 : 1;
 }
 
+// Takes the write lock and holds it until killed.
+int HoldWrite(const std::string& dir) {
+  StoreOptions o;
+  o.max_size = std::size_t{1} << 32;
+  auto store = Store::Open(dir, o);
+  if (!store.ok()) return Fail("open", store.status());
+  auto batch = (*store)->Write();
+  if (!batch.ok()) return Fail("write", batch.status());
+  auto info = batch->Share("half-written", MakeValueForHold());
+  if (!info.ok()) return Fail("share", info.status());
+  std::printf("LOCKED\n");
+  std::fflush(stdout);
+  pause();
+  return 0;
+}
+
 int RoWrite(const std::string& dir, const std::string& key) {
   StoreOptions o;
   o.read_only = true;
@@ -144,7 +166,8 @@ int main(int argc, char** argv) {
   if (mode == "reader" && argc == 4) return Reader(argv[2], std::stoi(argv[3]));
   if (mode == "hold" && argc == 4) return Hold(argv[2], argv[3]);
   if (mode == "ro-write" && argc == 4) return RoWrite(argv[2], argv[3]);
+  if (mode == "hold-write" && argc == 3) return HoldWrite(argv[2]);
   std::fprintf(stderr,
-               "usage: store_helper writer|reader|hold|ro-write DIR ...\n");
+               "usage: store_helper writer|reader|hold|ro-write|hold-write DIR ...\n");
   return 64;
 }

@@ -1,0 +1,198 @@
+// ancientctl as a user runs it: the built binary, its output and exit code.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "tests/test_util.h"
+
+namespace {
+
+using ancient_test::TempDir;
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+// Runs ancientctl with `args` (shell words), stdin from `input`.
+Result Ctl(const std::string& args, const std::string& input = "") {
+  static const std::string tmp = TempDir("ctl");
+  WriteFile(tmp + "/in", input);
+  const std::string cmd = ancient_test::Runfile("tools/ancientctl") + " " +
+                          args + " < " + tmp + "/in > " + tmp + "/out 2> " +
+                          tmp + "/err";
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+          Slurp(tmp + "/out"), Slurp(tmp + "/err")};
+}
+
+// One line on stderr, naming the problem.
+void ExpectOneLineError(const Result& r, const std::string& needle) {
+  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+const char kDoc[] = R"({
+  "name": "caf\u00e9 \u2603 \ud83d\ude00",
+  "escapes": "tab\t quote\" backslash\\ nl\n",
+  "big": 9223372036854775807,
+  "small": -9223372036854775808,
+  "negative": -42,
+  "float": 3.141592653589793,
+  "exp": -1.5e-300,
+  "empty_object": {},
+  "empty_array": [],
+  "nested": {"a": [1, [2, [3, {"b": null}]], true, false], "z": ""}
+})";
+
+TEST(Ancientctl, JsonRoundTrip) {
+  const std::string dir = TempDir("json") + "/store";
+  const std::string file = TempDir("jsonin") + "/doc.json";
+  WriteFile(file, kDoc);
+  Result put = Ctl("put " + dir + " doc --json " + file);
+  ASSERT_EQ(put.code, 0) << put.err;
+  for (const char* pretty : {"", " --pretty"}) {
+    Result get = Ctl("get " + dir + " doc" + pretty);
+    ASSERT_EQ(get.code, 0) << get.err;
+    EXPECT_EQ(nlohmann::json::parse(get.out), nlohmann::json::parse(kDoc))
+        << get.out;
+  }
+  EXPECT_NE(Ctl("get " + dir + " doc --pretty").out.find("\n  \""),
+            std::string::npos);
+  // From stdin.
+  ASSERT_EQ(Ctl("put " + dir + " stdin --json -", "[1,{\"x\":[]}]").code, 0);
+  EXPECT_EQ(Ctl("get " + dir + " stdin").out, "[1,{\"x\":[]}]\n");
+}
+
+TEST(Ancientctl, LinesRoundTrip) {
+  const std::string dir = TempDir("lines") + "/store";
+  ASSERT_EQ(Ctl("put " + dir + " l --lines -", "one\ntwo\n\nfour\n").code, 0);
+  Result get = Ctl("get " + dir + " l");
+  EXPECT_EQ(get.code, 0);
+  EXPECT_EQ(get.out, "one\ntwo\n\nfour\n");
+}
+
+TEST(Ancientctl, LsRmStatVerifyCopy) {
+  const std::string dir = TempDir("cmds") + "/store";
+  ASSERT_EQ(Ctl("put " + dir + " a/1 --json -", "{\"k\":1}").code, 0);
+  ASSERT_EQ(Ctl("put " + dir + " a/2 --lines -", "x\ny\n").code, 0);
+  ASSERT_EQ(Ctl("put " + dir + " b --json -", "true").code, 0);
+  Result ls = Ctl("ls " + dir);
+  EXPECT_EQ(ls.code, 0);
+  EXPECT_NE(ls.out.find("a/1\tvalue\t"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("a/2\tvector<string>\t"), std::string::npos) << ls.out;
+  Result ls_a = Ctl("ls " + dir + " a/");
+  EXPECT_EQ(std::count(ls_a.out.begin(), ls_a.out.end(), '\n'), 2) << ls_a.out;
+
+  EXPECT_EQ(Ctl("rm " + dir + " b").code, 0);
+  ExpectOneLineError(Ctl("rm " + dir + " b"), "no key 'b'");
+  Result stat = Ctl("stat " + dir);
+  EXPECT_EQ(stat.code, 0);
+  EXPECT_NE(stat.out.find("roots: 2\n"), std::string::npos) << stat.out;
+  EXPECT_NE(stat.out.find("base address: 0x"), std::string::npos);
+
+  Result verify = Ctl("verify " + dir);
+  EXPECT_EQ(verify.code, 0) << verify.err;
+  EXPECT_EQ(verify.out, dir + ": ok\n");
+
+  for (const char* flag : {"", " --compact"}) {
+    const std::string copy = TempDir("copy") + "/c";
+    ASSERT_EQ(Ctl("copy " + dir + " " + copy + flag).code, 0);
+    EXPECT_EQ(Ctl("verify " + copy).code, 0);
+    EXPECT_EQ(Ctl("get " + copy + " a/2").out, "x\ny\n");
+  }
+}
+
+TEST(Ancientctl, VerifyReportsDamage) {
+  const std::string dir = TempDir("damaged") + "/store";
+  ASSERT_EQ(Ctl("put " + dir + " k --lines -", std::string(5000, 'z')).code, 0);
+  {
+    std::fstream f(dir + "/arena", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x01');
+  }
+  ExpectOneLineError(Ctl("verify " + dir), "checksum");
+}
+
+TEST(Ancientctl, BadInputIsOneLineAndWritesNothing) {
+  const std::string dir = TempDir("bad") + "/store";
+  ASSERT_EQ(Ctl("put " + dir + " keep --json -", "[1]").code, 0);
+  ExpectOneLineError(Ctl("get /nonexistent/store k"), "no store at");
+  ExpectOneLineError(Ctl("get " + dir + " missing"), "no key 'missing'");
+  Result bad = Ctl("put " + dir + " broken --json -", "{\n  \"a\": [1, 2,\n}");
+  ExpectOneLineError(bad, "line 3, column 1");
+  EXPECT_NE(Ctl("get " + dir + " broken").code, 0);  // Nothing written.
+  ExpectOneLineError(Ctl("put " + dir + " k --json /nonexistent.json"),
+                     "cannot read /nonexistent.json");
+  const std::string file = TempDir("notstore") + "/file";
+  WriteFile(file, "not a store");
+  ExpectOneLineError(Ctl("ls " + file), "not a directory");
+  ExpectOneLineError(Ctl("put " + dir + " k"), "exactly one of");
+  EXPECT_EQ(Ctl("get " + dir + " keep").out, "[1]\n");
+  // A wrong call: usage on stderr, exit 2.
+  Result usage = Ctl("frobnicate");
+  EXPECT_EQ(usage.code, 2);
+  EXPECT_NE(usage.err.find("usage: ancientctl"), std::string::npos);
+  EXPECT_EQ(Ctl("get " + dir).code, 2);
+  EXPECT_EQ(Ctl("").code, 2);
+}
+
+TEST(Ancientctl, HelpForEachCommand) {
+  for (const char* c : {"put", "get", "ls", "rm", "stat", "verify", "copy", "demo"}) {
+    Result r = Ctl(std::string(c) + " --help");
+    EXPECT_EQ(r.code, 0) << c;
+    EXPECT_NE(r.out.find(std::string("usage: ancientctl ") + c), std::string::npos)
+        << r.out;
+  }
+}
+
+TEST(Ancientctl, StoreHeldByDeadWriter) {
+  const std::string dir = TempDir("deadwriter") + "/store";
+  ASSERT_EQ(Ctl("put " + dir + " before --json -", "1").code, 0);
+  ancient_test::Child w = ancient_test::Spawn(
+      {ancient_test::Runfile("tests/store_helper"), "hold-write", dir});
+  std::string line;
+  ASSERT_TRUE(ancient_test::ReadLine(w.out, &line));
+  ASSERT_EQ(line, "LOCKED");
+  kill(w.pid, SIGKILL);
+  ancient_test::Wait(w);
+  // LMDB's robust lock recovers from the dead writer; its half batch is gone.
+  Result put = Ctl("put " + dir + " after --json -", "2");
+  EXPECT_EQ(put.code, 0) << put.err;
+  EXPECT_EQ(Ctl("get " + dir + " before").out, "1\n");
+  EXPECT_EQ(Ctl("get " + dir + " after").out, "2\n");
+  EXPECT_NE(Ctl("get " + dir + " half-written").code, 0);
+  EXPECT_EQ(Ctl("verify " + dir).code, 0);
+}
+
+TEST(Ancientctl, DemoOnSmallWordList) {
+  const std::string words = TempDir("demowords") + "/words";
+  WriteFile(words, "apple\napply\nbanana\nband\nbandana\ncar\ncart\n");
+  Result r = Ctl("demo --words " + words + " --readers 2");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("load 7 words"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("reader 2: ok"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("every reader found every word and no non-word"),
+            std::string::npos)
+      << r.out;
+}
+
+}  // namespace

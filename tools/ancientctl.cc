@@ -1,0 +1,276 @@
+// ancientctl: the store from the shell. See Usage() and the README.
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "ancient/json.h"
+#include "store/store.h"
+#include "tools/cli_util.h"
+#include "tools/demo.h"
+
+ABSL_FLAG(std::string, json, "", "put: a JSON file to store as a Value ('-': stdin)");
+ABSL_FLAG(std::string, lines, "", "put: a text file to store as strings, one per line ('-': stdin)");
+ABSL_FLAG(bool, pretty, false, "get: indent JSON output");
+ABSL_FLAG(bool, compact, false, "copy: pack live graphs together");
+ABSL_FLAG(int, readers, 4, "demo: reader processes to start");
+ABSL_FLAG(std::string, words, "", "demo: the word list (default /usr/share/dict/words, else the bundled list)");
+
+namespace ancientctl {
+namespace {
+
+using ancient::Store;
+using ancient::StoreOptions;
+using Strings = std::vector<std::string>;
+
+struct Command {
+  const char* name;
+  const char* args;  // after the command name
+  const char* help;
+  int min_args, max_args;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+StoreOptions ReadOnly() {
+  StoreOptions o;
+  o.read_only = true;
+  return o;
+}
+
+// Opens an existing store (read-only unless `write`).
+absl::StatusOr<std::unique_ptr<Store>> OpenExisting(const std::string& dir,
+                                                    bool write) {
+  StoreOptions o = write ? StoreOptions() : ReadOnly();
+  o.create_if_missing = false;
+  return Store::Open(dir, o);
+}
+
+int Put(const Strings& a) {
+  const std::string json = absl::GetFlag(FLAGS_json);
+  const std::string lines = absl::GetFlag(FLAGS_lines);
+  if (json.empty() == lines.empty()) {
+    return Fail("put needs exactly one of --json FILE or --lines FILE");
+  }
+  absl::StatusOr<std::string> text = ReadInput(json.empty() ? lines : json);
+  if (!text.ok()) return Fail(text.status());
+  // Parse before touching the store: bad input writes nothing.
+  absl::StatusOr<ancient::Value> value;
+  Strings list;
+  if (!json.empty()) {
+    value = ancient::ParseJson(*text);
+    if (!value.ok()) {
+      return Fail(absl::StrFormat("%s: %s", json == "-" ? "stdin" : json,
+                                  value.status().message()));
+    }
+  } else {
+    list = absl::StrSplit(*text, '\n');
+    if (!list.empty() && list.back().empty()) list.pop_back();
+    for (auto& l : list) {
+      if (!l.empty() && l.back() == '\r') l.pop_back();
+    }
+  }
+  auto store = Store::Open(a[0]);
+  if (!store.ok()) return Fail(store.status());
+  absl::StatusOr<ancient::ShareInfo> info =
+      json.empty() ? (*store)->Share(a[1], list) : (*store)->Share(a[1], *value);
+  if (!info.ok()) return Fail(info.status());
+  std::printf("%s: %lu bytes at offset %lu\n", a[1].c_str(),
+              static_cast<unsigned long>(info->size_bytes),
+              static_cast<unsigned long>(info->offset));
+  return kExitOk;
+}
+
+int Get(const Strings& a) {
+  auto store = OpenExisting(a[0], false);
+  if (!store.ok()) return Fail(store.status());
+  auto snap = (*store)->Read();
+  if (!snap.ok()) return Fail(snap.status());
+  auto info = snap->Info(a[1]);
+  if (!info.ok()) return Fail(info.status());
+  if (info->type_id == ancient::TypeId<ancient::Value>()) {
+    auto v = snap->Get<ancient::Value>(a[1]);
+    if (!v.ok()) return Fail(v.status());
+    std::printf("%s\n", ancient::ToJson(**v, absl::GetFlag(FLAGS_pretty)).c_str());
+  } else if (info->type_id == ancient::TypeId<Strings>()) {
+    auto v = snap->Get<Strings>(a[1]);
+    if (!v.ok()) return Fail(v.status());
+    for (const ancient::String& s : **v) {
+      std::fwrite(s.data(), 1, s.size(), stdout);
+      std::fputc('\n', stdout);
+    }
+  } else {
+    std::printf("%s (%lu bytes)\n", info->type_name.c_str(),
+                static_cast<unsigned long>(info->size_bytes));
+  }
+  return kExitOk;
+}
+
+int Ls(const Strings& a) {
+  auto store = OpenExisting(a[0], false);
+  if (!store.ok()) return Fail(store.status());
+  auto snap = (*store)->Read();
+  if (!snap.ok()) return Fail(snap.status());
+  auto roots = snap->List(a.size() > 1 ? a[1] : "");
+  if (!roots.ok()) return Fail(roots.status());
+  for (const auto& r : *roots) {
+    std::printf("%s\t%s\t%lu\n", r.key.c_str(), r.type_name.c_str(),
+                static_cast<unsigned long>(r.size_bytes));
+  }
+  return kExitOk;
+}
+
+int Rm(const Strings& a) {
+  auto store = OpenExisting(a[0], true);
+  if (!store.ok()) return Fail(store.status());
+  absl::Status s = (*store)->Delete(a[1]);
+  if (!s.ok()) return Fail(s);
+  return kExitOk;
+}
+
+int Stat(const Strings& a) {
+  auto store = OpenExisting(a[0], false);
+  if (!store.ok()) return Fail(store.status());
+  auto st = (*store)->Stats();
+  if (!st.ok()) return Fail(st.status());
+  std::printf(
+      "roots: %lu\nbytes live: %lu\nbytes free: %lu\nbytes pending: %lu\n"
+      "bytes never used: %lu\narena size: %lu\narena file: %lu\n"
+      "lmdb file: %lu\nbase address: %#lx\nmax size: %lu\nreaders: %lu\n",
+      st->roots, st->bytes_live, st->bytes_free, st->bytes_pending,
+      st->bytes_never_used, st->arena_size, st->arena_file_bytes,
+      st->lmdb_file_bytes, st->base_address, st->max_size, st->readers);
+  return kExitOk;
+}
+
+int Verify(const Strings& a) {
+  auto store = OpenExisting(a[0], false);
+  if (!store.ok()) return Fail(store.status());
+  absl::Status s = (*store)->Verify();
+  if (!s.ok()) return Fail(s);
+  std::printf("%s: ok\n", a[0].c_str());
+  return kExitOk;
+}
+
+int Copy(const Strings& a) {
+  auto store = OpenExisting(a[0], false);
+  if (!store.ok()) return Fail(store.status());
+  absl::Status s = (*store)->CopyTo(a[1], absl::GetFlag(FLAGS_compact));
+  if (!s.ok()) return Fail(s);
+  return kExitOk;
+}
+
+int RunDemo(const Strings& a) {
+  return Demo(a.empty() ? "" : a[0], absl::GetFlag(FLAGS_words),
+              absl::GetFlag(FLAGS_readers));
+}
+
+int RunDemoReader(const Strings& a) { return DemoReader(a); }
+
+const Command kCommands[] = {
+    {"put", "DIR KEY (--json FILE | --lines FILE)",
+     "Stores a JSON document as an ancient::Value, or a text file as a vector "
+     "of strings (one per line), at KEY. FILE '-' reads stdin. Creates the "
+     "store when missing. The input is parsed in full before the store is "
+     "touched: bad input writes nothing.",
+     2, 2, Put},
+    {"get", "DIR KEY [--pretty]",
+     "Prints a Value root as JSON (indented with --pretty), a strings root one "
+     "per line, and for any other type its type name and size.",
+     2, 2, Get},
+    {"ls", "DIR [PREFIX]", "Lists keys (starting with PREFIX) with type and size.",
+     1, 2, Ls},
+    {"rm", "DIR KEY", "Deletes KEY.", 2, 2, Rm},
+    {"stat", "DIR", "Prints the store's statistics.", 1, 1, Stat},
+    {"verify", "DIR",
+     "Checks the whole store. Exit 0 when sound; exit 1 with the first damage "
+     "found.",
+     1, 1, Verify},
+    {"copy", "SRC DST [--compact]",
+     "Copies the store SRC to the new directory DST, consistently, while "
+     "writers go on. --compact packs live graphs together.",
+     2, 2, Copy},
+    {"demo", "[DIR] [--words FILE] [--readers N]",
+     "Builds a trie of a word list, shares it, and starts reader processes "
+     "that attach read-only and look words up, showing times and memory. "
+     "Default DIR: a temporary directory, removed afterwards.",
+     0, 1, RunDemo},
+    {"demo-reader", "DIR KEY WORDS START_NS", nullptr, 4, 4, RunDemoReader},
+};
+
+void Usage() {
+  std::fprintf(stderr,
+               "usage: ancientctl put|get|ls|rm|stat|verify|copy|demo ARGS "
+               "(ancientctl COMMAND --help)\n");
+}
+
+void CommandHelp(const Command& c) {
+  std::printf("usage: ancientctl %s %s\n\n%s\n", c.name, c.args,
+              c.help ? c.help : "(internal)");
+}
+
+}  // namespace
+}  // namespace ancientctl
+
+int main(int argc, char** argv) {
+  using namespace ancientctl;
+  if (argc < 2) {
+    Usage();
+    return kExitUsage;
+  }
+  const std::string_view name = argv[1];
+  const Command* command = nullptr;
+  for (const Command& c : kCommands) {
+    if (name == c.name) command = &c;
+  }
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      if (command != nullptr) {
+        CommandHelp(*command);
+      } else {
+        std::printf("usage: ancientctl COMMAND ARGS\n\ncommands:\n");
+        for (const Command& c : kCommands) {
+          if (c.help) std::printf("  %-7s %s\n", c.name, c.args);
+        }
+      }
+      return kExitOk;
+    }
+  }
+  if (command == nullptr) {
+    Usage();
+    return kExitUsage;
+  }
+  absl::SetProgramUsageMessage("ancientctl COMMAND ARGS");
+  // "--json -" means stdin; joined as "--json=-" so that Abseil does not
+  // warn that the value looks like a flag.
+  std::vector<std::string> joined;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if ((arg == "--json" || arg == "--lines") && i + 1 < argc &&
+        std::string_view(argv[i + 1]) == "-") {
+      joined.push_back(std::string(arg) + "=-");
+      ++i;
+    } else {
+      joined.emplace_back(arg);
+    }
+  }
+  std::vector<char*> joined_argv;
+  for (auto& s : joined) joined_argv.push_back(s.data());
+  std::vector<char*> rest = absl::ParseCommandLine(
+      static_cast<int>(joined_argv.size()), joined_argv.data());
+  std::vector<std::string> args(rest.begin() + 1, rest.end());
+  if (static_cast<int>(args.size()) < command->min_args ||
+      static_cast<int>(args.size()) > command->max_args) {
+    std::fprintf(stderr, "usage: ancientctl %s %s\n", command->name,
+                 command->args);
+    return kExitUsage;
+  }
+  return command->run(args);
+}

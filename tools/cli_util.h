@@ -1,0 +1,51 @@
+// Shared pieces of ancientctl: errors, file input, a progress bar.
+
+#ifndef ANCIENT_TOOLS_CLI_UTIL_H_
+#define ANCIENT_TOOLS_CLI_UTIL_H_
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ancientctl {
+
+// Exit codes, as the README lists them.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // verify found damage; a command failed
+inline constexpr int kExitUsage = 2;    // wrong call
+
+// Prints "ancientctl: <message>" on stderr; returns kExitFailure.
+int Fail(const absl::Status& status);
+int Fail(const std::string& message);
+
+// Reads a whole file, or stdin for "-". Shows progress for large files when
+// stderr is a terminal.
+absl::StatusOr<std::string> ReadInput(const std::string& path);
+
+// A progress bar on stderr, drawn only when stderr is a terminal.
+class Progress {
+ public:
+  Progress(std::string label, std::uint64_t total);
+  ~Progress();
+  void Update(std::uint64_t done);
+
+ private:
+  std::string label_;
+  std::uint64_t total_;
+  bool enabled_;
+  int last_percent_ = -1;
+};
+
+inline double SecondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
+      .count();
+}
+
+}  // namespace ancientctl
+
+#endif  // ANCIENT_TOOLS_CLI_UTIL_H_
