@@ -25,8 +25,20 @@ namespace {
 
 constexpr std::uint64_t kPage = 4096;
 constexpr std::uint64_t kGiB = std::uint64_t{1} << 30;
+#if defined(__SANITIZE_THREAD__)
+// ThreadSanitizer reserves nearly all the address space for itself; the
+// application may map only a few ranges. Stores go in the one that has room
+// (it also holds the executable, placed at random: a store whose base an
+// executable happens to cover cannot open in that process), and reserve at
+// most 4 GiB there to make that rare.
+constexpr std::uintptr_t kBaseLow = std::uintptr_t{0x5500} << 32;
+constexpr std::uintptr_t kBaseHigh = std::uintptr_t{0x5680} << 32;
+constexpr std::uint64_t kMaxReserve = std::uint64_t{4} << 30;
+#else
 constexpr std::uintptr_t kBaseLow = std::uintptr_t{0x2000} << 32;   // 32 TiB
 constexpr std::uintptr_t kBaseHigh = std::uintptr_t{0x5000} << 32;  // 80 TiB
+constexpr std::uint64_t kMaxReserve = kBaseHigh - kBaseLow;
+#endif
 
 std::uint64_t PageDown(std::uint64_t v) { return v & ~(kPage - 1); }
 std::uint64_t PageUp(std::uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
@@ -86,6 +98,7 @@ std::string DescribeMappings(std::uintptr_t start, std::uint64_t len) {
 }
 
 absl::StatusOr<std::uintptr_t> Arena::PickBase(std::uint64_t reserve) {
+  reserve = std::min(reserve, kMaxReserve);
   const std::uint64_t slot = (reserve + kGiB - 1) / kGiB * kGiB;
   if (slot == 0 || slot > kBaseHigh - kBaseLow) {
     return absl::InvalidArgumentError(
@@ -118,7 +131,7 @@ absl::StatusOr<std::unique_ptr<Arena>> Arena::Open(const std::string& path,
                                                    std::uint64_t reserve,
                                                    bool writable,
                                                    bool create) {
-  reserve = PageUp(reserve);
+  reserve = PageUp(std::min(reserve, kMaxReserve));
   if (base == 0 || base % kPage != 0) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "arena %s: recorded base address %#x is not page-aligned", path, base));

@@ -35,7 +35,8 @@ class Arena {
 
   // A base address, aligned to 1 GiB, where `reserve` bytes are free in this
   // process right now: random within [32 TiB, 80 TiB) so that stores made by
-  // different processes rarely share one.
+  // different processes rarely share one. (ThreadSanitizer builds use the
+  // only application range it leaves, and reserve at most 4 GiB.)
   static absl::StatusOr<std::uintptr_t> PickBase(std::uint64_t reserve);
 
   ~Arena();

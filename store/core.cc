@@ -298,6 +298,7 @@ absl::StatusOr<std::shared_ptr<ReadTxn>> ReadTxn::Begin(
   if (rc != MDB_SUCCESS) {
     return LmdbError(rc, "starting a read snapshot of " + core->dir());
   }
+  AnnotateTxnBegin(core.get());
   return std::shared_ptr<ReadTxn>(new ReadTxn(std::move(core), Txn(raw)));
 }
 
@@ -397,6 +398,7 @@ absl::Status WriteTxn::Init() {
     return LmdbError(rc, "starting a write transaction in " + core_->dir());
   }
   txn_ = Txn(raw);
+  AnnotateTxnBegin(core_.get());
   txn_id_ = mdb_txn_id(raw);
   MDB_val k = ToVal("space"), v;
   rc = mdb_get(txn_.get(), core_->meta_db(), &k, &v);
@@ -411,6 +413,7 @@ absl::Status WriteTxn::Init() {
 }
 
 WriteTxn::~WriteTxn() {
+  AnnotateTxnEnd(core_.get());
   txn_.Abort();
   core_->writer_thread().store(std::thread::id());
 }
@@ -666,6 +669,7 @@ absl::Status WriteTxn::Commit() {
   MDB_val k = ToVal("space"), v = ToVal(AsBytes(space_));
   int rc = mdb_put(txn_.get(), core_->meta_db(), &k, &v, 0);
   if (rc != MDB_SUCCESS) return LmdbError(rc, "recording arena space");
+  AnnotateTxnEnd(core_.get());  // Before readers can see the commit.
   rc = txn_.Commit();
   return LmdbError(rc, "committing to store " + core_->dir());
 }

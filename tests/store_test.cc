@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <thread>
 #include <fstream>
 #include <map>
 #include <string>
@@ -332,7 +334,11 @@ TEST(Store, BaseAddressTaken) {
 
 TEST(Store, ChosenBaseAddressIsUsed) {
   StoreOptions o = Small();
+#if defined(__SANITIZE_THREAD__)
+  o.base_address = std::uintptr_t{0x567000000000};  // TSan's application range.
+#else
   o.base_address = std::uintptr_t{0x4ff000000000};
+#endif
   auto store = OpenOrDie(TempDir("chosen"), o);
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->base_address(), o.base_address);
@@ -535,6 +541,39 @@ TEST(Store, StatsAddUp) {
   EXPECT_GE(st->arena_file_bytes, st->arena_size);
   EXPECT_GT(st->lmdb_file_bytes, 0u);
   EXPECT_EQ(st->base_address, store->base_address());
+}
+
+TEST(Store, ThreadsShareOneStore) {
+  // One writer thread and three reader threads on one Store object.
+  auto store = OpenOrDie(TempDir("threads"), Small());
+  ASSERT_TRUE(store->Share("k", ancient_test::MakeValue(0, 50)).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0}, reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      while (!stop.load()) {
+        auto snap = store->Read();
+        if (!snap.ok()) {
+          ++bad;
+          continue;
+        }
+        auto v = snap->Get<std::vector<std::string>>("k");
+        if (!v.ok() || ancient_test::CheckValue(**v) < 0) ++bad;
+        auto r = store->Get<std::vector<std::string>>("k");
+        if (!r.ok() || ancient_test::CheckValue(**r) < 0) ++bad;
+        ++reads;
+      }
+    });
+  }
+  for (int i = 1; i <= 300; ++i) {
+    ASSERT_TRUE(store->Share("k", ancient_test::MakeValue(i, 50)).ok());
+  }
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_TRUE(store->Verify().ok());
 }
 
 TEST(Store, MdbStatReadsTheStore) {
