@@ -1,5 +1,6 @@
-// The store across processes: concurrent readers, kill -9 of the writer,
-// snapshots held across overwrites, read-only protection, dead readers.
+// The store across processes: concurrent readers, snapshots held across
+// overwrites, read-only protection, dead readers. (kill -9 of the writer:
+// crash_torture.cc.)
 // Children are separate programs (fork + exec of store_helper).
 
 #include <gtest/gtest.h>
@@ -82,58 +83,6 @@ TEST(Processes, WriterAndThreeReaders) {
   for (std::uint64_t i = 0; i < 1500; ++i) Apply(OpAt(i), expected);
   EXPECT_EQ(ReadAll(**store), expected);
   EXPECT_TRUE((*store)->Verify().ok()) << (*store)->Verify();
-}
-
-TEST(Processes, KillNineWriterLosesNothingCommitted) {
-  const char* env_rounds = std::getenv("ANCIENT_KILL_ROUNDS");
-  const int rounds = env_rounds ? std::atoi(env_rounds) : 50;
-  const std::string dir = TempDir("kill");
-  std::mt19937 rng(12345);
-  Model model;  // The store's contents as of the last op acknowledged.
-  std::uint64_t next = 0;
-  int killed_mid_op = 0;
-  for (int round = 0; round < rounds; ++round) {
-    Child w = Spawn({Helper(), "writer", dir, std::to_string(next), "1000000",
-                     "sync"});
-    std::string line;
-    ASSERT_TRUE(ReadLine(w.out, &line));
-    ASSERT_EQ(line, "READY");
-    std::this_thread::sleep_for(
-        std::chrono::microseconds(std::uniform_int_distribution<>(0, 40000)(rng)));
-    kill(w.pid, SIGKILL);
-    std::int64_t acked = -1;
-    while (ReadLine(w.out, &line)) {
-      ASSERT_EQ(line.substr(0, 4), "ACK ") << line;
-      acked = std::stoll(line.substr(4));
-    }
-    const int status = Wait(w);
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    for (std::uint64_t i = next; static_cast<std::int64_t>(i) <= acked; ++i) {
-      Apply(OpAt(i), model);
-    }
-    if (acked >= 0) next = static_cast<std::uint64_t>(acked + 1);
-
-    auto store = Store::Open(dir, Opts());
-    ASSERT_TRUE(store.ok()) << store.status();
-    ASSERT_TRUE((*store)->Verify().ok()) << "round " << round << ": "
-                                         << (*store)->Verify();
-    ExpectSpaceAddsUp(**store);
-    const Model got = ReadAll(**store);
-    // Either exactly what was acknowledged, or that plus the one op that
-    // committed just before the kill, before its ACK was printed.
-    Model plus_one = model;
-    Apply(OpAt(next), plus_one);
-    if (got == plus_one && got != model) {
-      model = plus_one;
-      ++next;
-      ++killed_mid_op;
-    } else {
-      ASSERT_EQ(got, model) << "round " << round << ", acked " << acked;
-    }
-  }
-  std::printf("kill -9 rounds: %d, ops committed: %lu, committed-but-unacked: %d\n",
-              rounds, static_cast<unsigned long>(next), killed_mid_op);
-  EXPECT_GT(next, static_cast<std::uint64_t>(rounds));  // Real work was done.
 }
 
 TEST(Processes, HeldSnapshotSurvivesThousandOverwrites) {

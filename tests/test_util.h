@@ -61,12 +61,13 @@ inline std::string TempDir(const std::string& name) {
   return std::string(buf.data());
 }
 
-// The path of a helper binary that Bazel puts in the test's runfiles.
+// The path of a helper binary that Bazel puts in the runfiles: under
+// `bazel test` (TEST_SRCDIR) or `bazel run` (the working directory).
 inline std::string Runfile(const std::string& path) {
   const char* srcdir = std::getenv("TEST_SRCDIR");
+  if (srcdir == nullptr) return path;
   const char* ws = std::getenv("TEST_WORKSPACE");
-  return std::string(srcdir ? srcdir : ".") + "/" + (ws ? ws : "ancient") +
-         "/" + path;
+  return std::string(srcdir) + "/" + (ws ? ws : "ancient") + "/" + path;
 }
 
 // A child process started with fork + exec, its stdout on a pipe.
