@@ -327,14 +327,29 @@ absl::StatusOr<const void*> ReadTxn::Find(std::string_view key,
         "store %s: key '%s' holds %s (type id %#x), not %s (type id %#x)",
         core_->dir(), key, name, r->type_id, type_name, type_id));
   }
-  const std::uint64_t end = r->offset + r->graph_size;
-  if (end < r->offset || r->graph_size == 0 || end > core_->arena().reserved()) {
+  // Structure only; Verify checks contents (checksum, every pointer).
+  const std::uint64_t end = r->offset + r->extent_size;
+  if (end < r->offset || r->graph_size == 0 ||
+      r->offset % kExtentAlign != 0 || r->graph_size > r->extent_size ||
+      r->reloc_size > r->extent_size - r->graph_size ||
+      end > core_->arena().reserved()) {
     return absl::DataLossError(absl::StrFormat(
-        "store %s: key '%s' names bytes [%d, %d) outside the arena",
-        core_->dir(), key, r->offset, end));
+        "store %s: key '%s' has a bad extent: bytes [%d, %d), graph %d, "
+        "relocations %d",
+        core_->dir(), key, r->offset, end, r->graph_size, r->reloc_size));
+  }
+  if (r->base_address != core_->base()) {
+    return absl::DataLossError(absl::StrFormat(
+        "store %s: key '%s' was written for base address %#x, but the store "
+        "is mapped at %#x",
+        core_->dir(), key, r->base_address, core_->base()));
   }
   s = core_->arena().EnsureMapped(end);
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrFormat("store %s: key '%s': %s",
+                                                  core_->dir(), key,
+                                                  std::string(s.message())));
+  }
   return core_->arena().base() + r->offset;
 }
 
@@ -626,6 +641,7 @@ absl::StatusOr<ShareInfo> WriteTxn::Share(std::string_view key,
   r.extent_size = AlignUp(size + relocs.size(), kExtentAlign);
   r.type_id = type_id;
   r.checksum = XXH3_64bits(dest, size + relocs.size());
+  r.base_address = core_->base();
   s = arena.SetWritable(*off, reserve, false);
   if (!s.ok()) return s;
   if (r.extent_size < reserve) {
@@ -706,6 +722,7 @@ absl::Status WriteTxn::PutCopy(std::string_view key, const RootRecord& src,
                     old_base);
   RootRecord r = src;
   r.offset = off;
+  r.base_address = core_->base();
   r.checksum = XXH3_64bits(dest, len);
   absl::Status p = arena.SetWritable(off, src.extent_size, false);
   if (!s.ok()) return s;

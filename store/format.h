@@ -50,12 +50,13 @@ struct RootRecord {
   std::uint64_t reloc_size;   // its relocation record, right after it
   std::uint64_t type_id;
   std::uint64_t checksum;     // XXH3-64 of graph and relocation record
+  std::uint64_t base_address; // the address the graph's pointers are for
 };
 
 static_assert(std::is_trivially_copyable_v<MetaRecord>);
 static_assert(sizeof(MetaRecord) == 32);
 static_assert(sizeof(SpaceRecord) == 16);
-static_assert(sizeof(RootRecord) == 48);
+static_assert(sizeof(RootRecord) == 56);
 
 template <class R>
 std::string_view AsBytes(const R& r) {

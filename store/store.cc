@@ -233,6 +233,12 @@ absl::Status Store::Verify() const {
           dir, what, r.offset, r.extent_size, r.graph_size, r.reloc_size,
           space->high_water));
     }
+    if (r.base_address != core_->base()) {
+      return absl::DataLossError(absl::StrFormat(
+          "store %s: %s was written for base address %#x, but the store is "
+          "mapped at %#x",
+          dir, what, r.base_address, core_->base()));
+    }
     const char* graph = core_->arena().base() + r.offset;
     if (XXH3_64bits(graph, r.graph_size + r.reloc_size) != r.checksum) {
       return absl::DataLossError(absl::StrFormat(

@@ -1,0 +1,261 @@
+// Damaged and hostile store files: each gives an error from Open, Get or
+// Verify, never a crash. Each case starts from a sound store and damages it
+// the way a bad disk, a bug or an attacker would.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+#include "tests/raw_lmdb.h"
+#include "tests/test_util.h"
+
+namespace {
+
+using ancient::Store;
+using ancient::StoreOptions;
+using ancient_test::RawLmdb;
+using Strings = std::vector<std::string>;
+
+// The RootRecord layout (store/format.h): offset, extent size, graph size,
+// relocation size, type id, checksum, base address; then the type name.
+enum Field { kOffset, kExtent, kGraph, kReloc, kTypeId, kChecksum, kBase };
+
+std::uint64_t GetField(const std::string& rec, Field f) {
+  std::uint64_t v;
+  std::memcpy(&v, rec.data() + 8 * f, 8);
+  return v;
+}
+void SetField(std::string& rec, Field f, std::uint64_t v) {
+  std::memcpy(rec.data() + 8 * f, &v, 8);
+}
+
+StoreOptions Opts() {
+  StoreOptions o;
+  o.max_size = std::size_t{1} << 30;
+  o.durability = ancient::Durability::kNoSync;
+  return o;
+}
+
+// A sound store with two roots, "a" and "b".
+std::string MakeStore(const std::string& name) {
+  const std::string dir = ancient_test::TempDir(name) + "/store";
+  auto store = Store::Open(dir, Opts());
+  EXPECT_TRUE(store.ok());
+  EXPECT_TRUE((*store)->Share("a", ancient_test::MakeValue(1, 300)).ok());
+  EXPECT_TRUE((*store)->Share("b", ancient_test::MakeValue(2, 300)).ok());
+  EXPECT_TRUE((*store)->Share("gone", 5).ok());
+  EXPECT_TRUE((*store)->Delete("gone").ok());
+  EXPECT_TRUE((*store)->Verify().ok());
+  return dir;
+}
+
+// Opens `dir`; if that works, gets and verifies; expects some error, and
+// never a crash. Returns the error found.
+absl::Status Probe(const std::string& dir) {
+  auto store = Store::Open(dir, Opts());
+  if (!store.ok()) return store.status();
+  for (const char* key : {"a", "b"}) {
+    auto v = (*store)->Get<Strings>(key);
+    if (!v.ok()) return v.status();
+  }
+  return (*store)->Verify();
+}
+
+void ExpectError(const std::string& dir, absl::StatusCode code,
+                 const std::string& needle) {
+  const absl::Status s = Probe(dir);
+  EXPECT_EQ(s.code(), code) << s;
+  EXPECT_NE(s.message().find(needle), std::string::npos) << s;
+}
+
+void EditRoot(const std::string& dir, const std::string& key,
+              void (*edit)(std::string&)) {
+  RawLmdb raw(dir);
+  std::string rec = *raw.Get("roots", key);
+  edit(rec);
+  raw.Put("roots", key, rec);
+}
+
+void FlipArenaByte(const std::string& dir, std::uint64_t at) {
+  const int fd = open((dir + "/arena").c_str(), O_RDWR);
+  char b;
+  ASSERT_EQ(pread(fd, &b, 1, at), 1);
+  b ^= 0x10;
+  ASSERT_EQ(pwrite(fd, &b, 1, at), 1);
+  close(fd);
+}
+
+TEST(Hostile, TruncatedArena) {
+  const std::string dir = MakeStore("truncated");
+  ASSERT_EQ(truncate((dir + "/arena").c_str(), 4096), 0);
+  ExpectError(dir, absl::StatusCode::kDataLoss, "arena");
+}
+
+TEST(Hostile, MissingArena) {
+  const std::string dir = MakeStore("noarena");
+  ASSERT_EQ(unlink((dir + "/arena").c_str()), 0);
+  ExpectError(dir, absl::StatusCode::kDataLoss, "arena file is missing");
+}
+
+TEST(Hostile, ArenaExtendedWithGarbageIsHarmless) {
+  // Bytes past the recorded arena size are what a writer that crashed while
+  // growing leaves behind: not damage. They are never read, and are reused
+  // (overwritten) by later growth.
+  const std::string dir = MakeStore("extended");
+  {
+    std::ofstream f(dir + "/arena", std::ios::app | std::ios::binary);
+    f << std::string(100000, '\xa5');
+  }
+  EXPECT_TRUE(Probe(dir).ok()) << Probe(dir);
+  auto store = Store::Open(dir, Opts());
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->Share("c", ancient_test::MakeValue(3, 20000)).ok());
+  EXPECT_TRUE((*store)->Verify().ok());
+}
+
+TEST(Hostile, RootPointingOutsideTheArena) {
+  const std::string dir = MakeStore("outside");
+  EditRoot(dir, "a", [](std::string& r) { SetField(r, kOffset, 1ull << 29); });
+  ExpectError(dir, absl::StatusCode::kDataLoss, "'a'");
+  EditRoot(dir, "a", [](std::string& r) { SetField(r, kOffset, 1ull << 40); });
+  ExpectError(dir, absl::StatusCode::kDataLoss, "'a'");
+  EditRoot(dir, "a", [](std::string& r) { SetField(r, kOffset, 0xffffffffffffffc0); });
+  ExpectError(dir, absl::StatusCode::kDataLoss, "'a'");
+}
+
+TEST(Hostile, ExtentSizesThatDoNotFit) {
+  const std::string dir = MakeStore("sizes");
+  EditRoot(dir, "b", [](std::string& r) { SetField(r, kGraph, GetField(r, kExtent) + 8); });
+  ExpectError(dir, absl::StatusCode::kDataLoss, "'b'");
+  EditRoot(dir, "b", [](std::string& r) {
+    SetField(r, kGraph, 64);
+    SetField(r, kReloc, ~0ull);
+  });
+  ExpectError(dir, absl::StatusCode::kDataLoss, "'b'");
+}
+
+TEST(Hostile, OverlappingExtents) {
+  const std::string dir = MakeStore("overlap");
+  {
+    RawLmdb raw(dir);
+    raw.Put("roots", "c", *raw.Get("roots", "a"));  // Two roots, one extent.
+  }
+  ExpectError(dir, absl::StatusCode::kDataLoss, "overlaps");
+}
+
+TEST(Hostile, LostSpace) {
+  const std::string dir = MakeStore("lost");
+  {
+    RawLmdb raw(dir);
+    for (const auto& k : raw.Keys("free")) raw.Del("free", k);
+    for (const auto& k : raw.Keys("pending")) raw.Del("pending", k);
+  }
+  ExpectError(dir, absl::StatusCode::kDataLoss, "space lost");
+}
+
+TEST(Hostile, FlippedBytesInGraphAndRelocationRecord) {
+  const std::string dir = MakeStore("flipped");
+  std::string rec = *RawLmdb(dir).Get("roots", "a");
+  const std::uint64_t off = GetField(rec, kOffset);
+  const std::uint64_t graph = GetField(rec, kGraph);
+  FlipArenaByte(dir, off + graph + 1);  // In the relocation record.
+  ExpectError(dir, absl::StatusCode::kDataLoss, "checksum");
+  FlipArenaByte(dir, off + graph + 1);  // Restored.
+  EXPECT_TRUE(Probe(dir).ok());
+  FlipArenaByte(dir, off + 8);  // In the graph (a size field).
+  ExpectError(dir, absl::StatusCode::kDataLoss, "checksum");
+}
+
+TEST(Hostile, ForgedChecksumStillCaughtByPointerCheck) {
+  // Damage with a matching checksum: a pointer aimed outside its graph.
+  const std::string dir = MakeStore("forged");
+  std::string rec = *RawLmdb(dir).Get("roots", "a");
+  const std::uint64_t off = GetField(rec, kOffset);
+  const int fd = open((dir + "/arena").c_str(), O_RDWR);
+  std::uint64_t evil = 0x10;
+  ASSERT_EQ(pwrite(fd, &evil, 8, off), 8);  // The vector's data pointer.
+  std::string bytes(GetField(rec, kGraph) + GetField(rec, kReloc), '\0');
+  ASSERT_EQ(pread(fd, bytes.data(), bytes.size(), off),
+            static_cast<ssize_t>(bytes.size()));
+  close(fd);
+  SetField(rec, kChecksum, XXH3_64bits(bytes.data(), bytes.size()));
+  RawLmdb(dir).Put("roots", "a", rec);
+  ExpectError(dir, absl::StatusCode::kDataLoss, "outside");
+}
+
+TEST(Hostile, WrongBaseAddress) {
+  const std::string dir = MakeStore("base");
+  {
+    RawLmdb raw(dir);
+    std::string meta = *raw.Get("meta", "meta");
+    std::uint64_t base;
+    std::memcpy(&base, meta.data() + 24, 8);
+    base += std::uint64_t{1} << 30;
+    std::memcpy(meta.data() + 24, &base, 8);
+    raw.Put("meta", "meta", meta);
+  }
+  ExpectError(dir, absl::StatusCode::kDataLoss, "written for base address");
+}
+
+TEST(Hostile, WrongFormatVersion) {
+  const std::string dir = MakeStore("version");
+  {
+    RawLmdb raw(dir);
+    std::string meta = *raw.Get("meta", "meta");
+    meta[8] = 99;
+    raw.Put("meta", "meta", meta);
+  }
+  ExpectError(dir, absl::StatusCode::kFailedPrecondition, "format version");
+}
+
+TEST(Hostile, MalformedRecords) {
+  const std::string dir = MakeStore("records");
+  RawLmdb(dir).Put("roots", "a", "short");
+  ExpectError(dir, absl::StatusCode::kDataLoss, "malformed root record");
+  RawLmdb(dir).Del("roots", "a");
+  RawLmdb(dir).Put("meta", "space", "xx");
+  ExpectError(dir, absl::StatusCode::kDataLoss, "space record");
+  const std::string dir2 = MakeStore("records2");
+  RawLmdb(dir2).Put("free", "bad", "key");
+  ExpectError(dir2, absl::StatusCode::kDataLoss, "malformed");
+  RawLmdb(dir2).Put("meta", "meta", "not a meta record");
+  ExpectError(dir2, absl::StatusCode::kFailedPrecondition, "not an ancient store");
+}
+
+TEST(Hostile, LmdbFilesFromAnotherProgram) {
+  const std::string dir = ancient_test::TempDir("foreign");
+  RawLmdb(dir).Put("customers", "alice", "42");
+  StoreOptions ro = Opts();
+  ro.read_only = true;
+  auto s = Store::Open(dir, ro);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition) << s.status();
+}
+
+TEST(Hostile, GarbageLmdbFile) {
+  const std::string dir = ancient_test::TempDir("garbage");
+  std::ofstream(dir + "/data.mdb") << std::string(8192, 'G');
+  auto s = Store::Open(dir, Opts());
+  EXPECT_FALSE(s.ok());
+}
+
+TEST(Hostile, EmptyDirectoryAndRegularFile) {
+  const std::string dir = ancient_test::TempDir("empty");
+  StoreOptions ro = Opts();
+  ro.read_only = true;
+  EXPECT_EQ(Store::Open(dir, ro).status().code(), absl::StatusCode::kNotFound);
+  const std::string file = dir + "/file";
+  std::ofstream(file) << "x";
+  EXPECT_EQ(Store::Open(file, Opts()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Store::Open(file, ro).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
