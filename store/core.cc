@@ -1,6 +1,7 @@
 #include "store/core.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <xxhash.h>
 
 #include <bit>
@@ -31,6 +32,13 @@ Registry() {
   static auto* r =
       new std::map<std::pair<std::uint64_t, std::uint64_t>, std::weak_ptr<Core>>;
   return *r;
+}
+
+// True when the filesystem holding `dir` has less than 1 MiB available.
+bool DiskNearlyFull(const std::string& dir) {
+  struct statvfs st;
+  if (statvfs(dir.c_str(), &st) != 0) return false;
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize < (1u << 20);
 }
 
 int VarintLength(std::uint64_t v) {
@@ -687,6 +695,12 @@ absl::Status WriteTxn::Commit() {
   if (rc != MDB_SUCCESS) return LmdbError(rc, "recording arena space");
   AnnotateTxnEnd(core_.get());  // Before readers can see the commit.
   rc = txn_.Commit();
+  if ((rc == EIO || rc == ENOSPC) && DiskNearlyFull(core_->dir())) {
+    // LMDB reports a short write to a full disk as EIO.
+    return absl::ResourceExhaustedError(
+        Cat("committing to store ", core_->dir(),
+            ": the disk is full (nothing was committed)"));
+  }
   return LmdbError(rc, "committing to store " + core_->dir());
 }
 
