@@ -3,8 +3,8 @@
 //
 //   std::map<std::string, std::vector<int>> m = ...;
 //   ancient::Ancient<decltype(m)> a = ancient::Mark(m);
-//   const auto& frozen = a.Follow();          // ancient::Map<String, Vector<int>>
-//   if (const auto* v = frozen.get("key")) use((*v)[0]);
+//   const auto& frozen = a.Follow();          // ancient::Map<String,
+//   Vector<int>> if (const auto* v = frozen.get("key")) use((*v)[0]);
 //   a.Delete();                               // or let it go out of scope
 //
 // This header brings the whole graph layer: the frozen containers
@@ -119,7 +119,7 @@ class Ancient {
   // Frees the block. Idempotent.
   void Delete() {
     if (block_ != nullptr) {
-      ::operator delete(block_, std::align_val_t{internal::kBlockAlignment});
+      ::operator delete (block_, std::align_val_t{internal::kBlockAlignment});
       block_ = nullptr;
       size_ = 0;
       relocations_.clear();
@@ -152,8 +152,8 @@ Ancient<T> Mark(const T& value) {
   internal::GraphWriter<T> writer(value);
   Ancient<T> a;
   a.size_ = writer.size();
-  a.block_ = ::operator new(a.size_,
-                            std::align_val_t{internal::kBlockAlignment});
+  a.block_ =
+      ::operator new (a.size_, std::align_val_t{internal::kBlockAlignment});
   a.relocations_ = writer.Write(a.block_);
   return a;
 }

@@ -44,8 +44,8 @@ bool RelocationReader::Next(std::uint64_t* slot) {
   }
   rest_.remove_prefix(i);
   if (v > (~std::uint64_t{0} - last_) / 8 || (v == 0 && !first_)) {
-    status_ = absl::DataLossError(
-        "relocation record: slots not strictly increasing");
+    status_ =
+        absl::DataLossError("relocation record: slots not strictly increasing");
     return false;
   }
   first_ = false;
@@ -96,7 +96,8 @@ absl::Status RelocateBlock(void* base, std::uint64_t size,
   absl::Status s = CheckSlots(base, size, relocs, old_base,
                               [](std::uint64_t, std::uintptr_t) {});
   if (!s.ok()) return s;
-  const std::uintptr_t delta = reinterpret_cast<std::uintptr_t>(base) - old_base;
+  const std::uintptr_t delta =
+      reinterpret_cast<std::uintptr_t>(base) - old_base;
   return CheckSlots(base, size, relocs, old_base,
                     [&](std::uint64_t slot, std::uintptr_t value) {
                       value += delta;

@@ -53,8 +53,7 @@ class String {
   friend bool operator==(const String& a, std::string_view b) {
     return a.view() == b;
   }
-  friend std::strong_ordering operator<=>(const String& a,
-                                          std::string_view b) {
+  friend std::strong_ordering operator<=>(const String& a, std::string_view b) {
     return a.view() <=> b;
   }
 
@@ -245,9 +244,8 @@ struct KeyLess {
 // by `key_of`) is not less than `q`.
 template <class E, class Q, class KeyOf>
 const E* LowerBound(const E* data, std::size_t n, const Q& q, KeyOf key_of) {
-  return std::partition_point(data, data + n, [&](const E& e) {
-    return KeyLess()(key_of(e), q);
-  });
+  return std::partition_point(
+      data, data + n, [&](const E& e) { return KeyLess()(key_of(e), q); });
 }
 
 struct FirstOf {

@@ -54,10 +54,11 @@ concept StringLike = std::is_convertible_v<const T&, std::string_view>;
 }  // namespace internal
 
 template <class T>
-  requires(std::is_integral_v<T> || std::is_enum_v<T>)
-std::uint64_t StableHash(T v) {
-  using U = std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>,
-                               std::type_identity<T>>::type;
+requires(std::is_integral_v<T> || std::is_enum_v<T>) std::uint64_t
+    StableHash(T v) {
+  using U =
+      typename std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>,
+                                  std::type_identity<T>>::type;
   if constexpr (std::is_signed_v<U>) {
     return internal::Mix64(static_cast<std::uint64_t>(
         static_cast<std::int64_t>(static_cast<U>(v))));
@@ -67,23 +68,20 @@ std::uint64_t StableHash(T v) {
 }
 
 template <class T>
-  requires std::is_floating_point_v<T>
-std::uint64_t StableHash(T v) {
+requires std::is_floating_point_v<T> std::uint64_t StableHash(T v) {
   double d = static_cast<double>(v);
   if (d == 0) d = 0;  // -0.0 == 0.0, so they must hash alike.
   return internal::Mix64(std::bit_cast<std::uint64_t>(d));
 }
 
 template <class T>
-  requires internal::StringLike<T>
-std::uint64_t StableHash(const T& s) {
+requires internal::StringLike<T> std::uint64_t StableHash(const T& s) {
   const std::string_view v = s;
   return XXH3_64bits(v.data(), v.size());
 }
 
 template <class P>
-  requires internal::PairLike<P>
-std::uint64_t StableHash(const P& p) {
+requires internal::PairLike<P> std::uint64_t StableHash(const P& p) {
   return internal::Combine(
       internal::Combine(internal::kHashSeed, StableHash(p.first)),
       StableHash(p.second));
@@ -112,8 +110,7 @@ std::uint64_t StableHash(const std::tuple<Ts...>& t) {
 }
 
 template <class T>
-  requires internal::FrozenTupleLike<T>
-std::uint64_t StableHash(const T& t) {
+requires internal::FrozenTupleLike<T> std::uint64_t StableHash(const T& t) {
   return internal::HashFrozenTuple(internal::kHashSeed, t);
 }
 

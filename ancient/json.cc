@@ -20,7 +20,8 @@ class Builder {
   bool boolean(bool b) { return Put(Value(b)); }
   bool number_integer(std::int64_t i) { return Put(Value(i)); }
   bool number_unsigned(std::uint64_t u) {
-    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    if (u >
+        static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
       return Put(Value(static_cast<double>(u)));
     }
     return Put(Value(static_cast<std::int64_t>(u)));
@@ -133,12 +134,15 @@ absl::StatusOr<Value> ParseJson(std::string_view text) {
   }
   if (!ok) {
     return absl::InvalidArgumentError(
-        "malformed JSON: " + (b.error.empty() ? std::string("unknown error") : b.error));
+        "malformed JSON: " +
+        (b.error.empty() ? std::string("unknown error") : b.error));
   }
   return std::move(b.root());
 }
 
 std::string ToJson(const Value& v, bool pretty) { return Dump(v, pretty); }
-std::string ToJson(const FrozenValue& v, bool pretty) { return Dump(v, pretty); }
+std::string ToJson(const FrozenValue& v, bool pretty) {
+  return Dump(v, pretty);
+}
 
 }  // namespace ancient

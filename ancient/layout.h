@@ -77,8 +77,8 @@ struct FrozenAccess {
   }
   template <class F>
   static std::uint64_t HashedData(const MarkContext& c, const F& f) {
-    return static_cast<std::uint64_t>(
-        reinterpret_cast<const char*>(f.data_) - c.bytes(0));
+    return static_cast<std::uint64_t>(reinterpret_cast<const char*>(f.data_) -
+                                      c.bytes(0));
   }
   template <class F>
   static const std::uint64_t* HashedStarts(const F& f) {
@@ -110,7 +110,7 @@ struct FrozenAccess {
 // True when the frozen form is the heap form, bit for bit.
 template <class T>
 inline constexpr bool kIsIdentity =
-    std::is_same_v<Frozen<T>, T> && std::is_trivially_copyable_v<T>;
+    std::is_same_v<Frozen<T>, T>&& std::is_trivially_copyable_v<T>;
 
 template <class T>
 void Describe(Describer& d) {
@@ -290,8 +290,8 @@ struct PointerLayout {
 
 // bool, integers, floating point, enums: themselves.
 template <class T>
-struct Layout<T, std::enable_if_t<std::is_arithmetic_v<T> ||
-                                  std::is_enum_v<T>>> {
+struct Layout<T,
+              std::enable_if_t<std::is_arithmetic_v<T> || std::is_enum_v<T>>> {
   using type = T;
   static void Mark(internal::MarkContext& c, const T& src, std::uint64_t off) {
     if (c.writing()) c.Store(off, src);
@@ -340,8 +340,8 @@ struct Layout<std::vector<T, A>>
     : internal::SequenceLayout<std::vector<T, A>, T> {};
 
 template <class T, std::size_t N>
-struct Layout<std::array<T, N>> : internal::SequenceLayout<std::array<T, N>, T> {
-};
+struct Layout<std::array<T, N>>
+    : internal::SequenceLayout<std::array<T, N>, T> {};
 
 template <class K, class V, class C, class A>
 struct Layout<std::map<K, V, C, A>>
@@ -365,24 +365,21 @@ struct Layout<absl::btree_set<K, C, A>>
 
 template <class K, class V, class H, class E, class A>
 struct Layout<std::unordered_map<K, V, H, E, A>>
-    : internal::HashedLayout<std::unordered_map<K, V, H, E, A>,
-                             std::pair<const K, V>,
-                             HashMap<Frozen<K>, Frozen<V>>,
-                             internal::kHashMapName> {};
+    : internal::HashedLayout<
+          std::unordered_map<K, V, H, E, A>, std::pair<const K, V>,
+          HashMap<Frozen<K>, Frozen<V>>, internal::kHashMapName> {};
 
 template <class K, class V, class H, class E, class A>
 struct Layout<absl::flat_hash_map<K, V, H, E, A>>
-    : internal::HashedLayout<absl::flat_hash_map<K, V, H, E, A>,
-                             std::pair<const K, V>,
-                             HashMap<Frozen<K>, Frozen<V>>,
-                             internal::kHashMapName> {};
+    : internal::HashedLayout<
+          absl::flat_hash_map<K, V, H, E, A>, std::pair<const K, V>,
+          HashMap<Frozen<K>, Frozen<V>>, internal::kHashMapName> {};
 
 template <class K, class V, class H, class E, class A>
 struct Layout<absl::node_hash_map<K, V, H, E, A>>
-    : internal::HashedLayout<absl::node_hash_map<K, V, H, E, A>,
-                             std::pair<const K, V>,
-                             HashMap<Frozen<K>, Frozen<V>>,
-                             internal::kHashMapName> {};
+    : internal::HashedLayout<
+          absl::node_hash_map<K, V, H, E, A>, std::pair<const K, V>,
+          HashMap<Frozen<K>, Frozen<V>>, internal::kHashMapName> {};
 
 template <class K, class H, class E, class A>
 struct Layout<std::unordered_set<K, H, E, A>>
@@ -438,7 +435,7 @@ struct Layout<std::tuple<Ts...>> {
       using E = std::tuple_element_t<I, std::tuple<Ts...>>;
       Layout<E>::Mark(c, std::get<I>(src), off + offsetof(Sub, head));
       MarkFrom<I + 1, decltype(Sub::tail)>(c, src, off + offsetof(Sub, tail),
-                                          0);
+                                           0);
     }
   }
 };
@@ -449,9 +446,8 @@ struct Layout<std::optional<T>> {
   static void Mark(internal::MarkContext& c, const std::optional<T>& src,
                    std::uint64_t off) {
     if (!src.has_value()) return;
-    Layout<T>::Mark(
-        c, *src,
-        off + internal::FrozenAccess::OptionalValueOffset<type>());
+    Layout<T>::Mark(c, *src,
+                    off + internal::FrozenAccess::OptionalValueOffset<type>());
     internal::FrozenAccess::SetOptionalHas<type>(c, off);
   }
   static void Describe(internal::Describer& d) {

@@ -132,8 +132,7 @@ class MarkContext {
   char* base_ = nullptr;
   std::uint64_t size_ = 0;
   std::vector<Task> tasks_;
-  absl::flat_hash_map<std::pair<const void*, const void*>, std::uint64_t>
-      seen_;
+  absl::flat_hash_map<std::pair<const void*, const void*>, std::uint64_t> seen_;
   std::vector<std::uint64_t> ptr_log_;
   std::size_t next_ptr_ = 0;
   std::size_t relocs_count_ = 0;

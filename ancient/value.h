@@ -35,17 +35,17 @@ class Value {
                            std::string, Array, Object>;
 
   Value() = default;
-  Value(std::nullptr_t) {}                         // NOLINT
-  Value(bool b) : rep_(b) {}                       // NOLINT
+  Value(std::nullptr_t) {}    // NOLINT
+  Value(bool b) : rep_(b) {}  // NOLINT
   template <class I>
-    requires(std::is_integral_v<I> && !std::is_same_v<I, bool>)
-  Value(I i) : rep_(static_cast<std::int64_t>(i)) {}  // NOLINT
-  Value(double d) : rep_(d) {}                     // NOLINT
-  Value(std::string s) : rep_(std::move(s)) {}     // NOLINT
+  requires(std::is_integral_v<I> && !std::is_same_v<I, bool>) Value(I i)
+      : rep_(static_cast<std::int64_t>(i)) {}          // NOLINT
+  Value(double d) : rep_(d) {}                         // NOLINT
+  Value(std::string s) : rep_(std::move(s)) {}         // NOLINT
   Value(std::string_view s) : rep_(std::string(s)) {}  // NOLINT
-  Value(const char* s) : rep_(std::string(s)) {}   // NOLINT
-  Value(Array a) : rep_(std::move(a)) {}           // NOLINT
-  Value(Object o) : rep_(std::move(o)) {}          // NOLINT
+  Value(const char* s) : rep_(std::string(s)) {}       // NOLINT
+  Value(Array a) : rep_(std::move(a)) {}               // NOLINT
+  Value(Object o) : rep_(std::move(o)) {}              // NOLINT
 
   ValueType type() const { return static_cast<ValueType>(rep_.index()); }
   bool is_null() const { return type() == ValueType::kNull; }
@@ -81,8 +81,8 @@ class FrozenValue {
  public:
   using Array = Vector<FrozenValue>;
   using Object = Map<String, FrozenValue>;
-  using Rep = Variant<std::monostate, bool, std::int64_t, double, String,
-                      Array, Object>;
+  using Rep = Variant<std::monostate, bool, std::int64_t, double, String, Array,
+                      Object>;
 
   ValueType type() const { return static_cast<ValueType>(rep_.index()); }
   bool is_null() const { return type() == ValueType::kNull; }

@@ -58,7 +58,10 @@ void BM_MemcpyWords(benchmark::State& state) {
   }
   state.SetBytesProcessed(state.iterations() * bytes);
 }
-BENCHMARK(BM_MemcpyWords)->Arg(1000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MemcpyWords)
+    ->Arg(1000)
+    ->Arg(1000000)
+    ->Unit(benchmark::kMillisecond);
 
 void BM_CopyVector(benchmark::State& state) {
   const auto words = Words(state.range(0));
@@ -68,7 +71,10 @@ void BM_CopyVector(benchmark::State& state) {
   }
   state.SetBytesProcessed(state.iterations() * PayloadBytes(words));
 }
-BENCHMARK(BM_CopyVector)->Arg(1000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CopyVector)
+    ->Arg(1000)
+    ->Arg(1000000)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -65,10 +65,9 @@ absl::Status ErrnoError(int err, std::string_view what) {
 
 // Reserves [base, base + len) without replacing anything; false if taken.
 bool Reserve(std::uintptr_t base, std::uint64_t len) {
-  void* p = mmap(reinterpret_cast<void*>(base), len, PROT_NONE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-                     MAP_FIXED_NOREPLACE,
-                 -1, 0);
+  void* p = mmap(
+      reinterpret_cast<void*>(base), len, PROT_NONE,
+      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
   if (p == MAP_FAILED) return false;
   if (reinterpret_cast<std::uintptr_t>(p) != base) {
     munmap(p, len);  // An old kernel took the flag as a hint.
@@ -91,8 +90,8 @@ std::string DescribeMappings(std::uintptr_t start, std::uint64_t len) {
         absl::StrSplit(line, ' ', absl::SkipWhitespace());
     std::string what = f.size() >= 6 ? f[5] : "anonymous memory";
     out += Cat(out.empty() ? "" : "; ",
-                    absl::StrFormat("%#x-%#x %s %s", lo, hi,
-                                    f.size() > 1 ? f[1] : "", what));
+               absl::StrFormat("%#x-%#x %s %s", lo, hi,
+                               f.size() > 1 ? f[1] : "", what));
   }
   return out.empty() ? "an unknown mapping" : out;
 }
@@ -113,8 +112,8 @@ absl::StatusOr<std::uintptr_t> Arena::PickBase(std::uint64_t reserve) {
   const std::uint64_t first = rng() % slots;
   // Try a few random places, then scan upwards from the first.
   for (int attempt = 0; attempt < 64; ++attempt) {
-    const std::uint64_t i = attempt < 16 ? rng() % slots
-                                          : (first + attempt) % slots;
+    const std::uint64_t i =
+        attempt < 16 ? rng() % slots : (first + attempt) % slots;
     const std::uintptr_t base = kBaseLow + i * kGiB;
     if (Reserve(base, reserve)) {
       munmap(reinterpret_cast<void*>(base), reserve);
@@ -129,15 +128,14 @@ absl::StatusOr<std::uintptr_t> Arena::PickBase(std::uint64_t reserve) {
 absl::StatusOr<std::unique_ptr<Arena>> Arena::Open(const std::string& path,
                                                    std::uintptr_t base,
                                                    std::uint64_t reserve,
-                                                   bool writable,
-                                                   bool create) {
+                                                   bool writable, bool create) {
   reserve = PageUp(std::min(reserve, kMaxReserve));
   if (base == 0 || base % kPage != 0) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "arena %s: recorded base address %#x is not page-aligned", path, base));
   }
-  const int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC |
-                    (create ? O_CREAT : 0);
+  const int flags =
+      (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | (create ? O_CREAT : 0);
   const int fd = ::open(path.c_str(), flags, 0600);
   if (fd < 0) return ErrnoError(errno, Cat("open ", path));
   if (!Reserve(base, reserve)) {
@@ -147,8 +145,8 @@ absl::StatusOr<std::unique_ptr<Arena>> Arena::Open(const std::string& path,
         "is taken in this process by %s",
         path, base, reserve, DescribeMappings(base, reserve)));
   }
-  std::unique_ptr<Arena> arena(new Arena(
-      path, fd, reinterpret_cast<char*>(base), reserve, writable));
+  std::unique_ptr<Arena> arena(
+      new Arena(path, fd, reinterpret_cast<char*>(base), reserve, writable));
   absl::StatusOr<std::uint64_t> size = arena->FileSize();
   if (!size.ok()) return size.status();
   if (*size > 0) {
@@ -190,9 +188,9 @@ absl::Status Arena::MapMore(std::uint64_t end) {
   void* p = mmap(base_ + have, to - have, PROT_READ, MAP_SHARED | MAP_FIXED,
                  fd_, static_cast<off_t>(have));
   if (p == MAP_FAILED) {
-    return ErrnoError(errno, absl::StrFormat("mmap %s at %#x", path_,
-                                             reinterpret_cast<std::uintptr_t>(
-                                                 base_ + have)));
+    return ErrnoError(
+        errno, absl::StrFormat("mmap %s at %#x", path_,
+                               reinterpret_cast<std::uintptr_t>(base_ + have)));
   }
   mapped_.store(to, std::memory_order_release);
   return absl::OkStatus();
@@ -214,8 +212,8 @@ absl::Status Arena::Grow(std::uint64_t size) {
       if (ftruncate(fd_, static_cast<off_t>(*have)) != 0) {
         // The file keeps its extra length: harmless, reused by later growth.
       }
-      return ErrnoError(rc, absl::StrFormat("growing arena %s to %d bytes",
-                                            path_, size));
+      return ErrnoError(
+          rc, absl::StrFormat("growing arena %s to %d bytes", path_, size));
     }
     size_changed_ = true;
   }
@@ -228,8 +226,8 @@ absl::Status Arena::SetWritable(std::uint64_t offset, std::uint64_t len,
   const std::uint64_t hi = PageUp(offset + len);
   if (mprotect(base_ + lo, hi - lo, on ? PROT_READ | PROT_WRITE : PROT_READ) !=
       0) {
-    return ErrnoError(errno, absl::StrFormat("mprotect %s [%d, %d)", path_,
-                                             lo, hi));
+    return ErrnoError(errno,
+                      absl::StrFormat("mprotect %s [%d, %d)", path_, lo, hi));
   }
   return absl::OkStatus();
 }

@@ -48,7 +48,9 @@ class Arena {
   const std::string& path() const { return path_; }
 
   // The bytes mapped so far (the fast path for readers).
-  std::uint64_t mapped() const { return mapped_.load(std::memory_order_acquire); }
+  std::uint64_t mapped() const {
+    return mapped_.load(std::memory_order_acquire);
+  }
 
   // Makes [0, end) readable, mapping more of the file if another process
   // grew it. DataLoss when the file is shorter than `end`.

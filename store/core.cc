@@ -29,8 +29,8 @@ constexpr std::uint64_t kMinGrowth = std::uint64_t{1} << 20;
 std::mutex registry_mu;
 std::map<std::pair<std::uint64_t, std::uint64_t>, std::weak_ptr<Core>>&
 Registry() {
-  static auto* r =
-      new std::map<std::pair<std::uint64_t, std::uint64_t>, std::weak_ptr<Core>>;
+  static auto* r = new std::map<std::pair<std::uint64_t, std::uint64_t>,
+                                std::weak_ptr<Core>>;
   return *r;
 }
 
@@ -79,8 +79,7 @@ absl::StatusOr<std::shared_ptr<Core>> Core::Open(const std::string& dir,
   const std::string data_file = dir + "/data.mdb";
   if ((opts.read_only || !opts.create_if_missing) &&
       access(data_file.c_str(), F_OK) != 0) {
-    return absl::NotFoundError(
-        Cat("no store at ", dir, " (no data.mdb)"));
+    return absl::NotFoundError(Cat("no store at ", dir, " (no data.mdb)"));
   }
 
   // A core that fails to open is destroyed after the lock is released (its
@@ -92,9 +91,9 @@ absl::StatusOr<std::shared_ptr<Core>> Core::Open(const std::string& dir,
   if (auto it = Registry().find(id); it != Registry().end()) {
     if (std::shared_ptr<Core> open = it->second.lock()) {
       if (open->options_.read_only != opts.read_only) {
-        return absl::FailedPreconditionError(Cat(
-            "store ", dir, " is already open in this process ",
-            open->options_.read_only ? "read-only" : "read-write"));
+        return absl::FailedPreconditionError(
+            Cat("store ", dir, " is already open in this process ",
+                open->options_.read_only ? "read-only" : "read-write"));
       }
       return open;
     }
@@ -140,16 +139,19 @@ absl::Status Core::Init() {
 
   MDB_txn* raw = nullptr;
   rc = mdb_txn_begin(env_, nullptr, ro ? MDB_RDONLY : 0, &raw);
-  if (rc != MDB_SUCCESS) return LmdbError(rc, "starting transaction in " + dir_);
+  if (rc != MDB_SUCCESS)
+    return LmdbError(rc, "starting transaction in " + dir_);
   Txn txn(raw);
   const unsigned dbflags = ro ? 0 : MDB_CREATE;
-  for (auto [name, dbi] : {std::pair{"meta", &meta_}, {"roots", &roots_},
-                           {"free", &free_}, {"pending", &pending_}}) {
+  for (auto [name, dbi] : {std::pair{"meta", &meta_},
+                           {"roots", &roots_},
+                           {"free", &free_},
+                           {"pending", &pending_}}) {
     rc = mdb_dbi_open(txn.get(), name, dbflags, dbi);
     if (rc == MDB_NOTFOUND) {
-      return absl::FailedPreconditionError(Cat(
-          dir_, " is not an ancient store (its LMDB has no '", name,
-          "' table)"));
+      return absl::FailedPreconditionError(
+          Cat(dir_, " is not an ancient store (its LMDB has no '", name,
+              "' table)"));
     }
     if (rc != MDB_SUCCESS) {
       return LmdbError(rc, Cat("opening table '", name, "' in ", dir_));
@@ -168,7 +170,8 @@ absl::Status Core::Init() {
     }
     std::uintptr_t base = options_.base_address;
     if (base == 0) {
-      absl::StatusOr<std::uintptr_t> picked = Arena::PickBase(options_.max_size);
+      absl::StatusOr<std::uintptr_t> picked =
+          Arena::PickBase(options_.max_size);
       if (!picked.ok()) return picked.status();
       base = *picked;
     }
@@ -188,13 +191,13 @@ absl::Status Core::Init() {
     }
     meta = *m;
     if (meta.endian_marker != kEndianMarker) {
-      return absl::FailedPreconditionError(Cat(
-          "store ", dir_, " was written with the other byte order"));
+      return absl::FailedPreconditionError(
+          Cat("store ", dir_, " was written with the other byte order"));
     }
     if (meta.pointer_bits != sizeof(void*) * 8) {
       return absl::FailedPreconditionError(absl::StrFormat(
-          "store %s was written with %d-bit pointers; this build has %d",
-          dir_, meta.pointer_bits, sizeof(void*) * 8));
+          "store %s was written with %d-bit pointers; this build has %d", dir_,
+          meta.pointer_bits, sizeof(void*) * 8));
     }
     if (meta.format_version != kStoreFormatVersion) {
       return absl::FailedPreconditionError(absl::StrFormat(
@@ -211,7 +214,8 @@ absl::Status Core::Init() {
     }
     space = *sp;
   }
-  if (options_.base_address != 0 && options_.base_address != meta.base_address) {
+  if (options_.base_address != 0 &&
+      options_.base_address != meta.base_address) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "store %s lives at base address %#x, not the %#x asked for", dir_,
         meta.base_address, options_.base_address));
@@ -223,8 +227,9 @@ absl::Status Core::Init() {
       dir_ + "/arena", meta.base_address, reserve, !ro, /*create=*/created);
   if (!arena.ok()) {
     if (absl::IsNotFound(arena.status())) {
-      return absl::DataLossError(Cat(
-          "store ", dir_, ": the arena file is missing (", arena.status().message(), ")"));
+      return absl::DataLossError(Cat("store ", dir_,
+                                     ": the arena file is missing (",
+                                     arena.status().message(), ")"));
     }
     return arena.status();
   }
@@ -280,7 +285,8 @@ std::uint64_t Core::OldestReader(std::uint64_t* readers) const {
             absl::StrSplit(msg, ' ', absl::SkipWhitespace());
         std::uint64_t txnid;
         if (f.size() >= 3 &&
-            absl::SimpleAtoi(absl::StripTrailingAsciiWhitespace(f[2]), &txnid)) {
+            absl::SimpleAtoi(absl::StripTrailingAsciiWhitespace(f[2]),
+                             &txnid)) {
           sc->oldest = std::min(sc->oldest, txnid);
           ++sc->count;
         }
@@ -337,8 +343,8 @@ absl::StatusOr<const void*> ReadTxn::Find(std::string_view key,
   }
   // Structure only; Verify checks contents (checksum, every pointer).
   const std::uint64_t end = r->offset + r->extent_size;
-  if (end < r->offset || r->graph_size == 0 ||
-      r->offset % kExtentAlign != 0 || r->graph_size > r->extent_size ||
+  if (end < r->offset || r->graph_size == 0 || r->offset % kExtentAlign != 0 ||
+      r->graph_size > r->extent_size ||
       r->reloc_size > r->extent_size - r->graph_size ||
       end > core_->arena().reserved()) {
     return absl::DataLossError(absl::StrFormat(
@@ -354,9 +360,9 @@ absl::StatusOr<const void*> ReadTxn::Find(std::string_view key,
   }
   s = core_->arena().EnsureMapped(end);
   if (!s.ok()) {
-    return absl::Status(s.code(), absl::StrFormat("store %s: key '%s': %s",
-                                                  core_->dir(), key,
-                                                  std::string(s.message())));
+    return absl::Status(
+        s.code(), absl::StrFormat("store %s: key '%s': %s", core_->dir(), key,
+                                  std::string(s.message())));
   }
   return core_->arena().base() + r->offset;
 }
@@ -427,7 +433,8 @@ absl::Status WriteTxn::Init() {
   rc = mdb_get(txn_.get(), core_->meta_db(), &k, &v);
   std::optional<SpaceRecord> sp;
   if (rc == MDB_SUCCESS) sp = ReadRecord<SpaceRecord>(FromVal(v));
-  if (!sp) return absl::DataLossError("store " + core_->dir() + ": bad space record");
+  if (!sp)
+    return absl::DataLossError("store " + core_->dir() + ": bad space record");
   space_ = *sp;
   // Another process may have grown the arena.
   absl::Status s = core_->arena().EnsureMapped(space_.arena_size);
@@ -541,8 +548,8 @@ absl::Status WriteTxn::EnsureArena(std::uint64_t end) {
         core_->dir(), end, reserve));
   }
   // Grow by half again (at least 1 MiB) to make growth rare.
-  std::uint64_t size = std::max({end, space_.arena_size + space_.arena_size / 2,
-                                 kMinGrowth});
+  std::uint64_t size =
+      std::max({end, space_.arena_size + space_.arena_size / 2, kMinGrowth});
   size = std::min(AlignUp(size, 4096), reserve);
   absl::Status s = core_->arena().Grow(size);
   if (!s.ok() && size > end) {
@@ -568,7 +575,8 @@ absl::StatusOr<std::uint64_t> WriteTxn::Allocate(std::uint64_t len) {
       rc = mdb_cursor_del(cursor.get(), 0);
       if (rc != MDB_SUCCESS) return LmdbError(rc, "allocating free space");
       if (have > len) {
-        const std::string rk = BigEndian64(off + len), rv = BigEndian64(have - len);
+        const std::string rk = BigEndian64(off + len),
+                          rv = BigEndian64(have - len);
         MDB_val k2 = ToVal(rk), v2 = ToVal(rv);
         rc = mdb_put(txn_.get(), core_->free_db(), &k2, &v2, 0);
         if (rc != MDB_SUCCESS) return LmdbError(rc, "splitting free space");
@@ -603,8 +611,9 @@ absl::Status WriteTxn::PutRoot(std::string_view key, const RootRecord& r,
   if (rc == MDB_SUCCESS) {
     std::optional<RootRecord> old = DecodeRoot(FromVal(v), nullptr);
     if (!old) {
-      return absl::DataLossError(Cat(
-          "store ", core_->dir(), ": malformed root record for key '", key, "'"));
+      return absl::DataLossError(Cat("store ", core_->dir(),
+                                     ": malformed root record for key '", key,
+                                     "'"));
     }
     absl::Status s = Release(old->offset, old->extent_size);
     if (!s.ok()) return s;
@@ -618,12 +627,9 @@ absl::Status WriteTxn::PutRoot(std::string_view key, const RootRecord& r,
   return LmdbError(rc, Cat("writing key '", key, "'"));
 }
 
-absl::StatusOr<ShareInfo> WriteTxn::Share(std::string_view key,
-                                          std::uint64_t type_id,
-                                          std::string_view type_name,
-                                          std::uint64_t size,
-                                          std::uint64_t pointers,
-                                          GraphWriteFn write) {
+absl::StatusOr<ShareInfo> WriteTxn::Share(
+    std::string_view key, std::uint64_t type_id, std::string_view type_name,
+    std::uint64_t size, std::uint64_t pointers, GraphWriteFn write) {
   absl::Status s = core_->CheckKey(key);
   if (!s.ok()) return s;
   // Room for the graph and the largest relocation record it can have.

@@ -49,8 +49,8 @@ struct RootRecord {
   std::uint64_t graph_size;   // the graph, at offset
   std::uint64_t reloc_size;   // its relocation record, right after it
   std::uint64_t type_id;
-  std::uint64_t checksum;     // XXH3-64 of graph and relocation record
-  std::uint64_t base_address; // the address the graph's pointers are for
+  std::uint64_t checksum;      // XXH3-64 of graph and relocation record
+  std::uint64_t base_address;  // the address the graph's pointers are for
 };
 
 static_assert(std::is_trivially_copyable_v<MetaRecord>);

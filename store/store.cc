@@ -47,8 +47,8 @@ absl::StatusOr<std::vector<RootInfo>> Snapshot::List(
   absl::Status s = txn_->ForEachRoot(
       prefix,
       [&](std::string_view key, const RootRecord& r, std::string_view name) {
-        roots.push_back(RootInfo{std::string(key), std::string(name),
-                                 r.type_id, r.offset, r.graph_size});
+        roots.push_back(RootInfo{std::string(key), std::string(name), r.type_id,
+                                 r.offset, r.graph_size});
         return absl::OkStatus();
       });
   if (!s.ok()) return s;
@@ -164,7 +164,7 @@ absl::Status ForEachExtent(
 std::uint64_t FileSize(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size)
-                                       : 0;
+                                      : 0;
 }
 
 }  // namespace
@@ -177,15 +177,16 @@ absl::StatusOr<StoreStats> Store::Stats() const {
   const ReadTxn& t = **txn;
   absl::StatusOr<SpaceRecord> space = t.Space();
   if (!space.ok()) return space.status();
-  absl::Status s = t.ForEachRoot("", [&](std::string_view, const RootRecord& r,
-                                         std::string_view) {
-    ++st.roots;
-    st.bytes_live += r.extent_size;
-    return absl::OkStatus();
-  });
+  absl::Status s = t.ForEachRoot(
+      "", [&](std::string_view, const RootRecord& r, std::string_view) {
+        ++st.roots;
+        st.bytes_live += r.extent_size;
+        return absl::OkStatus();
+      });
   if (!s.ok()) return s;
-  s = ForEachExtent(t, core_->free_db(), 8,
-                    [&](std::uint64_t, std::uint64_t len) { st.bytes_free += len; });
+  s = ForEachExtent(
+      t, core_->free_db(), 8,
+      [&](std::uint64_t, std::uint64_t len) { st.bytes_free += len; });
   if (!s.ok()) return s;
   s = ForEachExtent(t, core_->pending_db(), 16,
                     [&](std::uint64_t, std::uint64_t len) {
@@ -219,49 +220,56 @@ absl::Status Store::Verify() const {
 
   // Every extent: (offset, length, what).
   std::vector<std::tuple<std::uint64_t, std::uint64_t, std::string>> extents;
-  s = t.ForEachRoot("", [&](std::string_view key, const RootRecord& r,
-                            std::string_view) -> absl::Status {
-    const std::string what = Cat("root '", key, "'");
-    if (r.offset % store_internal::kExtentAlign != 0 || r.graph_size == 0 ||
-        r.graph_size > r.extent_size ||
-        r.reloc_size > r.extent_size - r.graph_size ||
-        r.offset > space->high_water ||
-        r.extent_size > space->high_water - r.offset) {
-      return absl::DataLossError(absl::StrFormat(
-          "store %s: %s has a bad extent: offset %d, extent %d, graph %d, "
-          "relocations %d, high-water mark %d",
-          dir, what, r.offset, r.extent_size, r.graph_size, r.reloc_size,
-          space->high_water));
-    }
-    if (r.base_address != core_->base()) {
-      return absl::DataLossError(absl::StrFormat(
-          "store %s: %s was written for base address %#x, but the store is "
-          "mapped at %#x",
-          dir, what, r.base_address, core_->base()));
-    }
-    const char* graph = core_->arena().base() + r.offset;
-    if (XXH3_64bits(graph, r.graph_size + r.reloc_size) != r.checksum) {
-      return absl::DataLossError(absl::StrFormat(
-          "store %s: %s at offset %d fails its checksum", dir, what, r.offset));
-    }
-    absl::Status b = VerifyBlock(
-        graph, r.graph_size,
-        std::string_view(graph + r.graph_size, r.reloc_size));
-    if (!b.ok()) {
-      return absl::DataLossError(
-          Cat("store ", dir, ": ", what, ": ", b.message()));
-    }
-    extents.emplace_back(r.offset, r.extent_size, what);
-    return absl::OkStatus();
-  });
+  s = t.ForEachRoot(
+      "",
+      [&](std::string_view key, const RootRecord& r,
+          std::string_view) -> absl::Status {
+        const std::string what = Cat("root '", key, "'");
+        if (r.offset % store_internal::kExtentAlign != 0 || r.graph_size == 0 ||
+            r.graph_size > r.extent_size ||
+            r.reloc_size > r.extent_size - r.graph_size ||
+            r.offset > space->high_water ||
+            r.extent_size > space->high_water - r.offset) {
+          return absl::DataLossError(absl::StrFormat(
+              "store %s: %s has a bad extent: offset %d, extent %d, graph %d, "
+              "relocations %d, high-water mark %d",
+              dir, what, r.offset, r.extent_size, r.graph_size, r.reloc_size,
+              space->high_water));
+        }
+        if (r.base_address != core_->base()) {
+          return absl::DataLossError(absl::StrFormat(
+              "store %s: %s was written for base address %#x, but the store is "
+              "mapped at %#x",
+              dir, what, r.base_address, core_->base()));
+        }
+        const char* graph = core_->arena().base() + r.offset;
+        if (XXH3_64bits(graph, r.graph_size + r.reloc_size) != r.checksum) {
+          return absl::DataLossError(
+              absl::StrFormat("store %s: %s at offset %d fails its checksum",
+                              dir, what, r.offset));
+        }
+        absl::Status b =
+            VerifyBlock(graph, r.graph_size,
+                        std::string_view(graph + r.graph_size, r.reloc_size));
+        if (!b.ok()) {
+          return absl::DataLossError(
+              Cat("store ", dir, ": ", what, ": ", b.message()));
+        }
+        extents.emplace_back(r.offset, r.extent_size, what);
+        return absl::OkStatus();
+      });
   if (!s.ok()) return s;
-  s = ForEachExtent(t, core_->free_db(), 8, [&](std::uint64_t off, std::uint64_t len) {
-    extents.emplace_back(off, len, absl::StrFormat("free extent at %d", off));
-  });
+  s = ForEachExtent(t, core_->free_db(), 8,
+                    [&](std::uint64_t off, std::uint64_t len) {
+                      extents.emplace_back(
+                          off, len, absl::StrFormat("free extent at %d", off));
+                    });
   if (!s.ok()) return s;
-  s = ForEachExtent(t, core_->pending_db(), 16, [&](std::uint64_t off, std::uint64_t len) {
-    extents.emplace_back(off, len, absl::StrFormat("freed extent at %d", off));
-  });
+  s = ForEachExtent(t, core_->pending_db(), 16,
+                    [&](std::uint64_t off, std::uint64_t len) {
+                      extents.emplace_back(
+                          off, len, absl::StrFormat("freed extent at %d", off));
+                    });
   if (!s.ok()) return s;
   std::sort(extents.begin(), extents.end());
   std::uint64_t at = 0;
@@ -273,13 +281,13 @@ absl::Status Store::Verify() const {
     }
     if (off > at) {
       return absl::DataLossError(absl::StrFormat(
-          "store %s: bytes [%d, %d) are neither live nor free: space lost",
-          dir, at, off));
+          "store %s: bytes [%d, %d) are neither live nor free: space lost", dir,
+          at, off));
     }
     if (len == 0 || len > space->high_water - off) {
       return absl::DataLossError(absl::StrFormat(
-          "store %s: %s (%d bytes) runs past the high-water mark %d", dir,
-          what, len, space->high_water));
+          "store %s: %s (%d bytes) runs past the high-water mark %d", dir, what,
+          len, space->high_water));
     }
     at = off + len;
   }
@@ -328,19 +336,20 @@ absl::Status Store::CopyTo(const std::string& dest_dir, bool compact) const {
   const char* src_base = core_->arena().base();
   s = core_->arena().EnsureMapped(space->high_water);
   if (!s.ok()) return s;
-  s = t.ForEachRoot("", [&](std::string_view key, const RootRecord& r,
-                            std::string_view name) -> absl::Status {
-    if (r.offset > space->high_water ||
-        r.extent_size > space->high_water - r.offset ||
-        r.graph_size + r.reloc_size > r.extent_size) {
-      return absl::DataLossError(Cat(
-          "store ", core_->dir(), ": root '", key, "' has a bad extent"));
-    }
-    return (*w)->PutCopy(key, r, name, src_base + r.offset,
-                         core_->base() + r.offset,
-                         compact ? std::nullopt
-                                 : std::optional<std::uint64_t>(r.offset));
-  });
+  s = t.ForEachRoot(
+      "",
+      [&](std::string_view key, const RootRecord& r,
+          std::string_view name) -> absl::Status {
+        if (r.offset > space->high_water ||
+            r.extent_size > space->high_water - r.offset ||
+            r.graph_size + r.reloc_size > r.extent_size) {
+          return absl::DataLossError(Cat("store ", core_->dir(), ": root '",
+                                         key, "' has a bad extent"));
+        }
+        return (*w)->PutCopy(
+            key, r, name, src_base + r.offset, core_->base() + r.offset,
+            compact ? std::nullopt : std::optional<std::uint64_t>(r.offset));
+      });
   if (!s.ok()) return s;
   if (!compact) {
     // The source's free space (including what readers still see there) is

@@ -98,8 +98,8 @@ struct StoreStats {
   std::uint64_t arena_file_bytes = 0;  // the arena file's length
   std::uint64_t lmdb_file_bytes = 0;   // data.mdb's length
   std::uintptr_t base_address = 0;
-  std::uint64_t max_size = 0;          // address space reserved here
-  std::uint64_t readers = 0;           // live read snapshots, all processes
+  std::uint64_t max_size = 0;  // address space reserved here
+  std::uint64_t readers = 0;   // live read snapshots, all processes
 };
 
 namespace store_internal {
@@ -147,7 +147,8 @@ class Snapshot {
   absl::StatusOr<std::vector<std::string>> Keys(
       std::string_view prefix = "") const;
   // The roots whose keys start with `prefix`, with their types and sizes.
-  absl::StatusOr<std::vector<RootInfo>> List(std::string_view prefix = "") const;
+  absl::StatusOr<std::vector<RootInfo>> List(
+      std::string_view prefix = "") const;
   // One root's description; NotFound if absent.
   absl::StatusOr<RootInfo> Info(std::string_view key) const;
 
@@ -231,8 +232,7 @@ class Store {
   absl::StatusOr<Root<T>> Get(std::string_view key) const {
     absl::StatusOr<Snapshot> snap = Read();
     if (!snap.ok()) return snap.status();
-    absl::StatusOr<const void*> p =
-        snap->Find(key, TypeId<T>(), TypeName<T>());
+    absl::StatusOr<const void*> p = snap->Find(key, TypeId<T>(), TypeName<T>());
     if (!p.ok()) return p.status();
     return Root<T>(std::move(snap->txn_), *p);
   }

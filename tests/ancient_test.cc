@@ -332,7 +332,8 @@ TEST(PairAndTuple, RoundTrip) {
 
 TEST(Variant, RoundTrip) {
   using V = std::variant<int, std::string, std::vector<double>>;
-  std::vector<V> vs = {V(5), V(std::string("str")), V(std::vector<double>{1.5})};
+  std::vector<V> vs = {V(5), V(std::string("str")),
+                       V(std::vector<double>{1.5})};
   auto a = ancient::Mark(vs);
   const auto& f = a.Follow();
   ASSERT_EQ(f.size(), 3u);
@@ -402,7 +403,7 @@ TEST(Pointers, CyclesArePreserved) {
   a->label = "a";
   b->label = "b";
   a->left = b;
-  b->left = a;  // a <-> b
+  b->left = a;   // a <-> b
   a->right = a;  // self loop
   auto m = ancient::Mark(a);
   const auto& fa = *m.Follow();
@@ -485,8 +486,9 @@ TEST(Deep, NestedVectorsOfSelf) {
 }
 
 TEST(Struct, RoundTrip) {
-  Record r{"rec", 17, Color::kGreen, {{1, 2}, {3.5, -4}}, "a note",
-           {{"a", 1}, {"b", -2}}};
+  Record r{"rec",         17,
+           Color::kGreen, {{1, 2}, {3.5, -4}},
+           "a note",      {{"a", 1}, {"b", -2}}};
   auto a = ancient::Mark(r);
   const Frozen<Record>& f = a.Follow();
   EXPECT_EQ(f.name, "rec");
@@ -535,8 +537,7 @@ TEST(Trie, EveryDictionaryWordFound) {
 
 TEST(TypeId, GoldenAndDistinct) {
   // Pinned: if this changes, stored data of this type becomes unreadable.
-  EXPECT_EQ(ancient::TypeId<std::vector<std::string>>(),
-            0xa3b1c408e7953673ULL)
+  EXPECT_EQ(ancient::TypeId<std::vector<std::string>>(), 0xa3b1c408e7953673ULL)
       << ancient::TypeDescription<std::vector<std::string>>();
   EXPECT_EQ(ancient::TypeId<std::vector<std::string>>(),
             ancient::TypeId<std::vector<std::string_view>>());
@@ -624,9 +625,10 @@ TEST(Block, RelocateAndDetectDamage) {
   std::vector<std::string> words = {"one", "two", "three"};
   auto a = ancient::Mark(words);
   // Copy the block elsewhere, relocate, and read it there.
-  void* copy = ::operator new(a.size_bytes(), std::align_val_t{64});
+  void* copy = ::operator new (a.size_bytes(), std::align_val_t{64});
   std::memcpy(copy, a.data(), a.size_bytes());
-  EXPECT_FALSE(ancient::VerifyBlock(copy, a.size_bytes(), a.relocations()).ok());
+  EXPECT_FALSE(
+      ancient::VerifyBlock(copy, a.size_bytes(), a.relocations()).ok());
   ASSERT_TRUE(ancient::RelocateBlock(copy, a.size_bytes(), a.relocations(),
                                      reinterpret_cast<std::uintptr_t>(a.data()))
                   .ok());
@@ -642,7 +644,7 @@ TEST(Block, RelocateAndDetectDamage) {
   std::string far(1, '\x7f');  // Slot at 127*8, beyond the block.
   EXPECT_EQ(ancient::VerifyBlock(copy, 64, far).code(),
             absl::StatusCode::kDataLoss);
-  ::operator delete(copy, std::align_val_t{64});
+  ::operator delete (copy, std::align_val_t{64});
 }
 
 }  // namespace

@@ -125,7 +125,8 @@ TEST(Ancientctl, VerifyReportsDamage) {
   const std::string dir = TempDir("damaged") + "/store";
   ASSERT_EQ(Ctl("put " + dir + " k --lines -", std::string(5000, 'z')).code, 0);
   {
-    std::fstream f(dir + "/arena", std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream f(dir + "/arena",
+                   std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(100);
     f.put('\x01');
   }
@@ -156,10 +157,12 @@ TEST(Ancientctl, BadInputIsOneLineAndWritesNothing) {
 }
 
 TEST(Ancientctl, HelpForEachCommand) {
-  for (const char* c : {"put", "get", "ls", "rm", "stat", "verify", "copy", "demo"}) {
+  for (const char* c :
+       {"put", "get", "ls", "rm", "stat", "verify", "copy", "demo"}) {
     Result r = Ctl(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c;
-    EXPECT_NE(r.out.find(std::string("usage: ancientctl ") + c), std::string::npos)
+    EXPECT_NE(r.out.find(std::string("usage: ancientctl ") + c),
+              std::string::npos)
         << r.out;
   }
 }

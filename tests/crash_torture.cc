@@ -4,7 +4,8 @@
 // before the kill is present and byte-exact and that no space is lost. Round
 // after round on the same store.
 //
-//   crash_torture --helper=PATH [--rounds=200] [--seed=1] [--max_delay_us=40000]
+//   crash_torture --helper=PATH [--rounds=200] [--seed=1]
+//   [--max_delay_us=40000]
 //
 // Prints its counts; exits 0 when every round passed, 1 otherwise.
 
@@ -26,8 +27,10 @@
 ABSL_FLAG(int, rounds, 200, "kill rounds to run");
 ABSL_FLAG(std::uint64_t, seed, 1, "random seed for kill times");
 ABSL_FLAG(int, max_delay_us, 40000, "longest wait before each kill");
-ABSL_FLAG(std::string, helper, "", "the store_helper binary (default: runfiles)");
-ABSL_FLAG(std::string, dir, "", "store directory (default: a new temporary one)");
+ABSL_FLAG(std::string, helper, "",
+          "the store_helper binary (default: runfiles)");
+ABSL_FLAG(std::string, dir, "",
+          "store directory (default: a new temporary one)");
 
 namespace {
 
@@ -69,15 +72,16 @@ int main(int argc, char** argv) {
   std::string dir = absl::GetFlag(FLAGS_dir);
   if (dir.empty()) dir = TempDir("torture");
   std::mt19937_64 rng(absl::GetFlag(FLAGS_seed));
-  std::uniform_int_distribution<int> delay(0, absl::GetFlag(FLAGS_max_delay_us));
+  std::uniform_int_distribution<int> delay(0,
+                                           absl::GetFlag(FLAGS_max_delay_us));
 
   ancient::StoreOptions opts;
   opts.max_size = std::size_t{1} << 32;
   Model model;  // The contents as of the last acknowledged op.
   std::uint64_t next = 0, unacked_commits = 0, kills = 0;
   for (int round = 0; round < rounds; ++round) {
-    Child w = Spawn({helper, "writer", dir, std::to_string(next), "100000000",
-                     "sync"});
+    Child w = Spawn(
+        {helper, "writer", dir, std::to_string(next), "100000000", "sync"});
     std::string line;
     if (!ReadLine(w.out, &line) || line != "READY") {
       Wait(w);
@@ -105,8 +109,8 @@ int main(int argc, char** argv) {
     absl::Status v = (*store)->Verify();
     if (!v.ok()) return Fail(round, std::string(v.message()));
     auto st = (*store)->Stats();
-    if (!st.ok() ||
-        st->bytes_live + st->bytes_free + st->bytes_never_used != st->arena_size) {
+    if (!st.ok() || st->bytes_live + st->bytes_free + st->bytes_never_used !=
+                        st->arena_size) {
       return Fail(round, "space does not add up");
     }
     absl::StatusOr<Model> got = ReadAll(**store);
@@ -131,5 +135,7 @@ int main(int argc, char** argv) {
       rounds, static_cast<unsigned long>(kills),
       static_cast<unsigned long>(next),
       static_cast<unsigned long>(unacked_commits));
-  return next > static_cast<std::uint64_t>(rounds) / 4 ? 0 : Fail(rounds, "too little work done");
+  return next > static_cast<std::uint64_t>(rounds) / 4
+             ? 0
+             : Fail(rounds, "too little work done");
 }

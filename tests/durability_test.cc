@@ -116,7 +116,8 @@ TEST(Durability, ArenaBytesAreDurableBeforeTheirRootCommits) {
     ASSERT_TRUE(batch.ok());
     std::vector<ancient::ShareInfo> infos;
     for (int i = 0; i < 3; ++i) {
-      auto info = batch->Share("k" + std::to_string(i), MakeValue(round * 10 + i, 500));
+      auto info =
+          batch->Share("k" + std::to_string(i), MakeValue(round * 10 + i, 500));
       ASSERT_TRUE(info.ok());
       infos.push_back(*info);
     }
@@ -126,7 +127,8 @@ TEST(Durability, ArenaBytesAreDurableBeforeTheirRootCommits) {
     // durable; every graph must have been msync'ed before it.
     std::size_t commit = log.size();
     for (std::size_t i = 0; i < log.size(); ++i) {
-      if (log[i].kind == Event::kFileSync && EndsWith(log[i].path, "/data.mdb")) {
+      if (log[i].kind == Event::kFileSync &&
+          EndsWith(log[i].path, "/data.mdb")) {
         commit = i;
         break;
       }
@@ -136,7 +138,8 @@ TEST(Durability, ArenaBytesAreDurableBeforeTheirRootCommits) {
       const std::uintptr_t lo = base + info.offset, hi = lo + info.size_bytes;
       bool synced = false;
       for (std::size_t i = 0; i < commit; ++i) {
-        synced |= log[i].kind == Event::kMsync && log[i].lo <= lo && hi <= log[i].hi;
+        synced |=
+            log[i].kind == Event::kMsync && log[i].lo <= lo && hi <= log[i].hi;
       }
       EXPECT_TRUE(synced) << "graph at offset " << info.offset
                           << " not synced before the commit";
@@ -184,7 +187,8 @@ TEST(Durability, LostUnsyncedWritesDamageNothingCommitted) {
     auto store = ancient::Store::Open(dir, SyncOpts());
     ASSERT_TRUE(store.ok());
     for (int i = 0; i < 20; ++i) {
-      ASSERT_TRUE((*store)->Share("k" + std::to_string(i), MakeValue(i, 100 + i)).ok());
+      ASSERT_TRUE(
+          (*store)->Share("k" + std::to_string(i), MakeValue(i, 100 + i)).ok());
     }
     for (int i = 0; i < 20; i += 2) {
       ASSERT_TRUE((*store)->Delete("k" + std::to_string(i)).ok());
@@ -209,7 +213,9 @@ TEST(Durability, LostUnsyncedWritesDamageNothingCommitted) {
   std::uint64_t scribbled = 0;
   for (off_t i = 0; i < size; ++i) {
     bool used = false;
-    for (auto [off, len] : live) used |= static_cast<std::uint64_t>(i) >= off && static_cast<std::uint64_t>(i) < off + len;
+    for (auto [off, len] : live)
+      used |= static_cast<std::uint64_t>(i) >= off &&
+              static_cast<std::uint64_t>(i) < off + len;
     if (!used) {
       garbage[i] = static_cast<char>(0xa5 ^ i);
       ++scribbled;

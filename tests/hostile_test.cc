@@ -126,13 +126,16 @@ TEST(Hostile, RootPointingOutsideTheArena) {
   ExpectError(dir, absl::StatusCode::kDataLoss, "'a'");
   EditRoot(dir, "a", [](std::string& r) { SetField(r, kOffset, 1ull << 40); });
   ExpectError(dir, absl::StatusCode::kDataLoss, "'a'");
-  EditRoot(dir, "a", [](std::string& r) { SetField(r, kOffset, 0xffffffffffffffc0); });
+  EditRoot(dir, "a",
+           [](std::string& r) { SetField(r, kOffset, 0xffffffffffffffc0); });
   ExpectError(dir, absl::StatusCode::kDataLoss, "'a'");
 }
 
 TEST(Hostile, ExtentSizesThatDoNotFit) {
   const std::string dir = MakeStore("sizes");
-  EditRoot(dir, "b", [](std::string& r) { SetField(r, kGraph, GetField(r, kExtent) + 8); });
+  EditRoot(dir, "b", [](std::string& r) {
+    SetField(r, kGraph, GetField(r, kExtent) + 8);
+  });
   ExpectError(dir, absl::StatusCode::kDataLoss, "'b'");
   EditRoot(dir, "b", [](std::string& r) {
     SetField(r, kGraph, 64);
@@ -226,7 +229,8 @@ TEST(Hostile, MalformedRecords) {
   RawLmdb(dir2).Put("free", "bad", "key");
   ExpectError(dir2, absl::StatusCode::kDataLoss, "malformed");
   RawLmdb(dir2).Put("meta", "meta", "not a meta record");
-  ExpectError(dir2, absl::StatusCode::kFailedPrecondition, "not an ancient store");
+  ExpectError(dir2, absl::StatusCode::kFailedPrecondition,
+              "not an ancient store");
 }
 
 TEST(Hostile, LmdbFilesFromAnotherProgram) {
@@ -235,7 +239,8 @@ TEST(Hostile, LmdbFilesFromAnotherProgram) {
   StoreOptions ro = Opts();
   ro.read_only = true;
   auto s = Store::Open(dir, ro);
-  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition) << s.status();
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition)
+      << s.status();
 }
 
 TEST(Hostile, GarbageLmdbFile) {

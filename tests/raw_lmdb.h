@@ -38,7 +38,8 @@ class RawLmdb {
     return out;
   }
 
-  void Put(const char* table, const std::string& key, const std::string& value) {
+  void Put(const char* table, const std::string& key,
+           const std::string& value) {
     MDB_txn* txn;
     mdb_txn_begin(env_, nullptr, 0, &txn);
     MDB_dbi dbi;

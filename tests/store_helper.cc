@@ -43,7 +43,8 @@ int Writer(const std::string& dir, std::uint64_t first, std::uint64_t count,
            bool sync) {
   StoreOptions o;
   o.max_size = std::size_t{1} << 32;
-  o.durability = sync ? ancient::Durability::kSync : ancient::Durability::kNoSync;
+  o.durability =
+      sync ? ancient::Durability::kSync : ancient::Durability::kNoSync;
   auto store = Store::Open(dir, o);
   if (!store.ok()) return Fail("open", store.status());
   std::printf("READY\n");
@@ -109,7 +110,8 @@ int Hold(const std::string& dir, const std::string& key) {
   // A private copy of the bytes, to compare with later.
   std::vector<std::string> before;
   for (const auto& s : **root) before.push_back(s.str());
-  std::printf("HELD %ld\n", static_cast<long>(ancient_test::CheckValue(**root)));
+  std::printf("HELD %ld\n",
+              static_cast<long>(ancient_test::CheckValue(**root)));
   std::fflush(stdout);
   std::string line;
   std::getline(std::cin, line);
@@ -170,7 +172,8 @@ int main(int argc, char** argv) {
   if (mode == "hold" && argc == 4) return Hold(argv[2], argv[3]);
   if (mode == "ro-write" && argc == 4) return RoWrite(argv[2], argv[3]);
   if (mode == "hold-write" && argc == 3) return HoldWrite(argv[2]);
-  std::fprintf(stderr,
-               "usage: store_helper writer|reader|hold|ro-write|hold-write DIR ...\n");
+  std::fprintf(
+      stderr,
+      "usage: store_helper writer|reader|hold|ro-write|hold-write DIR ...\n");
   return 64;
 }

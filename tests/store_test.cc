@@ -11,10 +11,10 @@
 
 #include <atomic>
 #include <cstdio>
-#include <thread>
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/test_util.h"
@@ -310,9 +310,9 @@ TEST(Store, BaseAddressTaken) {
     ASSERT_TRUE(store->Share("k", 1).ok());
     base = store->base_address();
   }
-  void* p = mmap(reinterpret_cast<void*>(base + 4096), 4096,
-                 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-                 -1, 0);
+  void* p =
+      mmap(reinterpret_cast<void*>(base + 4096), 4096, PROT_READ | PROT_WRITE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   ASSERT_EQ(p, reinterpret_cast<void*>(base + 4096));
   auto s = Store::Open(dir, Small());
   ASSERT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition)
@@ -473,17 +473,18 @@ TEST(Store, CopyToPlainAndCompact) {
   const std::string dir = TempDir("copysrc");
   auto store = OpenOrDie(dir, Small());
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(store
-                    ->Share("k" + std::to_string(i),
-                            ancient_test::MakeValue(i, 50 + i))
-                    .ok());
+    ASSERT_TRUE(
+        store
+            ->Share("k" + std::to_string(i), ancient_test::MakeValue(i, 50 + i))
+            .ok());
   }
   for (int i = 0; i < 20; i += 3) {
     ASSERT_TRUE(store->Delete("k" + std::to_string(i)).ok());
   }
   for (bool compact : {false, true}) {
     const std::string dest = TempDir(compact ? "compact" : "plain") + "/copy";
-    ASSERT_TRUE(store->CopyTo(dest, compact).ok()) << store->CopyTo(dest, compact);
+    ASSERT_TRUE(store->CopyTo(dest, compact).ok())
+        << store->CopyTo(dest, compact);
     auto copy = OpenOrDie(dest, Small());
     ASSERT_NE(copy, nullptr);
     EXPECT_NE(copy->base_address(), store->base_address());
@@ -527,9 +528,9 @@ TEST(Store, MaxSizeReachedIsResourceExhausted) {
 TEST(Store, StatsAddUp) {
   auto store = OpenOrDie(TempDir("stats"), Small());
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(store->Share("k" + std::to_string(i),
-                             ancient_test::MakeValue(i, 300))
-                    .ok());
+    ASSERT_TRUE(
+        store->Share("k" + std::to_string(i), ancient_test::MakeValue(i, 300))
+            .ok());
   }
   ASSERT_TRUE(store->Delete("k3").ok());
   auto st = store->Stats();

@@ -61,7 +61,8 @@ TEST(Stress, WriterAndFourReadersNoTornReads) {
       ADD_FAILURE() << "reader: " << out;
     }
   };
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  const auto end =
+      std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   int victim = 0;
   while (std::chrono::steady_clock::now() + std::chrono::seconds(2) < end) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -85,13 +86,15 @@ TEST(Stress, WriterAndFourReadersNoTornReads) {
   auto st = (*store)->Stats();
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->readers, 0u);  // Killed readers' slots were reclaimed.
-  EXPECT_EQ(st->bytes_live + st->bytes_free + st->bytes_never_used, st->arena_size);
+  EXPECT_EQ(st->bytes_live + st->bytes_free + st->bytes_never_used,
+            st->arena_size);
   std::printf(
       "stress: %d s, %lu writes, %lu reads checked, %lu torn, %lu readers "
       "killed mid-read, %lu reader slots left\n",
       seconds, static_cast<unsigned long>(writes),
       static_cast<unsigned long>(reads), static_cast<unsigned long>(torn),
-      static_cast<unsigned long>(killed), static_cast<unsigned long>(st->readers));
+      static_cast<unsigned long>(killed),
+      static_cast<unsigned long>(st->readers));
   EXPECT_EQ(torn, 0u);
   EXPECT_EQ(failed, 0u);
   EXPECT_GT(reads, 0u);

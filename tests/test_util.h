@@ -35,8 +35,7 @@ inline std::vector<std::string> MakeValue(std::uint64_t seq,
 }
 
 // The seq of a frozen MakeValue, or -1 when it is not one (torn, damaged).
-inline std::int64_t CheckValue(
-    const ancient::Vector<ancient::String>& v) {
+inline std::int64_t CheckValue(const ancient::Vector<ancient::String>& v) {
   if (v.size() < 2 || v[0].view().substr(0, 4) != "seq:") return -1;
   std::uint64_t h = 0;
   for (std::size_t i = 0; i + 1 < v.size(); ++i) {

@@ -17,12 +17,16 @@
 #include "tools/cli_util.h"
 #include "tools/demo.h"
 
-ABSL_FLAG(std::string, json, "", "put: a JSON file to store as a Value ('-': stdin)");
-ABSL_FLAG(std::string, lines, "", "put: a text file to store as strings, one per line ('-': stdin)");
+ABSL_FLAG(std::string, json, "",
+          "put: a JSON file to store as a Value ('-': stdin)");
+ABSL_FLAG(std::string, lines, "",
+          "put: a text file to store as strings, one per line ('-': stdin)");
 ABSL_FLAG(bool, pretty, false, "get: indent JSON output");
 ABSL_FLAG(bool, compact, false, "copy: pack live graphs together");
 ABSL_FLAG(int, readers, 4, "demo: reader processes to start");
-ABSL_FLAG(std::string, words, "", "demo: the word list (default /usr/share/dict/words, else the bundled list)");
+ABSL_FLAG(std::string, words, "",
+          "demo: the word list (default /usr/share/dict/words, else the "
+          "bundled list)");
 
 namespace ancientctl {
 namespace {
@@ -79,8 +83,9 @@ int Put(const Strings& a) {
   }
   auto store = Store::Open(a[0]);
   if (!store.ok()) return Fail(store.status());
-  absl::StatusOr<ancient::ShareInfo> info =
-      json.empty() ? (*store)->Share(a[1], list) : (*store)->Share(a[1], *value);
+  absl::StatusOr<ancient::ShareInfo> info = json.empty()
+                                                ? (*store)->Share(a[1], list)
+                                                : (*store)->Share(a[1], *value);
   if (!info.ok()) return Fail(info.status());
   std::printf("%s: %lu bytes at offset %lu\n", a[1].c_str(),
               static_cast<unsigned long>(info->size_bytes),
@@ -98,7 +103,8 @@ int Get(const Strings& a) {
   if (info->type_id == ancient::TypeId<ancient::Value>()) {
     auto v = snap->Get<ancient::Value>(a[1]);
     if (!v.ok()) return Fail(v.status());
-    std::printf("%s\n", ancient::ToJson(**v, absl::GetFlag(FLAGS_pretty)).c_str());
+    std::printf("%s\n",
+                ancient::ToJson(**v, absl::GetFlag(FLAGS_pretty)).c_str());
   } else if (info->type_id == ancient::TypeId<Strings>()) {
     auto v = snap->Get<Strings>(a[1]);
     if (!v.ok()) return Fail(v.status());
@@ -185,8 +191,8 @@ const Command kCommands[] = {
      "Prints a Value root as JSON (indented with --pretty), a strings root one "
      "per line, and for any other type its type name and size.",
      2, 2, Get},
-    {"ls", "DIR [PREFIX]", "Lists keys (starting with PREFIX) with type and size.",
-     1, 2, Ls},
+    {"ls", "DIR [PREFIX]",
+     "Lists keys (starting with PREFIX) with type and size.", 1, 2, Ls},
     {"rm", "DIR KEY", "Deletes KEY.", 2, 2, Rm},
     {"stat", "DIR", "Prints the store's statistics.", 1, 1, Stat},
     {"verify", "DIR",
@@ -231,7 +237,8 @@ int main(int argc, char** argv) {
     if (name == c.name) command = &c;
   }
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+    if (std::strcmp(argv[i], "--help") == 0 ||
+        std::strcmp(argv[i], "-h") == 0) {
       if (command != nullptr) {
         CommandHelp(*command);
       } else {

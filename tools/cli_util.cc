@@ -69,9 +69,9 @@ void Progress::Update(std::uint64_t done) {
   if (percent == last_percent_) return;
   last_percent_ = percent;
   const int width = 30, filled = percent * width / 100;
-  std::fprintf(stderr, "\r[%.*s%*s] %3d%% %s",
-               filled, "##############################", width - filled, "",
-               percent, label_.c_str());
+  std::fprintf(stderr, "\r[%.*s%*s] %3d%% %s", filled,
+               "##############################", width - filled, "", percent,
+               label_.c_str());
   std::fflush(stderr);
 }
 

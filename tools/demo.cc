@@ -34,8 +34,8 @@ using ancientctl_demo::TrieNode;
 using FrozenTrie = ancient::Frozen<TrieNode>;
 constexpr char kKey[] = "words-trie";
 constexpr char kBuiltin[] = "(bundled list)";
-const char* const kNonWords[] = {"qzxv", "xxyyzz", "aaaaaaaaaaaaa",
-                                 "zqjkw", "bcdfgh"};
+const char* const kNonWords[] = {"qzxv", "xxyyzz", "aaaaaaaaaaaaa", "zqjkw",
+                                 "bcdfgh"};
 
 std::int64_t NowNs() {
   timespec ts;
@@ -52,7 +52,8 @@ absl::StatusOr<std::vector<std::string>> LoadWords(const std::string& path) {
     if (!t.ok()) return t.status();
     text = *std::move(t);
   }
-  std::vector<std::string> words = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  std::vector<std::string> words =
+      absl::StrSplit(text, '\n', absl::SkipEmpty());
   return words;
 }
 
@@ -94,8 +95,8 @@ long ArenaResidentKiB(const std::string& arena_path) {
     if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) &&
         line.find('-') != std::string::npos && line.find(':') > 8) {
       in_arena = line.size() >= arena_path.size() &&
-                 line.compare(line.size() - arena_path.size(), arena_path.size(),
-                              arena_path) == 0;
+                 line.compare(line.size() - arena_path.size(),
+                              arena_path.size(), arena_path) == 0;
     } else if (in_arena && line.rfind("Rss:", 0) == 0) {
       total += std::atol(line.c_str() + 4);
     }
@@ -137,12 +138,14 @@ int DemoReader(const std::vector<std::string>& a) {
   return (missing == 0 && found_non == 0) ? kExitOk : kExitFailure;
 }
 
-int Demo(const std::string& dir_arg, const std::string& words_arg, int readers) {
+int Demo(const std::string& dir_arg, const std::string& words_arg,
+         int readers) {
   std::string dir = dir_arg;
   bool temporary = false;
   if (dir.empty()) {
     char tmpl[] = "/tmp/ancient-demo.XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) return Fail("cannot make a temporary directory");
+    if (mkdtemp(tmpl) == nullptr)
+      return Fail("cannot make a temporary directory");
     dir = std::string(tmpl) + "/store";
     temporary = true;
   }
@@ -192,9 +195,10 @@ int Demo(const std::string& dir_arg, const std::string& words_arg, int readers) 
         st->arena_file_bytes / 1048576.0, st->lmdb_file_bytes / 1024.0,
         st->base_address);
 
-    std::printf("4. start %d reader processes (read-only attach, check every "
-                "word and %zu non-words):\n",
-                readers, std::size(kNonWords));
+    std::printf(
+        "4. start %d reader processes (read-only attach, check every "
+        "word and %zu non-words):\n",
+        readers, std::size(kNonWords));
     struct Reader {
       pid_t pid;
       int out;
@@ -228,8 +232,10 @@ int Demo(const std::string& dir_arg, const std::string& words_arg, int readers) 
       if (!ok) rc = kExitFailure;
       std::map<std::string, std::string> f;
       for (absl::string_view kv : absl::StrSplit(out, ' ', absl::SkipEmpty())) {
-        std::vector<std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
-        if (p.size() == 2) f[p[0]] = std::string(absl::StripTrailingAsciiWhitespace(p[1]));
+        std::vector<std::string> p =
+            absl::StrSplit(kv, absl::MaxSplits('=', 1));
+        if (p.size() == 2)
+          f[p[0]] = std::string(absl::StripTrailingAsciiWhitespace(p[1]));
       }
       std::printf(
           "   reader %d: %s; start to first lookup %s ms; %s ns per lookup; "

@@ -1,0 +1,178 @@
+// libFuzzer target: Open + Verify of mutated stores.
+//
+// A template store (several graph types, some deletions, so that every table
+// has entries) is made once. Each input is a list of mutations applied to a
+// fresh copy of it: XOR a byte of the arena, or overwrite bytes of an LMDB
+// record (meta, space, a root, a free or pending extent) through LMDB's API.
+// Then the copy is opened (read-only and read-write), verified, and listed.
+// Nothing may crash. Damage to LMDB's own page format is out of scope: LMDB
+// trusts its files (see the note in tools/fuzz).
+//
+// Built and run by tools/fuzz (clang, -fsanitize=fuzzer,address,undefined).
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string template_dir;
+std::string work_dir;
+
+void MakeTemplate() {
+  template_dir = fs::temp_directory_path() /
+                 ("ancient-fuzz-template." + std::to_string(getpid()));
+  fs::remove_all(template_dir);
+  ancient::StoreOptions o;
+  o.max_size = std::size_t{1} << 28;
+  o.durability = ancient::Durability::kNoSync;
+  auto store = ancient::Store::Open(template_dir, o);
+  if (!store.ok()) std::abort();
+  std::vector<std::string> words = {"alpha", "beta", "gamma", "", "delta"};
+  std::map<std::string, std::int64_t> m = {{"x", 1}, {"y", -2}};
+  ancient::Value::Object obj;
+  obj["k"] = ancient::Value::Array{1, "two", 3.0, nullptr};
+  (void)(*store)->Share("words", words);
+  (void)(*store)->Share("map", m);
+  (void)(*store)->Share("json", ancient::Value(obj));
+  (void)(*store)->Share("gone", 1);
+  (void)(*store)->Share("words2", words);
+  (void)(*store)->Delete("gone");
+  auto snap = (*store)->Read();  // Held: the next overwrite stays pending.
+  (void)(*store)->Share("words2", std::vector<std::string>{"z"});
+  work_dir = template_dir + ".work";
+}
+
+// Overwrites bytes of one LMDB record, chosen by `which` among all records.
+void MutateRecord(MDB_env* env, unsigned which, unsigned at,
+                  const std::uint8_t* bytes, std::size_t n) {
+  MDB_txn* txn;
+  if (mdb_txn_begin(env, nullptr, 0, &txn) != 0) return;
+  const char* tables[] = {"meta", "roots", "free", "pending"};
+  std::vector<std::pair<MDB_dbi, std::string>> keys;
+  for (const char* t : tables) {
+    MDB_dbi dbi;
+    if (mdb_dbi_open(txn, t, 0, &dbi) != 0) continue;
+    MDB_cursor* c;
+    mdb_cursor_open(txn, dbi, &c);
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+      keys.emplace_back(dbi,
+                        std::string(static_cast<char*>(k.mv_data), k.mv_size));
+    }
+    mdb_cursor_close(c);
+  }
+  if (!keys.empty()) {
+    auto& [dbi, key] = keys[which % keys.size()];
+    MDB_val k{key.size(), key.data()}, v;
+    if (mdb_get(txn, dbi, &k, &v) == 0) {
+      std::string value(static_cast<char*>(v.mv_data), v.mv_size);
+      if (at % 7 == 6) {
+        value.resize(at % (value.size() + 9));  // Wrong length.
+      } else if (!value.empty()) {
+        for (std::size_t i = 0; i < n; ++i) {
+          value[(at + i) % value.size()] = static_cast<char>(bytes[i]);
+        }
+      }
+      MDB_val nv{value.size(), value.data()};
+      mdb_put(txn, dbi, &k, &nv, 0);
+    }
+  }
+  mdb_txn_commit(txn);
+}
+
+void Probe(bool read_only) {
+  ancient::StoreOptions o;
+  o.read_only = read_only;
+  o.create_if_missing = false;
+  o.max_size = std::size_t{1} << 28;
+  o.durability = ancient::Durability::kNoSync;
+  auto store = ancient::Store::Open(work_dir, o);
+  if (!store.ok()) return;
+  (void)(*store)->Stats();
+  const absl::Status verified = (*store)->Verify();
+  auto snap = (*store)->Read();
+  if (!snap.ok()) return;
+  (void)snap->List();
+  if (verified.ok()) {
+    // Verified: reading what the roots hold must be safe.
+    auto words = snap->Get<std::vector<std::string>>("words");
+    if (words.ok()) {
+      std::size_t total = 0;
+      for (const auto& s : **words) total += s.size();
+      if (total > (1u << 28)) std::abort();
+    }
+  }
+  if (!read_only) {
+    (void)(*store)->Share("new", std::vector<std::string>{"fuzz"});
+    (void)(*store)->Delete("map");
+    (void)(*store)->Verify();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  MakeTemplate();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
+  fs::remove_all(work_dir);
+  fs::copy(template_dir, work_dir);
+  // Mutations of 6 bytes each: kind, selector (2), offset (2), value.
+  std::vector<std::pair<std::uint64_t, std::uint8_t>> arena_edits;
+  MDB_env* env = nullptr;
+  for (std::size_t i = 0; i + 6 <= size && i < 6 * 16; i += 6) {
+    const unsigned kind = data[i] % 3;
+    const unsigned sel = data[i + 1] | (data[i + 2] << 8);
+    const unsigned off = data[i + 3] | (data[i + 4] << 8);
+    if (kind == 0) {
+      arena_edits.emplace_back((std::uint64_t{sel} << 16 | off) % (1u << 20),
+                               data[i + 5]);
+    } else {
+      if (env == nullptr) {
+        mdb_env_create(&env);
+        mdb_env_set_maxdbs(env, 8);
+        mdb_env_set_mapsize(env, std::size_t{1} << 30);
+        if (mdb_env_open(env, work_dir.c_str(), 0, 0600) != 0) {
+          mdb_env_close(env);
+          return 0;
+        }
+      }
+      MutateRecord(env, sel, off, data + i + 5,
+                   kind == 1 ? 1 : std::min<std::size_t>(8, size - i - 5));
+    }
+  }
+  if (env != nullptr) mdb_env_close(env);
+  if (!arena_edits.empty()) {
+    FILE* f = std::fopen((work_dir + "/arena").c_str(), "r+b");
+    if (f != nullptr) {
+      for (auto [at, x] : arena_edits) {
+        if (std::fseek(f, static_cast<long>(at), SEEK_SET) == 0) {
+          const int c = std::fgetc(f);
+          if (c != EOF) {
+            std::fseek(f, static_cast<long>(at), SEEK_SET);
+            std::fputc(c ^ x, f);
+          }
+        }
+      }
+      std::fclose(f);
+    }
+  }
+  Probe(true);
+  Probe(false);
+  return 0;
+}
