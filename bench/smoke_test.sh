@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs each benchmark binary given once, at its smallest size, to prove it
-# works. Timing is not checked: benchmarks are not tests.
+# Runs each benchmark binary given, every benchmark once, on tiny data, to
+# prove they work. Timing is not checked: benchmarks are not tests.
 set -euo pipefail
+export ANCIENT_BENCH_SCALE=tiny
 for b in "$@"; do
-  "$b" --benchmark_filter='/1000$|/1$|/tiny' --benchmark_min_time=0 >/dev/null
+  "$b" --benchmark_min_time=0 >/dev/null
   echo "ran $b"
 done

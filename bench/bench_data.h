@@ -1,0 +1,145 @@
+// Data sets shared by the benchmarks: the words of /usr/share/dict/words
+// (as a vector and as a map), a pointer-rich graph with sharing, and a real
+// JSON document as ancient::Value. ANCIENT_BENCH_SCALE=tiny makes them small
+// (for CI's smoke run).
+
+#ifndef ANCIENT_BENCH_BENCH_DATA_H_
+#define ANCIENT_BENCH_BENCH_DATA_H_
+
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ancient/ancient.h"
+#include "ancient/json.h"
+
+namespace ancient_bench {
+
+inline bool Tiny() {
+  const char* s = std::getenv("ANCIENT_BENCH_SCALE");
+  return s != nullptr && std::string(s) == "tiny";
+}
+
+inline const std::vector<std::string>& Words() {
+  static const auto* words = [] {
+    auto* v = new std::vector<std::string>;
+    std::ifstream in("/usr/share/dict/words");
+    for (std::string w; std::getline(in, w);) v->push_back(w);
+    if (v->empty()) {
+      for (int i = 0; i < 100000; ++i) v->push_back("word" + std::to_string(i));
+    }
+    if (Tiny()) v->resize(std::min<std::size_t>(v->size(), 1000));
+    return v;
+  }();
+  return *words;
+}
+
+inline const std::map<std::string, std::int64_t>& WordMap() {
+  static const auto* m = [] {
+    auto* out = new std::map<std::string, std::int64_t>;
+    std::int64_t i = 0;
+    for (const auto& w : Words()) (*out)[w] = i++;
+    return out;
+  }();
+  return *m;
+}
+
+inline std::size_t PayloadBytes(const std::vector<std::string>& v) {
+  std::size_t n = 0;
+  for (const auto& s : v) n += s.size();
+  return n;
+}
+
+// A graph of N nodes, each with 1..4 edges to random nodes: many nodes are
+// reached from several others (sharing), and there are cycles.
+struct GraphNode {
+  std::int64_t id;
+  std::vector<GraphNode*> edges;
+};
+
+struct Graph {
+  std::vector<std::unique_ptr<GraphNode>> nodes;
+};
+
+inline std::size_t GraphSize() { return Tiny() ? 1000 : 1000000; }
+
+inline const Graph& TheGraph() {
+  static const Graph* g = [] {
+    auto* out = new Graph;
+    const std::size_t n = GraphSize();
+    out->nodes.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      out->nodes.push_back(std::make_unique<GraphNode>());
+      out->nodes.back()->id = static_cast<std::int64_t>(i);
+    }
+    std::mt19937_64 rng(42);
+    for (std::size_t i = 0; i < n; ++i) {
+      const int k = 1 + rng() % 4;
+      // Node i links to i+1 so that everything is reachable from node 0.
+      out->nodes[i]->edges.push_back(out->nodes[(i + 1) % n].get());
+      for (int e = 1; e < k; ++e) {
+        out->nodes[i]->edges.push_back(out->nodes[rng() % n].get());
+      }
+    }
+    return out;
+  }();
+  return *g;
+}
+
+// A real JSON document (Debian's iso-codes) as a Value; synthetic if absent.
+inline const ancient::Value& Json() {
+  static const ancient::Value* v = [] {
+    std::ifstream in("/usr/share/iso-codes/json/iso_639-3.json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto parsed = ancient::ParseJson(ss.str());
+    if (parsed.ok() && !Tiny()) return new ancient::Value(*std::move(parsed));
+    ancient::Value::Array a;
+    for (int i = 0; i < (Tiny() ? 100 : 8000); ++i) {
+      ancient::Value::Object o;
+      o["alpha_3"] = "x" + std::to_string(i);
+      o["name"] = "Language " + std::to_string(i);
+      o["scope"] = "I";
+      a.push_back(ancient::Value(o));
+    }
+    ancient::Value::Object root;
+    root["639-3"] = ancient::Value(a);
+    return new ancient::Value(root);
+  }();
+  return *v;
+}
+
+// Random lookup keys (all present), the same for every contender.
+inline const std::vector<std::string>& LookupKeys() {
+  static const auto* keys = [] {
+    auto* k = new std::vector<std::string>;
+    std::mt19937_64 rng(7);
+    const auto& w = Words();
+    const std::size_t n = Tiny() ? 1000 : 1000000;
+    k->reserve(n);
+    for (std::size_t i = 0; i < n; ++i) k->push_back(w[rng() % w.size()]);
+    return k;
+  }();
+  return *keys;
+}
+
+inline std::string TempDir(const std::string& name) {
+  std::string tmpl = "/tmp/ancient-bench-" + name + ".XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (mkdtemp(buf.data()) == nullptr) std::abort();
+  return buf.data();
+}
+
+}  // namespace ancient_bench
+
+ANCIENT_STRUCT(ancient_bench::GraphNode, id, edges);
+ANCIENT_STRUCT(ancient_bench::Graph, nodes);
+
+#endif  // ANCIENT_BENCH_BENCH_DATA_H_

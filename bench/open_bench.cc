@@ -1,0 +1,313 @@
+// Fresh-process benchmarks, which Google Benchmark's loop cannot express:
+//
+//  open:    open-to-first-read at several data sizes: a new process opens the
+//           data, makes it readable and looks one element up. Ours: Store
+//           Open + Get + index; cereal: LMDB get + deserialize + index;
+//           FlatBuffers: LMDB get + Verifier + index; Boost.Interprocess:
+//           open the mapped file + find + index. The time of a process that
+//           does nothing (exec, dynamic linking) is subtracted.
+//  readers: 1 and 2 reader processes doing random map lookups in a shared
+//           store: throughput, and each reader's private memory.
+//
+// Prints one JSON object per line (tools/bench collects them).
+//   open_bench [--sizes=1,64,1024]   sizes in MiB (ANCIENT_BENCH_SCALE=tiny: 1)
+
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench/bench_data.h"
+#include "bench/lmdb_kv.h"
+#include "bench/peers.h"
+#include "store/store.h"
+
+namespace ancient_bench {
+namespace {
+
+namespace fs = std::filesystem;
+using Strings = std::vector<std::string>;
+
+std::int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// Strings of 100 bytes adding up to `mib` MiB.
+Strings MakeData(std::size_t mib) {
+  const std::size_t n = (mib << 20) / 100;
+  Strings v;
+  v.reserve(n);
+  std::mt19937_64 rng(1);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string s(100, 'a');
+    for (char& c : s) c = static_cast<char>('a' + rng() % 26);
+    v.push_back(std::move(s));
+  }
+  return v;
+}
+
+// ------------------------------------------------------- child processes
+
+int ChildOpen(const std::string& kind, const std::string& path, std::size_t n) {
+  std::size_t got = 0;
+  if (kind == "noop") {
+    got = n;
+  } else if (kind == "ancient") {
+    ancient::StoreOptions o;
+    o.read_only = true;
+    auto store = ancient::Store::Open(path, o);
+    if (!store.ok()) return 2;
+    auto root = (*store)->Get<Strings>("data");
+    if (!root.ok()) return 3;
+    got = (**root)[n / 2].size();
+  } else if (kind == "cereal") {
+    LmdbKv kv(path, false, true);
+    const Strings v = CerealLoad<Strings>(kv.Get("data"));
+    got = v[n / 2].size();
+  } else if (kind == "flatbuffers") {
+    LmdbKv kv(path, false, true);
+    const std::string_view bytes = kv.Get("data");
+    flatbuffers::Verifier verifier(
+        reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), 64,
+        1u << 31);
+    if (!verifier.VerifyBuffer<fb::Words>(nullptr)) return 4;
+    got = flatbuffers::GetRoot<fb::Words>(bytes.data())
+              ->words()
+              ->Get(n / 2)
+              ->size();
+  } else if (kind == "boost") {
+    Segment seg(bip::open_read_only, (path + "/segment").c_str());
+    const BWords* v = seg.find<BWords>("words").first;
+    if (v == nullptr) return 5;
+    got = (*v)[n / 2].size();
+  }
+  return got == 100 || kind == "noop" ? 0 : 6;
+}
+
+std::map<std::string, long> SmapsRollupKiB() {
+  std::map<std::string, long> m;
+  std::ifstream in("/proc/self/smaps_rollup");
+  std::string key, unit;
+  long kb;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (std::sscanf(line.c_str(), "%*[^:]: %ld", &kb) == 1) {
+      m[line.substr(0, line.find(':'))] = kb;
+    }
+  }
+  return m;
+}
+
+int ChildReader(const std::string& path, std::size_t lookups) {
+  // Private memory before the store is touched: what the process itself
+  // (libraries, runtime) holds, not the data.
+  const long before = SmapsRollupKiB()["Private_Dirty"];
+  ancient::StoreOptions o;
+  o.read_only = true;
+  auto store = ancient::Store::Open(path, o);
+  if (!store.ok()) return 2;
+  auto root = (*store)->Get<std::map<std::string, std::int64_t>>("map");
+  if (!root.ok()) return 3;
+  const auto& map = **root;
+  std::mt19937_64 rng(getpid());
+  std::int64_t sum = 0;
+  const std::int64_t t0 = NowNs();
+  for (std::size_t i = 0; i < lookups; ++i) {
+    // A random key, taken from the store itself so the reader's heap holds
+    // nothing of the data.
+    const ancient::String& key = map[rng() % map.size()].first;
+    sum += *map.get(key.view());
+  }
+  const std::int64_t ns = NowNs() - t0;
+  auto mem = SmapsRollupKiB();
+  std::printf("%ld %ld %ld %ld\n", static_cast<long>(ns),
+              mem["Private_Dirty"] - before, mem["Private_Clean"],
+              static_cast<long>(sum & 1));
+  return 0;
+}
+
+// --------------------------------------------------------------- parent
+
+std::string self_exe;
+
+// Runs this program with `args`; returns wall nanoseconds, or -1.
+std::int64_t RunChild(const std::vector<std::string>& args,
+                      std::string* out = nullptr) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  const std::int64_t t0 = NowNs();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    std::vector<char*> argv = {const_cast<char*>(self_exe.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(self_exe.c_str(), argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[256];
+  ssize_t r;
+  while ((r = read(fds[0], buf, sizeof buf)) > 0) text.append(buf, r);
+  close(fds[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  const std::int64_t ns = NowNs() - t0;
+  if (out != nullptr) *out = text;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? ns : -1;
+}
+
+std::int64_t BestOf(int runs, const std::vector<std::string>& args) {
+  std::int64_t best = -1;
+  for (int i = 0; i < runs; ++i) {
+    const std::int64_t ns = RunChild(args);
+    if (ns < 0) return -1;
+    if (best < 0 || ns < best) best = ns;
+  }
+  return best;
+}
+
+void OpenBench(std::size_t mib) {
+  const Strings data = MakeData(mib);
+  const std::string n = std::to_string(data.size());
+  const std::string root = TempDir("open");
+  std::map<std::string, std::string> paths = {
+      {"ancient", root + "/ancient"},
+      {"cereal", root + "/cereal"},
+      {"flatbuffers", root + "/flatbuffers"},
+      {"boost", root + "/boost"}};
+  {
+    ancient::StoreOptions o;
+    o.durability = ancient::Durability::kNoSync;
+    auto store = ancient::Store::Open(paths["ancient"], o);
+    (void)(*store)->Share("data", data);
+  }
+  for (const char* k : {"cereal", "flatbuffers", "boost"})
+    fs::create_directories(paths[k]);
+  {
+    LmdbKv kv(paths["cereal"], false);
+    kv.Put("data", CerealBytes(data));
+  }
+  {
+    flatbuffers::FlatBufferBuilder b;
+    BuildFbWords(b, data);
+    LmdbKv kv(paths["flatbuffers"], false);
+    kv.Put("data",
+           std::string_view(reinterpret_cast<const char*>(b.GetBufferPointer()),
+                            b.GetSize()));
+  }
+  {
+    Segment seg(bip::create_only, (paths["boost"] + "/segment").c_str(),
+                BoostFileSize(PayloadBytes(data)) + data.size() * 64);
+    BuildBoostWords(seg, data);
+  }
+  const int runs = mib >= 512 ? 3 : 7;
+  const std::int64_t noop = BestOf(runs, {"--child=open", "noop", "-", n});
+  for (const auto& [kind, path] : paths) {
+    const std::int64_t ns = BestOf(runs, {"--child=open", kind, path, n});
+    std::printf(
+        "{\"bench\":\"open\",\"contender\":\"%s\",\"mib\":%zu,\"ns\":%ld,"
+        "\"process_ns\":%ld}\n",
+        kind.c_str(), mib, static_cast<long>(ns < 0 ? -1 : ns - noop),
+        static_cast<long>(noop));
+    std::fflush(stdout);
+  }
+  fs::remove_all(root);
+}
+
+void ReadersBench() {
+  const std::string dir = TempDir("readers") + "/s";
+  std::size_t data_bytes = 0;
+  {
+    ancient::StoreOptions o;
+    o.durability = ancient::Durability::kNoSync;
+    auto store = ancient::Store::Open(dir, o);
+    auto info = (*store)->Share("map", WordMap());
+    data_bytes = info->size_bytes;
+  }
+  const std::size_t lookups = Tiny() ? 10000 : 5000000;
+  for (int procs : {1, 2}) {
+    std::vector<pid_t> pids;
+    std::vector<int> outs;
+    const std::int64_t t0 = NowNs();
+    for (int p = 0; p < procs; ++p) {
+      int fds[2];
+      if (pipe(fds) != 0) return;
+      const pid_t pid = fork();
+      if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        const std::string l = std::to_string(lookups);
+        execl(self_exe.c_str(), self_exe.c_str(), "--child=reader", dir.c_str(),
+              l.c_str(), nullptr);
+        _exit(127);
+      }
+      close(fds[1]);
+      pids.push_back(pid);
+      outs.push_back(fds[0]);
+    }
+    long max_private = 0;
+    for (int p = 0; p < procs; ++p) {
+      std::string text;
+      char buf[256];
+      ssize_t r;
+      while ((r = read(outs[p], buf, sizeof buf)) > 0) text.append(buf, r);
+      close(outs[p]);
+      waitpid(pids[p], nullptr, 0);
+      long ns = 0, dirty = 0, clean = 0, x = 0;
+      std::sscanf(text.c_str(), "%ld %ld %ld %ld", &ns, &dirty, &clean, &x);
+      max_private = std::max(max_private, dirty);
+    }
+    const std::int64_t wall = NowNs() - t0;
+    std::printf(
+        "{\"bench\":\"readers\",\"processes\":%d,\"lookups_per_s\":%.0f,"
+        "\"private_dirty_kib\":%ld,\"data_kib\":%zu}\n",
+        procs, double(lookups) * procs / (wall / 1e9), max_private,
+        data_bytes / 1024);
+    std::fflush(stdout);
+  }
+  fs::remove_all(fs::path(dir).parent_path());
+}
+
+}  // namespace
+}  // namespace ancient_bench
+
+int main(int argc, char** argv) {
+  using namespace ancient_bench;
+  self_exe = fs::canonical("/proc/self/exe");
+  if (argc >= 2 && std::strcmp(argv[1], "--child=open") == 0 && argc == 5) {
+    return ChildOpen(argv[2], argv[3], std::stoull(argv[4]));
+  }
+  if (argc >= 2 && std::strcmp(argv[1], "--child=reader") == 0 && argc == 4) {
+    return ChildReader(argv[2], std::stoull(argv[3]));
+  }
+  std::vector<std::size_t> sizes = Tiny()
+                                       ? std::vector<std::size_t>{1}
+                                       : std::vector<std::size_t>{1, 64, 1024};
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--sizes=", 8) == 0) {
+      sizes.clear();
+      for (const char* p = argv[i] + 8; *p;) {
+        sizes.push_back(std::strtoull(p, const_cast<char**>(&p), 10));
+        if (*p == ',') ++p;
+      }
+    }
+  }
+  for (std::size_t mib : sizes) OpenBench(mib);
+  ReadersBench();
+  return 0;
+}

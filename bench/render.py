@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Renders BENCHMARKS.md and PNG charts from the results of tools/bench.
+
+Reads bench/results/peers.json (Google Benchmark JSON), bench/results/open.jsonl
+(open_bench) and bench/results/mark.json; writes BENCHMARKS.md and
+bench/results/*.png (with gnuplot). Every figure comes from the one run.
+"""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RES = os.path.join(ROOT, "bench", "results")
+
+
+def load_gbench(name):
+    with open(os.path.join(RES, name)) as f:
+        data = json.load(f)
+    out = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate":
+            continue
+        unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
+        out[b["name"]] = {
+            "s": b["real_time"] * unit,
+            "bps": b.get("bytes_per_second"),
+            "ips": b.get("items_per_second"),
+        }
+    return out, data.get("context", {})
+
+
+def load_lines(name):
+    rows = []
+    with open(os.path.join(RES, name)) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("{"):
+                rows.append(json.loads(line))
+    return rows
+
+
+def fmt_time(s):
+    if s is None:
+        return "n/a"
+    if s >= 1:
+        return "%.2f s" % s
+    if s >= 1e-3:
+        return "%.2f ms" % (s * 1e3)
+    if s >= 1e-6:
+        return "%.1f µs" % (s * 1e6)
+    return "%.0f ns" % (s * 1e9)
+
+
+def verdict(ok):
+    return "**met**" if ok else "**missed**"
+
+
+def chart(png, title, ylabel, rows, log=False):
+    """A bar chart of (label, value) rows."""
+    dat = png.replace(".png", ".dat")
+    with open(dat, "w") as f:
+        for label, value in rows:
+            f.write('"%s" %g\n' % (label, value))
+    script = f"""
+set terminal pngcairo size 900,420 font "sans,10"
+set output "{png}"
+set title "{title}"
+set ylabel "{ylabel}"
+set style fill solid 0.8 border -1
+set boxwidth 0.6
+set grid ytics
+set xtics rotate by -30
+{"set logscale y" if log else ""}
+unset key
+plot "{dat}" using 0:2:xtic(1) with boxes lc rgb "#3b6ea8"
+"""
+    try:
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print("render: gnuplot failed for %s: %s" % (png, e), file=sys.stderr)
+    os.remove(dat)
+
+
+def main():
+    peers, context = load_gbench("peers.json")
+    opens = load_lines("open.jsonl")
+    g = lambda name: peers.get(name, {}).get("s")
+    lines = []
+    add = lines.append
+    add("# Benchmarks\n")
+    add("Made by `tools/bench` (Google Benchmark, `-c opt -march=native`), all "
+        "figures from one run on this machine: %s CPUs at %s MHz, %s. "
+        "Google Benchmark from Debian reports that it was built as DEBUG; that "
+        "affects only its own loop overhead.\n"
+        % (context.get("num_cpus", "?"), context.get("mhz_per_cpu", "?"),
+           context.get("date", "")))
+    add("Data: the %s words of /usr/share/dict/words as `std::vector<std::string>` "
+        "and `std::map<std::string, std::int64_t>`; a graph of 1,000,000 nodes "
+        "with 1–4 random edges each (sharing and cycles); "
+        "/usr/share/iso-codes/json/iso_639-3.json as `ancient::Value`.\n"
+        % ("~104,000"))
+    add("![write](bench/results/write.png)\n")
+    add("![traverse](bench/results/traverse.png)\n")
+    add("![open](bench/results/open.png)\n")
+
+    add("## Targets\n")
+    add("| target | measured | verdict |")
+    add("|---|---|---|")
+    memcpy_bps = peers["BM_Write_Memcpy/words"]["bps"]
+    results = {}
+    for who in ("Mark", "ShareNoSync"):
+        bps = peers["BM_Write_%s/words" % who]["bps"]
+        r = bps / memcpy_bps
+        results["bw_" + who] = r
+        add("| %s of the words vector ≥ 25%% of memcpy's bandwidth | %.1f%% (%.0f MB/s vs %.0f MB/s) | %s |"
+            % (who, 100 * r, bps / 1e6, memcpy_bps / 1e6, verdict(r >= 0.25)))
+    for who in ("Mark", "ShareNoSync"):
+        for peer in ("Boost", "CerealLmdb"):
+            r = g("BM_Write_%s/words" % peer) / g("BM_Write_%s/words" % who)
+            add("| %s ≥ 2x faster than %s (words) | %.2fx | %s |" % (who, peer, r, verdict(r >= 2)))
+    by = {(o["contender"], o["mib"]): o["ns"] for o in opens if o["bench"] == "open"}
+    sizes = sorted({o["mib"] for o in opens if o["bench"] == "open"})
+    if sizes:
+        small, big = sizes[0], sizes[-1]
+        a_small, a_big = by.get(("ancient", small)), by.get(("ancient", big))
+        c_big = by.get(("cereal", big))
+        if a_small and a_big:
+            r = a_big / max(a_small, 1)
+            add("| open-to-first-read flat: %d MiB within 2x of %d MiB | %.2fx (%s vs %s) | %s |"
+                % (big, small, r, fmt_time(a_big / 1e9), fmt_time(a_small / 1e9), verdict(r <= 2)))
+        if a_big and c_big:
+            r = c_big / max(a_big, 1)
+            add("| open-to-first-read ≥ 1000x faster than cereal at %d MiB | %.0fx | %s |"
+                % (big, r, verdict(r >= 1000)))
+    for group, data in (("SumLengths", "words"), ("Lookups", "map"), ("Bfs", "graph")):
+        ours = g("BM_%s_Ancient/%s" % (group, data))
+        r_native = g("BM_%s_Native/%s" % (group, data)) / ours
+        r_boost = g("BM_%s_Boost/%s" % (group, data)) / ours
+        add("| traverse %s: ≥ 1.0x native heap containers | %.2fx | %s |" % (group, r_native, verdict(r_native >= 1.0)))
+        add("| traverse %s: ≥ 1.3x Boost.Interprocess | %.2fx | %s |" % (group, r_boost, verdict(r_boost >= 1.3)))
+    r = g("BM_KeyLookup_SnapshotGet/key") / g("BM_KeyLookup_MdbGet/key")
+    add("| Snapshot::Get ≤ 1.5x raw mdb_get | %.2fx (%s vs %s) | %s |"
+        % (r, fmt_time(g("BM_KeyLookup_SnapshotGet/key")), fmt_time(g("BM_KeyLookup_MdbGet/key")), verdict(r <= 1.5)))
+    readers = {o["processes"]: o for o in opens if o["bench"] == "readers"}
+    if 1 in readers and 2 in readers:
+        r = readers[2]["lookups_per_s"] / readers[1]["lookups_per_s"]
+        add("| 2 reader processes ≥ 1.8x one reader's throughput | %.2fx | %s |" % (r, verdict(r >= 1.8)))
+        p = max(readers[1]["private_dirty_kib"], readers[2]["private_dirty_kib"]) / max(readers[1]["data_kib"], 1)
+        add("| each reader's private memory < 5%% of the data | %.1f%% (%d KiB of %d KiB) | %s |"
+            % (100 * p, readers[2]["private_dirty_kib"], readers[1]["data_kib"], verdict(p < 0.05)))
+    add("")
+
+    add("## Write (one value, the whole structure)\n")
+    add("| data | contender | time | vs Mark |")
+    add("|---|---|---|---|")
+    write_rows = []
+    for data in ("words", "map", "graph", "json"):
+        mark = g("BM_Write_Mark/%s" % data)
+        for who in ("Memcpy", "Mark", "ShareNoSync", "ShareSync", "Boost", "CerealLmdb", "FlatbuffersLmdb"):
+            t = g("BM_Write_%s/%s" % (who, data))
+            if t is None:
+                continue
+            add("| %s | %s | %s | %.2fx |" % (data, who, fmt_time(t), t / mark))
+            if data == "words":
+                write_rows.append((who, t * 1e3))
+    add("")
+    add("## Traverse\n")
+    add("| task | contender | time | vs ancient |")
+    add("|---|---|---|---|")
+    trav_rows = []
+    for group, data, label in (("SumLengths", "words", "sum of string lengths"),
+                               ("Lookups", "map", "1,000,000 random map lookups"),
+                               ("Bfs", "graph", "BFS over the graph")):
+        ours = g("BM_%s_Ancient/%s" % (group, data))
+        for who in ("Ancient", "Native", "Boost", "Flatbuffers", "Capnp"):
+            t = g("BM_%s_%s/%s" % (group, who, data))
+            if t is None:
+                continue
+            add("| %s | %s | %s | %.2fx |" % (label, who, fmt_time(t), t / ours))
+            if group == "Lookups":
+                trav_rows.append((who, t * 1e3))
+    add("")
+    add("## Open to first read, in a fresh process\n")
+    add("Process start-up (exec, dynamic linking) is measured with a process that "
+        "does nothing and subtracted.\n")
+    add("| size | " + " | ".join(c for c in ("ancient", "boost", "flatbuffers", "cereal")) + " |")
+    add("|---|---|---|---|---|")
+    open_rows = []
+    for mib in sizes:
+        add("| %d MiB | " % mib + " | ".join(fmt_time(by.get((c, mib), 0) / 1e9) for c in ("ancient", "boost", "flatbuffers", "cereal")) + " |")
+        for c in ("ancient", "boost", "flatbuffers", "cereal"):
+            open_rows.append(("%s %dM" % (c, mib), max(by.get((c, mib), 1), 1) / 1e6))
+    add("")
+    add("## Concurrent readers (random map lookups, separate processes)\n")
+    add("| processes | lookups/s | private memory per reader |")
+    add("|---|---|---|")
+    for n, o in sorted(readers.items()):
+        add("| %d | %.0f | %d KiB (data: %d KiB) |" % (n, o["lookups_per_s"], o["private_dirty_kib"], o["data_kib"]))
+    add("")
+    notes = os.path.join(ROOT, "bench", "NOTES.md")
+    if os.path.exists(notes):
+        with open(notes) as f:
+            add(f.read())
+    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    chart(os.path.join(RES, "write.png"), "Write the words vector (lower is better)", "ms", write_rows, log=True)
+    chart(os.path.join(RES, "traverse.png"), "1,000,000 random map lookups (lower is better)", "ms", trav_rows)
+    chart(os.path.join(RES, "open.png"), "Open to first read in a fresh process (lower is better)", "ms", open_rows, log=True)
+
+
+if __name__ == "__main__":
+    main()
