@@ -11,18 +11,20 @@ std::string EncodeRelocations(std::vector<std::uint64_t>& slots) {
   if (!std::is_sorted(slots.begin(), slots.end())) {
     std::sort(slots.begin(), slots.end());
   }
-  std::string out;
-  out.reserve(slots.size() + slots.size() / 4 + 8);
+  // At most 10 bytes a varint; written through a pointer, then trimmed.
+  std::string out(slots.size() * 10, '\0');
+  char* p = out.data();
   std::uint64_t last = 0;
   for (const std::uint64_t slot : slots) {
     std::uint64_t v = (slot - last) / 8;
     last = slot;
     while (v >= 0x80) {
-      out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+      *p++ = static_cast<char>((v & 0x7f) | 0x80);
       v >>= 7;
     }
-    out.push_back(static_cast<char>(v));
+    *p++ = static_cast<char>(v);
   }
+  out.resize(static_cast<std::size_t>(p - out.data()));
   return out;
 }
 

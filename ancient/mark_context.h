@@ -45,8 +45,9 @@ class MarkContext {
     base_ = base;
     size_ = 0;
     next_ptr_ = 0;
-    relocs_.clear();
-    relocs_.reserve(relocs_count_);
+    // The measuring pass counted the pointer slots: room for exactly those.
+    relocs_.resize(relocs_count_);
+    relocs_used_ = 0;
   }
 
   bool writing() const { return base_ != nullptr; }
@@ -80,7 +81,12 @@ class MarkContext {
     }
     const char* p = base_ + target;
     std::memcpy(base_ + slot, &p, sizeof p);
-    relocs_.push_back(slot);
+    if (relocs_used_ < relocs_.size()) [[likely]] {
+      relocs_[relocs_used_++] = slot;
+    } else {
+      relocs_.push_back(slot);  // Only if the passes disagreed (a bug).
+      ++relocs_used_;
+    }
   }
 
   // The offset of the copy of heap object `addr` (of the type that `tag`
@@ -120,7 +126,10 @@ class MarkContext {
   std::uint64_t pointer_count() const { return relocs_count_; }
 
   // The writing pass's pointer slots, in the order they were written.
-  std::vector<std::uint64_t>& relocs() { return relocs_; }
+  std::vector<std::uint64_t>& relocs() {
+    relocs_.resize(relocs_used_);
+    return relocs_;
+  }
 
  private:
   struct Task {
@@ -137,6 +146,7 @@ class MarkContext {
   std::size_t next_ptr_ = 0;
   std::size_t relocs_count_ = 0;
   std::vector<std::uint64_t> relocs_;
+  std::size_t relocs_used_ = 0;
 };
 
 // Builds the text from which TypeId and TypeName are computed.

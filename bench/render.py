@@ -146,9 +146,9 @@ def main():
     if 1 in readers and 2 in readers:
         r = readers[2]["lookups_per_s"] / readers[1]["lookups_per_s"]
         add("| 2 reader processes ≥ 1.8x one reader's throughput | %.2fx | %s |" % (r, verdict(r >= 1.8)))
-        p = max(readers[1]["private_dirty_kib"], readers[2]["private_dirty_kib"]) / max(readers[1]["data_kib"], 1)
+        p = max(readers[1]["private_kib"], readers[2]["private_kib"]) / max(readers[1]["data_kib"], 1)
         add("| each reader's private memory < 5%% of the data | %.1f%% (%d KiB of %d KiB) | %s |"
-            % (100 * p, readers[2]["private_dirty_kib"], readers[1]["data_kib"], verdict(p < 0.05)))
+            % (100 * p, readers[2]["private_kib"], readers[1]["data_kib"], verdict(p < 0.05)))
     add("")
 
     add("## Write (one value, the whole structure)\n")
@@ -196,7 +196,7 @@ def main():
     add("| processes | lookups/s | private memory per reader |")
     add("|---|---|---|")
     for n, o in sorted(readers.items()):
-        add("| %d | %.0f | %d KiB (data: %d KiB) |" % (n, o["lookups_per_s"], o["private_dirty_kib"], o["data_kib"]))
+        add("| %d | %.0f | %d KiB (data: %d KiB) |" % (n, o["lookups_per_s"], o["private_kib"], o["data_kib"]))
     add("")
     notes = os.path.join(ROOT, "bench", "NOTES.md")
     if os.path.exists(notes):
