@@ -182,8 +182,9 @@ def main():
                 trav_rows.append((who, t * 1e3))
     add("")
     add("## Open to first read, in a fresh process\n")
-    add("Process start-up (exec, dynamic linking) is measured with a process that "
-        "does nothing and subtracted.\n")
+    add("Each fresh process times itself from before the open to after the first "
+        "lookup (fork, exec and dynamic linking excluded); best of several runs, "
+        "page cache warm.\n")
     add("| size | " + " | ".join(c for c in ("ancient", "boost", "flatbuffers", "cereal")) + " |")
     add("|---|---|---|---|---|")
     open_rows = []
