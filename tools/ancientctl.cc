@@ -1,6 +1,9 @@
 // ancientctl: the store from the shell. See Usage() and the README.
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -227,6 +230,10 @@ void CommandHelp(const Command& c) {
 
 int main(int argc, char** argv) {
   using namespace ancientctl;
+  // Under `bazel run`, relative paths mean the caller's directory.
+  if (const char* wd = std::getenv("BUILD_WORKING_DIRECTORY")) {
+    if (chdir(wd) != 0) return Fail(std::string("cannot enter ") + wd);
+  }
   if (argc < 2) {
     Usage();
     return kExitUsage;
