@@ -351,6 +351,13 @@ class HashedArray {
   std::uint64_t mask_;
 };
 
+// The mapped value for key q in a map-like container, or nullptr.
+template <class C, class Q>
+auto ValueFor(const C& c, const Q& q) -> decltype(&c.begin()->second) {
+  const auto* it = c.find(q);
+  return it == c.end() ? nullptr : &it->second;
+}
+
 }  // namespace internal
 
 // std::map's frozen form: entries sorted by key; `for (auto& [k, v] : m)`.
@@ -360,8 +367,7 @@ class Map : public internal::SortedArray<Pair<K, V>, internal::FirstOf> {
   // The value for key q, or nullptr.
   template <class Q>
   const V* get(const Q& q) const {
-    const auto* it = this->find(q);
-    return it == this->end() ? nullptr : &it->second;
+    return internal::ValueFor(*this, q);
   }
 };
 
@@ -373,10 +379,10 @@ class Set : public internal::SortedArray<K, internal::Itself> {};
 template <class K, class V>
 class HashMap : public internal::HashedArray<Pair<K, V>, internal::FirstOf> {
  public:
+  // The value for key q, or nullptr.
   template <class Q>
   const V* get(const Q& q) const {
-    const auto* it = this->find(q);
-    return it == this->end() ? nullptr : &it->second;
+    return internal::ValueFor(*this, q);
   }
 };
 

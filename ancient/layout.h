@@ -238,9 +238,10 @@ inline constexpr char kSetName[] = "set";
 inline constexpr char kHashMapName[] = "hash_map";
 inline constexpr char kHashSetName[] = "hash_set";
 
-template <class C, class E, class F, const char* kName>
-void SortedLayout<C, E, F, kName>::Describe(Describer& d) {
-  d.Append(kName);
+// "name<K,V>" for maps (E a pair), "name<K>" for sets.
+template <class E>
+void DescribeContainer(Describer& d, const char* name) {
+  d.Append(name);
   d.Append("<");
   if constexpr (PairLike<E>) {
     DescribeList<std::remove_const_t<typename E::first_type>,
@@ -252,16 +253,13 @@ void SortedLayout<C, E, F, kName>::Describe(Describer& d) {
 }
 
 template <class C, class E, class F, const char* kName>
+void SortedLayout<C, E, F, kName>::Describe(Describer& d) {
+  DescribeContainer<E>(d, kName);
+}
+
+template <class C, class E, class F, const char* kName>
 void HashedLayout<C, E, F, kName>::Describe(Describer& d) {
-  d.Append(kName);
-  d.Append("<");
-  if constexpr (PairLike<E>) {
-    DescribeList<std::remove_const_t<typename E::first_type>,
-                 typename E::second_type>(d);
-  } else {
-    internal::Describe<E>(d);
-  }
-  d.Append(">");
+  DescribeContainer<E>(d, kName);
 }
 
 template <class T>

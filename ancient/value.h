@@ -26,7 +26,25 @@ enum class ValueType { kNull, kBool, kInt, kDouble, kString, kArray, kObject };
 // "null", "bool", "int", "double", "string", "array" or "object".
 std::string_view ValueTypeName(ValueType type);
 
-class Value {
+namespace internal {
+// The type predicates that Value and FrozenValue share.
+template <class Derived>
+class ValueKind {
+ public:
+  bool is_null() const { return type() == ValueType::kNull; }
+  bool is_bool() const { return type() == ValueType::kBool; }
+  bool is_int() const { return type() == ValueType::kInt; }
+  bool is_double() const { return type() == ValueType::kDouble; }
+  bool is_string() const { return type() == ValueType::kString; }
+  bool is_array() const { return type() == ValueType::kArray; }
+  bool is_object() const { return type() == ValueType::kObject; }
+
+ private:
+  ValueType type() const { return static_cast<const Derived&>(*this).type(); }
+};
+}  // namespace internal
+
+class Value : public internal::ValueKind<Value> {
  public:
   using Array = std::vector<Value>;
   // Keys sorted; lookups take std::string_view.
@@ -48,13 +66,6 @@ class Value {
   Value(Object o) : rep_(std::move(o)) {}              // NOLINT
 
   ValueType type() const { return static_cast<ValueType>(rep_.index()); }
-  bool is_null() const { return type() == ValueType::kNull; }
-  bool is_bool() const { return type() == ValueType::kBool; }
-  bool is_int() const { return type() == ValueType::kInt; }
-  bool is_double() const { return type() == ValueType::kDouble; }
-  bool is_string() const { return type() == ValueType::kString; }
-  bool is_array() const { return type() == ValueType::kArray; }
-  bool is_object() const { return type() == ValueType::kObject; }
 
   // Each accessor requires the matching type (check with is_*() first).
   bool as_bool() const { return std::get<bool>(rep_); }
@@ -77,7 +88,7 @@ class Value {
 };
 
 // The frozen form of Value.
-class FrozenValue {
+class FrozenValue : public internal::ValueKind<FrozenValue> {
  public:
   using Array = Vector<FrozenValue>;
   using Object = Map<String, FrozenValue>;
@@ -85,13 +96,6 @@ class FrozenValue {
                       Object>;
 
   ValueType type() const { return static_cast<ValueType>(rep_.index()); }
-  bool is_null() const { return type() == ValueType::kNull; }
-  bool is_bool() const { return type() == ValueType::kBool; }
-  bool is_int() const { return type() == ValueType::kInt; }
-  bool is_double() const { return type() == ValueType::kDouble; }
-  bool is_string() const { return type() == ValueType::kString; }
-  bool is_array() const { return type() == ValueType::kArray; }
-  bool is_object() const { return type() == ValueType::kObject; }
 
   // Each accessor requires the matching type (check with is_*() first).
   bool as_bool() const { return *rep_.get_if<bool>(); }

@@ -41,6 +41,25 @@ bool DiskNearlyFull(const std::string& dir) {
   return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize < (1u << 20);
 }
 
+// The root record at `key` (and its type name), NotFound if absent.
+absl::StatusOr<RootRecord> ReadRoot(const Core& core, MDB_txn* txn,
+                                    std::string_view key,
+                                    std::string_view* name) {
+  MDB_val k = ToVal(key), v;
+  const int rc = mdb_get(txn, core.roots_db(), &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    return absl::NotFoundError(
+        Cat("store ", core.dir(), ": no key '", key, "'"));
+  }
+  if (rc != MDB_SUCCESS) return LmdbError(rc, Cat("reading key '", key, "'"));
+  std::optional<RootRecord> r = DecodeRoot(FromVal(v), name);
+  if (!r) {
+    return absl::DataLossError(Cat(
+        "store ", core.dir(), ": malformed root record for key '", key, "'"));
+  }
+  return *r;
+}
+
 int VarintLength(std::uint64_t v) {
   int n = 1;
   while (v >= 0x80) {
@@ -321,21 +340,9 @@ absl::StatusOr<const void*> ReadTxn::Find(std::string_view key,
                                           std::string_view type_name) const {
   absl::Status s = core_->CheckKey(key);
   if (!s.ok()) return s;
-  MDB_val k = ToVal(key), v;
-  const int rc = mdb_get(txn(), core_->roots_db(), &k, &v);
-  if (rc == MDB_NOTFOUND) {
-    return absl::NotFoundError(
-        Cat("store ", core_->dir(), ": no key '", key, "'"));
-  }
-  if (rc != MDB_SUCCESS) {
-    return LmdbError(rc, Cat("reading key '", key, "'"));
-  }
   std::string_view name;
-  std::optional<RootRecord> r = DecodeRoot(FromVal(v), &name);
-  if (!r) {
-    return absl::DataLossError(Cat(
-        "store ", core_->dir(), ": malformed root record for key '", key, "'"));
-  }
+  absl::StatusOr<RootRecord> r = ReadRoot(*core_, txn(), key, &name);
+  if (!r.ok()) return r.status();
   if (r->type_id != type_id) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "store %s: key '%s' holds %s (type id %#x), not %s (type id %#x)",
@@ -370,19 +377,9 @@ absl::StatusOr<const void*> ReadTxn::Find(std::string_view key,
 absl::StatusOr<RootInfo> ReadTxn::Info(std::string_view key) const {
   absl::Status s = core_->CheckKey(key);
   if (!s.ok()) return s;
-  MDB_val k = ToVal(key), v;
-  const int rc = mdb_get(txn(), core_->roots_db(), &k, &v);
-  if (rc == MDB_NOTFOUND) {
-    return absl::NotFoundError(
-        Cat("store ", core_->dir(), ": no key '", key, "'"));
-  }
-  if (rc != MDB_SUCCESS) return LmdbError(rc, Cat("reading '", key, "'"));
   std::string_view name;
-  std::optional<RootRecord> r = DecodeRoot(FromVal(v), &name);
-  if (!r) {
-    return absl::DataLossError(Cat(
-        "store ", core_->dir(), ": malformed root record for key '", key, "'"));
-  }
+  absl::StatusOr<RootRecord> r = ReadRoot(*core_, txn(), key, &name);
+  if (!r.ok()) return r.status();
   return RootInfo{std::string(key), std::string(name), r->type_id, r->offset,
                   r->graph_size};
 }
@@ -606,25 +603,17 @@ absl::Status WriteTxn::Release(std::uint64_t off, std::uint64_t len) {
 
 absl::Status WriteTxn::PutRoot(std::string_view key, const RootRecord& r,
                                std::string_view type_name) {
-  MDB_val k = ToVal(key), v;
-  int rc = mdb_get(txn_.get(), core_->roots_db(), &k, &v);
-  if (rc == MDB_SUCCESS) {
-    std::optional<RootRecord> old = DecodeRoot(FromVal(v), nullptr);
-    if (!old) {
-      return absl::DataLossError(Cat("store ", core_->dir(),
-                                     ": malformed root record for key '", key,
-                                     "'"));
-    }
+  absl::StatusOr<RootRecord> old = ReadRoot(*core_, txn_.get(), key, nullptr);
+  if (old.ok()) {
     absl::Status s = Release(old->offset, old->extent_size);
     if (!s.ok()) return s;
-  } else if (rc != MDB_NOTFOUND) {
-    return LmdbError(rc, Cat("reading key '", key, "'"));
+  } else if (!absl::IsNotFound(old.status())) {
+    return old.status();
   }
   const std::string value = EncodeRoot(r, type_name);
-  k = ToVal(key);
-  v = ToVal(value);
-  rc = mdb_put(txn_.get(), core_->roots_db(), &k, &v, 0);
-  return LmdbError(rc, Cat("writing key '", key, "'"));
+  MDB_val k = ToVal(key), v = ToVal(value);
+  return LmdbError(mdb_put(txn_.get(), core_->roots_db(), &k, &v, 0),
+                   Cat("writing key '", key, "'"));
 }
 
 absl::StatusOr<ShareInfo> WriteTxn::Share(
@@ -674,22 +663,13 @@ absl::StatusOr<ShareInfo> WriteTxn::Share(
 absl::Status WriteTxn::Delete(std::string_view key) {
   absl::Status s = core_->CheckKey(key);
   if (!s.ok()) return s;
-  MDB_val k = ToVal(key), v;
-  int rc = mdb_get(txn_.get(), core_->roots_db(), &k, &v);
-  if (rc == MDB_NOTFOUND) {
-    return absl::NotFoundError(
-        Cat("store ", core_->dir(), ": no key '", key, "'"));
-  }
-  if (rc != MDB_SUCCESS) return LmdbError(rc, Cat("reading '", key, "'"));
-  std::optional<RootRecord> old = DecodeRoot(FromVal(v), nullptr);
-  if (!old) {
-    return absl::DataLossError(Cat(
-        "store ", core_->dir(), ": malformed root record for key '", key, "'"));
-  }
+  absl::StatusOr<RootRecord> old = ReadRoot(*core_, txn_.get(), key, nullptr);
+  if (!old.ok()) return old.status();
   s = Release(old->offset, old->extent_size);
   if (!s.ok()) return s;
-  rc = mdb_del(txn_.get(), core_->roots_db(), &k, nullptr);
-  return LmdbError(rc, Cat("deleting key '", key, "'"));
+  MDB_val k = ToVal(key);
+  return LmdbError(mdb_del(txn_.get(), core_->roots_db(), &k, nullptr),
+                   Cat("deleting key '", key, "'"));
 }
 
 absl::Status WriteTxn::Commit() {
