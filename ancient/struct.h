@@ -9,7 +9,7 @@
 // to, vectors of or maps of itself.
 //
 //   struct Node { bool word; std::map<char, std::unique_ptr<Node>> next; };
-//   ANCIENT_STRUCT(Node, word, next)
+//   ANCIENT_STRUCT(Node, word, next);   // the semicolon is optional
 //
 // Up to 40 fields.
 
@@ -227,7 +227,6 @@ struct Layout<T, std::enable_if_t<internal::AncientStruct<T>>> {
     return std::make_tuple(                                        \
         ::ancient::internal::NoField {} ANCIENT_INTERNAL_FOR_EACH( \
             ANCIENT_INTERNAL_FIELD_ENTRY, Type, __VA_ARGS__));     \
-  }                                                                \
-  static_assert(true, "")
+  }
 
 #endif  // ANCIENT_STRUCT_H_

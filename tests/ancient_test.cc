@@ -70,7 +70,8 @@ struct Tree {
 };
 }  // namespace test_types
 
-ANCIENT_STRUCT(test_types::Point, x, y);
+// With and without the trailing semicolon: both must compile.
+ANCIENT_STRUCT(test_types::Point, x, y)
 ANCIENT_STRUCT(test_types::Record, name, id, color, path, note, counts);
 ANCIENT_STRUCT(test_types::Chain, value, next);
 ANCIENT_STRUCT(test_types::GraphNode, id, edges);
