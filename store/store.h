@@ -198,9 +198,18 @@ class WriteBatch {
 
 class Store {
  public:
-  // Opens the store in directory `dir`, creating it if allowed. Maps the
-  // arena at its recorded base address. Opening one directory twice in a
-  // process shares one underlying environment (LMDB forbids two).
+  // Opens the store in directory `dir`, creating it (mode 0700, files 0600)
+  // if missing and allowed. Maps the arena at its recorded base address.
+  // Opening one directory twice in a process shares one underlying
+  // environment (LMDB forbids two); the second open must agree on read_only.
+  // Errors: NotFound (no store and read_only or !create_if_missing);
+  //   FailedPrecondition (`dir` is not a directory or not an ancient store;
+  //   format version, pointer width or byte order differ; base address taken
+  //   in this process, naming the range and its occupant; a base_address
+  //   option that differs from the recorded one; opened already with the
+  //   other read_only); DataLoss (arena missing or shorter than recorded, bad
+  //   records); PermissionDenied; ResourceExhausted (no address space);
+  //   InvalidArgument (max_size 0).
   static absl::StatusOr<std::unique_ptr<Store>> Open(
       const std::string& dir, const StoreOptions& options = {});
 
@@ -210,7 +219,12 @@ class Store {
 
   // Copies `value` (and everything it reaches) into the store at `key`, in
   // one atomic commit. An existing value at `key` stays readable until the
-  // commit, and for readers that hold it, after. Waits for other writers.
+  // commit, and for readers that hold it, after. Waits for other writers
+  // (in any process). `value` must not change during the call.
+  // Errors: InvalidArgument (key empty or over 511 bytes);
+  //   FailedPrecondition (read-only store; a WriteBatch open on this
+  //   thread); ResourceExhausted (disk full, max_size reached, LMDB map
+  //   full); DataLoss (damaged space records). On error nothing changes.
   template <class T>
   absl::StatusOr<ShareInfo> Share(std::string_view key, const T& value) {
     absl::StatusOr<WriteBatch> batch = Write();
@@ -222,12 +236,17 @@ class Store {
     return info;
   }
 
-  // Removes `key`. NotFound if absent. Its space is reused once no reader
-  // can see it.
+  // Removes `key`. Its space is reused once no reader can see it.
+  // Errors: NotFound (absent), InvalidArgument (bad key), FailedPrecondition
+  //   (read-only store; a WriteBatch open on this thread), ResourceExhausted.
   absl::Status Delete(std::string_view key);
 
-  // The graph at `key`, read as T (FailedPrecondition if it was shared as
-  // another type).
+  // The graph at `key`, read as T, in place. The Root keeps it readable for
+  // as long as it lives. Checks the root's type, extent and base address
+  // (not its contents: that is Verify's job).
+  // Errors: NotFound (no such key), FailedPrecondition (shared as another
+  //   type; both type names in the message), InvalidArgument (bad key),
+  //   DataLoss (bad record or extent), ResourceExhausted (reader table full).
   template <class T>
   absl::StatusOr<Root<T>> Get(std::string_view key) const {
     absl::StatusOr<Snapshot> snap = Read();
@@ -237,14 +256,21 @@ class Store {
     return Root<T>(std::move(snap->txn_), *p);
   }
 
-  // A consistent view of all roots.
+  // A consistent view of all roots, as of now. Never blocks on writers.
+  // Errors: ResourceExhausted (LMDB's reader table is full even after
+  //   clearing dead processes' slots).
   absl::StatusOr<Snapshot> Read() const;
-  // Starts an atomic batch of changes (takes the write lock).
+  // Starts an atomic batch of changes; waits for the write lock, held until
+  // the batch is committed or destroyed.
+  // Errors: FailedPrecondition (read-only store; a batch already open on
+  //   this thread, which would deadlock).
   absl::StatusOr<WriteBatch> Write();
 
-  // Keys starting with `prefix`, in byte order.
+  // Keys starting with `prefix`, in byte order, as of now.
   absl::StatusOr<std::vector<std::string>> Keys(
       std::string_view prefix = "") const;
+  // Space accounting and readers; bytes_live + bytes_free +
+  // bytes_never_used == arena_size. Clears dead processes' reader slots.
   absl::StatusOr<StoreStats> Stats() const;
 
   // Checks the whole store: every root's graph lies inside its extent and
@@ -255,9 +281,12 @@ class Store {
   absl::Status Verify() const;
 
   // Writes a consistent copy of the store (as of the call) to `dest_dir`,
-  // which must not hold a store yet, while writers keep writing. The copy
-  // gets its own base address. With `compact`, live graphs are packed
-  // together and free space is dropped.
+  // which must not hold data yet, while writers keep writing. The copy gets
+  // its own base address (graphs are relocated). With `compact`, live
+  // graphs are packed together and free space is dropped; without, offsets
+  // and free space are kept.
+  // Errors: FailedPrecondition (`dest_dir` holds data), InvalidArgument
+  //   (the source itself), DataLoss (a damaged source root), and Open's.
   absl::Status CopyTo(const std::string& dest_dir, bool compact) const;
 
   const std::string& dir() const;
