@@ -64,6 +64,9 @@ class Value : public internal::ValueKind<Value> {
   Value(const char* s) : rep_(std::string(s)) {}       // NOLINT
   Value(Array a) : rep_(std::move(a)) {}               // NOLINT
   Value(Object o) : rep_(std::move(o)) {}              // NOLINT
+  // A std::map with the default comparator converts too.
+  Value(const std::map<std::string, Value>& o)  // NOLINT
+      : rep_(Object(o.begin(), o.end())) {}
 
   ValueType type() const { return static_cast<ValueType>(rep_.index()); }
 

@@ -220,6 +220,27 @@ absl::Status Arena::Grow(std::uint64_t size) {
   return MapMore(size);
 }
 
+absl::StatusOr<bool> Arena::TailIsZero(std::uint64_t from) const {
+  char buf[1 << 16];
+  for (std::uint64_t at = from;;) {
+    const ssize_t n = pread(fd_, buf, sizeof buf, static_cast<off_t>(at));
+    if (n < 0) return ErrnoError(errno, "reading " + path_);
+    if (n == 0) return true;
+    for (ssize_t i = 0; i < n; ++i) {
+      if (buf[i] != 0) return false;
+    }
+    at += static_cast<std::uint64_t>(n);
+  }
+}
+
+absl::Status Arena::Truncate(std::uint64_t size) {
+  if (ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+    return ErrnoError(errno, absl::StrFormat("truncating %s to %d bytes",
+                                             path_, size));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Arena::SetWritable(std::uint64_t offset, std::uint64_t len,
                                 bool on) {
   const std::uint64_t lo = PageDown(offset);

@@ -67,6 +67,13 @@ class Arena {
   // later, and maps it.
   absl::Status Grow(std::uint64_t size);
 
+  // Whether the file's bytes from `from` to its end are all zero (or there
+  // are none).
+  absl::StatusOr<bool> TailIsZero(std::uint64_t from) const;
+
+  // Writer, holding the write lock: cuts the file to `size` bytes.
+  absl::Status Truncate(std::uint64_t size);
+
   // Writer: makes [offset, offset + len) writable (true) or read-only again.
   absl::Status SetWritable(std::uint64_t offset, std::uint64_t len, bool on);
 

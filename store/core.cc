@@ -255,6 +255,17 @@ absl::Status Core::Init() {
   arena_ = *std::move(arena);
   absl::Status s = arena_->EnsureMapped(space.arena_size);
   if (!s.ok()) return s;
+  if (!ro && !created) {
+    // Bytes past the recorded end were never committed: what a writer that
+    // crashed while growing the arena left, or something appended. We hold
+    // the write lock, so no writer is using them: give them back.
+    absl::StatusOr<std::uint64_t> size = arena_->FileSize();
+    if (!size.ok()) return size.status();
+    if (*size > space.arena_size) {
+      s = arena_->Truncate(space.arena_size);
+      if (!s.ok()) return s;
+    }
+  }
 
   if (created) {
     k = ToVal("meta");

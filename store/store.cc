@@ -217,6 +217,16 @@ absl::Status Store::Verify() const {
   }
   absl::Status s = core_->arena().EnsureMapped(space->arena_size);
   if (!s.ok()) return s;
+  absl::StatusOr<bool> tail_zero = core_->arena().TailIsZero(space->arena_size);
+  if (!tail_zero.ok()) return tail_zero.status();
+  if (!*tail_zero) {
+    return absl::DataLossError(absl::StrFormat(
+        "store %s: the arena file holds data past its recorded end (%d "
+        "bytes): appended by another program, or left by a writer that "
+        "crashed while growing the arena (then harmless: the next read-write "
+        "open removes it)",
+        dir, space->arena_size));
+  }
 
   // Every extent: (offset, length, what).
   std::vector<std::tuple<std::uint64_t, std::uint64_t, std::string>> extents;

@@ -588,6 +588,13 @@ TEST(Value, FromNestedData) {
   EXPECT_TRUE(f.find("empty")->as_object().empty());
   EXPECT_EQ(f.find("missing"), nullptr);
   EXPECT_EQ(ancient::Thaw(f), v);
+  // Plain std::map and std::vector convert as well.
+  std::map<std::string, ancient::Value> plain = {{"x", 1}, {"y", "z"}};
+  ancient::Value from_plain(plain);
+  ASSERT_TRUE(from_plain.is_object());
+  EXPECT_EQ(from_plain.as_object().at("y").as_string(), "z");
+  ancient::Value from_vector(std::vector<ancient::Value>{1, 2.5, true});
+  EXPECT_TRUE(from_vector.as_array()[2].as_bool());
   ExpectSound(a);
 }
 

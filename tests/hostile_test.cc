@@ -104,20 +104,53 @@ TEST(Hostile, MissingArena) {
   ExpectError(dir, absl::StatusCode::kDataLoss, "arena file is missing");
 }
 
-TEST(Hostile, ArenaExtendedWithGarbageIsHarmless) {
-  // Bytes past the recorded arena size are what a writer that crashed while
-  // growing leaves behind: not damage. They are never read, and are reused
-  // (overwritten) by later growth.
+TEST(Hostile, ArenaExtendedWithGarbage) {
   const std::string dir = MakeStore("extended");
+  std::uint64_t size = 0;
   {
+    struct stat st;
+    ASSERT_EQ(stat((dir + "/arena").c_str(), &st), 0);
+    size = static_cast<std::uint64_t>(st.st_size);
     std::ofstream f(dir + "/arena", std::ios::app | std::ios::binary);
     f << std::string(100000, '\xa5');
   }
-  EXPECT_TRUE(Probe(dir).ok()) << Probe(dir);
+  // A read-only Verify reports it...
+  StoreOptions ro = Opts();
+  ro.read_only = true;
+  {
+    auto store = Store::Open(dir, ro);
+    ASSERT_TRUE(store.ok()) << store.status();
+    const absl::Status v = (*store)->Verify();
+    EXPECT_EQ(v.code(), absl::StatusCode::kDataLoss) << v;
+    EXPECT_NE(v.message().find("past its recorded end"), std::string::npos) << v;
+  }
+  // ...a read-write open removes it (as after a writer's crash while
+  // growing), and everything committed is intact.
   auto store = Store::Open(dir, Opts());
   ASSERT_TRUE(store.ok());
+  struct stat st;
+  ASSERT_EQ(stat((dir + "/arena").c_str(), &st), 0);
+  EXPECT_EQ(static_cast<std::uint64_t>(st.st_size), size);
+  EXPECT_TRUE((*store)->Verify().ok()) << (*store)->Verify();
+  auto a = (*store)->Get<Strings>("a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(ancient_test::CheckValue(**a), 1);
   ASSERT_TRUE((*store)->Share("c", ancient_test::MakeValue(3, 20000)).ok());
   EXPECT_TRUE((*store)->Verify().ok());
+}
+
+TEST(Hostile, ZeroTailIsNotDamage) {
+  // Growth that crashed before writing leaves zeros: not reported.
+  const std::string dir = MakeStore("zerotail");
+  {
+    std::ofstream f(dir + "/arena", std::ios::app | std::ios::binary);
+    f << std::string(100000, '\0');
+  }
+  StoreOptions ro = Opts();
+  ro.read_only = true;
+  auto store = Store::Open(dir, ro);
+  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE((*store)->Verify().ok()) << (*store)->Verify();
 }
 
 TEST(Hostile, RootPointingOutsideTheArena) {
