@@ -9,8 +9,9 @@
 //
 // This header brings the whole graph layer: the frozen containers
 // (frozen.h), layouts for std and Abseil types (layout.h), ANCIENT_STRUCT
-// for user structs (struct.h), TypeId (type_id.h), Value (value.h) and the
-// type-free block operations (block.h).
+// for user structs (struct.h), TypeId (type_id.h), Value (value.h), the
+// type-free block operations (block.h) and the typed check VerifyGraph
+// (check.h).
 
 #ifndef ANCIENT_ANCIENT_H_
 #define ANCIENT_ANCIENT_H_
@@ -26,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ancient/block.h"
+#include "ancient/check.h"
 #include "ancient/frozen.h"
 #include "ancient/layout.h"
 #include "ancient/struct.h"

@@ -85,6 +85,14 @@ struct FrozenAccess {
     return f.starts_;
   }
   template <class F>
+  static std::uint8_t OptionalFlag(const F& f) {
+    return f.has_;
+  }
+  template <class F>
+  static std::uint64_t HashedMask(const F& f) {
+    return f.mask_;
+  }
+  template <class F>
   static constexpr std::size_t OptionalValueOffset() {
     return offsetof(F, storage_);
   }

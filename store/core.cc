@@ -346,7 +346,7 @@ absl::StatusOr<std::shared_ptr<ReadTxn>> ReadTxn::Begin(
   return std::shared_ptr<ReadTxn>(new ReadTxn(std::move(core), Txn(raw)));
 }
 
-absl::StatusOr<const void*> ReadTxn::Find(std::string_view key,
+absl::StatusOr<GraphRef> ReadTxn::Find(std::string_view key,
                                           std::uint64_t type_id,
                                           std::string_view type_name) const {
   absl::Status s = core_->CheckKey(key);
@@ -382,7 +382,7 @@ absl::StatusOr<const void*> ReadTxn::Find(std::string_view key,
         s.code(), absl::StrFormat("store %s: key '%s': %s", core_->dir(), key,
                                   std::string(s.message())));
   }
-  return core_->arena().base() + r->offset;
+  return GraphRef{core_->arena().base() + r->offset, r->graph_size};
 }
 
 absl::StatusOr<RootInfo> ReadTxn::Info(std::string_view key) const {

@@ -104,8 +104,8 @@ class ReadTxn {
   Core& core() const { return *core_; }
   MDB_txn* txn() const { return txn_.get(); }
 
-  absl::StatusOr<const void*> Find(std::string_view key, std::uint64_t type_id,
-                                   std::string_view type_name) const;
+  absl::StatusOr<GraphRef> Find(std::string_view key, std::uint64_t type_id,
+                                std::string_view type_name) const;
   // Calls f(key, record, type_name) for each root whose key has `prefix`.
   template <class F>
   absl::Status ForEachRoot(std::string_view prefix, F f) const;

@@ -23,9 +23,9 @@ using store_internal::WriteTxn;
 
 // ------------------------------------------------------------- Snapshot
 
-absl::StatusOr<const void*> Snapshot::Find(std::string_view key,
-                                           std::uint64_t type_id,
-                                           std::string_view type_name) const {
+absl::StatusOr<store_internal::GraphRef> Snapshot::Find(
+    std::string_view key, std::uint64_t type_id,
+    std::string_view type_name) const {
   return txn_->Find(key, type_id, type_name);
 }
 

@@ -103,6 +103,11 @@ struct StoreStats {
 };
 
 namespace store_internal {
+// A graph found in the arena: its root and its size.
+struct GraphRef {
+  const void* root;
+  std::uint64_t size;
+};
 class Core;
 class ReadTxn;
 class WriteTxn;
@@ -138,9 +143,27 @@ class Snapshot {
   // DataLoss (damaged record), InvalidArgument (bad key).
   template <class T>
   absl::StatusOr<const Frozen<T>*> Get(std::string_view key) const {
-    absl::StatusOr<const void*> p = Find(key, TypeId<T>(), TypeName<T>());
-    if (!p.ok()) return p.status();
-    return static_cast<const Frozen<T>*>(*p);
+    absl::StatusOr<store_internal::GraphRef> g =
+        Find(key, TypeId<T>(), TypeName<T>());
+    if (!g.ok()) return g.status();
+    return static_cast<const Frozen<T>*>(g->root);
+  }
+
+  // As Get, then checks the whole graph against T with VerifyGraph
+  // (ancient/check.h) before returning it: for files you did not write.
+  // Linear in the graph's size. Errors: Get's, and DataLoss naming the
+  // first problem found.
+  template <class T>
+  absl::StatusOr<const Frozen<T>*> GetVerified(std::string_view key) const {
+    absl::StatusOr<store_internal::GraphRef> g =
+        Find(key, TypeId<T>(), TypeName<T>());
+    if (!g.ok()) return g.status();
+    absl::Status s = VerifyGraph<T>(g->root, g->size);
+    if (!s.ok()) {
+      return absl::DataLossError("key '" + std::string(key) +
+                                 "': " + std::string(s.message()));
+    }
+    return static_cast<const Frozen<T>*>(g->root);
   }
 
   // Keys starting with `prefix`, in byte order.
@@ -156,8 +179,9 @@ class Snapshot {
   friend class Store;
   explicit Snapshot(std::shared_ptr<store_internal::ReadTxn> txn)
       : txn_(std::move(txn)) {}
-  absl::StatusOr<const void*> Find(std::string_view key, std::uint64_t type_id,
-                                   std::string_view type_name) const;
+  absl::StatusOr<store_internal::GraphRef> Find(
+      std::string_view key, std::uint64_t type_id,
+      std::string_view type_name) const;
   std::shared_ptr<store_internal::ReadTxn> txn_;
 };
 
@@ -251,7 +275,19 @@ class Store {
   absl::StatusOr<Root<T>> Get(std::string_view key) const {
     absl::StatusOr<Snapshot> snap = Read();
     if (!snap.ok()) return snap.status();
-    absl::StatusOr<const void*> p = snap->Find(key, TypeId<T>(), TypeName<T>());
+    absl::StatusOr<store_internal::GraphRef> g =
+        snap->Find(key, TypeId<T>(), TypeName<T>());
+    if (!g.ok()) return g.status();
+    return Root<T>(std::move(snap->txn_), g->root);
+  }
+
+  // As Get, then checks the whole graph against T (see
+  // Snapshot::GetVerified): for files you did not write.
+  template <class T>
+  absl::StatusOr<Root<T>> GetVerified(std::string_view key) const {
+    absl::StatusOr<Snapshot> snap = Read();
+    if (!snap.ok()) return snap.status();
+    absl::StatusOr<const Frozen<T>*> p = snap->GetVerified<T>(key);
     if (!p.ok()) return p.status();
     return Root<T>(std::move(snap->txn_), *p);
   }

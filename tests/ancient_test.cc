@@ -89,6 +89,8 @@ template <class T>
 void ExpectSound(const ancient::Ancient<T>& a) {
   EXPECT_TRUE(
       ancient::VerifyBlock(a.data(), a.size_bytes(), a.relocations()).ok());
+  const absl::Status typed = ancient::VerifyGraph<T>(a.data(), a.size_bytes());
+  EXPECT_TRUE(typed.ok()) << typed;
 }
 
 TEST(Scalars, RoundTrip) {
@@ -653,6 +655,131 @@ TEST(Block, RelocateAndDetectDamage) {
   EXPECT_EQ(ancient::VerifyBlock(copy, 64, far).code(),
             absl::StatusCode::kDataLoss);
   ::operator delete (copy, std::align_val_t{64});
+}
+
+}  // namespace
+
+namespace {
+
+// A writable, relocated copy of a block, to damage.
+class BlockCopy {
+ public:
+  template <class T>
+  explicit BlockCopy(const ancient::Ancient<T>& a)
+      : size_(a.size_bytes()),
+        p_(static_cast<char*>(::operator new (size_, std::align_val_t{64}))) {
+    std::memcpy(p_, a.data(), size_);
+    EXPECT_TRUE(
+        ancient::RelocateBlock(p_, size_, a.relocations(),
+                               reinterpret_cast<std::uintptr_t>(a.data()))
+            .ok());
+  }
+  ~BlockCopy() { ::operator delete (p_, std::align_val_t{64}); }
+  char* data() { return p_; }
+  std::uint64_t size() const { return size_; }
+  template <class V>
+  void Put(std::size_t at, V v) {
+    std::memcpy(p_ + at, &v, sizeof v);
+  }
+  template <class V>
+  V GetAt(std::size_t at) const {
+    V v;
+    std::memcpy(&v, p_ + at, sizeof v);
+    return v;
+  }
+
+ private:
+  std::uint64_t size_;
+  char* p_;
+};
+
+template <class T>
+void ExpectTypedDamage(BlockCopy& b, const std::string& needle) {
+  const absl::Status s = ancient::VerifyGraph<T>(b.data(), b.size());
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find(needle), std::string::npos) << s;
+}
+
+static_assert(sizeof(ancient::String) == 16);
+static_assert(sizeof(ancient::Vector<int>) == 16);
+
+TEST(VerifyGraph, CatchesWhatPointerChecksCannot) {
+  using Words = std::vector<std::string>;
+  auto a = ancient::Mark(Words{"alpha", "beta"});
+  {
+    BlockCopy b(a);
+    b.Put<std::uint64_t>(8, 1000);  // The vector's size.
+    ExpectTypedDamage<Words>(b, "vector elements");
+  }
+  {
+    BlockCopy b(a);
+    // The first String header: data pointer, then size.
+    const auto elems =
+        b.GetAt<std::uintptr_t>(0) - reinterpret_cast<std::uintptr_t>(b.data());
+    b.Put<std::uint64_t>(elems + 8, 1u << 20);
+    ExpectTypedDamage<Words>(b, "string bytes");
+  }
+  {
+    BlockCopy b(a);
+    const auto elems =
+        b.GetAt<std::uintptr_t>(0) - reinterpret_cast<std::uintptr_t>(b.data());
+    const auto bytes = b.GetAt<std::uintptr_t>(elems) -
+                       reinterpret_cast<std::uintptr_t>(b.data());
+    b.Put<char>(bytes + 5, 'x');  // "alpha"'s NUL.
+    ExpectTypedDamage<Words>(b, "NUL");
+  }
+}
+
+TEST(VerifyGraph, FlagsIndexesAndBuckets) {
+  {
+    auto a = ancient::Mark(true);
+    BlockCopy b(a);
+    b.Put<unsigned char>(0, 3);
+    ExpectTypedDamage<bool>(b, "bool");
+  }
+  {
+    auto a = ancient::Mark(std::optional<std::int32_t>(5));
+    BlockCopy b(a);
+    b.Put<std::uint8_t>(4, 2);
+    ExpectTypedDamage<std::optional<std::int32_t>>(b, "optional flag");
+  }
+  {
+    using V = std::variant<std::int64_t, std::string>;
+    auto a = ancient::Mark(V(std::string("s")));
+    BlockCopy b(a);
+    b.Put<std::uint32_t>(16, 7);  // After the 16-byte storage.
+    ExpectTypedDamage<V>(b, "variant index");
+  }
+  {
+    auto a = ancient::Mark(std::make_unique<std::string>("boxed"));
+    BlockCopy b(a);
+    b.Put<std::uintptr_t>(
+        0, reinterpret_cast<std::uintptr_t>(b.data()) + b.size() + 64);
+    ExpectTypedDamage<std::unique_ptr<std::string>>(b, "pointee");
+  }
+  {
+    using M = std::unordered_map<std::string, int>;
+    auto a = ancient::Mark(M{{"a", 1}, {"b", 2}, {"c", 3}});
+    BlockCopy b(a);
+    // HashMap header: entries, starts, size, mask.
+    const auto starts =
+        b.GetAt<std::uintptr_t>(8) - reinterpret_cast<std::uintptr_t>(b.data());
+    b.Put<std::uint64_t>(starts + 8, 99);
+    ExpectTypedDamage<M>(b, "bucket");
+  }
+}
+
+TEST(VerifyGraph, CyclesAndSharingCheckOnce) {
+  auto x = std::make_shared<SharedNode>();
+  x->label = "x";
+  x->left = x;
+  x->right = x;
+  auto a = ancient::Mark(x);
+  EXPECT_TRUE(ancient::VerifyGraph<std::shared_ptr<SharedNode>>(a.data(),
+                                                                a.size_bytes())
+                  .ok());
+  x->left.reset();
+  x->right.reset();
 }
 
 }  // namespace

@@ -122,7 +122,8 @@ TEST(Hostile, ArenaExtendedWithGarbage) {
     ASSERT_TRUE(store.ok()) << store.status();
     const absl::Status v = (*store)->Verify();
     EXPECT_EQ(v.code(), absl::StatusCode::kDataLoss) << v;
-    EXPECT_NE(v.message().find("past its recorded end"), std::string::npos) << v;
+    EXPECT_NE(v.message().find("past its recorded end"), std::string::npos)
+        << v;
   }
   // ...a read-write open removes it (as after a writer's crash while
   // growing), and everything committed is intact.
@@ -224,6 +225,32 @@ TEST(Hostile, ForgedChecksumStillCaughtByPointerCheck) {
   SetField(rec, kChecksum, XXH3_64bits(bytes.data(), bytes.size()));
   RawLmdb(dir).Put("roots", "a", rec);
   ExpectError(dir, absl::StatusCode::kDataLoss, "outside");
+}
+
+TEST(Hostile, ForgedSizeCaughtByGetVerified) {
+  // A size field made too large, with the checksum forged to match: every
+  // pointer still lands inside the graph, so the type-free Verify cannot
+  // tell; the typed check can.
+  const std::string dir = MakeStore("forgedsize");
+  std::string rec = *RawLmdb(dir).Get("roots", "a");
+  const std::uint64_t off = GetField(rec, kOffset);
+  const int fd = open((dir + "/arena").c_str(), O_RDWR);
+  const std::uint64_t huge = 1u << 30;
+  ASSERT_EQ(pwrite(fd, &huge, 8, off + 8), 8);  // The vector's size.
+  std::string bytes(GetField(rec, kGraph) + GetField(rec, kReloc), '\0');
+  ASSERT_EQ(pread(fd, bytes.data(), bytes.size(), off),
+            static_cast<ssize_t>(bytes.size()));
+  close(fd);
+  SetField(rec, kChecksum, XXH3_64bits(bytes.data(), bytes.size()));
+  RawLmdb(dir).Put("roots", "a", rec);
+  auto store = Store::Open(dir, Opts());
+  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE((*store)->Verify().ok());
+  auto v = (*store)->GetVerified<Strings>("a");
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss) << v.status();
+  EXPECT_NE(v.status().message().find("vector elements"), std::string::npos)
+      << v.status();
+  EXPECT_TRUE((*store)->GetVerified<Strings>("b").ok());
 }
 
 TEST(Hostile, WrongBaseAddress) {

@@ -104,12 +104,12 @@ int Get(const Strings& a) {
   auto info = snap->Info(a[1]);
   if (!info.ok()) return Fail(info.status());
   if (info->type_id == ancient::TypeId<ancient::Value>()) {
-    auto v = snap->Get<ancient::Value>(a[1]);
+    auto v = snap->GetVerified<ancient::Value>(a[1]);
     if (!v.ok()) return Fail(v.status());
     std::printf("%s\n",
                 ancient::ToJson(**v, absl::GetFlag(FLAGS_pretty)).c_str());
   } else if (info->type_id == ancient::TypeId<Strings>()) {
-    auto v = snap->Get<Strings>(a[1]);
+    auto v = snap->GetVerified<Strings>(a[1]);
     if (!v.ok()) return Fail(v.status());
     for (const ancient::String& s : **v) {
       std::fwrite(s.data(), 1, s.size(), stdout);
@@ -164,6 +164,20 @@ int Verify(const Strings& a) {
   if (!store.ok()) return Fail(store.status());
   absl::Status s = (*store)->Verify();
   if (!s.ok()) return Fail(s);
+  // The types this tool knows get the typed check too.
+  auto snap = (*store)->Read();
+  if (!snap.ok()) return Fail(snap.status());
+  auto roots = snap->List();
+  if (!roots.ok()) return Fail(roots.status());
+  for (const auto& r : *roots) {
+    absl::Status typed;
+    if (r.type_id == ancient::TypeId<ancient::Value>()) {
+      typed = snap->GetVerified<ancient::Value>(r.key).status();
+    } else if (r.type_id == ancient::TypeId<Strings>()) {
+      typed = snap->GetVerified<Strings>(r.key).status();
+    }
+    if (!typed.ok()) return Fail(typed);
+  }
   std::printf("%s: ok\n", a[0].c_str());
   return kExitOk;
 }

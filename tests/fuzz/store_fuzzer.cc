@@ -106,8 +106,10 @@ void Probe(bool read_only) {
   if (!snap.ok()) return;
   (void)snap->List();
   if (verified.ok()) {
-    // Verified: reading what the roots hold must be safe.
-    auto words = snap->Get<std::vector<std::string>>("words");
+    // Verified, then checked against its type: reading must be safe.
+    auto words = snap->GetVerified<std::vector<std::string>>("words");
+    auto json = snap->GetVerified<ancient::Value>("json");
+    (void)json;
     if (words.ok()) {
       std::size_t total = 0;
       for (const auto& s : **words) total += s.size();
