@@ -92,6 +92,22 @@ void FlipArenaByte(const std::string& dir, std::uint64_t at) {
   close(fd);
 }
 
+// Writes `value` at byte `at` of root `key`'s graph, then recomputes the
+// root's checksum so that the damage is not caught by it.
+void OverwriteWithForgedChecksum(const std::string& dir, const std::string& key,
+                                 std::uint64_t at, std::uint64_t value) {
+  std::string rec = *RawLmdb(dir).Get("roots", key);
+  const std::uint64_t off = GetField(rec, kOffset);
+  const int fd = open((dir + "/arena").c_str(), O_RDWR);
+  ASSERT_EQ(pwrite(fd, &value, 8, off + at), 8);
+  std::string bytes(GetField(rec, kGraph) + GetField(rec, kReloc), '\0');
+  ASSERT_EQ(pread(fd, bytes.data(), bytes.size(), off),
+            static_cast<ssize_t>(bytes.size()));
+  close(fd);
+  SetField(rec, kChecksum, XXH3_64bits(bytes.data(), bytes.size()));
+  RawLmdb(dir).Put("roots", key, rec);
+}
+
 TEST(Hostile, TruncatedArena) {
   const std::string dir = MakeStore("truncated");
   ASSERT_EQ(truncate((dir + "/arena").c_str(), 4096), 0);
@@ -213,17 +229,7 @@ TEST(Hostile, FlippedBytesInGraphAndRelocationRecord) {
 TEST(Hostile, ForgedChecksumStillCaughtByPointerCheck) {
   // Damage with a matching checksum: a pointer aimed outside its graph.
   const std::string dir = MakeStore("forged");
-  std::string rec = *RawLmdb(dir).Get("roots", "a");
-  const std::uint64_t off = GetField(rec, kOffset);
-  const int fd = open((dir + "/arena").c_str(), O_RDWR);
-  std::uint64_t evil = 0x10;
-  ASSERT_EQ(pwrite(fd, &evil, 8, off), 8);  // The vector's data pointer.
-  std::string bytes(GetField(rec, kGraph) + GetField(rec, kReloc), '\0');
-  ASSERT_EQ(pread(fd, bytes.data(), bytes.size(), off),
-            static_cast<ssize_t>(bytes.size()));
-  close(fd);
-  SetField(rec, kChecksum, XXH3_64bits(bytes.data(), bytes.size()));
-  RawLmdb(dir).Put("roots", "a", rec);
+  OverwriteWithForgedChecksum(dir, "a", 0, 0x10);  // The vector's data.
   ExpectError(dir, absl::StatusCode::kDataLoss, "outside");
 }
 
@@ -232,17 +238,7 @@ TEST(Hostile, ForgedSizeCaughtByGetVerified) {
   // pointer still lands inside the graph, so the type-free Verify cannot
   // tell; the typed check can.
   const std::string dir = MakeStore("forgedsize");
-  std::string rec = *RawLmdb(dir).Get("roots", "a");
-  const std::uint64_t off = GetField(rec, kOffset);
-  const int fd = open((dir + "/arena").c_str(), O_RDWR);
-  const std::uint64_t huge = 1u << 30;
-  ASSERT_EQ(pwrite(fd, &huge, 8, off + 8), 8);  // The vector's size.
-  std::string bytes(GetField(rec, kGraph) + GetField(rec, kReloc), '\0');
-  ASSERT_EQ(pread(fd, bytes.data(), bytes.size(), off),
-            static_cast<ssize_t>(bytes.size()));
-  close(fd);
-  SetField(rec, kChecksum, XXH3_64bits(bytes.data(), bytes.size()));
-  RawLmdb(dir).Put("roots", "a", rec);
+  OverwriteWithForgedChecksum(dir, "a", 8, 1u << 30);  // The vector's size.
   auto store = Store::Open(dir, Opts());
   ASSERT_TRUE(store.ok());
   EXPECT_TRUE((*store)->Verify().ok());
