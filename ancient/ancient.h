@@ -59,9 +59,13 @@ class GraphWriter {
   // kBlockAlignment and stay where it is: the graph's pointers are written
   // for this address. Returns the relocation record. The heap value must not
   // have changed since construction.
-  std::string Write(void* dest) {
+  // With `address`, the graph's pointers are written for that address
+  // instead: for memory mapped twice, written through one mapping (`dest`)
+  // and read through the other.
+  std::string Write(void* dest, const void* address = nullptr) {
     std::memset(dest, 0, size());
-    context_.StartWriting(static_cast<char*>(dest));
+    context_.StartWriting(static_cast<char*>(dest),
+                          static_cast<const char*>(address));
     Layout<T>::Mark(context_, value_, RootOffset());
     context_.Drain();
     return EncodeRelocations(context_.relocs());

@@ -95,11 +95,17 @@ absl::Status VerifyBlock(const void* base, std::uint64_t size,
 
 absl::Status RelocateBlock(void* base, std::uint64_t size,
                            std::string_view relocs, std::uintptr_t old_base) {
+  return RelocateBlock(base, size, relocs, old_base,
+                       reinterpret_cast<std::uintptr_t>(base));
+}
+
+absl::Status RelocateBlock(void* base, std::uint64_t size,
+                           std::string_view relocs, std::uintptr_t old_base,
+                           std::uintptr_t new_base) {
   absl::Status s = CheckSlots(base, size, relocs, old_base,
                               [](std::uint64_t, std::uintptr_t) {});
   if (!s.ok()) return s;
-  const std::uintptr_t delta =
-      reinterpret_cast<std::uintptr_t>(base) - old_base;
+  const std::uintptr_t delta = new_base - old_base;
   return CheckSlots(base, size, relocs, old_base,
                     [&](std::uint64_t slot, std::uintptr_t value) {
                       value += delta;

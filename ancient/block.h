@@ -56,6 +56,12 @@ absl::Status VerifyBlock(const void* base, std::uint64_t size,
 absl::Status RelocateBlock(void* base, std::uint64_t size,
                            std::string_view relocs, std::uintptr_t old_base);
 
+// As above, for a block that sits at `base` but will be read at `new_base`
+// (the same memory mapped at two addresses).
+absl::Status RelocateBlock(void* base, std::uint64_t size,
+                           std::string_view relocs, std::uintptr_t old_base,
+                           std::uintptr_t new_base);
+
 }  // namespace ancient
 
 #endif  // ANCIENT_BLOCK_H_

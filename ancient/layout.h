@@ -75,10 +75,17 @@ struct FrozenAccess {
     c.Store(off + offsetof(F, size_), size);
     c.Store(off + offsetof(F, mask_), mask);
   }
+  // Offsets (in the block being written) of a hashed container's entries
+  // and bucket starts, from the pointers Mark wrote.
   template <class F>
   static std::uint64_t HashedData(const MarkContext& c, const F& f) {
     return static_cast<std::uint64_t>(reinterpret_cast<const char*>(f.data_) -
-                                      c.bytes(0));
+                                      c.address(0));
+  }
+  template <class F>
+  static std::uint64_t HashedStartsOffset(const MarkContext& c, const F& f) {
+    return static_cast<std::uint64_t>(reinterpret_cast<const char*>(f.starts_) -
+                                      c.address(0));
   }
   template <class F>
   static const std::uint64_t* HashedStarts(const F& f) {
@@ -231,7 +238,8 @@ struct HashedLayout {
     const F& f = *c.At<F>(off);
     const std::uint64_t data = FrozenAccess::HashedData(c, f);
     const std::uint64_t mask = f.bucket_count() - 1;
-    const std::uint64_t* starts = FrozenAccess::HashedStarts(f);
+    const std::uint64_t* starts =
+        c.At<std::uint64_t>(FrozenAccess::HashedStartsOffset(c, f));
     std::vector<std::uint64_t> fill(starts, starts + mask + 1);
     for (const auto& e : v) {
       const std::uint64_t slot = fill[HashOf(e) & mask]++;

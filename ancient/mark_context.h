@@ -40,9 +40,12 @@ class MarkContext {
   MarkContext& operator=(const MarkContext&) = delete;
 
   // Switches from measuring to writing into `base`, which must hold size()
-  // bytes, be aligned to kBlockAlignment and be zero-filled.
-  void StartWriting(char* base) {
+  // bytes, be aligned to kBlockAlignment and be zero-filled. Pointers are
+  // written for `address`, where the block will be read (the same memory
+  // mapped elsewhere, or `base` itself when null).
+  void StartWriting(char* base, const char* address = nullptr) {
     base_ = base;
+    address_ = address != nullptr ? address : base;
     size_ = 0;
     next_ptr_ = 0;
     // The measuring pass counted the pointer slots: room for exactly those.
@@ -60,8 +63,10 @@ class MarkContext {
     return off;
   }
 
-  // Valid only while writing.
+  // Valid only while writing: where offset `off` is written, and the
+  // address it will be read at.
   char* bytes(std::uint64_t off) const { return base_ + off; }
+  const char* address(std::uint64_t off) const { return address_ + off; }
   template <class F>
   F* At(std::uint64_t off) const {
     return reinterpret_cast<F*>(base_ + off);
@@ -79,7 +84,7 @@ class MarkContext {
       ++relocs_count_;
       return;
     }
-    const char* p = base_ + target;
+    const char* p = address_ + target;
     std::memcpy(base_ + slot, &p, sizeof p);
     if (relocs_used_ < relocs_.size()) [[likely]] {
       relocs_[relocs_used_++] = slot;
@@ -139,6 +144,7 @@ class MarkContext {
   };
 
   char* base_ = nullptr;
+  const char* address_ = nullptr;
   std::uint64_t size_ = 0;
   std::vector<Task> tasks_;
   absl::flat_hash_map<std::pair<const void*, const void*>, std::uint64_t> seen_;

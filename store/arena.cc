@@ -147,6 +147,15 @@ absl::StatusOr<std::unique_ptr<Arena>> Arena::Open(const std::string& path,
   }
   std::unique_ptr<Arena> arena(
       new Arena(path, fd, reinterpret_cast<char*>(base), reserve, writable));
+  if (writable) {
+    // The writer's second view: same size, anywhere, writable.
+    void* alias = mmap(nullptr, reserve, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (alias == MAP_FAILED) {
+      return ErrnoError(errno, Cat("reserving a writable view of ", path));
+    }
+    arena->write_base_ = static_cast<char*>(alias);
+  }
   absl::StatusOr<std::uint64_t> size = arena->FileSize();
   if (!size.ok()) return size.status();
   if (*size > 0) {
@@ -158,6 +167,7 @@ absl::StatusOr<std::unique_ptr<Arena>> Arena::Open(const std::string& path,
 
 Arena::~Arena() {
   munmap(base_, reserve_);
+  if (write_base_ != nullptr) munmap(write_base_, reserve_);
   ::close(fd_);
 }
 
@@ -191,6 +201,13 @@ absl::Status Arena::MapMore(std::uint64_t end) {
     return ErrnoError(
         errno, absl::StrFormat("mmap %s at %#x", path_,
                                reinterpret_cast<std::uintptr_t>(base_ + have)));
+  }
+  if (write_base_ != nullptr) {
+    p = mmap(write_base_ + have, to - have, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_FIXED, fd_, static_cast<off_t>(have));
+    if (p == MAP_FAILED) {
+      return ErrnoError(errno, Cat("mapping a writable view of ", path_));
+    }
   }
   mapped_.store(to, std::memory_order_release);
   return absl::OkStatus();
@@ -235,20 +252,8 @@ absl::StatusOr<bool> Arena::TailIsZero(std::uint64_t from) const {
 
 absl::Status Arena::Truncate(std::uint64_t size) {
   if (ftruncate(fd_, static_cast<off_t>(size)) != 0) {
-    return ErrnoError(errno, absl::StrFormat("truncating %s to %d bytes",
-                                             path_, size));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Arena::SetWritable(std::uint64_t offset, std::uint64_t len,
-                                bool on) {
-  const std::uint64_t lo = PageDown(offset);
-  const std::uint64_t hi = PageUp(offset + len);
-  if (mprotect(base_ + lo, hi - lo, on ? PROT_READ | PROT_WRITE : PROT_READ) !=
-      0) {
-    return ErrnoError(errno,
-                      absl::StrFormat("mprotect %s [%d, %d)", path_, lo, hi));
+    return ErrnoError(
+        errno, absl::StrFormat("truncating %s to %d bytes", path_, size));
   }
   return absl::OkStatus();
 }

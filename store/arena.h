@@ -3,9 +3,11 @@
 // Open reserves [base, base + reserve) of address space with
 // MAP_FIXED_NOREPLACE (so it never replaces an existing mapping), then maps
 // the file over the front of that reservation. Growth maps more of the file
-// in place, inside the reservation: the arena never moves. Every mapping is
-// PROT_READ; the writer makes the pages it writes writable for the moment it
-// writes them.
+// in place, inside the reservation: the arena never moves. The mapping at the
+// base is always PROT_READ, so no process can write through a root. A
+// writable Arena also maps the file a second time, read-write, at an address
+// the kernel picks: the writer writes graphs there (with pointers for the
+// base), without changing any protection.
 
 #ifndef ANCIENT_STORE_ARENA_H_
 #define ANCIENT_STORE_ARENA_H_
@@ -74,8 +76,9 @@ class Arena {
   // Writer, holding the write lock: cuts the file to `size` bytes.
   absl::Status Truncate(std::uint64_t size);
 
-  // Writer: makes [offset, offset + len) writable (true) or read-only again.
-  absl::Status SetWritable(std::uint64_t offset, std::uint64_t len, bool on);
+  // Writer only: the writable view of the same bytes (nullptr when opened
+  // read-only). Offset o is at write_base() + o here and base() + o there.
+  char* write_base() const { return write_base_; }
 
   // Writer: writes [offset, offset + len) to disk (msync MS_SYNC), and the
   // file's size if it changed (fdatasync).
@@ -96,6 +99,7 @@ class Arena {
   char* const base_;
   const std::uint64_t reserve_;
   const bool writable_;
+  char* write_base_ = nullptr;
   std::mutex grow_mu_;
   std::atomic<std::uint64_t> mapped_{0};
   bool size_changed_ = false;

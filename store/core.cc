@@ -347,8 +347,8 @@ absl::StatusOr<std::shared_ptr<ReadTxn>> ReadTxn::Begin(
 }
 
 absl::StatusOr<GraphRef> ReadTxn::Find(std::string_view key,
-                                          std::uint64_t type_id,
-                                          std::string_view type_name) const {
+                                       std::uint64_t type_id,
+                                       std::string_view type_name) const {
   absl::Status s = core_->CheckKey(key);
   if (!s.ok()) return s;
   std::string_view name;
@@ -639,12 +639,10 @@ absl::StatusOr<ShareInfo> WriteTxn::Share(
   absl::StatusOr<std::uint64_t> off = Allocate(reserve);
   if (!off.ok()) return off.status();
   Arena& arena = core_->arena();
-  char* dest = arena.base() + *off;
-  s = arena.SetWritable(*off, reserve, true);
-  if (!s.ok()) return s;
-  const std::string relocs = write(dest);
+  // Written through the writable view, with pointers for the base.
+  char* dest = arena.write_base() + *off;
+  const std::string relocs = write(dest, arena.base() + *off);
   if (relocs.size() > reloc_bound) {  // Cannot happen: the bound is exact.
-    arena.SetWritable(*off, reserve, false).IgnoreError();
     return absl::InternalError("relocation record larger than its bound");
   }
   std::memcpy(dest + size, relocs.data(), relocs.size());
@@ -656,8 +654,6 @@ absl::StatusOr<ShareInfo> WriteTxn::Share(
   r.type_id = type_id;
   r.checksum = XXH3_64bits(dest, size + relocs.size());
   r.base_address = core_->base();
-  s = arena.SetWritable(*off, reserve, false);
-  if (!s.ok()) return s;
   if (r.extent_size < reserve) {
     s = AddFree(*off + r.extent_size, reserve - r.extent_size);
     if (!s.ok()) return s;
@@ -724,20 +720,17 @@ absl::Status WriteTxn::PutCopy(std::string_view key, const RootRecord& src,
   Arena& arena = core_->arena();
   absl::Status s = arena.EnsureMapped(off + src.extent_size);
   if (!s.ok()) return s;
-  char* dest = arena.base() + off;
-  s = arena.SetWritable(off, src.extent_size, true);
-  if (!s.ok()) return s;
+  char* dest = arena.write_base() + off;
   std::memcpy(dest, src_bytes, len);
   s = RelocateBlock(dest, src.graph_size,
                     std::string_view(dest + src.graph_size, src.reloc_size),
-                    old_base);
+                    old_base,
+                    reinterpret_cast<std::uintptr_t>(arena.base()) + off);
+  if (!s.ok()) return s;
   RootRecord r = src;
   r.offset = off;
   r.base_address = core_->base();
   r.checksum = XXH3_64bits(dest, len);
-  absl::Status p = arena.SetWritable(off, src.extent_size, false);
-  if (!s.ok()) return s;
-  if (!p.ok()) return p;
   if (core_->options().durability == Durability::kSync) {
     s = arena.Sync(off, r.extent_size);
     if (!s.ok()) return s;

@@ -111,8 +111,10 @@ struct GraphRef {
 class Core;
 class ReadTxn;
 class WriteTxn;
-// Writes a graph to the address given; returns its relocation record.
-using GraphWriteFn = absl::FunctionRef<std::string(void*)>;
+// Writes a graph at `dest` with its pointers for `address` (the same bytes,
+// mapped elsewhere); returns its relocation record.
+using GraphWriteFn =
+    absl::FunctionRef<std::string(void* dest, const void* address)>;
 }  // namespace store_internal
 
 // One frozen graph and what keeps it readable (an LMDB read snapshot, and
@@ -201,7 +203,9 @@ class WriteBatch {
     internal::GraphWriter<T> writer(value);
     return ShareGraph(key, TypeId<T>(), TypeName<T>(), writer.size(),
                       writer.pointer_count(),
-                      [&](void* dest) { return writer.Write(dest); });
+                      [&](void* dest, const void* address) {
+                        return writer.Write(dest, address);
+                      });
   }
   // Deletes `key`; NotFound if absent (the batch stays usable).
   absl::Status Delete(std::string_view key);

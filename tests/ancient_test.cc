@@ -783,3 +783,29 @@ TEST(VerifyGraph, CyclesAndSharingCheckOnce) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(GraphWriter, WritesPointersForAnotherAddress) {
+  // Written at one place with pointers for another (as the store writes
+  // through its writable view), then moved there: reads back intact.
+  std::unordered_map<std::string, std::vector<std::string>> m = {
+      {"a", {"x", "y"}}, {"b", {}}, {"c", {"z"}}};
+  ancient::internal::GraphWriter<decltype(m)> w(m);
+  const std::size_t n = w.size();
+  void* write_at = ::operator new (n, std::align_val_t{64});
+  void* read_at = ::operator new (n, std::align_val_t{64});
+  const std::string relocs = w.Write(write_at, read_at);
+  std::memcpy(read_at, write_at, n);
+  EXPECT_TRUE(ancient::VerifyBlock(read_at, n, relocs).ok());
+  EXPECT_TRUE(ancient::VerifyGraph<decltype(m)>(read_at, n).ok());
+  const auto& f = *static_cast<const ancient::Frozen<decltype(m)>*>(read_at);
+  ASSERT_NE(f.get("a"), nullptr);
+  EXPECT_EQ((*f.get("a"))[1], "y");
+  EXPECT_TRUE(f.get("b")->empty());
+  EXPECT_EQ(f.get("d"), nullptr);
+  ::operator delete (write_at, std::align_val_t{64});
+  ::operator delete (read_at, std::align_val_t{64});
+}
+
+}  // namespace

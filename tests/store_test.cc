@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <lmdb.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -591,6 +592,27 @@ TEST(Store, MdbStatReadsTheStore) {
   EXPECT_EQ(pclose(p), 0) << out;
   EXPECT_NE(out.find("Status of roots"), std::string::npos) << out;
   EXPECT_NE(out.find("Status of meta"), std::string::npos) << out;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Store, WriterCannotWriteThroughARootEither) {
+  // The mapping at the base is read-only in every process; the writer
+  // writes graphs through a second, writable view.
+  auto store = OpenOrDie(ancient_test::TempDir("writerro"), Small());
+  ASSERT_TRUE(store->Share("k", std::string("intact")).ok());
+  auto root = store->Get<std::string>("k");
+  ASSERT_TRUE(root.ok());
+  char* p = const_cast<char*>((*root)->data());
+  EXPECT_DEATH(
+      {
+        signal(SIGSEGV, SIG_DFL);
+        *static_cast<volatile char*>(p) = 'X';
+      },
+      "");
+  EXPECT_EQ(**root, "intact");
 }
 
 }  // namespace
