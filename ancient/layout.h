@@ -173,9 +173,15 @@ struct SequenceLayout {
   }
 };
 
-// Sorted containers: std::map, std::set, absl::btree_*.
+// Sorted containers: std::map, std::set, absl::btree_*. Frozen lookups
+// binary-search with operator<, so the source must be ordered by it.
 template <class C, class E, class F, const char* kName>
 struct SortedLayout {
+  static_assert(std::is_same_v<typename C::key_compare,
+                               std::less<typename C::key_type>> ||
+                    std::is_same_v<typename C::key_compare, std::less<>>,
+                "ancient: sorted containers must use std::less (frozen lookups "
+                "binary-search with operator<); copy into one that does");
   using type = F;
   static void Mark(MarkContext& c, const C& src, std::uint64_t off) {
     const std::size_t n = src.size();

@@ -34,9 +34,10 @@ int main() {
     if (child == nullptr) return 1;
     t = child->get();
   }
-  std::cout << "ten is a word: " << std::boolalpha << t->word << "; "
+  const bool found = t->word;
+  std::cout << "ten is a word: " << std::boolalpha << found << "; "
             << a.size_bytes() << "-byte block, type "
             << ancient::TypeName<Node>() << "\n";
-  a.Delete();  // or let `a` go out of scope
-  return t->word ? 0 : 1;
+  a.Delete();  // or let `a` go; pointers into the block die with it
+  return found ? 0 : 1;
 }

@@ -251,9 +251,14 @@ absl::StatusOr<bool> Arena::TailIsZero(std::uint64_t from) const {
 }
 
 absl::Status Arena::Truncate(std::uint64_t size) {
+  std::lock_guard<std::mutex> lock(grow_mu_);
   if (ftruncate(fd_, static_cast<off_t>(size)) != 0) {
     return ErrnoError(
         errno, absl::StrFormat("truncating %s to %d bytes", path_, size));
+  }
+  // Pages past the new end must be mapped afresh before they are used.
+  if (mapped() > PageUp(size)) {
+    mapped_.store(PageUp(size), std::memory_order_release);
   }
   return absl::OkStatus();
 }

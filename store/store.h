@@ -229,7 +229,8 @@ class Store {
   // Opens the store in directory `dir`, creating it (mode 0700, files 0600)
   // if missing and allowed. Maps the arena at its recorded base address.
   // Opening one directory twice in a process shares one underlying
-  // environment (LMDB forbids two); the second open must agree on read_only.
+  // environment (LMDB forbids two): the second open must agree on
+  // read_only, and gets the first one's durability and max_size.
   // Errors: NotFound (no store and read_only or !create_if_missing);
   //   FailedPrecondition (`dir` is not a directory or not an ancient store;
   //   format version, pointer width or byte order differ; base address taken
