@@ -106,11 +106,27 @@ class MarkContext {
       if (*fresh) size_ = (v >> 1) + size;
       return v >> 1;
     }
-    auto [it, inserted] = seen_.try_emplace(std::pair(addr, tag), 0);
-    if (inserted) it->second = Alloc(size, align);
+    // Keyed by address alone, with the type's small index beside the offset
+    // (16-byte slots: the table stays cache-friendly on big graphs); an
+    // object of another type at an address already seen goes to a side map.
+    const std::uint64_t type = TypeIndex(tag);
+    auto [it, inserted] = seen_.try_emplace(addr, 0);
+    std::uint64_t off;
+    if (inserted) {
+      off = Alloc(size, align);
+      it->second = (off << kTypeBits) | type;
+    } else if ((it->second & kTypeMask) == type) {
+      off = it->second >> kTypeBits;
+    } else {
+      auto [other, fresh_other] =
+          seen_other_.try_emplace(std::pair(addr, tag), 0);
+      if (fresh_other) other->second = Alloc(size, align);
+      inserted = fresh_other;
+      off = other->second;
+    }
     *fresh = inserted;
-    ptr_log_.push_back((it->second << 1) | (inserted ? 1 : 0));
-    return it->second;
+    ptr_log_.push_back((off << 1) | (inserted ? 1 : 0));
+    return off;
   }
 
   // Queues `fn(*this, src, off)`; tasks run first in, first out.
@@ -143,11 +159,31 @@ class MarkContext {
     std::uint64_t off;
   };
 
+  static constexpr int kTypeBits = 16;
+  static constexpr std::uint64_t kTypeMask =
+      (std::uint64_t{1} << kTypeBits) - 1;
+
+  // A small number for each pointee type seen (graphs have few).
+  std::uint64_t TypeIndex(const void* tag) {
+    if (tag == last_tag_) return last_type_;
+    std::size_t i = 0;
+    while (i < types_.size() && types_[i] != tag) ++i;
+    if (i == types_.size()) types_.push_back(tag);
+    last_tag_ = tag;
+    last_type_ = i;
+    return i;
+  }
+
   char* base_ = nullptr;
   const char* address_ = nullptr;
   std::uint64_t size_ = 0;
   std::vector<Task> tasks_;
-  absl::flat_hash_map<std::pair<const void*, const void*>, std::uint64_t> seen_;
+  absl::flat_hash_map<const void*, std::uint64_t> seen_;
+  absl::flat_hash_map<std::pair<const void*, const void*>, std::uint64_t>
+      seen_other_;
+  std::vector<const void*> types_;
+  const void* last_tag_ = nullptr;
+  std::uint64_t last_type_ = 0;
   std::vector<std::uint64_t> ptr_log_;
   std::size_t next_ptr_ = 0;
   std::size_t relocs_count_ = 0;

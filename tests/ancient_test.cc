@@ -809,3 +809,25 @@ TEST(GraphWriter, WritesPointersForAnotherAddress) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Pointers, SameAddressDifferentTypesAreDifferentObjects) {
+  // A struct and its first member share an address; each pointer gets a
+  // copy of its own type, and repeated pointers still share.
+  Point pt{1.5, 2.5};
+  std::tuple<Point*, double*, Point*, double*> t = {&pt, &pt.x, &pt, &pt.x};
+  auto a = ancient::Mark(t);
+  const auto& f = a.Follow();
+  const auto* p0 = ancient::get<0>(f).get();
+  const auto* d1 = ancient::get<1>(f).get();
+  EXPECT_EQ(p0->x, 1.5);
+  EXPECT_EQ(p0->y, 2.5);
+  EXPECT_EQ(*d1, 1.5);
+  EXPECT_NE(static_cast<const void*>(p0), static_cast<const void*>(d1));
+  EXPECT_EQ(ancient::get<2>(f).get(), p0);
+  EXPECT_EQ(ancient::get<3>(f).get(), d1);
+  ExpectSound(a);
+}
+
+}  // namespace
