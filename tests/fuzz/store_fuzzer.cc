@@ -132,8 +132,16 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
-  fs::remove_all(work_dir);
-  fs::copy(template_dir, work_dir);
+  // A fresh copy of the template. (Copying can be interrupted by a signal,
+  // EINTR: retry; an input whose copy cannot be made is skipped.)
+  std::error_code ec;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    fs::remove_all(work_dir, ec);
+    ec.clear();
+    fs::copy(template_dir, work_dir, ec);
+    if (!ec) break;
+  }
+  if (ec) return 0;
   // Mutations of 6 bytes each: kind, selector (2), offset (2), value.
   std::vector<std::pair<std::uint64_t, std::uint8_t>> arena_edits;
   MDB_env* env = nullptr;
