@@ -149,6 +149,7 @@ absl::Status Core::Init() {
   if (options_.durability == Durability::kNoSync) {
     flags |= MDB_NOSYNC | MDB_NOMETASYNC;
   }
+  max_key_size_ = static_cast<std::size_t>(mdb_env_get_maxkeysize(env_));
   rc = mdb_env_open(env_, dir_.c_str(), flags, 0600);
   if (rc != MDB_SUCCESS) {
     mdb_env_close(env_);
@@ -288,8 +289,8 @@ absl::Status Core::CheckKey(std::string_view key) const {
     return absl::InvalidArgumentError(
         Cat("store ", dir_, ": keys must not be empty"));
   }
-  const int max = mdb_env_get_maxkeysize(env_);
-  if (key.size() > static_cast<std::size_t>(max)) {
+  const std::size_t max = max_key_size_;
+  if (key.size() > max) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "store %s: key of %d bytes (starting '%s') is longer than LMDB's "
         "limit of %d",
@@ -349,40 +350,52 @@ absl::StatusOr<std::shared_ptr<ReadTxn>> ReadTxn::Begin(
 absl::StatusOr<GraphRef> ReadTxn::Find(std::string_view key,
                                        std::uint64_t type_id,
                                        std::string_view type_name) const {
-  absl::Status s = core_->CheckKey(key);
-  if (!s.ok()) return s;
-  std::string_view name;
-  absl::StatusOr<RootRecord> r = ReadRoot(*core_, txn(), key, &name);
-  if (!r.ok()) return r.status();
-  if (r->type_id != type_id) {
+  // The fast path: one mdb_get and a few comparisons, no Status built.
+  RootRecord r;
+  bool found = false;
+  if (!key.empty() && key.size() <= core_->max_key_size()) {
+    MDB_val k = ToVal(key), v;
+    if (mdb_get(txn(), core_->roots_db(), &k, &v) == MDB_SUCCESS &&
+        v.mv_size >= sizeof(RootRecord)) {
+      std::memcpy(&r, v.mv_data, sizeof r);
+      found = r.type_id == type_id;
+    }
+  }
+  if (!found) {
+    // Say why: a bad key, no such key, a bad record, or another type.
+    absl::Status s = core_->CheckKey(key);
+    if (!s.ok()) return s;
+    std::string_view name;
+    absl::StatusOr<RootRecord> rec = ReadRoot(*core_, txn(), key, &name);
+    if (!rec.ok()) return rec.status();
     return absl::FailedPreconditionError(absl::StrFormat(
         "store %s: key '%s' holds %s (type id %#x), not %s (type id %#x)",
-        core_->dir(), key, name, r->type_id, type_name, type_id));
+        core_->dir(), key, name, rec->type_id, type_name, type_id));
   }
   // Structure only; Verify checks contents (checksum, every pointer).
-  const std::uint64_t end = r->offset + r->extent_size;
-  if (end < r->offset || r->graph_size == 0 || r->offset % kExtentAlign != 0 ||
-      r->graph_size > r->extent_size ||
-      r->reloc_size > r->extent_size - r->graph_size ||
+  const std::uint64_t end = r.offset + r.extent_size;
+  if (end < r.offset || r.graph_size == 0 || r.offset % kExtentAlign != 0 ||
+      r.graph_size > r.extent_size ||
+      r.reloc_size > r.extent_size - r.graph_size ||
       end > core_->arena().reserved()) {
     return absl::DataLossError(absl::StrFormat(
         "store %s: key '%s' has a bad extent: bytes [%d, %d), graph %d, "
         "relocations %d",
-        core_->dir(), key, r->offset, end, r->graph_size, r->reloc_size));
+        core_->dir(), key, r.offset, end, r.graph_size, r.reloc_size));
   }
-  if (r->base_address != core_->base()) {
+  if (r.base_address != core_->base()) {
     return absl::DataLossError(absl::StrFormat(
         "store %s: key '%s' was written for base address %#x, but the store "
         "is mapped at %#x",
-        core_->dir(), key, r->base_address, core_->base()));
+        core_->dir(), key, r.base_address, core_->base()));
   }
-  s = core_->arena().EnsureMapped(end);
+  absl::Status s = core_->arena().EnsureMapped(end);
   if (!s.ok()) {
     return absl::Status(
         s.code(), absl::StrFormat("store %s: key '%s': %s", core_->dir(), key,
                                   std::string(s.message())));
   }
-  return GraphRef{core_->arena().base() + r->offset, r->graph_size};
+  return GraphRef{core_->arena().base() + r.offset, r.graph_size};
 }
 
 absl::StatusOr<RootInfo> ReadTxn::Info(std::string_view key) const {

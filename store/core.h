@@ -64,6 +64,7 @@ class Core : public std::enable_shared_from_this<Core> {
     return reinterpret_cast<std::uintptr_t>(arena_->base());
   }
 
+  std::size_t max_key_size() const { return max_key_size_; }
   // Checks a key: InvalidArgument when empty or too long.
   absl::Status CheckKey(std::string_view key) const;
 
@@ -85,6 +86,7 @@ class Core : public std::enable_shared_from_this<Core> {
   const StoreOptions options_;
   MDB_env* env_ = nullptr;
   MDB_dbi meta_ = 0, roots_ = 0, free_ = 0, pending_ = 0;
+  std::size_t max_key_size_ = 511;
   std::unique_ptr<Arena> arena_;
   std::mutex write_mu_;
   std::atomic<std::thread::id> writer_thread_{};
