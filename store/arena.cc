@@ -43,24 +43,9 @@ constexpr std::uint64_t kMaxReserve = kBaseHigh - kBaseLow;
 std::uint64_t PageDown(std::uint64_t v) { return v & ~(kPage - 1); }
 std::uint64_t PageUp(std::uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 
+// System call errors map to Status codes as LMDB's do.
 absl::Status ErrnoError(int err, std::string_view what) {
-  std::string msg = Cat(what, ": ", std::strerror(err));
-  switch (err) {
-    case ENOENT:
-      return absl::NotFoundError(msg);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(msg);
-    case ENOSPC:
-    case EDQUOT:
-    case ENOMEM:
-    case EFBIG:
-      return absl::ResourceExhaustedError(msg);
-    case EROFS:
-      return absl::FailedPreconditionError(msg);
-    default:
-      return absl::InternalError(msg);
-  }
+  return LmdbError(err, what);
 }
 
 // Reserves [base, base + len) without replacing anything; false if taken.

@@ -19,6 +19,7 @@ absl::Status LmdbError(int rc, std::string_view what) {
     case ENOSPC:
     case ENOMEM:
     case EDQUOT:
+    case EFBIG:
       return absl::ResourceExhaustedError(msg);
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:

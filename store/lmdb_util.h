@@ -36,8 +36,9 @@ std::string Cat(const Args&... args) {
   return out;
 }
 
-// Maps an LMDB (or errno) return code to a canonical Status whose message
-// names `what` (the operation, file or key) and LMDB's own text.
+// Maps an LMDB return code or an errno value to a canonical Status whose
+// message names `what` (the operation, file or key) and the code's text
+// (mdb_strerror, which is strerror for errno values).
 absl::Status LmdbError(int rc, std::string_view what);
 
 inline MDB_val ToVal(std::string_view s) {

@@ -96,10 +96,16 @@ int Put(const Strings& a) {
   return kExitOk;
 }
 
+// A read-only snapshot of an existing store. (The snapshot keeps the store
+// open after its handle is gone.)
+absl::StatusOr<ancient::Snapshot> ReadExisting(const std::string& dir) {
+  auto store = OpenExisting(dir, false);
+  if (!store.ok()) return store.status();
+  return (*store)->Read();
+}
+
 int Get(const Strings& a) {
-  auto store = OpenExisting(a[0], false);
-  if (!store.ok()) return Fail(store.status());
-  auto snap = (*store)->Read();
+  auto snap = ReadExisting(a[0]);
   if (!snap.ok()) return Fail(snap.status());
   auto info = snap->Info(a[1]);
   if (!info.ok()) return Fail(info.status());
@@ -123,9 +129,7 @@ int Get(const Strings& a) {
 }
 
 int Ls(const Strings& a) {
-  auto store = OpenExisting(a[0], false);
-  if (!store.ok()) return Fail(store.status());
-  auto snap = (*store)->Read();
+  auto snap = ReadExisting(a[0]);
   if (!snap.ok()) return Fail(snap.status());
   auto roots = snap->List(a.size() > 1 ? a[1] : "");
   if (!roots.ok()) return Fail(roots.status());
