@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/raw_lmdb.h"
 #include "tests/test_util.h"
 
 namespace store_types {
@@ -33,6 +34,7 @@ namespace {
 
 using ancient::Store;
 using ancient::StoreOptions;
+using ancient_test::RawLmdb;
 using ancient_test::TempDir;
 
 std::unique_ptr<Store> OpenOrDie(const std::string& dir,
@@ -360,46 +362,10 @@ TEST(Store, TruncatedArenaIsAnError) {
             absl::StatusCode::kDataLoss);
 }
 
-void PutMeta(const std::string& dir, const std::string& key,
-             const std::string& value) {
-  MDB_env* env;
-  ASSERT_EQ(mdb_env_create(&env), 0);
-  mdb_env_set_maxdbs(env, 8);
-  ASSERT_EQ(mdb_env_open(env, dir.c_str(), 0, 0600), 0);
-  MDB_txn* txn;
-  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-  MDB_dbi dbi;
-  ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-  MDB_val k{key.size(), const_cast<char*>(key.data())};
-  MDB_val v{value.size(), const_cast<char*>(value.data())};
-  ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
-  ASSERT_EQ(mdb_txn_commit(txn), 0);
-  mdb_env_close(env);
-}
-
-std::string GetMeta(const std::string& dir) {
-  MDB_env* env;
-  mdb_env_create(&env);
-  mdb_env_set_maxdbs(env, 8);
-  mdb_env_open(env, dir.c_str(), MDB_RDONLY, 0600);
-  MDB_txn* txn;
-  mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn);
-  MDB_dbi dbi;
-  mdb_dbi_open(txn, "meta", 0, &dbi);
-  MDB_val k{4, const_cast<char*>("meta")}, v;
-  std::string out;
-  if (mdb_get(txn, dbi, &k, &v) == 0) {
-    out.assign(static_cast<char*>(v.mv_data), v.mv_size);
-  }
-  mdb_txn_abort(txn);
-  mdb_env_close(env);
-  return out;
-}
-
 TEST(Store, WrongFormatVersionPointerWidthOrEndianness) {
   const std::string dir = TempDir("version");
   { OpenOrDie(dir, Small()); }
-  const std::string meta = GetMeta(dir);
+  const std::string meta = RawLmdb(dir).Get("meta", "meta").value_or("");
   ASSERT_EQ(meta.size(), 32u);
   // Layout: magic[8], version u32, pointer bits u32, endian u32, ...
   struct Case {
@@ -410,14 +376,14 @@ TEST(Store, WrongFormatVersionPointerWidthOrEndianness) {
                  Case{16, "byte order"}, Case{0, "not an ancient store"}}) {
     std::string bad = meta;
     bad[c.at] ^= 0x40;
-    PutMeta(dir, "meta", bad);
+    RawLmdb(dir).Put("meta", "meta", bad);
     auto s = Store::Open(dir, Small());
     EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition)
         << s.status();
     EXPECT_NE(s.status().message().find(c.expect), std::string::npos)
         << s.status();
   }
-  PutMeta(dir, "meta", meta);
+  RawLmdb(dir).Put("meta", "meta", meta);
   EXPECT_TRUE(Store::Open(dir, Small()).ok());
 }
 
