@@ -60,6 +60,18 @@ absl::StatusOr<RootRecord> ReadRoot(const Core& core, MDB_txn* txn,
   return *r;
 }
 
+// The space record, DataLoss if missing or malformed.
+absl::StatusOr<SpaceRecord> ReadSpace(MDB_txn* txn, MDB_dbi meta_db,
+                                      const std::string& dir) {
+  MDB_val k = ToVal("space"), v;
+  std::optional<SpaceRecord> sp;
+  if (mdb_get(txn, meta_db, &k, &v) == MDB_SUCCESS) {
+    sp = ReadRecord<SpaceRecord>(FromVal(v));
+  }
+  if (!sp) return absl::DataLossError(Cat("store ", dir, ": bad space record"));
+  return *sp;
+}
+
 int VarintLength(std::uint64_t v) {
   int n = 1;
   while (v >= 0x80) {
@@ -224,13 +236,13 @@ absl::Status Core::Init() {
           "store %s has format version %d; this build reads version %d", dir_,
           meta.format_version, kStoreFormatVersion));
     }
-    k = ToVal("space");
-    rc = mdb_get(txn.get(), meta_, &k, &v);
-    std::optional<SpaceRecord> sp;
-    if (rc == MDB_SUCCESS) sp = ReadRecord<SpaceRecord>(FromVal(v));
-    if (!sp || sp->high_water > sp->arena_size) {
+    absl::StatusOr<SpaceRecord> sp = ReadSpace(txn.get(), meta_, dir_);
+    if (!sp.ok()) return sp.status();
+    if (sp->high_water > sp->arena_size) {
       return absl::DataLossError(
-          Cat("store ", dir_, ": missing or bad space record"));
+          Cat("store ", dir_,
+              ": bad space record (high-water mark past the "
+              "arena's end)"));
     }
     space = *sp;
   }
@@ -409,14 +421,7 @@ absl::StatusOr<RootInfo> ReadTxn::Info(std::string_view key) const {
 }
 
 absl::StatusOr<SpaceRecord> ReadTxn::Space() const {
-  MDB_val k = ToVal("space"), v;
-  const int rc = mdb_get(txn(), core_->meta_db(), &k, &v);
-  std::optional<SpaceRecord> sp;
-  if (rc == MDB_SUCCESS) sp = ReadRecord<SpaceRecord>(FromVal(v));
-  if (!sp) {
-    return absl::DataLossError("store " + core_->dir() + ": bad space record");
-  }
-  return *sp;
+  return ReadSpace(txn(), core_->meta_db(), core_->dir());
 }
 
 // --------------------------------------------------------------- WriteTxn
@@ -450,12 +455,9 @@ absl::Status WriteTxn::Init() {
   txn_ = Txn(raw);
   AnnotateTxnBegin(core_.get());
   txn_id_ = mdb_txn_id(raw);
-  MDB_val k = ToVal("space"), v;
-  rc = mdb_get(txn_.get(), core_->meta_db(), &k, &v);
-  std::optional<SpaceRecord> sp;
-  if (rc == MDB_SUCCESS) sp = ReadRecord<SpaceRecord>(FromVal(v));
-  if (!sp)
-    return absl::DataLossError("store " + core_->dir() + ": bad space record");
+  absl::StatusOr<SpaceRecord> sp =
+      ReadSpace(txn_.get(), core_->meta_db(), core_->dir());
+  if (!sp.ok()) return sp.status();
   space_ = *sp;
   // Another process may have grown the arena.
   absl::Status s = core_->arena().EnsureMapped(space_.arena_size);
@@ -470,13 +472,15 @@ WriteTxn::~WriteTxn() {
 }
 
 absl::Status WriteTxn::Reclaim() {
-  const std::uint64_t oldest = core_->OldestReader(nullptr);
   Cursor cursor;
   int rc = cursor.Open(txn_.get(), core_->pending_db());
   if (rc != MDB_SUCCESS) return LmdbError(rc, "opening pending cursor");
   MDB_val k, v;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> reclaimed;
   rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
+  if (rc == MDB_NOTFOUND) return absl::OkStatus();  // Nothing waits.
+  // The reader table is scanned only when something waits for readers.
+  const std::uint64_t oldest = core_->OldestReader(nullptr);
   while (rc == MDB_SUCCESS) {
     if (k.mv_size != 16 || v.mv_size != 8) {
       return absl::DataLossError("store " + core_->dir() +
