@@ -131,7 +131,7 @@ absl::StatusOr<std::unique_ptr<Arena>> Arena::Open(const std::string& path,
         path, base, reserve, DescribeMappings(base, reserve)));
   }
   std::unique_ptr<Arena> arena(
-      new Arena(path, fd, reinterpret_cast<char*>(base), reserve, writable));
+      new Arena(path, fd, reinterpret_cast<char*>(base), reserve));
   if (writable) {
     // The writer's second view: same size, anywhere, writable.
     void* alias = mmap(nullptr, reserve, PROT_NONE,

@@ -85,20 +85,14 @@ class Arena {
   absl::Status Sync(std::uint64_t offset, std::uint64_t len);
 
  private:
-  Arena(std::string path, int fd, char* base, std::uint64_t reserve,
-        bool writable)
-      : path_(std::move(path)),
-        fd_(fd),
-        base_(base),
-        reserve_(reserve),
-        writable_(writable) {}
+  Arena(std::string path, int fd, char* base, std::uint64_t reserve)
+      : path_(std::move(path)), fd_(fd), base_(base), reserve_(reserve) {}
   absl::Status MapMore(std::uint64_t end);
 
   const std::string path_;
   const int fd_;
   char* const base_;
   const std::uint64_t reserve_;
-  const bool writable_;
   char* write_base_ = nullptr;
   std::mutex grow_mu_;
   std::atomic<std::uint64_t> mapped_{0};

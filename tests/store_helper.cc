@@ -27,11 +27,15 @@
 namespace {
 
 using ancient::Store;
-
-std::vector<std::string> MakeValueForHold() {
-  return ancient_test::MakeValue(99, 1000);
-}
 using ancient::StoreOptions;
+
+// Options for opening the store to read.
+StoreOptions ReadOnly() {
+  StoreOptions o;
+  o.read_only = true;
+  o.max_size = std::size_t{1} << 32;
+  return o;
+}
 
 int Fail(const std::string& what, const absl::Status& s) {
   std::printf("ERROR %s: %s\n", what.c_str(), std::string(s.message()).c_str());
@@ -70,10 +74,7 @@ int Writer(const std::string& dir, std::uint64_t first, std::uint64_t count,
 }
 
 int Reader(const std::string& dir, int millis) {
-  StoreOptions o;
-  o.read_only = true;
-  o.max_size = std::size_t{1} << 32;
-  auto store = Store::Open(dir, o);
+  auto store = Store::Open(dir, ReadOnly());
   if (!store.ok()) return Fail("open", store.status());
   const auto end =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(millis);
@@ -100,10 +101,7 @@ int Reader(const std::string& dir, int millis) {
 }
 
 int Hold(const std::string& dir, const std::string& key) {
-  StoreOptions o;
-  o.read_only = true;
-  o.max_size = std::size_t{1} << 32;
-  auto store = Store::Open(dir, o);
+  auto store = Store::Open(dir, ReadOnly());
   if (!store.ok()) return Fail("open", store.status());
   auto root = (*store)->Get<std::vector<std::string>>(key);
   if (!root.ok()) return Fail("get", root.status());
@@ -133,7 +131,7 @@ int HoldWrite(const std::string& dir) {
   if (!store.ok()) return Fail("open", store.status());
   auto batch = (*store)->Write();
   if (!batch.ok()) return Fail("write", batch.status());
-  auto info = batch->Share("half-written", MakeValueForHold());
+  auto info = batch->Share("half-written", ancient_test::MakeValue(99, 1000));
   if (!info.ok()) return Fail("share", info.status());
   std::printf("LOCKED\n");
   std::fflush(stdout);
@@ -142,10 +140,7 @@ int HoldWrite(const std::string& dir) {
 }
 
 int RoWrite(const std::string& dir, const std::string& key) {
-  StoreOptions o;
-  o.read_only = true;
-  o.max_size = std::size_t{1} << 32;
-  auto store = Store::Open(dir, o);
+  auto store = Store::Open(dir, ReadOnly());
   if (!store.ok()) return Fail("open", store.status());
   auto root = (*store)->Get<std::string>(key);
   if (!root.ok()) return Fail("get", root.status());
