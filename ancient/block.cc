@@ -89,7 +89,13 @@ absl::Status CheckSlots(const void* base, std::uint64_t size,
 
 absl::Status VerifyBlock(const void* base, std::uint64_t size,
                          std::string_view relocs) {
-  return CheckSlots(base, size, relocs, reinterpret_cast<std::uintptr_t>(base),
+  return VerifyBlock(base, size, relocs,
+                     reinterpret_cast<std::uintptr_t>(base));
+}
+
+absl::Status VerifyBlock(const void* base, std::uint64_t size,
+                         std::string_view relocs, std::uintptr_t written_for) {
+  return CheckSlots(base, size, relocs, written_for,
                     [](std::uint64_t, std::uintptr_t) {});
 }
 

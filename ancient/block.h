@@ -48,6 +48,10 @@ class RelocationReader {
 // range; OK otherwise. `base` must be readable for `size` bytes.
 absl::Status VerifyBlock(const void* base, std::uint64_t size,
                          std::string_view relocs);
+// As above, for a block copied from where its pointers were written for
+// (`written_for`): each value must lie in [written_for, written_for + size).
+absl::Status VerifyBlock(const void* base, std::uint64_t size,
+                         std::string_view relocs, std::uintptr_t written_for);
 
 // Rewrites every pointer of a block that was written for address `old_base`
 // (and has since been copied to `base`) so that it is valid at `base`.

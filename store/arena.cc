@@ -4,16 +4,15 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <random>
-#include <sstream>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
+#include "ancient/block.h"
 #include "store/lmdb_util.h"
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -24,97 +23,109 @@ namespace ancient::store_internal {
 namespace {
 
 constexpr std::uint64_t kPage = 4096;
-constexpr std::uint64_t kGiB = std::uint64_t{1} << 30;
+
+// Where new stores' bases are picked: [lo, hi) ranges, in units of 4 GiB.
+struct Window {
+  std::uintptr_t lo, hi;
+};
 #if defined(__SANITIZE_THREAD__)
 // ThreadSanitizer reserves nearly all the address space for itself; the
 // application may map only a few ranges. Stores go in the one that has room
-// (it also holds the executable, placed at random: a store whose base an
-// executable happens to cover cannot open in that process), and reserve at
-// most 4 GiB there to make that rare.
-constexpr std::uintptr_t kBaseLow = std::uintptr_t{0x5500} << 32;
-constexpr std::uintptr_t kBaseHigh = std::uintptr_t{0x5680} << 32;
-constexpr std::uint64_t kMaxReserve = std::uint64_t{4} << 30;
+// (it also holds the executable, placed at random; a store whose base it
+// covers is relocated in that process).
+constexpr Window kWindows[] = {{0x5500, 0x5680}};
 #else
-constexpr std::uintptr_t kBaseLow = std::uintptr_t{0x2000} << 32;   // 32 TiB
-constexpr std::uintptr_t kBaseHigh = std::uintptr_t{0x5000} << 32;  // 80 TiB
-constexpr std::uint64_t kMaxReserve = kBaseHigh - kBaseLow;
+// The usable user address space of x86-64 and arm64 (47-bit), less what
+// others use: AddressSanitizer's shadow below 16 TiB; position-independent
+// executables and their brk heap near 0x5555_5555_5000 (85.3 TiB, plus up
+// to 1 TiB of randomisation); the kernel's top-down mmap area (libraries,
+// stacks, big allocations, our own writable and relocated views) from
+// 127 TiB down. A taken base is not an error (the store is relocated in that
+// process); these windows only make it rare.
+constexpr Window kWindows[] = {{0x1100, 0x5400}, {0x5800, 0x7000}};
 #endif
 
 std::uint64_t PageDown(std::uint64_t v) { return v & ~(kPage - 1); }
 std::uint64_t PageUp(std::uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 
-// System call errors map to Status codes as LMDB's do.
 absl::Status ErrnoError(int err, std::string_view what) {
   return LmdbError(err, what);
 }
 
-// Reserves [base, base + len) without replacing anything; false if taken.
-bool Reserve(std::uintptr_t base, std::uint64_t len) {
+// Reserves [addr, addr + len) without replacing anything; false if taken.
+bool ReserveAt(char* addr, std::uint64_t len) {
   void* p = mmap(
-      reinterpret_cast<void*>(base), len, PROT_NONE,
+      addr, len, PROT_NONE,
       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
   if (p == MAP_FAILED) return false;
-  if (reinterpret_cast<std::uintptr_t>(p) != base) {
+  if (p != addr) {
     munmap(p, len);  // An old kernel took the flag as a hint.
     return false;
   }
   return true;
 }
 
-}  // namespace
-
-std::string DescribeMappings(std::uintptr_t start, std::uint64_t len) {
-  std::ifstream maps("/proc/self/maps");
-  std::string line, out;
-  const std::uintptr_t end = start + len;
-  while (std::getline(maps, line)) {
-    std::uintptr_t lo = 0, hi = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx", &lo, &hi) != 2) continue;
-    if (hi <= start || lo >= end) continue;
-    std::vector<std::string> f =
-        absl::StrSplit(line, ' ', absl::SkipWhitespace());
-    std::string what = f.size() >= 6 ? f[5] : "anonymous memory";
-    out += Cat(out.empty() ? "" : "; ",
-               absl::StrFormat("%#x-%#x %s %s", lo, hi,
-                               f.size() > 1 ? f[1] : "", what));
-  }
-  return out.empty() ? "an unknown mapping" : out;
+// Reserves `len` bytes wherever the kernel likes; nullptr when it cannot.
+char* ReserveAnywhere(std::uint64_t len) {
+  void* p = mmap(nullptr, len, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<char*>(p);
 }
 
-absl::StatusOr<std::uintptr_t> Arena::PickBase(std::uint64_t reserve) {
-  reserve = std::min(reserve, kMaxReserve);
-  const std::uint64_t slot = (reserve + kGiB - 1) / kGiB * kGiB;
-  if (slot == 0 || slot > kBaseHigh - kBaseLow) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("max_size %d is larger than the address range "
-                        "stores are placed in",
-                        reserve));
+// Reads exactly `len` bytes at `offset`; DataLoss on a short file.
+absl::Status ReadFully(int fd, const std::string& path, char* to,
+                       std::uint64_t len, std::uint64_t offset) {
+  while (len > 0) {
+    const ssize_t n = pread(fd, to, len, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError(errno, "reading " + path);
+    if (n == 0) {
+      return absl::DataLossError(absl::StrFormat(
+          "arena %s ends before byte %d that a root needs", path, offset));
+    }
+    to += n;
+    len -= static_cast<std::uint64_t>(n);
+    offset += static_cast<std::uint64_t>(n);
   }
-  const std::uint64_t slots = (kBaseHigh - kBaseLow - slot) / kGiB + 1;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::uint64_t Arena::ReservationFor(std::uint64_t size) {
+  return AlignUp(std::max(size * 2, kGranule), kGranule);
+}
+
+absl::StatusOr<std::uintptr_t> Arena::PickBase() {
+  std::uint64_t slots = 0;  // kGranule-sized slots in all windows
+  for (const Window& w : kWindows) slots += ((w.hi - w.lo) << 32) / kGranule;
   std::random_device rd;
   std::mt19937_64 rng((static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^
                       static_cast<std::uint64_t>(getpid()));
-  const std::uint64_t first = rng() % slots;
-  // Try a few random places, then scan upwards from the first.
-  for (int attempt = 0; attempt < 64; ++attempt) {
-    const std::uint64_t i =
-        attempt < 16 ? rng() % slots : (first + attempt) % slots;
-    const std::uintptr_t base = kBaseLow + i * kGiB;
-    if (Reserve(base, reserve)) {
-      munmap(reinterpret_cast<void*>(base), reserve);
-      return base;
+  for (int attempt = 0; attempt < 256; ++attempt) {
+    std::uint64_t i = rng() % slots;
+    for (const Window& w : kWindows) {
+      const std::uint64_t n = ((w.hi - w.lo) << 32) / kGranule;
+      if (i >= n) {
+        i -= n;
+        continue;
+      }
+      char* base = reinterpret_cast<char*>((w.lo << 32) + i * kGranule);
+      if (ReserveAt(base, kGranule)) {
+        munmap(base, kGranule);
+        return reinterpret_cast<std::uintptr_t>(base);
+      }
+      break;
     }
   }
-  return absl::ResourceExhaustedError(absl::StrFormat(
-      "no free range of %d bytes of address space found for a new store",
-      reserve));
+  return absl::ResourceExhaustedError(
+      "no free range of address space found for a new store's base");
 }
 
 absl::StatusOr<std::unique_ptr<Arena>> Arena::Open(const std::string& path,
                                                    std::uintptr_t base,
-                                                   std::uint64_t reserve,
+                                                   std::uint64_t size_hint,
                                                    bool writable, bool create) {
-  reserve = PageUp(std::min(reserve, kMaxReserve));
   if (base == 0 || base % kPage != 0) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "arena %s: recorded base address %#x is not page-aligned", path, base));
@@ -122,37 +133,36 @@ absl::StatusOr<std::unique_ptr<Arena>> Arena::Open(const std::string& path,
   const int flags =
       (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | (create ? O_CREAT : 0);
   const int fd = ::open(path.c_str(), flags, 0600);
-  if (fd < 0) return ErrnoError(errno, Cat("open ", path));
-  if (!Reserve(base, reserve)) {
-    ::close(fd);
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "arena %s: cannot map at its base address %#x (%d bytes): the range "
-        "is taken in this process by %s",
-        path, base, reserve, DescribeMappings(base, reserve)));
-  }
+  if (fd < 0) return ErrnoError(errno, "open " + path);
   std::unique_ptr<Arena> arena(
-      new Arena(path, fd, reinterpret_cast<char*>(base), reserve));
-  if (writable) {
-    // The writer's second view: same size, anywhere, writable.
-    void* alias = mmap(nullptr, reserve, PROT_NONE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (alias == MAP_FAILED) {
-      return ErrnoError(errno, Cat("reserving a writable view of ", path));
-    }
-    arena->write_base_ = static_cast<char*>(alias);
-  }
+      new Arena(path, fd, reinterpret_cast<char*>(base)));
   absl::StatusOr<std::uint64_t> size = arena->FileSize();
   if (!size.ok()) return size.status();
-  if (*size > 0) {
-    absl::Status s = arena->MapMore(std::min(*size, reserve));
+  const std::uint64_t reserve = ReservationFor(std::max(*size, size_hint));
+  std::lock_guard<std::mutex> lock(arena->mu_);
+  if (ReserveAt(arena->base_, reserve)) {
+    arena->inplace_ = View{arena->base_, reserve, 0};
+    absl::Status s = arena->MapInPlaceLocked(0, *size);
+    if (!s.ok()) return s;
+  }  // Else the base is taken here: graphs are relocated (Resolve).
+  if (writable) {
+    char* addr = ReserveAnywhere(reserve);
+    if (addr == nullptr) {
+      return ErrnoError(errno, "reserving a writable view of " + path);
+    }
+    arena->write_ = View{addr, reserve, 0};
+    absl::Status s = arena->MapFile(arena->write_, *size,
+                                    PROT_READ | PROT_WRITE, MAP_SHARED);
     if (!s.ok()) return s;
   }
   return arena;
 }
 
 Arena::~Arena() {
-  munmap(base_, reserve_);
-  if (write_base_ != nullptr) munmap(write_base_, reserve_);
+  for (View* v : {&inplace_, &write_}) {
+    if (v->reserved != 0) munmap(v->addr, v->reserved);
+  }
+  for (const auto& r : reloc_) munmap(r->view.addr, r->view.reserved);
   ::close(fd_);
 }
 
@@ -162,15 +172,7 @@ absl::StatusOr<std::uint64_t> Arena::FileSize() const {
   return static_cast<std::uint64_t>(st.st_size);
 }
 
-absl::Status Arena::MapMore(std::uint64_t end) {
-  std::lock_guard<std::mutex> lock(grow_mu_);
-  const std::uint64_t have = mapped();
-  if (end <= have) return absl::OkStatus();
-  if (end > reserve_) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "arena %s: %d bytes needed, beyond the %d bytes reserved (max_size)",
-        path_, end, reserve_));
-  }
+absl::Status Arena::CheckLength(std::uint64_t end) const {
   absl::StatusOr<std::uint64_t> size = FileSize();
   if (!size.ok()) return size.status();
   if (*size < end) {
@@ -178,32 +180,219 @@ absl::Status Arena::MapMore(std::uint64_t end) {
         "arena %s is %d bytes long; the store needs at least %d", path_, *size,
         end));
   }
-  // Map whole pages up to the file's end (within the reservation).
-  const std::uint64_t to = std::min(PageUp(*size), reserve_);
-  void* p = mmap(base_ + have, to - have, PROT_READ, MAP_SHARED | MAP_FIXED,
-                 fd_, static_cast<off_t>(have));
-  if (p == MAP_FAILED) {
-    return ErrnoError(
-        errno, absl::StrFormat("mmap %s at %#x", path_,
-                               reinterpret_cast<std::uintptr_t>(base_ + have)));
-  }
-  if (write_base_ != nullptr) {
-    p = mmap(write_base_ + have, to - have, PROT_READ | PROT_WRITE,
-             MAP_SHARED | MAP_FIXED, fd_, static_cast<off_t>(have));
-    if (p == MAP_FAILED) {
-      return ErrnoError(errno, Cat("mapping a writable view of ", path_));
-    }
-  }
-  mapped_.store(to, std::memory_order_release);
   return absl::OkStatus();
 }
 
-absl::Status Arena::Grow(std::uint64_t size) {
-  if (size > reserve_) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "arena %s: growing to %d bytes would pass max_size (%d bytes)", path_,
-        size, reserve_));
+absl::Status Arena::MapFile(View& view, std::uint64_t file_size, int prot,
+                            int flags) {
+  const std::uint64_t to = std::min(PageUp(file_size), view.reserved);
+  if (to <= view.mapped) return absl::OkStatus();
+  void* p = mmap(view.addr + view.mapped, to - view.mapped, prot,
+                 flags | MAP_FIXED, fd_, static_cast<off_t>(view.mapped));
+  if (p == MAP_FAILED) {
+    return ErrnoError(
+        errno, absl::StrFormat(
+                   "mmap %s at %#x", path_,
+                   reinterpret_cast<std::uintptr_t>(view.addr) + view.mapped));
   }
+  view.mapped = to;
+  return absl::OkStatus();
+}
+
+bool Arena::ExtendInPlace(View& view, std::uint64_t need,
+                          std::uint64_t file_size) {
+  if (view.reserved == 0 && view.addr == nullptr) return false;
+  // The headroom first, then just what the file needs.
+  for (const std::uint64_t want :
+       {ReservationFor(std::max(need, file_size)), PageUp(need)}) {
+    if (want <= view.reserved) continue;
+    if (ReserveAt(view.addr + view.reserved, want - view.reserved)) {
+      view.reserved = want;
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::Status Arena::MapInPlaceLocked(std::uint64_t end,
+                                     std::uint64_t file_size) {
+  if (file_size < end) {
+    return absl::DataLossError(absl::StrFormat(
+        "arena %s is %d bytes long; the store needs at least %d", path_,
+        file_size, end));
+  }
+  absl::Status s = MapFile(inplace_, file_size, PROT_READ, MAP_SHARED);
+  if (!s.ok()) return s;
+  mapped_.store(inplace_.mapped, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<const char*> Arena::Resolve(const RootRecord& r) {
+  const std::uint64_t end = r.offset + r.extent_size;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (const char* p = InPlace(r.offset, end)) return p;  // Mapped meanwhile.
+  absl::StatusOr<std::uint64_t> size = FileSize();
+  if (!size.ok()) return size.status();
+  if (*size < end) {
+    return absl::DataLossError(absl::StrFormat(
+        "arena %s is %d bytes long; the root needs bytes [%d, %d)", path_,
+        *size, r.offset, end));
+  }
+  if (auto it = relocated_.find(r.offset);
+      it != relocated_.end() && it->second.checksum == r.checksum &&
+      it->second.graph_size == r.graph_size) {
+    return it->second.addr;
+  }
+  if (inplace_.reserved == 0) inplace_.addr = base_;  // Free by now?
+  if (end <= inplace_.reserved || ExtendInPlace(inplace_, end, *size)) {
+    absl::Status s = MapInPlaceLocked(end, *size);
+    if (!s.ok()) return s;
+    return base_ + r.offset;
+  }
+  return Relocate(r, *size);
+}
+
+absl::StatusOr<const char*> Arena::Relocate(const RootRecord& r,
+                                            std::uint64_t file_size) {
+  const std::uint64_t end = r.offset + r.extent_size;
+  if (reloc_.empty() || !(end <= reloc_.back()->view.reserved ||
+                          ExtendInPlace(reloc_.back()->view, end, file_size))) {
+    // A new view; older ones stay mapped for the roots that point into them.
+    const std::uint64_t reserve = ReservationFor(file_size);
+    char* addr = ReserveAnywhere(reserve);
+    if (addr == nullptr) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "arena %s: no %d bytes of address space to relocate the store to",
+          path_, reserve));
+    }
+    reloc_.push_back(std::make_unique<RelocView>());
+    reloc_.back()->view = View{addr, reserve, 0};
+    relocated_.clear();
+  }
+  RelocView& rv = *reloc_.back();
+  absl::Status s = MapFile(rv.view, file_size, PROT_READ, MAP_PRIVATE);
+  if (!s.ok()) return s;
+
+  // The record comes from the file, never from a possibly stale private page.
+  std::string relocs(r.reloc_size, '\0');
+  s = ReadFully(fd_, path_, relocs.data(), r.reloc_size,
+                r.offset + r.graph_size);
+  if (!s.ok()) return s;
+  // Pages to write: those holding pointers, and those made private before
+  // (for another graph) whose copy of this graph's bytes may be stale.
+  std::vector<std::uint64_t> pages;
+  RelocationReader reader(relocs);
+  for (std::uint64_t slot; reader.Next(&slot);) {
+    if (slot > r.graph_size || r.graph_size - slot < sizeof(void*)) break;
+    const std::uint64_t page = (r.offset + slot) / kPage;
+    if (pages.empty() || pages.back() != page) pages.push_back(page);
+  }
+  const std::uint64_t first = r.offset / kPage;
+  const std::uint64_t last = (r.offset + r.graph_size - 1) / kPage;
+  if (!rv.private_pages.empty()) {
+    for (std::uint64_t p = first; p <= last; ++p) {
+      if (rv.private_pages.contains(p)) pages.push_back(p);
+    }
+    std::sort(pages.begin(), pages.end());
+    pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  }
+  char* const view = rv.view.addr;
+  auto protect = [&](int prot) {
+    for (std::size_t i = 0; i < pages.size();) {
+      std::size_t j = i + 1;
+      while (j < pages.size() && pages[j] == pages[j - 1] + 1) ++j;
+      if (mprotect(view + pages[i] * kPage, (j - i) * kPage, prot) != 0) {
+        return ErrnoError(errno, "mprotect of a relocated view of " + path_);
+      }
+      i = j;
+    }
+    return absl::OkStatus();
+  };
+  s = protect(PROT_READ | PROT_WRITE);
+  for (std::size_t i = 0; s.ok() && i < pages.size(); ++i) {
+    const std::uint64_t lo = std::max(pages[i] * kPage, r.offset);
+    const std::uint64_t hi =
+        std::min((pages[i] + 1) * kPage, r.offset + r.graph_size);
+    s = ReadFully(fd_, path_, view + lo, hi - lo, lo);
+  }
+  if (s.ok()) {
+    XXH3_state_t* st = XXH3_createState();
+    XXH3_64bits_reset(st);
+    XXH3_64bits_update(st, view + r.offset, r.graph_size);
+    XXH3_64bits_update(st, relocs.data(), relocs.size());
+    const bool match = XXH3_64bits_digest(st) == r.checksum;
+    XXH3_freeState(st);
+    if (!match) {
+      s = absl::DataLossError(
+          absl::StrFormat("arena %s: the graph at offset %d fails its checksum",
+                          path_, r.offset));
+    }
+  }
+  if (s.ok()) {
+    s = RelocateBlock(view + r.offset, r.graph_size, relocs,
+                      reinterpret_cast<std::uintptr_t>(base_) + r.offset,
+                      reinterpret_cast<std::uintptr_t>(view) + r.offset);
+    if (!s.ok()) {
+      s = absl::DataLossError(absl::StrFormat(
+          "arena %s, graph at offset %d: %s", path_, r.offset, s.message()));
+    }
+  }
+  absl::Status back = protect(PROT_READ);
+  if (!s.ok()) return s;
+  if (!back.ok()) return back;
+  for (const std::uint64_t p : pages) {
+    if (rv.private_pages.insert(p).second) bytes_relocated_ += kPage;
+  }
+  ++graphs_relocated_;
+  relocated_[r.offset] = Relocated{r.checksum, r.graph_size, view + r.offset};
+  return view + r.offset;
+}
+
+absl::StatusOr<const char*> Arena::RawBytes(std::uint64_t offset,
+                                            std::uint64_t len,
+                                            std::string* buf) {
+  const std::uint64_t end = offset + len;
+  if (const char* p = InPlace(offset, end)) return p;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (end <= inplace_.reserved) {
+      absl::StatusOr<std::uint64_t> size = FileSize();
+      if (!size.ok()) return size.status();
+      absl::Status s = MapInPlaceLocked(end, *size);
+      if (!s.ok()) return s;
+      return base_ + offset;
+    }
+  }
+  buf->resize(len);
+  absl::Status s = ReadFully(fd_, path_, buf->data(), len, offset);
+  if (!s.ok()) return s;
+  return buf->data();
+}
+
+absl::Status Arena::MapForWrite(std::uint64_t end) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (end <= write_.mapped) return absl::OkStatus();
+  absl::StatusOr<std::uint64_t> size = FileSize();
+  if (!size.ok()) return size.status();
+  if (*size < end) {
+    return absl::DataLossError(absl::StrFormat(
+        "arena %s is %d bytes long; the store needs at least %d", path_, *size,
+        end));
+  }
+  if (end > write_.reserved && !ExtendInPlace(write_, end, *size)) {
+    // Move the view: only the writer uses it, and it holds the write lock.
+    const std::uint64_t reserve = ReservationFor(*size);
+    char* addr = ReserveAnywhere(reserve);
+    if (addr == nullptr) {
+      return ErrnoError(errno, "reserving a writable view of " + path_);
+    }
+    munmap(write_.addr, write_.reserved);
+    write_ = View{addr, reserve, 0};
+  }
+  return MapFile(write_, *size, PROT_READ | PROT_WRITE, MAP_SHARED);
+}
+
+absl::Status Arena::Grow(std::uint64_t size) {
   absl::StatusOr<std::uint64_t> have = FileSize();
   if (!have.ok()) return have.status();
   if (size > *have) {
@@ -219,7 +408,7 @@ absl::Status Arena::Grow(std::uint64_t size) {
     }
     size_changed_ = true;
   }
-  return MapMore(size);
+  return MapForWrite(size);
 }
 
 absl::StatusOr<bool> Arena::TailIsZero(std::uint64_t from) const {
@@ -236,22 +425,26 @@ absl::StatusOr<bool> Arena::TailIsZero(std::uint64_t from) const {
 }
 
 absl::Status Arena::Truncate(std::uint64_t size) {
-  std::lock_guard<std::mutex> lock(grow_mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (ftruncate(fd_, static_cast<off_t>(size)) != 0) {
     return ErrnoError(
         errno, absl::StrFormat("truncating %s to %d bytes", path_, size));
   }
   // Pages past the new end must be mapped afresh before they are used.
-  if (mapped() > PageUp(size)) {
-    mapped_.store(PageUp(size), std::memory_order_release);
+  for (View* v : {&inplace_, &write_}) {
+    v->mapped = std::min(v->mapped, PageUp(size));
   }
+  for (const auto& r : reloc_) {
+    r->view.mapped = std::min(r->view.mapped, PageUp(size));
+  }
+  mapped_.store(inplace_.mapped, std::memory_order_release);
   return absl::OkStatus();
 }
 
 absl::Status Arena::Sync(std::uint64_t offset, std::uint64_t len) {
   const std::uint64_t lo = PageDown(offset);
   const std::uint64_t hi = PageUp(offset + len);
-  if (hi > lo && msync(base_ + lo, hi - lo, MS_SYNC) != 0) {
+  if (hi > lo && msync(write_.addr + lo, hi - lo, MS_SYNC) != 0) {
     return ErrnoError(errno, absl::StrFormat("msync %s", path_));
   }
   if (size_changed_) {
@@ -261,6 +454,17 @@ absl::Status Arena::Sync(std::uint64_t offset, std::uint64_t len) {
     size_changed_ = false;
   }
   return absl::OkStatus();
+}
+
+Arena::Usage Arena::usage() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Usage u;
+  u.relocated = inplace_.reserved == 0 || graphs_relocated_ > 0;
+  u.graphs_relocated = graphs_relocated_;
+  u.bytes_relocated = bytes_relocated_;
+  u.address_reserved = inplace_.reserved + write_.reserved;
+  for (const auto& r : reloc_) u.address_reserved += r->view.reserved;
+  return u;
 }
 
 }  // namespace ancient::store_internal

@@ -1,13 +1,23 @@
-// Internal: the arena file, mapped at a fixed address.
+// Internal: the arena file and the ways this process maps it.
 //
-// Open reserves [base, base + reserve) of address space with
-// MAP_FIXED_NOREPLACE (so it never replaces an existing mapping), then maps
-// the file over the front of that reservation. Growth maps more of the file
-// in place, inside the reservation: the arena never moves. The mapping at the
-// base is always PROT_READ, so no process can write through a root. A
-// writable Arena also maps the file a second time, read-write, at an address
-// the kernel picks: the writer writes graphs there (with pointers for the
-// base), without changing any protection.
+// Graphs in the arena hold absolute pointers for the store's recorded base
+// address. A process reads them through one of two views:
+//
+//  - In place: the file mapped PROT_READ, MAP_SHARED at the base address,
+//    inside a reservation of address space made with MAP_FIXED_NOREPLACE (so
+//    nothing else is ever replaced). The reservation covers the arena with
+//    headroom (ReservationFor) and is extended in place when a root lies past
+//    it and the next range is free. Zero-copy; the normal case.
+//  - Relocated: when the base (or the range needed to extend) is taken, the
+//    file is mapped MAP_PRIVATE at an address the kernel picks, and each
+//    graph is relocated there from its relocation record the first time it
+//    is read (once per graph per process; the checksum is checked first).
+//    Only the pages holding pointers become private memory; the rest stay
+//    shared with the page cache.
+//
+// A writable Arena also maps the file a third way, read-write and shared, at
+// an address the kernel picks: the writer writes graphs there (with pointers
+// for the base) and never needs the base itself.
 
 #ifndef ANCIENT_STORE_ARENA_H_
 #define ANCIENT_STORE_ARENA_H_
@@ -17,91 +27,155 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "store/format.h"
 
 namespace ancient::store_internal {
 
 class Arena {
  public:
   // Opens (or, with `create`, creates with mode 0600) the arena file at
-  // `path` and maps it at `base`. Errors: NotFound (no file),
-  // FailedPrecondition (address range taken, naming it and its occupant),
+  // `path`, whose graphs are written for `base`, and maps it in place when
+  // the range is free (relocating graphs otherwise). `size_hint` is the
+  // arena size the store records, so the reservation covers it.
+  // Errors: NotFound (no file), FailedPrecondition (`base` not aligned),
   // others from the system calls, naming `path`.
   static absl::StatusOr<std::unique_ptr<Arena>> Open(const std::string& path,
                                                      std::uintptr_t base,
-                                                     std::uint64_t reserve,
+                                                     std::uint64_t size_hint,
                                                      bool writable,
                                                      bool create);
 
-  // A base address, aligned to 1 GiB, where `reserve` bytes are free in this
-  // process right now: random within [32 TiB, 80 TiB) so that stores made by
-  // different processes rarely share one. (ThreadSanitizer builds use the
-  // only application range it leaves, and reserve at most 4 GiB.)
-  static absl::StatusOr<std::uintptr_t> PickBase(std::uint64_t reserve);
+  // A base address for a new store, aligned to kGranule, where a first
+  // reservation is free in this process right now: random over the usable
+  // range (see arena.cc) so that stores made by different processes rarely
+  // share one. ResourceExhausted when no free range is found.
+  static absl::StatusOr<std::uintptr_t> PickBase();
+
+  // The address space reserved for an arena of `size` bytes: twice the size
+  // (growth headroom), at least one granule, rounded up to granules.
+  static std::uint64_t ReservationFor(std::uint64_t size);
+  static constexpr std::uint64_t kGranule = std::uint64_t{1} << 30;
 
   ~Arena();
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
 
+  // The address the graphs' pointers are written for.
   char* base() const { return base_; }
-  std::uint64_t reserved() const { return reserve_; }
   const std::string& path() const { return path_; }
 
-  // The bytes mapped so far (the fast path for readers).
-  std::uint64_t mapped() const {
-    return mapped_.load(std::memory_order_acquire);
+  // The fast path for readers: `base() + offset` when [offset, end) is
+  // mapped in place already, else nullptr (then call Resolve).
+  const char* InPlace(std::uint64_t offset, std::uint64_t end) const {
+    return end <= mapped_.load(std::memory_order_acquire) ? base_ + offset
+                                                          : nullptr;
   }
 
-  // Makes [0, end) readable, mapping more of the file if another process
-  // grew it. DataLoss when the file is shorter than `end`.
-  absl::Status EnsureMapped(std::uint64_t end) {
-    if (end <= mapped()) return absl::OkStatus();
-    return MapMore(end);
-  }
+  // Where the graph of root record `r` can be read in this process: in place
+  // (mapping more, or extending the reservation, as needed) or relocated.
+  // Thread-safe. Errors: DataLoss (file shorter than the extent; checksum or
+  // relocation record damaged, when relocating), ResourceExhausted (no
+  // address space), others from the system calls.
+  absl::StatusOr<const char*> Resolve(const RootRecord& r);
+
+  // The bytes [offset, offset + len) as stored on disk (pointers for the
+  // base): in the in-place view when it covers them, else read into `*buf`.
+  // DataLoss when the file is shorter.
+  absl::StatusOr<const char*> RawBytes(std::uint64_t offset, std::uint64_t len,
+                                       std::string* buf);
+
+  // DataLoss unless the file holds at least `end` bytes.
+  absl::Status CheckLength(std::uint64_t end) const;
 
   // The file's current size.
   absl::StatusOr<std::uint64_t> FileSize() const;
-
-  // Writer: extends the file to `size` bytes with real disk blocks
-  // (fallocate), so a full disk is ResourceExhausted now rather than SIGBUS
-  // later, and maps it.
-  absl::Status Grow(std::uint64_t size);
 
   // Whether the file's bytes from `from` to its end are all zero (or there
   // are none).
   absl::StatusOr<bool> TailIsZero(std::uint64_t from) const;
 
+  // Writer: extends the file to `size` bytes with real disk blocks
+  // (fallocate), so a full disk is ResourceExhausted now rather than SIGBUS
+  // later, and maps it in the writable view.
+  absl::Status Grow(std::uint64_t size);
+
+  // Writer: makes [0, end) of the file writable at write_base(), after
+  // another process grew it. DataLoss when the file is shorter.
+  absl::Status MapForWrite(std::uint64_t end);
+
   // Writer, holding the write lock: cuts the file to `size` bytes.
   absl::Status Truncate(std::uint64_t size);
 
-  // Writer only: the writable view of the same bytes (nullptr when opened
-  // read-only). Offset o is at write_base() + o here and base() + o there.
-  char* write_base() const { return write_base_; }
+  // Writer only: the writable view (nullptr when opened read-only). Offset o
+  // is at write_base() + o here and base() + o for readers. May move when
+  // the view grows (Grow, MapForWrite): do not keep it across those calls.
+  char* write_base() const { return write_.addr; }
 
   // Writer: writes [offset, offset + len) to disk (msync MS_SYNC), and the
   // file's size if it changed (fdatasync).
   absl::Status Sync(std::uint64_t offset, std::uint64_t len);
 
+  // What this process's views cost; see StoreStats.
+  struct Usage {
+    bool relocated;                  // the base range is not all in place
+    std::uint64_t graphs_relocated;  // graphs relocated so far
+    std::uint64_t bytes_relocated;   // private memory they hold
+    std::uint64_t address_reserved;  // address space of all views
+  };
+  Usage usage() const;
+
  private:
-  Arena(std::string path, int fd, char* base, std::uint64_t reserve)
-      : path_(std::move(path)), fd_(fd), base_(base), reserve_(reserve) {}
-  absl::Status MapMore(std::uint64_t end);
+  // A range of address space with the file mapped over its front.
+  struct View {
+    char* addr = nullptr;
+    std::uint64_t reserved = 0;
+    std::uint64_t mapped = 0;
+  };
+  // A relocated view and the pages of it this process has written.
+  struct RelocView {
+    View view;
+    absl::flat_hash_set<std::uint64_t> private_pages;
+  };
+  struct Relocated {
+    std::uint64_t checksum;
+    std::uint64_t graph_size;
+    const char* addr;
+  };
+
+  Arena(std::string path, int fd, char* base)
+      : path_(std::move(path)), fd_(fd), base_(base) {}
+
+  // Maps [view.mapped, min(file size, view.reserved)) with `prot`/`flags`.
+  absl::Status MapFile(View& view, std::uint64_t file_size, int prot,
+                       int flags);
+  // Grows `view`'s reservation in place to cover `need`; false if taken.
+  bool ExtendInPlace(View& view, std::uint64_t need, std::uint64_t file_size);
+  absl::StatusOr<const char*> Relocate(const RootRecord& r,
+                                       std::uint64_t file_size);
+  absl::Status MapInPlaceLocked(std::uint64_t end, std::uint64_t file_size);
 
   const std::string path_;
   const int fd_;
   char* const base_;
-  const std::uint64_t reserve_;
-  char* write_base_ = nullptr;
-  std::mutex grow_mu_;
-  std::atomic<std::uint64_t> mapped_{0};
+  std::atomic<std::uint64_t> mapped_{0};  // = inplace_.mapped, for InPlace
+
+  mutable std::mutex mu_;  // Guards the views below and the relocation map.
+  View inplace_;           // at base_; reserved 0 while the base is taken
+  View write_;             // the writer's view
+  // Relocated views, newest last; older ones stay mapped for the roots that
+  // point into them until the Arena is destroyed.
+  std::vector<std::unique_ptr<RelocView>> reloc_;
+  absl::flat_hash_map<std::uint64_t, Relocated> relocated_;  // by offset
+  std::uint64_t graphs_relocated_ = 0;
+  std::uint64_t bytes_relocated_ = 0;
   bool size_changed_ = false;
 };
-
-// Describes what occupies [start, start + len) in this process, from
-// /proc/self/maps, e.g. "0x7f0000000000-0x7f0000100000 rw-p /usr/lib/x.so".
-std::string DescribeMappings(std::uintptr_t start, std::uint64_t len);
 
 }  // namespace ancient::store_internal
 

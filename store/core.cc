@@ -1,7 +1,9 @@
 #include "store/core.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include <bit>
@@ -17,6 +19,9 @@
 #include "absl/strings/str_split.h"
 
 namespace ancient::store_internal {
+
+std::atomic<std::uint64_t> fork_generation{0};
+
 namespace {
 
 constexpr std::size_t kLmdbMapSize = std::size_t{1} << 36;  // 64 GiB
@@ -25,8 +30,24 @@ constexpr std::uint64_t kMinGrowth = std::uint64_t{1} << 20;
 
 // Stores open in this process, by the directory's device and inode, so that
 // opening one twice shares one LMDB environment (LMDB forbids two: closing
-// one would drop the other's locks).
+// one would drop the other's locks). A child forked since sees its parent's
+// entries; they are ignored (Core::InOpeningProcess) and replaced.
 std::mutex registry_mu;
+
+// The registry's lock is held across fork(), so a child never inherits it
+// locked by a thread that does not exist there; the child then counts the
+// fork, which disowns every Core it inherited.
+void LockRegistry() { registry_mu.lock(); }
+void UnlockRegistry() { registry_mu.unlock(); }
+void ForkedChild() {
+  fork_generation.fetch_add(1, std::memory_order_relaxed);
+  registry_mu.unlock();
+}
+void WatchForks() {
+  static const int registered =
+      pthread_atfork(LockRegistry, UnlockRegistry, ForkedChild);
+  (void)registered;
+}
 std::map<std::pair<std::uint64_t, std::uint64_t>, std::weak_ptr<Core>>&
 Registry() {
   static auto* r = new std::map<std::pair<std::uint64_t, std::uint64_t>,
@@ -113,6 +134,7 @@ absl::StatusOr<std::shared_ptr<Core>> Core::Open(const std::string& dir,
     return absl::NotFoundError(Cat("no store at ", dir, " (no data.mdb)"));
   }
 
+  WatchForks();
   // A core that fails to open is destroyed after the lock is released (its
   // destructor takes the lock too).
   std::shared_ptr<Core> failed;
@@ -120,11 +142,16 @@ absl::StatusOr<std::shared_ptr<Core>> Core::Open(const std::string& dir,
   const auto id = std::make_pair(static_cast<std::uint64_t>(st.st_dev),
                                  static_cast<std::uint64_t>(st.st_ino));
   if (auto it = Registry().find(id); it != Registry().end()) {
-    if (std::shared_ptr<Core> open = it->second.lock()) {
-      if (open->options_.read_only != opts.read_only) {
-        return absl::FailedPreconditionError(
-            Cat("store ", dir, " is already open in this process ",
-                open->options_.read_only ? "read-only" : "read-write"));
+    std::shared_ptr<Core> open = it->second.lock();
+    if (open != nullptr && open->InOpeningProcess()) {
+      // A read-only open shares a read-write environment (the Store handle
+      // refuses writes); the reverse cannot: see Store::Open.
+      if (open->options_.read_only && !opts.read_only) {
+        return absl::FailedPreconditionError(Cat(
+            "store ", dir,
+            " is already open read-only in this process, and LMDB allows one "
+            "environment per file per process: close every read-only handle "
+            "(and Root, Snapshot) first, or open it read-write first"));
       }
       return open;
     }
@@ -141,9 +168,25 @@ absl::StatusOr<std::shared_ptr<Core>> Core::Open(const std::string& dir,
   return core;
 }
 
+Core::Core(std::string dir, const StoreOptions& options)
+    : dir_(std::move(dir)),
+      options_(options),
+      fork_generation_(fork_generation.load(std::memory_order_relaxed)),
+      pid_(getpid()) {}
+
+absl::Status Core::ForkedError() const {
+  return absl::FailedPreconditionError(absl::StrFormat(
+      "store %s was opened by process %d; this is process %d, forked from it "
+      "since. LMDB forbids using an environment across fork(): open the "
+      "store again in this process",
+      dir_, pid_, getpid()));
+}
+
 Core::~Core() {
   arena_.reset();
-  if (env_ != nullptr) mdb_env_close(env_);
+  // In a forked child, closing would clear the parent's reader slots in the
+  // shared lock file: the environment is left as it is (a small leak).
+  if (env_ != nullptr && InOpeningProcess()) mdb_env_close(env_);
   std::lock_guard<std::mutex> lock(registry_mu);
   auto it = Registry().find({registry_key_[0], registry_key_[1]});
   if (it != Registry().end() && it->second.expired()) Registry().erase(it);
@@ -202,8 +245,7 @@ absl::Status Core::Init() {
     }
     std::uintptr_t base = options_.base_address;
     if (base == 0) {
-      absl::StatusOr<std::uintptr_t> picked =
-          Arena::PickBase(options_.max_size);
+      absl::StatusOr<std::uintptr_t> picked = Arena::PickBase();
       if (!picked.ok()) return picked.status();
       base = *picked;
     }
@@ -253,10 +295,9 @@ absl::Status Core::Init() {
         meta.base_address, options_.base_address));
   }
 
-  const std::uint64_t reserve =
-      std::max<std::uint64_t>(options_.max_size, space.arena_size);
-  absl::StatusOr<std::unique_ptr<Arena>> arena = Arena::Open(
-      dir_ + "/arena", meta.base_address, reserve, !ro, /*create=*/created);
+  absl::StatusOr<std::unique_ptr<Arena>> arena =
+      Arena::Open(dir_ + "/arena", meta.base_address, space.arena_size, !ro,
+                  /*create=*/created);
   if (!arena.ok()) {
     if (absl::IsNotFound(arena.status())) {
       return absl::DataLossError(Cat("store ", dir_,
@@ -266,7 +307,7 @@ absl::Status Core::Init() {
     return arena.status();
   }
   arena_ = *std::move(arena);
-  absl::Status s = arena_->EnsureMapped(space.arena_size);
+  absl::Status s = arena_->CheckLength(space.arena_size);
   if (!s.ok()) return s;
   if (!ro && !created) {
     // Bytes past the recorded end were never committed: what a writer that
@@ -344,6 +385,7 @@ std::uint64_t Core::OldestReader(std::uint64_t* readers) const {
 
 absl::StatusOr<std::shared_ptr<ReadTxn>> ReadTxn::Begin(
     std::shared_ptr<Core> core) {
+  if (absl::Status s = core->CheckProcess(); !s.ok()) return s;
   MDB_txn* raw = nullptr;
   int rc = mdb_txn_begin(core->env(), nullptr, MDB_RDONLY, &raw);
   if (rc == MDB_READERS_FULL) {
@@ -363,6 +405,7 @@ absl::StatusOr<GraphRef> ReadTxn::Find(std::string_view key,
                                        std::uint64_t type_id,
                                        std::string_view type_name) const {
   // The fast path: one mdb_get and a few comparisons, no Status built.
+  if (!core_->InOpeningProcess()) return core_->ForkedError();
   RootRecord r;
   bool found = false;
   if (!key.empty() && key.size() <= core_->max_key_size()) {
@@ -388,8 +431,7 @@ absl::StatusOr<GraphRef> ReadTxn::Find(std::string_view key,
   const std::uint64_t end = r.offset + r.extent_size;
   if (end < r.offset || r.graph_size == 0 || r.offset % kExtentAlign != 0 ||
       r.graph_size > r.extent_size ||
-      r.reloc_size > r.extent_size - r.graph_size ||
-      end > core_->arena().reserved()) {
+      r.reloc_size > r.extent_size - r.graph_size) {
     return absl::DataLossError(absl::StrFormat(
         "store %s: key '%s' has a bad extent: bytes [%d, %d), graph %d, "
         "relocations %d",
@@ -401,17 +443,23 @@ absl::StatusOr<GraphRef> ReadTxn::Find(std::string_view key,
         "is mapped at %#x",
         core_->dir(), key, r.base_address, core_->base()));
   }
-  absl::Status s = core_->arena().EnsureMapped(end);
-  if (!s.ok()) {
-    return absl::Status(
-        s.code(), absl::StrFormat("store %s: key '%s': %s", core_->dir(), key,
-                                  std::string(s.message())));
+  if (const char* p = core_->arena().InPlace(r.offset, end)) {
+    return GraphRef{p, r.graph_size};
   }
-  return GraphRef{core_->arena().base() + r.offset, r.graph_size};
+  absl::StatusOr<const char*> p = core_->arena().Resolve(r);
+  if (!p.ok()) {
+    return absl::Status(
+        p.status().code(),
+        absl::StrFormat("store %s: key '%s': %s", core_->dir(), key,
+                        std::string(p.status().message())));
+  }
+  return GraphRef{*p, r.graph_size};
 }
 
 absl::StatusOr<RootInfo> ReadTxn::Info(std::string_view key) const {
-  absl::Status s = core_->CheckKey(key);
+  absl::Status s = core_->CheckProcess();
+  if (!s.ok()) return s;
+  s = core_->CheckKey(key);
   if (!s.ok()) return s;
   std::string_view name;
   absl::StatusOr<RootRecord> r = ReadRoot(*core_, txn(), key, &name);
@@ -421,6 +469,7 @@ absl::StatusOr<RootInfo> ReadTxn::Info(std::string_view key) const {
 }
 
 absl::StatusOr<SpaceRecord> ReadTxn::Space() const {
+  if (absl::Status s = core_->CheckProcess(); !s.ok()) return s;
   return ReadSpace(txn(), core_->meta_db(), core_->dir());
 }
 
@@ -428,6 +477,7 @@ absl::StatusOr<SpaceRecord> ReadTxn::Space() const {
 
 absl::StatusOr<std::unique_ptr<WriteTxn>> WriteTxn::Begin(
     std::shared_ptr<Core> core) {
+  if (absl::Status s = core->CheckProcess(); !s.ok()) return s;
   if (core->options().read_only) {
     return absl::FailedPreconditionError(
         Cat("store ", core->dir(), " was opened read-only"));
@@ -460,14 +510,18 @@ absl::Status WriteTxn::Init() {
   if (!sp.ok()) return sp.status();
   space_ = *sp;
   // Another process may have grown the arena.
-  absl::Status s = core_->arena().EnsureMapped(space_.arena_size);
+  absl::Status s = core_->arena().MapForWrite(space_.arena_size);
   if (!s.ok()) return s;
   return Reclaim();
 }
 
 WriteTxn::~WriteTxn() {
   AnnotateTxnEnd(core_.get());
-  txn_.Abort();
+  // In a forked child the write lock is the parent's: leave it alone.
+  if (core_->InOpeningProcess())
+    txn_.Abort();
+  else
+    txn_.Leak();
   core_->writer_thread().store(std::thread::id());
 }
 
@@ -565,8 +619,8 @@ absl::Status WriteTxn::AddFree(std::uint64_t off, std::uint64_t len) {
 }
 
 absl::Status WriteTxn::EnsureArena(std::uint64_t end) {
-  if (end <= space_.arena_size) return core_->arena().EnsureMapped(end);
-  const std::uint64_t reserve = core_->arena().reserved();
+  if (end <= space_.arena_size) return core_->arena().MapForWrite(end);
+  const std::uint64_t reserve = core_->options().max_size;
   if (end > reserve) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "store %s: arena would need %d bytes, more than max_size (%d)",
@@ -647,7 +701,8 @@ absl::Status WriteTxn::PutRoot(std::string_view key, const RootRecord& r,
 absl::StatusOr<ShareInfo> WriteTxn::Share(
     std::string_view key, std::uint64_t type_id, std::string_view type_name,
     std::uint64_t size, std::uint64_t pointers, GraphWriteFn write) {
-  absl::Status s = core_->CheckKey(key);
+  absl::Status s = core_->CheckProcess();
+  if (s.ok()) s = core_->CheckKey(key);
   if (!s.ok()) return s;
   // Room for the graph and the largest relocation record it can have.
   const std::uint64_t reloc_bound =
@@ -685,7 +740,8 @@ absl::StatusOr<ShareInfo> WriteTxn::Share(
 }
 
 absl::Status WriteTxn::Delete(std::string_view key) {
-  absl::Status s = core_->CheckKey(key);
+  absl::Status s = core_->CheckProcess();
+  if (s.ok()) s = core_->CheckKey(key);
   if (!s.ok()) return s;
   absl::StatusOr<RootRecord> old = ReadRoot(*core_, txn_.get(), key, nullptr);
   if (!old.ok()) return old.status();
@@ -700,6 +756,7 @@ absl::Status WriteTxn::Commit() {
   if (txn_.get() == nullptr) {
     return absl::FailedPreconditionError("WriteBatch already finished");
   }
+  if (absl::Status s = core_->CheckProcess(); !s.ok()) return s;
   MDB_val k = ToVal("space"), v = ToVal(AsBytes(space_));
   int rc = mdb_put(txn_.get(), core_->meta_db(), &k, &v, 0);
   if (rc != MDB_SUCCESS) return LmdbError(rc, "recording arena space");
@@ -735,7 +792,7 @@ absl::Status WriteTxn::PutCopy(std::string_view key, const RootRecord& src,
     off = *a;
   }
   Arena& arena = core_->arena();
-  absl::Status s = arena.EnsureMapped(off + src.extent_size);
+  absl::Status s = arena.MapForWrite(off + src.extent_size);
   if (!s.ok()) return s;
   char* dest = arena.write_base() + off;
   std::memcpy(dest, src_bytes, len);

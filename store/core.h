@@ -45,6 +45,10 @@ inline void AnnotateTxnEnd([[maybe_unused]] void* core) {
 #endif
 }
 
+// Counts fork()s: a child sees a value its parent's Cores did not record.
+// (A relaxed load is all the hot path pays; getpid() is a system call.)
+extern std::atomic<std::uint64_t> fork_generation;
+
 // One open store: the LMDB environment, its tables and the arena mapping.
 class Core : public std::enable_shared_from_this<Core> {
  public:
@@ -65,6 +69,19 @@ class Core : public std::enable_shared_from_this<Core> {
   }
 
   std::size_t max_key_size() const { return max_key_size_; }
+
+  // Whether this is the process that opened the store (not a child forked
+  // since): LMDB forbids using an environment in any other.
+  bool InOpeningProcess() const {
+    return fork_generation_ == fork_generation.load(std::memory_order_relaxed);
+  }
+  // FailedPrecondition naming the opening process and this one.
+  absl::Status ForkedError() const;
+  // ForkedError() outside the opening process, else OK.
+  absl::Status CheckProcess() const {
+    if (InOpeningProcess()) return absl::OkStatus();
+    return ForkedError();
+  }
   // Checks a key: InvalidArgument when empty or too long.
   absl::Status CheckKey(std::string_view key) const;
 
@@ -78,8 +95,7 @@ class Core : public std::enable_shared_from_this<Core> {
   std::atomic<std::thread::id>& writer_thread() { return writer_thread_; }
 
  private:
-  Core(std::string dir, const StoreOptions& options)
-      : dir_(std::move(dir)), options_(options) {}
+  Core(std::string dir, const StoreOptions& options);
   absl::Status Init();
 
   const std::string dir_;
@@ -91,6 +107,8 @@ class Core : public std::enable_shared_from_this<Core> {
   std::mutex write_mu_;
   std::atomic<std::thread::id> writer_thread_{};
   std::uint64_t registry_key_[2] = {0, 0};
+  const std::uint64_t fork_generation_;
+  const int pid_;  // of the opening process
 };
 
 // An LMDB read transaction over a Core: one consistent snapshot.
@@ -100,7 +118,11 @@ class ReadTxn {
       std::shared_ptr<Core> core);
   ~ReadTxn() {
     AnnotateTxnEnd(core_.get());  // Before the slot is freed for reuse.
-    txn_.Abort();
+    // In a forked child the reader slot is the parent's: leave it alone.
+    if (core_->InOpeningProcess())
+      txn_.Abort();
+    else
+      txn_.Leak();
   }
 
   Core& core() const { return *core_; }
@@ -123,6 +145,7 @@ class ReadTxn {
 
 template <class F>
 absl::Status ReadTxn::ForEachRoot(std::string_view prefix, F f) const {
+  if (absl::Status s = core_->CheckProcess(); !s.ok()) return s;
   Cursor cursor;
   int rc = cursor.Open(txn(), core_->roots_db());
   if (rc != MDB_SUCCESS) return LmdbError(rc, "opening roots cursor");

@@ -71,6 +71,9 @@ class Txn {
     if (txn_ != nullptr) mdb_txn_abort(txn_);
     txn_ = nullptr;
   }
+  // Forgets the transaction without ending it: for a forked child, where
+  // ending it would release the parent's reader slot or write lock.
+  void Leak() { txn_ = nullptr; }
   int Commit() {
     const int rc = mdb_txn_commit(txn_);
     txn_ = nullptr;  // Freed by LMDB whatever the outcome.

@@ -94,14 +94,15 @@ absl::Status WriteBatch::Commit() {
 
 // ---------------------------------------------------------------- Store
 
-Store::Store(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+Store::Store(std::shared_ptr<Core> core, bool read_only)
+    : core_(std::move(core)), read_only_(read_only) {}
 Store::~Store() = default;
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(
     const std::string& dir, const StoreOptions& options) {
   absl::StatusOr<std::shared_ptr<Core>> core = Core::Open(dir, options);
   if (!core.ok()) return core.status();
-  return std::unique_ptr<Store>(new Store(*std::move(core)));
+  return std::unique_ptr<Store>(new Store(*std::move(core), options.read_only));
 }
 
 const std::string& Store::dir() const { return core_->dir(); }
@@ -114,6 +115,11 @@ absl::StatusOr<Snapshot> Store::Read() const {
 }
 
 absl::StatusOr<WriteBatch> Store::Write() {
+  if (read_only_) {
+    if (absl::Status s = core_->CheckProcess(); !s.ok()) return s;
+    return absl::FailedPreconditionError(
+        Cat("store ", core_->dir(), " was opened read-only"));
+  }
   absl::StatusOr<std::unique_ptr<WriteTxn>> txn = WriteTxn::Begin(core_);
   if (!txn.ok()) return txn.status();
   return WriteBatch(*std::move(txn));
@@ -199,7 +205,12 @@ absl::StatusOr<StoreStats> Store::Stats() const {
   st.arena_file_bytes = FileSize(core_->dir() + "/arena");
   st.lmdb_file_bytes = FileSize(core_->dir() + "/data.mdb");
   st.base_address = core_->base();
-  st.max_size = core_->arena().reserved();
+  st.max_size = core_->options().max_size;
+  const store_internal::Arena::Usage u = core_->arena().usage();
+  st.relocated = u.relocated;
+  st.graphs_relocated = u.graphs_relocated;
+  st.bytes_relocated = u.bytes_relocated;
+  st.address_reserved = u.address_reserved;
   return st;
 }
 
@@ -215,7 +226,7 @@ absl::Status Store::Verify() const {
         "store %s: high-water mark %d is past the arena's %d bytes", dir,
         space->high_water, space->arena_size));
   }
-  absl::Status s = core_->arena().EnsureMapped(space->arena_size);
+  absl::Status s = core_->arena().CheckLength(space->arena_size);
   if (!s.ok()) return s;
   absl::StatusOr<bool> tail_zero = core_->arena().TailIsZero(space->arena_size);
   if (!tail_zero.ok()) return tail_zero.status();
@@ -230,6 +241,7 @@ absl::Status Store::Verify() const {
 
   // Every extent: (offset, length, what).
   std::vector<std::tuple<std::uint64_t, std::uint64_t, std::string>> extents;
+  std::string buf;
   s = t.ForEachRoot(
       "",
       [&](std::string_view key, const RootRecord& r,
@@ -252,15 +264,19 @@ absl::Status Store::Verify() const {
               "mapped at %#x",
               dir, what, r.base_address, core_->base()));
         }
-        const char* graph = core_->arena().base() + r.offset;
-        if (XXH3_64bits(graph, r.graph_size + r.reloc_size) != r.checksum) {
+        // The bytes as on disk, wherever this process can read them.
+        absl::StatusOr<const char*> graph = core_->arena().RawBytes(
+            r.offset, r.graph_size + r.reloc_size, &buf);
+        if (!graph.ok()) return graph.status();
+        if (XXH3_64bits(*graph, r.graph_size + r.reloc_size) != r.checksum) {
           return absl::DataLossError(
               absl::StrFormat("store %s: %s at offset %d fails its checksum",
                               dir, what, r.offset));
         }
         absl::Status b =
-            VerifyBlock(graph, r.graph_size,
-                        std::string_view(graph + r.graph_size, r.reloc_size));
+            VerifyBlock(*graph, r.graph_size,
+                        std::string_view(*graph + r.graph_size, r.reloc_size),
+                        core_->base() + r.offset);
         if (!b.ok()) {
           return absl::DataLossError(
               Cat("store ", dir, ": ", what, ": ", b.message()));
@@ -318,7 +334,8 @@ absl::Status Store::CopyTo(const std::string& dest_dir, bool compact) const {
 
   StoreOptions opts;
   opts.create_if_missing = true;
-  opts.max_size = core_->arena().reserved();
+  opts.max_size =
+      std::max<std::uint64_t>(core_->options().max_size, space->arena_size);
   opts.durability = core_->options().durability;
   absl::StatusOr<std::shared_ptr<Core>> dest = Core::Open(dest_dir, opts);
   if (!dest.ok()) return dest.status();
@@ -343,9 +360,9 @@ absl::Status Store::CopyTo(const std::string& dest_dir, bool compact) const {
     s = (*w)->SetSpace(space->arena_size, space->high_water);
     if (!s.ok()) return s;
   }
-  const char* src_base = core_->arena().base();
-  s = core_->arena().EnsureMapped(space->high_water);
+  s = core_->arena().CheckLength(space->high_water);
   if (!s.ok()) return s;
+  std::string buf;
   s = t.ForEachRoot(
       "",
       [&](std::string_view key, const RootRecord& r,
@@ -356,8 +373,11 @@ absl::Status Store::CopyTo(const std::string& dest_dir, bool compact) const {
           return absl::DataLossError(Cat("store ", core_->dir(), ": root '",
                                          key, "' has a bad extent"));
         }
+        absl::StatusOr<const char*> bytes = core_->arena().RawBytes(
+            r.offset, r.graph_size + r.reloc_size, &buf);
+        if (!bytes.ok()) return bytes.status();
         return (*w)->PutCopy(
-            key, r, name, src_base + r.offset, core_->base() + r.offset,
+            key, r, name, *bytes, core_->base() + r.offset,
             compact ? std::nullopt : std::optional<std::uint64_t>(r.offset));
       });
   if (!s.ok()) return s;

@@ -19,14 +19,38 @@
 // and processes, never blocked, each seeing a consistent snapshot. A Store
 // object may be used from many threads at once.
 //
+// Address space. Graphs hold absolute pointers for the store's base address,
+// picked at random when the store is created (1 GiB-aligned, spread over the
+// usable user address space, clear of the heap, the executable, the kernel's
+// mmap area and AddressSanitizer's shadow). A process reserves only what the
+// arena needs there (twice its size, at least 1 GiB; never max_size) and
+// extends the reservation in place when a root lies past it. Whenever the
+// base, or the range needed to extend, is taken in a process (another store,
+// a big heap, a library), Open still succeeds and the store is *relocated*
+// in that process: the arena is mapped privately elsewhere and each graph is
+// relocated from its relocation record (checksum checked first) the first
+// time it is read, once per graph per process. Reads stay in place and
+// correct; the cost is the relocation time (one pass over the graph) and
+// private memory for the pages holding pointers. Stats() says whether and
+// how much. Writers never need the base: they write through their own view.
+//
+// fork(): LMDB forbids using an environment in any process but the one that
+// opened it. A child may open any store itself, in either mode; nothing of
+// the parent's is reused. A Store, Snapshot or WriteBatch inherited from the
+// parent returns FailedPrecondition (naming the opening process) from every
+// call in the child, and may be destroyed there safely (its LMDB handles are
+// left untouched, so the parent's reader slots and write lock survive). A
+// Root inherited by the child still points at mapped bytes, but only the
+// parent's snapshot protects them: read through it only while the parent
+// is known to hold that Root, and prefer opening the store in the child.
+//
 // Errors (absl::Status codes), never a crash:
 //   NotFound            no such key; no store at the directory (read_only or
 //                       !create_if_missing)
-//   FailedPrecondition  root of another type (both named); base address
-//                       taken (address and occupant named); format version,
+//   FailedPrecondition  root of another type (both named); format version,
 //                       pointer width or byte order differ; the store was
 //                       opened read-only; a WriteBatch is already open on
-//                       this thread
+//                       this thread; used in a child after fork()
 //   InvalidArgument     empty key, or longer than LMDB's key limit (511)
 //   ResourceExhausted   disk full; max_size reached; LMDB map or reader
 //                       table full
@@ -62,12 +86,14 @@ struct StoreOptions {
   // Open for reading only: the arena is mapped PROT_READ and this process
   // can never modify the store; Share, Delete and Write fail.
   bool read_only = false;
-  // Where the arena is mapped. 0: picked at creation (a free range, random
-  // so that stores rarely collide). Always recorded in the store; a non-zero
-  // value that differs from the recorded one is FailedPrecondition.
+  // The address graphs are written for. 0: picked at creation (a free
+  // range, random so that stores rarely collide). Always recorded in the
+  // store; a non-zero value that differs from the recorded one is
+  // FailedPrecondition. Where it is taken in a process, the store is
+  // relocated there (see above), not refused.
   std::uintptr_t base_address = 0;
-  // The largest the arena may grow to; this much address space is reserved
-  // up front (not memory), so growth never moves the arena.
+  // The largest the arena may grow to (a limit, checked by writers; no
+  // address space is reserved for it).
   std::size_t max_size = std::size_t{1} << 40;
   // How durable each commit is.
   Durability durability = Durability::kSync;
@@ -98,8 +124,14 @@ struct StoreStats {
   std::uint64_t arena_file_bytes = 0;  // the arena file's length
   std::uint64_t lmdb_file_bytes = 0;   // data.mdb's length
   std::uintptr_t base_address = 0;
-  std::uint64_t max_size = 0;  // address space reserved here
+  std::uint64_t max_size = 0;  // the limit on arena_size (options)
   std::uint64_t readers = 0;   // live read snapshots, all processes
+  // This process only:
+  bool relocated = false;  // the base range is taken here (wholly, or the
+                           // part a root needed): graphs are relocated
+  std::uint64_t graphs_relocated = 0;  // relocated so far (once each)
+  std::uint64_t bytes_relocated = 0;   // private memory they hold (pages)
+  std::uint64_t address_reserved = 0;  // address space of all its views
 };
 
 namespace store_internal {
@@ -227,18 +259,22 @@ class WriteBatch {
 class Store {
  public:
   // Opens the store in directory `dir`, creating it (mode 0700, files 0600)
-  // if missing and allowed. Maps the arena at its recorded base address.
+  // if missing and allowed. Maps the arena at its recorded base address, or
+  // relocates it where that is taken (never an error).
   // Opening one directory twice in a process shares one underlying
-  // environment (LMDB forbids two): the second open must agree on
-  // read_only, and gets the first one's durability and max_size.
+  // environment (LMDB forbids two), which gets the first open's durability
+  // and max_size. A read-only open of a store open read-write here gives a
+  // handle that refuses writes. The reverse is FailedPrecondition: the
+  // shared environment was opened MDB_RDONLY with a read-only arena, and it
+  // cannot be reopened read-write while the read-only handles (and their
+  // Roots and Snapshots) live; open read-write first.
   // Errors: NotFound (no store and read_only or !create_if_missing);
   //   FailedPrecondition (`dir` is not a directory or not an ancient store;
-  //   format version, pointer width or byte order differ; base address taken
-  //   in this process, naming the range and its occupant; a base_address
-  //   option that differs from the recorded one; opened already with the
-  //   other read_only); DataLoss (arena missing or shorter than recorded, bad
-  //   records); PermissionDenied; ResourceExhausted (no address space);
-  //   InvalidArgument (max_size 0).
+  //   format version, pointer width or byte order differ; a base_address
+  //   option that differs from the recorded one; open read-only here and
+  //   asked read-write); DataLoss (arena missing or shorter than recorded,
+  //   bad records); PermissionDenied; ResourceExhausted (no address space
+  //   for even a relocated view); InvalidArgument (max_size 0).
   static absl::StatusOr<std::unique_ptr<Store>> Open(
       const std::string& dir, const StoreOptions& options = {});
 
@@ -272,10 +308,12 @@ class Store {
 
   // The graph at `key`, read as T, in place. The Root keeps it readable for
   // as long as it lives. Checks the root's type, extent and base address
-  // (not its contents: that is Verify's job).
+  // (not its contents: that is Verify's job; but a graph relocated in this
+  // process has had its checksum and relocation record checked).
   // Errors: NotFound (no such key), FailedPrecondition (shared as another
   //   type; both type names in the message), InvalidArgument (bad key),
-  //   DataLoss (bad record or extent), ResourceExhausted (reader table full).
+  //   DataLoss (bad record or extent; when relocating, a bad checksum or
+  //   relocation record), ResourceExhausted (reader table full).
   template <class T>
   absl::StatusOr<Root<T>> Get(std::string_view key) const {
     absl::StatusOr<Snapshot> snap = Read();
@@ -331,11 +369,14 @@ class Store {
   absl::Status CopyTo(const std::string& dest_dir, bool compact) const;
 
   const std::string& dir() const;
+  // The address the store's graphs are written for (StoreStats says whether
+  // they are read there in this process).
   std::uintptr_t base_address() const;
 
  private:
-  explicit Store(std::shared_ptr<store_internal::Core> core);
+  Store(std::shared_ptr<store_internal::Core> core, bool read_only);
   std::shared_ptr<store_internal::Core> core_;
+  const bool read_only_;  // this handle, whatever the environment's mode
 };
 
 }  // namespace ancient

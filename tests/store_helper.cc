@@ -10,6 +10,13 @@
 //                                              through a root (must SIGSEGV)
 //   store_helper hold-write DIR                take the write lock, write
 //                                              half a batch, wait to be killed
+//   store_helper create DIR SEQ                create a store with default
+//                                              options, share MakeValue(SEQ)
+//                                              at "v"; prints "BASE 0x..."
+//   store_helper check DIR KEY SEQ             open read-only, GetVerified KEY,
+//                                              expect MakeValue(SEQ); prints
+//                                              "OK <relocated 0|1>"
+//   store_helper share-big DIR KEY COUNT       share BigValue(COUNT) at KEY
 
 #include <signal.h>
 #include <unistd.h>
@@ -139,6 +146,47 @@ int HoldWrite(const std::string& dir) {
   return 0;
 }
 
+int Create(const std::string& dir, std::uint64_t seq) {
+  auto store = Store::Open(dir);
+  if (!store.ok()) return Fail("open", store.status());
+  auto info = (*store)->Share("v", ancient_test::MakeValue(seq, 20));
+  if (!info.ok()) return Fail("share", info.status());
+  std::printf("BASE %#lx\n",
+              static_cast<unsigned long>((*store)->base_address()));
+  std::fflush(stdout);
+  return 0;
+}
+
+int Check(const std::string& dir, const std::string& key, std::int64_t seq) {
+  StoreOptions o;
+  o.read_only = true;
+  auto store = Store::Open(dir, o);
+  if (!store.ok()) return Fail("open", store.status());
+  auto root = (*store)->GetVerified<std::vector<std::string>>(key);
+  if (!root.ok()) return Fail("get", root.status());
+  if (ancient_test::CheckValue(**root) != seq) {
+    std::printf("BAD\n");
+    std::fflush(stdout);
+    return 1;
+  }
+  auto st = (*store)->Stats();
+  if (!st.ok()) return Fail("stats", st.status());
+  std::printf("OK %d\n", st->relocated ? 1 : 0);
+  std::fflush(stdout);
+  return 0;
+}
+
+int ShareBig(const std::string& dir, const std::string& key,
+             std::size_t count) {
+  auto store = Store::Open(dir);
+  if (!store.ok()) return Fail("open", store.status());
+  auto info = (*store)->Share(key, ancient_test::BigValue(count));
+  if (!info.ok()) return Fail("share", info.status());
+  std::printf("DONE %lu\n", static_cast<unsigned long>(info->size_bytes));
+  std::fflush(stdout);
+  return 0;
+}
+
 int RoWrite(const std::string& dir, const std::string& key) {
   auto store = Store::Open(dir, ReadOnly());
   if (!store.ok()) return Fail("open", store.status());
@@ -167,8 +215,16 @@ int main(int argc, char** argv) {
   if (mode == "hold" && argc == 4) return Hold(argv[2], argv[3]);
   if (mode == "ro-write" && argc == 4) return RoWrite(argv[2], argv[3]);
   if (mode == "hold-write" && argc == 3) return HoldWrite(argv[2]);
-  std::fprintf(
-      stderr,
-      "usage: store_helper writer|reader|hold|ro-write|hold-write DIR ...\n");
+  if (mode == "create" && argc == 4)
+    return Create(argv[2], std::stoull(argv[3]));
+  if (mode == "check" && argc == 5) {
+    return Check(argv[2], argv[3], std::stoll(argv[4]));
+  }
+  if (mode == "share-big" && argc == 5) {
+    return ShareBig(argv[2], argv[3], std::stoull(argv[4]));
+  }
+  std::fprintf(stderr,
+               "usage: store_helper writer|reader|hold|ro-write|hold-write|"
+               "create|check|share-big DIR ...\n");
   return 64;
 }

@@ -50,6 +50,30 @@ inline std::int64_t CheckValue(const ancient::Vector<ancient::String>& v) {
   return seq;
 }
 
+// A large value: `count` strings of 4000 bytes, each starting with its
+// index, so that BigValueIsRight can check every one.
+inline std::vector<std::string> BigValue(std::size_t count) {
+  std::vector<std::string> v(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    v[i] = std::to_string(i) + ":";
+    v[i].resize(4000, static_cast<char>('a' + i % 26));
+  }
+  return v;
+}
+inline bool BigValueIsRight(const ancient::Vector<ancient::String>& v,
+                            std::size_t count) {
+  if (v.size() != count) return false;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string head = std::to_string(i) + ":";
+    const std::string_view s = v[i].view();
+    if (s.size() != 4000 || s.substr(0, head.size()) != head ||
+        s.back() != static_cast<char>('a' + i % 26)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // A fresh empty directory under the test's temporary directory.
 inline std::string TempDir(const std::string& name) {
   const char* base = std::getenv("TEST_TMPDIR");

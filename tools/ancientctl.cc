@@ -156,10 +156,14 @@ int Stat(const Strings& a) {
   std::printf(
       "roots: %lu\nbytes live: %lu\nbytes free: %lu\nbytes pending: %lu\n"
       "bytes never used: %lu\narena size: %lu\narena file: %lu\n"
-      "lmdb file: %lu\nbase address: %#lx\nmax size: %lu\nreaders: %lu\n",
+      "lmdb file: %lu\nbase address: %#lx\nmax size: %lu\nreaders: %lu\n"
+      "relocated: %s\ngraphs relocated: %lu\nbytes relocated: %lu\n"
+      "address space reserved: %lu\n",
       st->roots, st->bytes_live, st->bytes_free, st->bytes_pending,
       st->bytes_never_used, st->arena_size, st->arena_file_bytes,
-      st->lmdb_file_bytes, st->base_address, st->max_size, st->readers);
+      st->lmdb_file_bytes, st->base_address, st->max_size, st->readers,
+      st->relocated ? "yes" : "no", st->graphs_relocated, st->bytes_relocated,
+      st->address_reserved);
   return kExitOk;
 }
 
