@@ -4,13 +4,15 @@
 // has entries) is made once. Each input is a list of mutations applied to a
 // fresh copy of it: XOR a byte of the arena, or overwrite bytes of an LMDB
 // record (meta, space, a root, a free or pending extent) through LMDB's API.
-// Then the copy is opened (read-only and read-write), verified, and listed.
+// Then the copy is opened (read-only and read-write, each in place and
+// relocated, with the template's base taken), verified, and listed.
 // Nothing may crash. Damage to LMDB's own page format is out of scope: LMDB
 // trusts its files (see the note in tools/fuzz).
 //
 // Built and run by tools/fuzz (clang, -fsanitize=fuzzer,address,undefined).
 
 #include <lmdb.h>
+#include <sys/mman.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -28,6 +30,7 @@ namespace fs = std::filesystem;
 
 std::string template_dir;
 std::string work_dir;
+std::uintptr_t template_base = 0;
 
 void MakeTemplate() {
   template_dir = fs::temp_directory_path() /
@@ -38,6 +41,7 @@ void MakeTemplate() {
   o.durability = ancient::Durability::kNoSync;
   auto store = ancient::Store::Open(template_dir, o);
   if (!store.ok()) std::abort();
+  template_base = (*store)->base_address();
   std::vector<std::string> words = {"alpha", "beta", "gamma", "", "delta"};
   std::map<std::string, std::int64_t> m = {{"x", 1}, {"y", -2}};
   ancient::Value::Object obj;
@@ -92,7 +96,25 @@ void MutateRecord(MDB_env* env, unsigned which, unsigned at,
   mdb_txn_commit(txn);
 }
 
-void Probe(bool read_only) {
+void Probe(bool read_only, bool relocated) {
+  // Relocated: the template's base is taken, so every graph read is
+  // rewritten from its (possibly damaged) relocation record.
+  void* blocker = nullptr;
+  if (relocated) {
+    void* want = reinterpret_cast<void*>(template_base);
+    blocker = mmap(want, 4096, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (blocker != want) {
+      if (blocker != MAP_FAILED) munmap(blocker, 4096);
+      return;
+    }
+  }
+  struct Unblock {
+    void* p;
+    ~Unblock() {
+      if (p != nullptr) munmap(p, 4096);
+    }
+  } unblock{blocker};
   ancient::StoreOptions o;
   o.read_only = read_only;
   o.create_if_missing = false;
@@ -105,6 +127,10 @@ void Probe(bool read_only) {
   auto snap = (*store)->Read();
   if (!snap.ok()) return;
   (void)snap->List();
+  // Unchecked reads: only the root's structure (and, relocated, its
+  // checksum and relocation record) is checked; nothing is dereferenced.
+  (void)snap->Get<std::vector<std::string>>("words");
+  (void)snap->Get<std::map<std::string, std::int64_t>>("map");
   if (verified.ok()) {
     // Verified, then checked against its type: reading must be safe.
     auto words = snap->GetVerified<std::vector<std::string>>("words");
@@ -182,7 +208,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       std::fclose(f);
     }
   }
-  Probe(true);
-  Probe(false);
+  for (const bool relocated : {false, true}) {
+    Probe(true, relocated);
+    Probe(false, relocated);
+  }
   return 0;
 }
