@@ -108,6 +108,9 @@ TEST(Ancientctl, LsRmStatVerifyCopy) {
   EXPECT_EQ(stat.code, 0);
   EXPECT_NE(stat.out.find("roots: 2\n"), std::string::npos) << stat.out;
   EXPECT_NE(stat.out.find("base address: 0x"), std::string::npos);
+  // In its own process the store is read in place.
+  EXPECT_NE(stat.out.find("relocated: no\n"), std::string::npos) << stat.out;
+  EXPECT_NE(stat.out.find("address space reserved: "), std::string::npos);
 
   Result verify = Ctl("verify " + dir);
   EXPECT_EQ(verify.code, 0) << verify.err;

@@ -10,6 +10,7 @@
 // Prints its counts; exits 0 when every round passed, 1 otherwise.
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
   ancient::StoreOptions opts;
   opts.max_size = std::size_t{1} << 32;
   Model model;  // The contents as of the last acknowledged op.
+  std::uintptr_t base = 0;
   std::uint64_t next = 0, unacked_commits = 0, kills = 0;
   for (int round = 0; round < rounds; ++round) {
     Child w = Spawn(
@@ -104,8 +106,19 @@ int main(int argc, char** argv) {
     }
     if (acked >= 0) next = static_cast<std::uint64_t>(acked) + 1;
 
+    // Every other round the store is checked relocated: its base taken
+    // here, as by another library.
+    void* blocker = nullptr;
+    if (round % 2 == 1 && base != 0) {
+      blocker = mmap(reinterpret_cast<void*>(base), 4096, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+      if (blocker != reinterpret_cast<void*>(base)) {
+        return Fail(round, "could not take the store's base");
+      }
+    }
     auto store = ancient::Store::Open(dir, opts);
     if (!store.ok()) return Fail(round, std::string(store.status().message()));
+    base = (*store)->base_address();
     absl::Status v = (*store)->Verify();
     if (!v.ok()) return Fail(round, std::string(v.message()));
     auto st = (*store)->Stats();
@@ -115,6 +128,14 @@ int main(int argc, char** argv) {
     }
     absl::StatusOr<Model> got = ReadAll(**store);
     if (!got.ok()) return Fail(round, std::string(got.status().message()));
+    if (blocker != nullptr) {
+      st = (*store)->Stats();
+      if (!st.ok() || (!got->empty() && !st->relocated)) {
+        return Fail(round, "the store was not relocated with its base taken");
+      }
+      store->reset();
+      munmap(blocker, 4096);
+    }
     // Exactly what was acknowledged, or that plus the one op that committed
     // just before the kill, before its ACK was printed.
     Model plus_one = model;
