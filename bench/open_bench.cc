@@ -5,13 +5,18 @@
 //           from before the open to after the lookup. Ours: Store Open + Get
 //           + index; cereal: LMDB get + deserialize + index; FlatBuffers:
 //           LMDB get + Verifier + index; Boost.Interprocess: open the mapped
-//           file + find + index. Best of several runs, page cache warm.
+//           file + find + index; and raw LMDB (open + get, no decoding):
+//           the floor under ours. Best of several runs, page cache warm.
+//           Ours twice: in place, and relocated (the child first takes the
+//           store's base address, as another library would), each followed
+//           by a first full traversal and the private memory it cost.
 //  readers: 1 and 2 reader processes doing random map lookups in a shared
 //           store: throughput, and each reader's private memory.
 //
 // Prints one JSON object per line (tools/bench collects them).
 //   open_bench [--sizes=1,64,1024]   sizes in MiB (ANCIENT_BENCH_SCALE=tiny: 1)
 
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +63,41 @@ Strings MakeData(std::size_t mib) {
 
 // ------------------------------------------------------- child processes
 
+std::map<std::string, long> SmapsRollupKiB();
+
+// Ours, in place or (with `base` taken first) relocated: prints the
+// nanoseconds to the first lookup, then to traverse every string once, and
+// the anonymous (private) memory the two cost, in KiB.
+int ChildAncient(const std::string& path, std::size_t n, std::uintptr_t base) {
+  if (base != 0) {
+    void* want = reinterpret_cast<void*>(base);
+    if (mmap(want, 4096, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
+             0) != want) {
+      return 7;
+    }
+  }
+  const long before = SmapsRollupKiB()["Anonymous"];
+  const std::int64_t t0 = NowNs();
+  ancient::StoreOptions o;
+  o.read_only = true;
+  auto store = ancient::Store::Open(path, o);
+  if (!store.ok()) return 2;
+  auto root = (*store)->Get<Strings>("data");
+  if (!root.ok()) return 3;
+  const std::size_t got = (**root)[n / 2].size();
+  const std::int64_t t1 = NowNs();
+  std::size_t total = 0;
+  for (const auto& s : **root) total += s.size();
+  const std::int64_t t2 = NowNs();
+  const long after = SmapsRollupKiB()["Anonymous"];
+  auto st = (*store)->Stats();
+  if (!st.ok() || st->relocated != (base != 0)) return 8;
+  std::printf("%ld %ld %ld\n", static_cast<long>(t1 - t0),
+              static_cast<long>(t2 - t1), after - before);
+  return got == 100 && total == n * 100 ? 0 : 6;
+}
+
 // Prints the nanoseconds from just before opening to just after the first
 // lookup, measured inside the fresh process (fork and exec excluded: their
 // cost depends on the parent, not on the contender).
@@ -74,6 +114,11 @@ int ChildOpen(const std::string& kind, const std::string& path, std::size_t n) {
     auto root = (*store)->Get<Strings>("data");
     if (!root.ok()) return 3;
     got = (**root)[n / 2].size();
+  } else if (kind == "lmdb") {
+    // The floor under ours: an LMDB environment opened and one get, the
+    // bytes left untouched.
+    LmdbKv kv(path, false, true);
+    got = kv.Get("data").empty() ? 0 : 100;
   } else if (kind == "cereal") {
     LmdbKv kv(path, false, true);
     const Strings v = CerealLoad<Strings>(kv.Get("data"));
@@ -225,6 +270,36 @@ void OpenBench(std::size_t mib) {
     BuildBoostWords(seg, data);
   }
   const int runs = mib >= 512 ? 3 : 7;
+  // Ours, in place and relocated: open, first full traversal, memory.
+  std::uintptr_t base;
+  {
+    auto store = ancient::Store::Open(paths["ancient"]);
+    base = (*store)->base_address();
+  }
+  for (const std::uintptr_t take : {std::uintptr_t{0}, base}) {
+    std::int64_t open_ns = -1, traverse_ns = -1;
+    long private_kib = 0;
+    for (int i = 0; i < runs; ++i) {
+      std::string out;
+      if (RunChild({"--child=ancient", paths["ancient"], n,
+                    std::to_string(take)},
+                   &out) < 0) {
+        break;
+      }
+      long o = 0, t = 0, p = 0;
+      std::sscanf(out.c_str(), "%ld %ld %ld", &o, &t, &p);
+      if (open_ns < 0 || o < open_ns) open_ns = o;
+      if (traverse_ns < 0 || t < traverse_ns) traverse_ns = t;
+      private_kib = p;
+    }
+    std::printf(
+        "{\"bench\":\"attach\",\"relocated\":%s,\"mib\":%zu,"
+        "\"open_ns\":%ld,\"traverse_ns\":%ld,\"private_kib\":%ld}\n",
+        take != 0 ? "true" : "false", mib, static_cast<long>(open_ns),
+        static_cast<long>(traverse_ns), private_kib);
+    std::fflush(stdout);
+  }
+  paths["lmdb"] = paths["cereal"];
   for (const auto& [kind, path] : paths) {
     const std::int64_t ns = BestOf(runs, {"--child=open", kind, path, n});
     std::printf(
@@ -298,6 +373,9 @@ int main(int argc, char** argv) {
   self_exe = fs::canonical("/proc/self/exe");
   if (argc >= 2 && std::strcmp(argv[1], "--child=open") == 0 && argc == 5) {
     return ChildOpen(argv[2], argv[3], std::stoull(argv[4]));
+  }
+  if (argc >= 2 && std::strcmp(argv[1], "--child=ancient") == 0 && argc == 5) {
+    return ChildAncient(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
   }
   if (argc >= 2 && std::strcmp(argv[1], "--child=reader") == 0 && argc == 4) {
     return ChildReader(argv[2], std::stoull(argv[3]));

@@ -133,6 +133,12 @@ def main():
             r = c_big / max(a_big, 1)
             add("| open-to-first-read ≥ 1000x faster than cereal at %d MiB | %.0fx | %s |"
                 % (big, r, verdict(r >= 1000)))
+        for mib in sizes:
+            a, b, l = by.get(("ancient", mib)), by.get(("boost", mib)), by.get(("lmdb", mib))
+            if a and b:
+                r = a / max(b, 1)
+                add("| open-to-first-read ≤ 1.5x Boost.Interprocess's, %d MiB | %.2fx (%s vs %s; raw LMDB open + get alone: %s) | %s |"
+                    % (mib, r, fmt_time(a / 1e9), fmt_time(b / 1e9), fmt_time((l or 0) / 1e9), verdict(r <= 1.5)))
     for group, data in (("SumLengths", "words"), ("Lookups", "map"), ("Bfs", "graph")):
         ours = g("BM_%s_Ancient/%s" % (group, data))
         r_native = g("BM_%s_Native/%s" % (group, data)) / ours
@@ -185,14 +191,36 @@ def main():
     add("Each fresh process times itself from before the open to after the first "
         "lookup (fork, exec and dynamic linking excluded); best of several runs, "
         "page cache warm.\n")
-    add("| size | " + " | ".join(c for c in ("ancient", "boost", "flatbuffers", "cereal")) + " |")
-    add("|---|---|---|---|---|")
+    cols = ("ancient", "boost", "flatbuffers", "cereal", "lmdb")
+    add("| size | " + " | ".join(c if c != "lmdb" else "raw LMDB (floor)" for c in cols) + " |")
+    add("|---" * (len(cols) + 1) + "|")
     open_rows = []
     for mib in sizes:
-        add("| %d MiB | " % mib + " | ".join(fmt_time(by.get((c, mib), 0) / 1e9) for c in ("ancient", "boost", "flatbuffers", "cereal")) + " |")
+        add("| %d MiB | " % mib + " | ".join(fmt_time(by.get((c, mib), 0) / 1e9) for c in cols) + " |")
         for c in ("ancient", "boost", "flatbuffers", "cereal"):
             open_rows.append(("%s %dM" % (c, mib), max(by.get((c, mib), 1), 1) / 1e6))
     add("")
+    attach = {(o["relocated"], o["mib"]): o for o in opens if o["bench"] == "attach"}
+    if attach:
+        add("## In place and relocated, in a fresh process\n")
+        add("The same store of 100-byte strings read by a fresh process with its "
+            "base address free (in place) and taken (relocated: the arena mapped "
+            "privately elsewhere, the graph's checksum checked and its pointers "
+            "rewritten at the first Get). Open to first read, then the first full "
+            "traversal, and the private (anonymous) memory the two cost. Best of "
+            "several runs.\n")
+        add("| size | mode | open to first read | per MiB | first traversal | private memory |")
+        add("|---|---|---|---|---|---|")
+        for mib in sorted({m for _, m in attach}):
+            for rel in (False, True):
+                o = attach.get((rel, mib))
+                if not o:
+                    continue
+                add("| %d MiB | %s | %s | %s | %s | %.1f MiB (%.1f%%) |"
+                    % (mib, "relocated" if rel else "in place", fmt_time(o["open_ns"] / 1e9),
+                       fmt_time(o["open_ns"] / 1e9 / mib), fmt_time(o["traverse_ns"] / 1e9),
+                       o["private_kib"] / 1024, 100 * o["private_kib"] / 1024 / mib))
+        add("")
     add("## Concurrent readers (random map lookups, separate processes)\n")
     add("| processes | lookups/s | private memory per reader |")
     add("|---|---|---|")

@@ -109,6 +109,7 @@ long ArenaResidentKiB(const std::string& arena_path) {
 int DemoReader(const std::vector<std::string>& a) {
   const std::string& dir = a[0];
   const std::int64_t start_ns = std::atoll(a[3].c_str());
+  const std::int64_t open_ns = NowNs();
   ancient::StoreOptions o;
   o.read_only = true;
   o.create_if_missing = false;
@@ -116,10 +117,13 @@ int DemoReader(const std::vector<std::string>& a) {
   if (!store.ok()) return Fail(store.status());
   auto root = (*store)->Get<TrieNode>(a[1]);
   if (!root.ok()) return Fail(root.status());
-  // The first lookup, timed from the parent's fork: exec, open, attach.
+  // The first lookup, timed from the parent's fork (fork, exec, dynamic
+  // linking and start-up included) and from the open (open, attach, read).
   volatile bool first = Lookup(**root, "the");
   (void)first;
-  const double first_ms = (NowNs() - start_ns) / 1e6;
+  const std::int64_t first_ns = NowNs();
+  const double first_ms = (first_ns - start_ns) / 1e6;
+  const double open_ms = (first_ns - open_ns) / 1e6;
   auto words = LoadWords(a[2]);
   if (!words.ok() || words->empty()) return Fail("demo-reader: no words");
   std::size_t missing = 0, found_non = 0;
@@ -129,9 +133,10 @@ int DemoReader(const std::vector<std::string>& a) {
   const double ns_per = double(NowNs() - t0) / (words->size() + 5);
   auto mem = MemoryKiB();
   std::printf(
-      "first_lookup_ms=%.2f words=%zu missing=%zu nonwords_found=%zu "
-      "ns_per_lookup=%.0f rss_kib=%ld private_kib=%ld arena_resident_kib=%ld\n",
-      first_ms, words->size(), missing, found_non, ns_per, mem["Rss"],
+      "first_lookup_ms=%.2f open_to_first_ms=%.3f words=%zu missing=%zu "
+      "nonwords_found=%zu ns_per_lookup=%.0f rss_kib=%ld private_kib=%ld "
+      "arena_resident_kib=%ld\n",
+      first_ms, open_ms, words->size(), missing, found_non, ns_per, mem["Rss"],
       mem["Anonymous"], ArenaResidentKiB(dir + "/arena"));
   return (missing == 0 && found_non == 0) ? kExitOk : kExitFailure;
 }
@@ -236,12 +241,13 @@ int Demo(const std::string& dir_arg, const std::string& words_arg,
           f[p[0]] = std::string(absl::StripTrailingAsciiWhitespace(p[1]));
       }
       std::printf(
-          "   reader %d: %s; start to first lookup %s ms; %s ns per lookup; "
+          "   reader %d: %s; first lookup %s ms after the fork (exec and "
+          "start-up included), %s ms after the open; %s ns per lookup; "
           "%s words missing, %s non-words found; memory: private %s KiB "
           "(its own heap, with its copy of the word list), the trie %s KiB "
           "resident in the shared page cache, not copied\n",
           i + 1, ok ? "ok" : "FAILED", f["first_lookup_ms"].c_str(),
-          f["ns_per_lookup"].c_str(), f["missing"].c_str(),
+          f["open_to_first_ms"].c_str(), f["ns_per_lookup"].c_str(), f["missing"].c_str(),
           f["nonwords_found"].c_str(), f["private_kib"].c_str(),
           f["arena_resident_kib"].c_str());
     }
