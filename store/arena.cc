@@ -278,9 +278,11 @@ absl::StatusOr<const char*> Arena::Relocate(const RootRecord& r,
   s = ReadFully(fd_, path_, relocs.data(), r.reloc_size,
                 r.offset + r.graph_size);
   if (!s.ok()) return s;
-  // Pages to write: those holding pointers, and those made private before
-  // (for another graph) whose copy of this graph's bytes may be stale.
-  std::vector<std::uint64_t> pages;
+  // Pages to write: those holding pointers (a first write copies the page
+  // cache's current page), and those made private before, for another
+  // graph, whose copy of this graph's bytes may be stale: those are read
+  // afresh from the file.
+  std::vector<std::uint64_t> pages, stale;
   RelocationReader reader(relocs);
   for (std::uint64_t slot; reader.Next(&slot);) {
     if (slot > r.graph_size || r.graph_size - slot < sizeof(void*)) break;
@@ -291,8 +293,9 @@ absl::StatusOr<const char*> Arena::Relocate(const RootRecord& r,
   const std::uint64_t last = (r.offset + r.graph_size - 1) / kPage;
   if (!rv.private_pages.empty()) {
     for (std::uint64_t p = first; p <= last; ++p) {
-      if (rv.private_pages.contains(p)) pages.push_back(p);
+      if (rv.private_pages.contains(p)) stale.push_back(p);
     }
+    pages.insert(pages.end(), stale.begin(), stale.end());
     std::sort(pages.begin(), pages.end());
     pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
   }
@@ -309,10 +312,10 @@ absl::StatusOr<const char*> Arena::Relocate(const RootRecord& r,
     return absl::OkStatus();
   };
   s = protect(PROT_READ | PROT_WRITE);
-  for (std::size_t i = 0; s.ok() && i < pages.size(); ++i) {
-    const std::uint64_t lo = std::max(pages[i] * kPage, r.offset);
+  for (std::size_t i = 0; s.ok() && i < stale.size(); ++i) {
+    const std::uint64_t lo = std::max(stale[i] * kPage, r.offset);
     const std::uint64_t hi =
-        std::min((pages[i] + 1) * kPage, r.offset + r.graph_size);
+        std::min((stale[i] + 1) * kPage, r.offset + r.graph_size);
     s = ReadFully(fd_, path_, view + lo, hi - lo, lo);
   }
   if (s.ok()) {

@@ -177,6 +177,7 @@ std::uint64_t FileSize(const std::string& path) {
 
 absl::StatusOr<StoreStats> Store::Stats() const {
   StoreStats st;
+  if (absl::Status s = core_->CheckProcess(); !s.ok()) return s;
   core_->OldestReader(&st.readers);  // Before our own snapshot starts.
   absl::StatusOr<std::shared_ptr<ReadTxn>> txn = ReadTxn::Begin(core_);
   if (!txn.ok()) return txn.status();
