@@ -19,6 +19,7 @@
 #include "store/store.h"
 #include "tools/cli_util.h"
 #include "tools/demo.h"
+#include "tools/replica_cmds.h"
 
 ABSL_FLAG(std::string, json, "",
           "put: a JSON file to store as a Value ('-': stdin)");
@@ -228,6 +229,24 @@ const Command kCommands[] = {
      "Copies the store SRC to the new directory DST, consistently, while "
      "writers go on. --compact packs live graphs together.",
      2, 2, Copy},
+    {"publish", "STORE REPO [--keep N] [--grace SECONDS]",
+     "Publishes a compacted, verified copy of STORE as the next version in "
+     "the repository REPO (a directory: local disk, NFS, a mounted object "
+     "store), then announces it atomically. Versions beyond the newest --keep "
+     "(5) are removed once superseded for --grace seconds (600).",
+     2, 2, PublishCommand},
+    {"follow", "REPO LOCAL [--once] [--interval SECONDS] [--pin V | --unpin]",
+     "On a reader host: fetches each newly announced (or the pinned) version "
+     "of REPO into LOCAL, checks every file against its manifest and verifies "
+     "the store, then makes it current atomically; removes local versions no "
+     "process reads. Runs every --interval seconds (5) until killed, or once "
+     "with --once. A damaged or missing version is refused and the current "
+     "one kept. Readers use ancient::Replica on LOCAL.",
+     2, 2, FollowCommand},
+    {"status", "DIR",
+     "Shows a repository's announced version, or a local directory's current "
+     "and pinned versions, and the versions each keeps (with readers).",
+     1, 1, StatusCommand},
     {"demo", "[DIR] [--words FILE] [--readers N]",
      "Builds a trie of a word list, shares it, and starts reader processes "
      "that attach read-only and look words up, showing times and memory. "
@@ -238,7 +257,8 @@ const Command kCommands[] = {
 
 void Usage() {
   std::fprintf(stderr,
-               "usage: ancientctl put|get|ls|rm|stat|verify|copy|demo ARGS "
+               "usage: ancientctl "
+               "put|get|ls|rm|stat|verify|copy|publish|follow|status|demo ARGS "
                "(ancientctl COMMAND --help)\n");
 }
 

@@ -1,0 +1,112 @@
+// A helper process for the many-hosts tests (tests/replica_test.cc).
+//
+//   replica_helper publish SRC REPO FIRST COUNT KEEP GRACE
+//       for seq FIRST..FIRST+COUNT-1: share MakeValue(seq) at "v" in the
+//       store SRC, then publish it to REPO; prints "PUBLISHED version seq"
+//   replica_helper read LOCAL MILLIS LAST
+//       reads "v" through a Replica on LOCAL until it holds seq LAST (or
+//       MILLIS pass): every value must be whole and seqs never go back;
+//       prints "READS n LAST seq VERSIONS k" (exit 0), or what went wrong
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "store/replica.h"
+#include "store/store.h"
+#include "tests/test_util.h"
+
+namespace {
+
+int Fail(const std::string& what, const absl::Status& s) {
+  std::printf("ERROR %s: %s\n", what.c_str(), std::string(s.message()).c_str());
+  std::fflush(stdout);
+  return 2;
+}
+
+int Publish(const std::string& src, const std::string& repo,
+            std::uint64_t first, std::uint64_t count, int keep, double grace) {
+  ancient::StoreOptions o;
+  o.durability = ancient::Durability::kNoSync;
+  auto store = ancient::Store::Open(src, o);
+  if (!store.ok()) return Fail("open", store.status());
+  ancient::PublishOptions p;
+  p.keep = keep;
+  p.grace_seconds = grace;
+  for (std::uint64_t seq = first; seq < first + count; ++seq) {
+    auto info = (*store)->Share("v", ancient_test::MakeValue(seq, 50));
+    if (!info.ok()) return Fail("share", info.status());
+    auto r = ancient::Publish(**store, repo, p);
+    if (!r.ok()) return Fail("publish", r.status());
+    std::printf("PUBLISHED %lu %lu\n", static_cast<unsigned long>(r->version),
+                static_cast<unsigned long>(seq));
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+int Read(const std::string& local, int millis, std::int64_t last) {
+  const auto end =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(millis);
+  std::unique_ptr<ancient::Replica> replica;
+  while (replica == nullptr) {  // Until the follower makes a version current.
+    auto r = ancient::Replica::Open(local);
+    if (r.ok()) {
+      replica = *std::move(r);
+    } else if (std::chrono::steady_clock::now() > end) {
+      return Fail("open", r.status());
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  std::int64_t seen = -1;
+  std::uint64_t reads = 0, versions = 0, version = 0;
+  while (seen != last) {
+    if (std::chrono::steady_clock::now() > end) {
+      std::printf("TIMEOUT at seq %ld\n", static_cast<long>(seen));
+      std::fflush(stdout);
+      return 1;
+    }
+    auto v = replica->Get<std::vector<std::string>>("v");
+    if (!v.ok()) return Fail("get", v.status());
+    const std::int64_t seq = ancient_test::CheckValue(**v);
+    if (seq < 0) {
+      std::printf("TORN\n");
+      std::fflush(stdout);
+      return 1;
+    }
+    if (seq < seen || replica->version() < version) {
+      std::printf("BACKWARDS seq %ld after %ld\n", static_cast<long>(seq),
+                  static_cast<long>(seen));
+      std::fflush(stdout);
+      return 1;
+    }
+    if (replica->version() != version) ++versions;
+    version = replica->version();
+    seen = seq;
+    ++reads;
+  }
+  std::printf("READS %lu LAST %ld VERSIONS %lu\n",
+              static_cast<unsigned long>(reads), static_cast<long>(seen),
+              static_cast<unsigned long>(versions));
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "publish" && argc == 8) {
+    return Publish(argv[2], argv[3], std::stoull(argv[4]), std::stoull(argv[5]),
+                   std::stoi(argv[6]), std::stod(argv[7]));
+  }
+  if (mode == "read" && argc == 5) {
+    return Read(argv[2], std::stoi(argv[3]), std::stoll(argv[4]));
+  }
+  std::fprintf(stderr, "usage: replica_helper publish|read ...\n");
+  return 64;
+}

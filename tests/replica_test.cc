@@ -1,0 +1,359 @@
+// Many hosts: a producer publishes versions to a repository, a follower
+// fetches them into a local directory, reader processes read through
+// ancient::Replica. Two "hosts" are two directories with their own
+// processes: replica_helper (publisher, readers) and ancientctl follow.
+
+#include "store/replica.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "store/store.h"
+#include "tests/test_util.h"
+
+namespace {
+
+using ancient::Replica;
+using ancient::Store;
+using namespace ancient_test;
+using Strings = std::vector<std::string>;
+
+std::string Helper() { return Runfile("tests/replica_helper"); }
+std::string Ctl() { return Runfile("tools/ancientctl"); }
+
+std::string VersionDir(const std::string& dir, std::uint64_t v) {
+  return absl::StrFormat("%s/versions/%010d", dir, v);
+}
+
+// A source store holding MakeValue(seq) at "v".
+std::unique_ptr<Store> Source(const std::string& dir, std::uint64_t seq,
+                              std::size_t n = 50) {
+  ancient::StoreOptions o;
+  o.durability = ancient::Durability::kNoSync;
+  auto s = Store::Open(dir, o);
+  EXPECT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE((*s)->Share("v", MakeValue(seq, n)).ok());
+  return *std::move(s);
+}
+
+std::uint64_t PublishOrDie(Store& src, const std::string& repo) {
+  auto r = ancient::Publish(src, repo);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? r->version : 0;
+}
+
+std::optional<std::uint64_t> Current(const std::string& local) {
+  auto st = ancient::GetReplicaStatus(local);
+  return st.ok() ? st->current : std::nullopt;
+}
+
+// The seq of "v" in the local current version, read through a Replica.
+std::int64_t ReadSeq(const std::string& local) {
+  auto r = Replica::Open(local);
+  if (!r.ok()) return -2;
+  auto v = (*r)->GetVerified<Strings>("v");
+  return v.ok() ? CheckValue(**v) : -3;
+}
+
+void FlipByte(const std::string& path, off_t at) {
+  const int fd = open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << path;
+  char b;
+  ASSERT_EQ(pread(fd, &b, 1, at), 1);
+  b ^= 0x40;
+  ASSERT_EQ(pwrite(fd, &b, 1, at), 1);
+  close(fd);
+}
+
+int ExitCode(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST(Replica, FiftyVersionsWhileFourReadersRead) {
+  const std::string root = TempDir("fifty");
+  const std::string repo = root + "/repo", local = root + "/local";
+  Child follower = Spawn({Ctl(), "follow", repo, local, "--interval", "0.01"});
+  std::vector<Child> readers;
+  for (int i = 0; i < 4; ++i) {
+    readers.push_back(Spawn({Helper(), "read", local, "120000", "49"}));
+  }
+  Child publisher =
+      Spawn({Helper(), "publish", root + "/src", repo, "0", "50", "3", "0"});
+  std::string line, last;
+  while (ReadLine(publisher.out, &line)) last = line;
+  EXPECT_EQ(last, "PUBLISHED 50 49");
+  EXPECT_EQ(ExitCode(Wait(publisher)), 0);
+  for (Child& r : readers) {
+    ASSERT_TRUE(ReadLine(r.out, &line));
+    EXPECT_EQ(ExitCode(Wait(r)), 0) << line;
+    EXPECT_EQ(line.substr(0, 6), "READS ") << line;
+    EXPECT_NE(line.find(" LAST 49 "), std::string::npos) << line;
+    std::printf("reader: %s\n", line.c_str());  // reads, versions seen
+  }
+  kill(follower.pid, SIGTERM);
+  Wait(follower);
+  // Versions seen only forward, every read whole (checked by the readers).
+  // Now nothing reads the old versions: one more round removes them.
+  auto r = ancient::FollowOnce(repo, local);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->version, 50u);
+  auto st = ancient::GetReplicaStatus(local);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->current, 50u);
+  ASSERT_EQ(st->versions.size(), 1u);
+  EXPECT_EQ(st->versions[0].version, 50u);
+  // The repository keeps the newest 3 (grace 0).
+  auto rs = ancient::GetReplicaStatus(repo);
+  ASSERT_TRUE(rs.ok());
+  EXPECT_TRUE(rs->is_repository);
+  EXPECT_EQ(rs->announced, 50u);
+  ASSERT_EQ(rs->versions.size(), 3u);
+  EXPECT_EQ(rs->versions[0].version, 48u);
+  EXPECT_EQ(ReadSeq(local), 49);
+}
+
+TEST(Replica, KilledPublisherNeverAnnouncesAHalfVersion) {
+  const std::string root = TempDir("killpub");
+  const std::string repo = root + "/repo";
+  std::mt19937 rng(7);
+  std::uint64_t next = 0;
+  for (int round = 0; round < 20; ++round) {
+    Child p = Spawn({Helper(), "publish", root + "/src", repo,
+                     std::to_string(next), "1000", "2", "0"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 60));
+    kill(p.pid, SIGKILL);
+    std::string line;
+    while (ReadLine(p.out, &line)) {
+      if (line.rfind("PUBLISHED ", 0) == 0) {
+        next = std::stoull(line.substr(line.rfind(' ') + 1)) + 1;
+      }
+    }
+    Wait(p);
+    // Whatever is announced is whole: a fresh host fetches and checks it.
+    auto st = ancient::GetReplicaStatus(repo);
+    if (!st.ok() || !st->announced) continue;  // Killed before the first.
+    const std::string local = root + "/local" + std::to_string(round);
+    auto f = ancient::FollowOnce(repo, local);
+    ASSERT_TRUE(f.ok()) << "round " << round << ": " << f.status();
+    EXPECT_EQ(f->version, *st->announced);
+    EXPECT_GE(ReadSeq(local), 0) << "round " << round;
+    std::filesystem::remove_all(local);
+  }
+  // The next run completes, after whatever the kills left.
+  Child p = Spawn({Helper(), "publish", root + "/src", repo,
+                   std::to_string(next), "1", "2", "0"});
+  std::string line;
+  ASSERT_TRUE(ReadLine(p.out, &line));
+  EXPECT_EQ(ExitCode(Wait(p)), 0) << line;
+  auto st = ancient::GetReplicaStatus(repo);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(line, absl::StrFormat("PUBLISHED %d %d", *st->announced, next));
+  EXPECT_LE(st->versions.size(), 3u);  // keep 2, plus any unannounced one
+}
+
+TEST(Replica, KilledFollowerNeverSwitchesToAHalfVersion) {
+  const std::string root = TempDir("killfollow");
+  const std::string repo = root + "/repo", local = root + "/local";
+  std::mt19937 rng(11);
+  std::uint64_t seq = 0;
+  auto src = Source(root + "/src", seq, 20000);  // ~0.5 MB a version
+  PublishOrDie(*src, repo);
+  for (int round = 0; round < 20; ++round) {
+    ASSERT_TRUE(src->Share("v", MakeValue(++seq, 20000)).ok());
+    PublishOrDie(*src, repo);
+    Child f = Spawn({Ctl(), "follow", repo, local, "--interval", "0.001"});
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 30000));
+    kill(f.pid, SIGKILL);
+    Wait(f);
+    // CURRENT is absent or names a whole, checked version.
+    if (std::optional<std::uint64_t> cur = Current(local)) {
+      auto st = Store::Open(VersionDir(local, *cur),
+                            ancient::StoreOptions{.read_only = true});
+      ASSERT_TRUE(st.ok()) << "round " << round << ": " << st.status();
+      EXPECT_TRUE((*st)->Verify().ok()) << "round " << round;
+      EXPECT_GE(ReadSeq(local), 0);
+    }
+    // The next run completes.
+    auto r = ancient::FollowOnce(repo, local);
+    ASSERT_TRUE(r.ok()) << "round " << round << ": " << r.status();
+    EXPECT_EQ(ReadSeq(local), static_cast<std::int64_t>(seq));
+  }
+}
+
+TEST(Replica, DamagedOrIncompleteVersionIsRefusedAndTheOldOneKept) {
+  const std::string root = TempDir("damage");
+  const std::string repo = root + "/repo", local = root + "/local";
+  auto src = Source(root + "/src", 1);
+  PublishOrDie(*src, repo);
+  ASSERT_TRUE(ancient::FollowOnce(repo, local).ok());
+  auto replica = Replica::Open(local);
+  ASSERT_TRUE(replica.ok());
+  ASSERT_TRUE(src->Share("v", MakeValue(2, 50)).ok());
+  const std::uint64_t v2 = PublishOrDie(*src, repo);
+  const std::string dir = VersionDir(repo, v2);
+  const std::string saved = root + "/saved";
+  std::filesystem::copy(dir, saved);
+
+  auto expect_refused = [&](absl::StatusCode code, const std::string& file) {
+    auto r = ancient::FollowOnce(repo, local);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), code) << r.status();
+    EXPECT_NE(r.status().message().find(file), std::string::npos) << r.status();
+    EXPECT_EQ(Current(local), 1u);  // Kept.
+    auto v = (*replica)->Get<Strings>("v");
+    ASSERT_TRUE(v.ok());
+    EXPECT_EQ(CheckValue(**v), 1);
+    std::filesystem::remove_all(dir);
+    std::filesystem::copy(saved, dir);
+  };
+  FlipByte(dir + "/arena", 100);
+  expect_refused(absl::StatusCode::kDataLoss, dir + "/arena");
+  ASSERT_EQ(truncate((dir + "/data.mdb").c_str(), 4096), 0);
+  expect_refused(absl::StatusCode::kDataLoss, dir + "/data.mdb");
+  ASSERT_EQ(unlink((dir + "/arena").c_str()), 0);
+  expect_refused(absl::StatusCode::kNotFound, dir + "/arena");
+  FlipByte(dir + "/MANIFEST", 3);
+  expect_refused(absl::StatusCode::kDataLoss, dir + "/MANIFEST");
+  // Repaired: followed.
+  auto r = ancient::FollowOnce(repo, local);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->switched);
+  auto v = (*replica)->Get<Strings>("v");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(CheckValue(**v), 2);
+  EXPECT_EQ((*replica)->version(), v2);
+}
+
+TEST(Replica, PinAndUnpin) {
+  const std::string root = TempDir("pin");
+  const std::string repo = root + "/repo", local = root + "/local";
+  auto src = Source(root + "/src", 1);
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(src->Share("v", MakeValue(i, 50)).ok());
+    PublishOrDie(*src, repo);
+  }
+  ASSERT_TRUE(ancient::SetPin(local, 1).ok());
+  auto r = ancient::FollowOnce(repo, local);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->version, 1u);
+  EXPECT_EQ(ReadSeq(local), 1);
+  ASSERT_TRUE(src->Share("v", MakeValue(4, 50)).ok());
+  PublishOrDie(*src, repo);
+  r = ancient::FollowOnce(repo, local);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->version, 1u);  // Still pinned.
+  auto st = ancient::GetReplicaStatus(local);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->pinned, 1u);
+  // A pin to a version the repository does not have: refused, kept.
+  ASSERT_TRUE(ancient::SetPin(local, 99).ok());
+  r = ancient::FollowOnce(repo, local);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound) << r.status();
+  EXPECT_EQ(Current(local), 1u);
+  ASSERT_TRUE(ancient::SetPin(local, std::nullopt).ok());
+  r = ancient::FollowOnce(repo, local);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->version, 4u);
+  EXPECT_EQ(ReadSeq(local), 4);
+  // The CLI does the same.
+  const std::string cmd =
+      Ctl() + " follow " + repo + " " + local + " --once --pin 2 >/dev/null";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_EQ(ReadSeq(local), 2);
+  const std::string unpin =
+      Ctl() + " follow " + repo + " " + local + " --once --unpin >/dev/null";
+  EXPECT_EQ(std::system(unpin.c_str()), 0);
+  EXPECT_EQ(ReadSeq(local), 4);
+}
+
+TEST(Replica, HeldRootKeepsItsVersionUntilReleased) {
+  const std::string root = TempDir("held");
+  const std::string repo = root + "/repo", local = root + "/local";
+  auto src = Source(root + "/src", 1);
+  PublishOrDie(*src, repo);
+  ASSERT_TRUE(ancient::FollowOnce(repo, local).ok());
+  auto replica = Replica::Open(local);
+  ASSERT_TRUE(replica.ok());
+  auto held = (*replica)->Get<Strings>("v");
+  ASSERT_TRUE(held.ok());
+  ASSERT_TRUE(src->Share("v", MakeValue(2, 50)).ok());
+  PublishOrDie(*src, repo);
+  auto r = ancient::FollowOnce(repo, local);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->switched);
+  EXPECT_TRUE(r->removed.empty());  // Version 1 is still read.
+  EXPECT_TRUE(std::filesystem::exists(VersionDir(local, 1)));
+  EXPECT_EQ(CheckValue(**held), 1);
+  auto now = (*replica)->Get<Strings>("v");
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(CheckValue(**now), 2);
+  held = absl::CancelledError("released");
+  r = ancient::FollowOnce(repo, local);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->removed, std::vector<std::uint64_t>{1});
+  EXPECT_FALSE(std::filesystem::exists(VersionDir(local, 1)));
+  EXPECT_EQ(CheckValue(**now), 2);
+}
+
+TEST(Replica, UnreachableRepositoryLeavesReadersAlone) {
+  const std::string root = TempDir("unreach");
+  const std::string repo = root + "/repo", local = root + "/local";
+  auto src = Source(root + "/src", 1);
+  PublishOrDie(*src, repo);
+  ASSERT_TRUE(ancient::FollowOnce(repo, local).ok());
+  auto replica = Replica::Open(local);
+  ASSERT_TRUE(replica.ok());
+  auto r = ancient::FollowOnce(root + "/nowhere", local);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound) << r.status();
+  EXPECT_NE(r.status().message().find(root + "/nowhere"), std::string::npos);
+  EXPECT_EQ(Current(local), 1u);
+  EXPECT_EQ(CheckValue(**(*replica)->Get<Strings>("v")), 1);
+  // Not a repository at all.
+  EXPECT_EQ(ancient::GetReplicaStatus(root).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Replica::Open(root + "/empty").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(Replica, FullRepositoryAnnouncesNothing) {
+  const std::string root = TempDir("full");
+  const std::string mnt = root + "/mnt";
+  ASSERT_EQ(mkdir(mnt.c_str(), 0700), 0);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=3m,mode=0700") != 0) {
+    GTEST_SKIP() << "cannot mount a small tmpfs (" << std::strerror(errno)
+                 << "); needs root";
+  }
+  const std::string repo = mnt + "/repo";
+  auto src = Source(root + "/src", 1);
+  const std::uint64_t v1 = PublishOrDie(*src, repo);
+  ASSERT_EQ(v1, 1u);
+  ASSERT_TRUE(src->Share("v", MakeValue(2, 100000)).ok());  // ~2.4 MB
+  auto r = ancient::Publish(*src, repo);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted)
+      << r.status();
+  auto st = ancient::GetReplicaStatus(repo);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->announced, 1u);
+  EXPECT_EQ(st->versions.size(), 1u);
+  EXPECT_TRUE(std::filesystem::is_empty(repo + "/tmp"));
+  const std::string local = root + "/local";
+  ASSERT_TRUE(ancient::FollowOnce(repo, local).ok());
+  EXPECT_EQ(ReadSeq(local), 1);
+  umount2(mnt.c_str(), MNT_DETACH);
+}
+
+}  // namespace

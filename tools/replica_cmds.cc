@@ -1,0 +1,111 @@
+#include "tools/replica_cmds.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_join.h"
+#include "store/replica.h"
+#include "tools/cli_util.h"
+
+ABSL_FLAG(int, keep, 5, "publish: versions kept in the repository");
+ABSL_FLAG(double, grace, 600,
+          "publish: seconds a superseded version stays for followers");
+ABSL_FLAG(bool, once, false, "follow: one round, then exit (1 on error)");
+ABSL_FLAG(double, interval, 5, "follow: seconds between rounds");
+ABSL_FLAG(std::uint64_t, pin, 0, "follow: pin LOCAL to this version");
+ABSL_FLAG(bool, unpin, false, "follow: follow the announced version again");
+
+namespace ancientctl {
+
+int PublishCommand(const std::vector<std::string>& args) {
+  ancient::StoreOptions o;
+  o.read_only = true;
+  o.create_if_missing = false;
+  auto store = ancient::Store::Open(args[0], o);
+  if (!store.ok()) return Fail(store.status());
+  ancient::PublishOptions p;
+  p.keep = absl::GetFlag(FLAGS_keep);
+  p.grace_seconds = absl::GetFlag(FLAGS_grace);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = ancient::Publish(**store, args[1], p);
+  if (!r.ok()) return Fail(r.status());
+  std::printf("published version %lu: %lu bytes in %.3f s", r->version,
+              r->bytes, SecondsSince(t0));
+  if (!r->removed.empty()) {
+    std::printf("; removed old versions %s",
+                absl::StrJoin(r->removed, ", ").c_str());
+  }
+  std::printf("\n");
+  return kExitOk;
+}
+
+int FollowCommand(const std::vector<std::string>& args) {
+  const std::string& repo = args[0];
+  const std::string& local = args[1];
+  if (absl::GetFlag(FLAGS_unpin) || absl::GetFlag(FLAGS_pin) != 0) {
+    std::optional<std::uint64_t> pin;
+    if (!absl::GetFlag(FLAGS_unpin)) pin = absl::GetFlag(FLAGS_pin);
+    absl::Status s = ancient::SetPin(local, pin);
+    if (!s.ok()) return Fail(s);
+  }
+  const bool once = absl::GetFlag(FLAGS_once);
+  const auto interval = std::chrono::duration<double>(
+      std::max(0.01, absl::GetFlag(FLAGS_interval)));
+  while (true) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = ancient::FollowOnce(repo, local);
+    if (!r.ok()) {
+      if (once) return Fail(r.status());
+      // Keep serving what we have; say so, then try again.
+      std::fprintf(stderr, "ancientctl: %s (keeping the current version)\n",
+                   std::string(r.status().message()).c_str());
+    } else if (r->switched || !r->removed.empty() || once) {
+      std::printf("version %lu%s", r->version,
+                  r->switched ? " fetched, checked and made current" : "");
+      if (r->switched) std::printf(" in %.3f s", SecondsSince(t0));
+      if (!r->removed.empty()) {
+        std::printf("; removed unread versions %s",
+                    absl::StrJoin(r->removed, ", ").c_str());
+      }
+      std::printf("\n");
+      std::fflush(stdout);
+    }
+    if (once) return kExitOk;
+    std::this_thread::sleep_for(interval);
+  }
+}
+
+int StatusCommand(const std::vector<std::string>& args) {
+  auto st = ancient::GetReplicaStatus(args[0]);
+  if (!st.ok()) return Fail(st.status());
+  auto show = [](const std::optional<std::uint64_t>& v) {
+    return v ? std::to_string(*v) : std::string("none");
+  };
+  if (st->is_repository) {
+    std::printf("repository %s\nannounced: %s\n", args[0].c_str(),
+                show(st->announced).c_str());
+  } else {
+    std::printf("local %s\ncurrent: %s\npinned: %s\n", args[0].c_str(),
+                show(st->current).c_str(), show(st->pinned).c_str());
+  }
+  std::printf("versions kept: %zu\n", st->versions.size());
+  for (const auto& v : st->versions) {
+    char when[32] = "?";
+    const std::time_t t = v.mtime;
+    std::tm tm;
+    if (gmtime_r(&t, &tm) != nullptr) {
+      std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    std::printf("  version %lu: %lu bytes, made %s", v.version, v.bytes, when);
+    if (!st->is_repository) std::printf(", %lu readers", v.readers);
+    std::printf("\n");
+  }
+  return kExitOk;
+}
+
+}  // namespace ancientctl
