@@ -648,8 +648,20 @@ absl::StatusOr<std::uint64_t> WriteTxn::Allocate(std::uint64_t len) {
   MDB_val k, v;
   rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
   while (rc == MDB_SUCCESS) {
+    if (k.mv_size != 8 || v.mv_size != 8) {
+      return absl::DataLossError(
+          Cat("store ", core_->dir(), ": malformed free-space record"));
+    }
     const std::uint64_t off = ReadBigEndian64(FromVal(k));
     const std::uint64_t have = ReadBigEndian64(FromVal(v));
+    if (off % kExtentAlign != 0 || off > space_.high_water ||
+        have > space_.high_water - off) {
+      // Never write where a damaged record points.
+      return absl::DataLossError(absl::StrFormat(
+          "store %s: damaged free-space record (offset %d, length %d; "
+          "high-water mark %d)",
+          core_->dir(), off, have, space_.high_water));
+    }
     if (have >= len) {
       rc = mdb_cursor_del(cursor.get(), 0);
       if (rc != MDB_SUCCESS) return LmdbError(rc, "allocating free space");

@@ -113,9 +113,13 @@ inline std::string BigEndian64(std::uint64_t v) {
   }
   return s;
 }
+// Reads the first 8 bytes of `s` (callers check the size; a shorter `s`
+// reads as if zero-padded, never past its end).
 inline std::uint64_t ReadBigEndian64(std::string_view s) {
   std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+  for (std::size_t i = 0; i < 8; ++i) {
+    v = (v << 8) | (i < s.size() ? static_cast<unsigned char>(s[i]) : 0u);
+  }
   return v;
 }
 

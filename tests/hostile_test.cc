@@ -391,6 +391,36 @@ TEST_P(Hostile, DamagedRelocationRecordWithForgedChecksum) {
   }
 }
 
+std::string BigEndian(std::uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) s[i] = static_cast<char>(v & 0xff);
+  return s;
+}
+
+TEST_P(Hostile, FreeSpaceRecordPastTheArena) {
+  // Found by the fuzzer: a writer allocated from a free-space record that
+  // pointed far past the arena, and computed an address from it.
+  const std::string dir = MakeStore("freepast");
+  for (const std::uint64_t off :
+       {0xffffffffffff0000ull, 1ull << 40, 64ull * 1000003}) {
+    {
+      RawLmdb raw(dir);
+      for (const auto& k : raw.Keys("free")) raw.Del("free", k);
+      raw.Put("free", BigEndian(off), BigEndian(1 << 20));
+    }
+    BaseTaken taken(dir);
+    auto store = Store::Open(dir, Opts());
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto info = (*store)->Share("c", ancient_test::MakeValue(3, 10));
+    EXPECT_EQ(info.status().code(), absl::StatusCode::kDataLoss)
+        << info.status();
+    EXPECT_EQ((*store)->Keys()->size(), 2u);  // Nothing written.
+    auto a = (*store)->GetVerified<Strings>("a");
+    ASSERT_TRUE(a.ok());
+    EXPECT_EQ(ancient_test::CheckValue(**a), 1);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(InPlaceAndRelocated, Hostile, testing::Bool(),
                          [](const testing::TestParamInfo<bool>& info) {
                            return info.param ? "Relocated" : "InPlace";
