@@ -221,6 +221,39 @@ def main():
                        fmt_time(o["open_ns"] / 1e9 / mib), fmt_time(o["traverse_ns"] / 1e9),
                        o["private_kib"] / 1024, 100 * o["private_kib"] / 1024 / mib))
         add("")
+    replica_path = os.path.join(RES, "replica.jsonl")
+    reps = load_lines("replica.jsonl") if os.path.exists(replica_path) else []
+    rep = next((o for o in reps if o["bench"] == "replica"), None)
+    ann = next((o for o in reps if o["bench"] == "announce"), None)
+    sw = {o["switching"]: o for o in reps if o["bench"] == "switches"}
+    if rep:
+        add("## Many hosts: publish, follow, switch\n")
+        add("`replica_bench`: a store of 100-byte strings; the version's files "
+            "are %.0f MiB. Publish = CopyTo (compacted) + Verify + checksums + "
+            "fsync + announce; follow = copy with checksums + Verify + switch. "
+            "`cp -r` copies the same files (and `sync`s), page cache warm.\n" % rep["mib"])
+        add("| step | ours | MiB/s | cp -r | cp -r MiB/s |")
+        add("|---|---|---|---|---|")
+        add("| publish (store → repository) | %s | %.0f | %s | %.0f |"
+            % (fmt_time(rep["publish_s"]), rep["mib"] / rep["publish_s"],
+               fmt_time(rep["cp_src_s"]), rep["src_mib"] / max(rep["cp_src_s"], 1e-9)))
+        add("| follow (repository → local) | %s | %.0f | %s | %.0f |"
+            % (fmt_time(rep["follow_s"]), rep["mib"] / rep["follow_s"],
+               fmt_time(rep["cp_version_s"]), rep["mib"] / max(rep["cp_version_s"], 1e-9)))
+        add("")
+        if ann:
+            add("From `Publish` returning to a reader process's first read of the "
+                "new version, with a follower polling every 10 ms: %s (the fetch "
+                "and checks of %.0f MiB are most of it).\n"
+                % (fmt_time(ann["announce_to_read_s"]), ann["mib"]))
+        if True in sw and False in sw:
+            add("A reader process doing `Replica::Get` + one element in a loop "
+                "(the words vector): %.0f lookups/s without switches, %.0f/s "
+                "while a version is published and switched to every 100 ms "
+                "(%d versions): %.2fx.\n"
+                % (sw[False]["lookups_per_s"], sw[True]["lookups_per_s"],
+                   sw[True]["versions_published"],
+                   sw[True]["lookups_per_s"] / max(sw[False]["lookups_per_s"], 1)))
     add("## Concurrent readers (random map lookups, separate processes)\n")
     add("| processes | lookups/s | private memory per reader |")
     add("|---|---|---|")
