@@ -46,6 +46,7 @@ template <class T>
 class GraphWriter {
  public:
   explicit GraphWriter(const T& value) : value_(value) {
+    context_.set_shareable(&SharedPointees<T>());
     Layout<T>::Mark(context_, value_, RootOffset());
     context_.Drain();
   }

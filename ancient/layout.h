@@ -287,19 +287,29 @@ void HashedLayout<C, E, F, kName>::Describe(Describer& d) {
 template <class T>
 struct PointerLayout {
   using type = Ptr<Frozen<T>>;
-  static void Mark(MarkContext& c, const T* p, std::uint64_t off) {
+  // `owned`: a unique_ptr, whose pointee no other owner shares; only a raw
+  // or shared pointer elsewhere in the graph could reach it too.
+  static void Mark(MarkContext& c, const T* p, std::uint64_t off,
+                   bool owned = false) {
     if (p == nullptr) return;  // The block is zero-filled: null stays null.
     using FT = Frozen<T>;
-    bool fresh = false;
+    bool fresh = true;
     const std::uint64_t target =
-        c.Intern(p, &kTypeTag<T>, sizeof(FT), alignof(FT), &fresh);
+        owned && !c.MayBeShared(&kTypeTag<T>)
+            ? c.Fresh(sizeof(FT), alignof(FT))
+            : c.Intern(p, &kTypeTag<T>, sizeof(FT), alignof(FT), &fresh);
     FrozenAccess::SetPtr<type>(c, off, target);
     if (fresh) c.Defer(&Pointee, p, target);
   }
   static void Pointee(MarkContext& c, const void* src, std::uint64_t off) {
     Layout<T>::Mark(c, *static_cast<const T*>(src), off);
   }
+  // Any pointer but a unique_ptr may share its pointee: noted as such.
   static void Describe(Describer& d) {
+    d.NoteShareable(&kTypeTag<T>);
+    DescribeOwned(d);
+  }
+  static void DescribeOwned(Describer& d) {
     d.Append("ptr<");
     internal::Describe<T>(d);
     d.Append(">");
@@ -505,7 +515,10 @@ template <class T, class D>
 struct Layout<std::unique_ptr<T, D>> : internal::PointerLayout<T> {
   static void Mark(internal::MarkContext& c, const std::unique_ptr<T, D>& src,
                    std::uint64_t off) {
-    internal::PointerLayout<T>::Mark(c, src.get(), off);
+    internal::PointerLayout<T>::Mark(c, src.get(), off, /*owned=*/true);
+  }
+  static void Describe(internal::Describer& d) {
+    internal::PointerLayout<T>::DescribeOwned(d);
   }
 };
 
@@ -518,7 +531,11 @@ struct Layout<std::shared_ptr<T>> : internal::PointerLayout<T> {
 };
 
 template <class T>
-struct Layout<T*> : internal::PointerLayout<std::remove_cv_t<T>> {};
+struct Layout<T*> : internal::PointerLayout<std::remove_cv_t<T>> {
+  static void Mark(internal::MarkContext& c, const T* p, std::uint64_t off) {
+    internal::PointerLayout<std::remove_cv_t<T>>::Mark(c, p, off);
+  }
+};
 
 }  // namespace ancient
 

@@ -16,6 +16,7 @@
 #include <bit>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ancient/layout.h"
 #include "ancient/struct.h"
@@ -45,6 +46,19 @@ std::uint64_t TypeId() {
     return static_cast<std::uint64_t>(XXH3_64bits(s.data(), s.size()));
   }();
   return id;
+}
+
+// The pointee types (kTypeTag) that a raw pointer or shared_ptr somewhere
+// in T's graph can point to. A unique_ptr to any other type owns an object
+// that nothing else in the graph reaches, so marking skips looking it up.
+template <class T>
+const std::vector<const void*>& SharedPointees() {
+  static const std::vector<const void*>* tags = [] {
+    internal::Describer d(internal::Describer::Mode::kFull);
+    internal::Describe<T>(d);
+    return new std::vector<const void*>(d.shareable());
+  }();
+  return *tags;
 }
 
 // A readable name such as "vector<string>" or "map<string,i64>"; structs

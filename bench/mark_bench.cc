@@ -3,13 +3,29 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "ancient/ancient.h"
 
+namespace mark_bench {
+// A trie of a dictionary: every word of /usr/share/dict/words with five
+// suffixes as well (about 625,000 words), the pointer-rich shape of issue 10.
+struct TrieNode {
+  bool word = false;
+  std::map<char, std::unique_ptr<TrieNode>> next;
+};
+}  // namespace mark_bench
+ANCIENT_STRUCT(mark_bench::TrieNode, word, next);
+
 namespace {
+
+using mark_bench::TrieNode;
 
 std::vector<std::string> Words(std::size_t n) {
   std::vector<std::string> v;
@@ -75,6 +91,75 @@ BENCHMARK(BM_CopyVector)
     ->Arg(1000)
     ->Arg(1000000)
     ->Unit(benchmark::kMillisecond);
+
+const std::vector<std::string>& Dictionary() {
+  static const auto* words = [] {
+    auto* v = new std::vector<std::string>;
+    std::ifstream in("/usr/share/dict/words");
+    std::string w;
+    const bool tiny = std::getenv("ANCIENT_BENCH_SCALE") != nullptr &&
+                      std::string(std::getenv("ANCIENT_BENCH_SCALE")) == "tiny";
+    while (std::getline(in, w) && !(tiny && v->size() > 3000)) {
+      for (const char* suffix : {"", "s", "ed", "ing", "er", "ly"}) {
+        v->push_back(w + suffix);
+      }
+    }
+    if (v->empty()) *v = Words(600000);
+    return v;
+  }();
+  return *words;
+}
+
+std::size_t BuildTrie(TrieNode& root, const std::vector<std::string>& words) {
+  std::size_t nodes = 1;
+  for (const auto& w : words) {
+    TrieNode* n = &root;
+    for (char ch : w) {
+      auto& child = n->next[ch];
+      if (child == nullptr) {
+        child = std::make_unique<TrieNode>();
+        ++nodes;
+      }
+      n = child.get();
+    }
+    n->word = true;
+  }
+  return nodes;
+}
+
+void BM_BuildTrieInHeap(benchmark::State& state) {
+  const auto& words = Dictionary();
+  std::size_t nodes = 0;
+  for (auto _ : state) {
+    TrieNode root;
+    nodes = BuildTrie(root, words);
+    benchmark::DoNotOptimize(root.next.size());
+    state.PauseTiming();  // Freeing the trie is not building it.
+    root.next.clear();
+    state.ResumeTiming();
+  }
+  state.counters["nodes"] = static_cast<double>(nodes);
+  state.counters["words"] = static_cast<double>(words.size());
+}
+BENCHMARK(BM_BuildTrieInHeap)->Unit(benchmark::kMillisecond);
+
+void BM_MarkTrie(benchmark::State& state) {
+  TrieNode root;
+  const std::size_t nodes = BuildTrie(root, Dictionary());
+  std::size_t block = 0;
+  for (auto _ : state) {
+    auto a = ancient::Mark(root);
+    block = a.size_bytes();
+    benchmark::DoNotOptimize(a.data());
+  }
+  state.counters["nodes"] = static_cast<double>(nodes);
+  state.counters["block_bytes"] = static_cast<double>(block);
+  state.counters["ns_per_node"] =
+      benchmark::Counter(static_cast<double>(nodes),
+                         benchmark::Counter::kIsIterationInvariantRate |
+                             benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_MarkTrie)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

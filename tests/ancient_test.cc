@@ -68,6 +68,19 @@ struct Tree {
   std::string name;
   std::vector<Tree> children;
 };
+
+// Children owned by unique_ptr, and raw pointers back to their parents and
+// to a favourite node anywhere: the owned nodes are also reached by raw
+// pointers, so marking must still find them (no second copy).
+struct Family {
+  std::string name;
+  Family* parent = nullptr;
+  std::vector<std::unique_ptr<Family>> children;
+};
+struct Household {
+  std::unique_ptr<Family> root;
+  const Family* favourite = nullptr;
+};
 }  // namespace test_types
 
 // With and without the trailing semicolon: both must compile.
@@ -78,6 +91,8 @@ ANCIENT_STRUCT(test_types::GraphNode, id, edges);
 ANCIENT_STRUCT(test_types::SharedNode, label, left, right);
 ANCIENT_STRUCT(test_types::Trie, word, next);
 ANCIENT_STRUCT(test_types::Tree, name, children);
+ANCIENT_STRUCT(test_types::Family, name, parent, children);
+ANCIENT_STRUCT(test_types::Household, root, favourite);
 
 namespace {
 
@@ -398,6 +413,48 @@ TEST(Pointers, SharingIsPreserved) {
   EXPECT_EQ(*fb[1], "x");
   EXPECT_FALSE(fb[3]);
   ExpectSound(b);
+}
+
+TEST(Pointers, OwnedPointeesReachedByRawPointersAreShared) {
+  using test_types::Family;
+  using test_types::Household;
+  Household h;
+  h.root = std::make_unique<Family>();
+  h.root->name = "root";
+  for (int i = 0; i < 3; ++i) {
+    auto child = std::make_unique<Family>();
+    child->name = "child" + std::to_string(i);
+    child->parent = h.root.get();
+    h.root->children.push_back(std::move(child));
+  }
+  h.favourite = h.root->children[1].get();
+  // Only unique_ptrs reach Family in this type? No: Family::parent and
+  // Household::favourite are raw pointers to Family, so owned Family nodes
+  // must be looked up like any other.
+  EXPECT_FALSE(ancient::SharedPointees<Household>().empty());
+  auto a = ancient::Mark(h);
+  const auto& f = a.Follow();
+  ASSERT_TRUE(f.root);
+  const auto& root = *f.root;
+  ASSERT_EQ(root.children.size(), 3u);
+  for (const auto& child : root.children) {
+    EXPECT_EQ(child->parent.get(), &root);  // Not a second copy of root.
+  }
+  EXPECT_EQ(f.favourite.get(), root.children[1].get());
+  EXPECT_EQ(f.favourite->name, "child1");
+  ExpectSound(a);
+}
+
+TEST(Pointers, OnlyOwnedPointeesSkipTheSharingTable) {
+  // A trie holds only unique_ptrs: nothing is shareable, and it marks whole.
+  EXPECT_TRUE(ancient::SharedPointees<test_types::Trie>().empty());
+  EXPECT_TRUE(ancient::SharedPointees<test_types::Chain>().empty());
+  EXPECT_FALSE(ancient::SharedPointees<test_types::GraphNode>().empty());
+  EXPECT_FALSE(ancient::SharedPointees<test_types::SharedNode>().empty());
+  // TypeIds are unchanged by the analysis (the description is the same).
+  EXPECT_EQ(ancient::TypeName<std::unique_ptr<int>>(),
+            ancient::TypeName<std::shared_ptr<int>>());
+  EXPECT_EQ(ancient::TypeId<std::unique_ptr<int>>(), ancient::TypeId<int*>());
 }
 
 TEST(Pointers, CyclesArePreserved) {
