@@ -138,12 +138,50 @@ void DescribeList(Describer& d) {
   ((d.Append(first ? "" : ","), first = false, Describe<Ts>(d)), ...);
 }
 
+// The pointee type of a pointer-like element type, or void.
+template <class E>
+struct PointeeOf {
+  using type = void;
+};
+template <class T>
+struct PointeeOf<T*> {
+  using type = std::remove_cv_t<T>;
+};
+template <class T>
+struct PointeeOf<std::shared_ptr<T>> {
+  using type = T;
+};
+template <class T, class D>
+struct PointeeOf<std::unique_ptr<T, D>> {
+  using type = T;
+};
+template <class E>
+const void* RawPointer(const E& e) {
+  if constexpr (std::is_pointer_v<E>) {
+    return e;
+  } else {
+    return e.get();
+  }
+}
+
 // Marks `n` elements, taken from `it` onwards, into the array at `off`.
 template <class E, class It>
 void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
   using FE = Frozen<E>;
+  using Pointee = typename PointeeOf<E>::type;
   if constexpr (kIsIdentity<E> && std::contiguous_iterator<It>) {
     if (c.writing() && n != 0) std::memcpy(c.bytes(off), &*it, n * sizeof(E));
+  } else if constexpr (!std::is_void_v<Pointee> &&
+                       std::contiguous_iterator<It>) {
+    // An array of pointers: their sharing-table slots are fetched a few
+    // elements ahead of the lookups (when they are looked up at all).
+    constexpr std::size_t kAhead = 8;
+    const E* p = std::to_address(it);
+    const bool probe = !c.writing() && c.MayBeShared(&kTypeTag<Pointee>);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (probe && i + kAhead < n) c.PrefetchIntern(RawPointer(p[i + kAhead]));
+      Layout<E>::Mark(c, p[i], off + i * sizeof(FE));
+    }
   } else {
     for (std::size_t i = 0; i < n; ++i, ++it) {
       Layout<E>::Mark(c, *it, off + i * sizeof(FE));
@@ -155,12 +193,36 @@ void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
 template <class C, class E>
 struct SequenceLayout {
   using type = Vector<Frozen<E>>;
+  using Pointee = typename PointeeOf<E>::type;
+  static constexpr bool kPointers =
+      !std::is_void_v<Pointee> &&
+      std::contiguous_iterator<decltype(std::begin(std::declval<const C&>()))>;
+
   static void Mark(MarkContext& c, const C& src, std::uint64_t off) {
     const std::size_t n = src.size();
     using FE = Frozen<E>;
     const std::uint64_t data = c.Alloc(n * sizeof(FE), alignof(FE));
     FrozenAccess::SetArray<type>(c, off, data, n);
-    if (n != 0) c.Defer(&Contents, &src, data);
+    if (n == 0) return;
+    if constexpr (kPointers) {
+      c.Defer(&Contents, &src, data,
+              !c.writing() && c.MayBeShared(&kTypeTag<Pointee>) ? &Prefetch
+                                                                : nullptr);
+    } else {
+      c.Defer(&Contents, &src, data);
+    }
+  }
+  // An array of pointers, a few tasks ahead: its elements, then the table
+  // slots Contents will look them up in (the first few).
+  static void Prefetch(const MarkContext& c, const void* src, int stage) {
+    const C& v = *static_cast<const C*>(src);
+    const E* p = std::to_address(std::begin(v));
+    if (stage == 1) {
+      __builtin_prefetch(p);
+      return;
+    }
+    const std::size_t n = std::min<std::size_t>(v.size(), 8);
+    for (std::size_t i = 0; i < n; ++i) c.PrefetchIntern(RawPointer(p[i]));
   }
   static void Contents(MarkContext& c, const void* src, std::uint64_t off) {
     const C& v = *static_cast<const C*>(src);
