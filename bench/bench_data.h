@@ -6,6 +6,8 @@
 #ifndef ANCIENT_BENCH_BENCH_DATA_H_
 #define ANCIENT_BENCH_BENCH_DATA_H_
 
+#include <time.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -127,6 +129,25 @@ inline const std::vector<std::string>& LookupKeys() {
     return k;
   }();
   return *keys;
+}
+
+// Monotonic nanoseconds, comparable across processes on one machine.
+inline std::int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// Random strings of 100 bytes adding up to `mib` MiB.
+inline std::vector<std::string> HundredByteStrings(std::size_t mib) {
+  const std::size_t n = (mib << 20) / 100;
+  std::vector<std::string> v(n);
+  std::mt19937_64 rng(1);
+  for (auto& s : v) {
+    s.resize(100);
+    for (char& c : s) c = static_cast<char>('a' + rng() % 26);
+  }
+  return v;
 }
 
 inline std::string TempDir(const std::string& name) {

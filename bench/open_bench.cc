@@ -41,26 +41,6 @@ namespace {
 namespace fs = std::filesystem;
 using Strings = std::vector<std::string>;
 
-std::int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
-
-// Strings of 100 bytes adding up to `mib` MiB.
-Strings MakeData(std::size_t mib) {
-  const std::size_t n = (mib << 20) / 100;
-  Strings v;
-  v.reserve(n);
-  std::mt19937_64 rng(1);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::string s(100, 'a');
-    for (char& c : s) c = static_cast<char>('a' + rng() % 26);
-    v.push_back(std::move(s));
-  }
-  return v;
-}
-
 // ------------------------------------------------------- child processes
 
 std::map<std::string, long> SmapsRollupKiB();
@@ -236,7 +216,7 @@ std::int64_t BestOf(int runs, const std::vector<std::string>& args) {
 }
 
 void OpenBench(std::size_t mib) {
-  const Strings data = MakeData(mib);
+  const Strings data = HundredByteStrings(mib);
   const std::string n = std::to_string(data.size());
   const std::string root = TempDir("open");
   std::map<std::string, std::string> paths = {
@@ -281,9 +261,9 @@ void OpenBench(std::size_t mib) {
     long private_kib = 0;
     for (int i = 0; i < runs; ++i) {
       std::string out;
-      if (RunChild({"--child=ancient", paths["ancient"], n,
-                    std::to_string(take)},
-                   &out) < 0) {
+      if (RunChild(
+              {"--child=ancient", paths["ancient"], n, std::to_string(take)},
+              &out) < 0) {
         break;
       }
       long o = 0, t = 0, p = 0;

@@ -145,6 +145,21 @@ def main():
         r_boost = g("BM_%s_Boost/%s" % (group, data)) / ours
         add("| traverse %s: ≥ 1.0x native heap containers | %.2fx | %s |" % (group, r_native, verdict(r_native >= 1.0)))
         add("| traverse %s: ≥ 1.3x Boost.Interprocess | %.2fx | %s |" % (group, r_boost, verdict(r_boost >= 1.3)))
+    marks = {}
+    if os.path.exists(os.path.join(RES, "mark.json")):
+        marks, _ = load_gbench("mark.json")
+    trie_mark = marks.get("BM_MarkTrie", {}).get("s")
+    trie_heap = marks.get("BM_BuildTrieInHeap", {}).get("s")
+    if trie_mark and trie_heap:
+        r = trie_mark / trie_heap
+        add("| Mark of a trie of ~626k words ≤ 1.0x building it in the heap | %.2fx (%s vs %s) | %s |"
+            % (r, fmt_time(trie_mark), fmt_time(trie_heap), verdict(r <= 1.0)))
+    gm, gb, gc = g("BM_Write_Mark/graph"), g("BM_Write_Boost/graph"), g("BM_Write_CerealLmdb/graph")
+    if gm and gb and gc:
+        add("| Mark of the 1M-node graph ≥ 2x faster than Boost building it | %.2fx (%s vs %s) | %s |"
+            % (gb / gm, fmt_time(gm), fmt_time(gb), verdict(gb / gm >= 2)))
+        add("| Mark of the 1M-node graph within 3x of cereal with indices | %.1fx (%s vs %s) | %s |"
+            % (gm / gc, fmt_time(gm), fmt_time(gc), verdict(gm / gc <= 3)))
     r = g("BM_KeyLookup_SnapshotGet/key") / g("BM_KeyLookup_MdbGet/key")
     add("| Snapshot::Get ≤ 1.5x raw mdb_get | %.2fx (%s vs %s) | %s |"
         % (r, fmt_time(g("BM_KeyLookup_SnapshotGet/key")), fmt_time(g("BM_KeyLookup_MdbGet/key")), verdict(r <= 1.5)))
@@ -231,7 +246,7 @@ def main():
         add("`replica_bench`: a store of 100-byte strings; the version's files "
             "are %.0f MiB. Publish = CopyTo (compacted) + Verify + checksums + "
             "fsync + announce; follow = copy with checksums + Verify + switch. "
-            "`cp -r` copies the same files (and `sync`s), page cache warm.\n" % rep["mib"])
+            "`cp -r` copies the same files and `sync FILE...` fsyncs them, page cache warm.\n" % rep["mib"])
         add("| step | ours | MiB/s | cp -r | cp -r MiB/s |")
         add("|---|---|---|---|---|")
         add("| publish (store → repository) | %s | %.0f | %s | %.0f |"

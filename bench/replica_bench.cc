@@ -36,23 +36,6 @@ namespace {
 namespace fs = std::filesystem;
 using Strings = std::vector<std::string>;
 
-std::int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
-
-Strings MakeData(std::size_t mib) {
-  const std::size_t n = (mib << 20) / 100;
-  Strings v(n);
-  std::mt19937_64 rng(1);
-  for (auto& s : v) {
-    s.resize(100);
-    for (char& c : s) c = static_cast<char>('a' + rng() % 26);
-  }
-  return v;
-}
-
 std::uint64_t DirBytes(const std::string& dir) {
   std::uint64_t total = 0;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
@@ -61,9 +44,11 @@ std::uint64_t DirBytes(const std::string& dir) {
   return total;
 }
 
-// Seconds that `cp -r from to` takes (page cache warm, as for ours).
+// Seconds that `cp -r from to` takes, with its files fsync()ed as ours are
+// (`sync FILE...`; page cache warm, as for ours).
 double CpSeconds(const std::string& from, const std::string& to) {
-  const std::string cmd = "cp -r '" + from + "' '" + to + "' && sync";
+  const std::string cmd =
+      "cp -r '" + from + "' '" + to + "' && sync '" + to + "'/*";
   const std::int64_t t0 = NowNs();
   if (std::system(cmd.c_str()) != 0) return -1;
   return (NowNs() - t0) / 1e9;
@@ -154,7 +139,7 @@ void Run(std::size_t mib) {
   o.durability = ancient::Durability::kNoSync;
   auto src = ancient::Store::Open(src_dir, o);
   {
-    const Strings data = MakeData(mib);
+    const Strings data = HundredByteStrings(mib);
     (void)(*src)->Share("data", data);
   }
   (void)(*src)->Share("seq", std::int64_t{1});

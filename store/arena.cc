@@ -72,6 +72,15 @@ char* ReserveAnywhere(std::uint64_t len) {
   return p == MAP_FAILED ? nullptr : static_cast<char*>(p);
 }
 
+// DataLoss unless a file of `size` bytes holds [0, end).
+absl::Status LengthCovers(const std::string& path, std::uint64_t size,
+                          std::uint64_t end) {
+  if (size >= end) return absl::OkStatus();
+  return absl::DataLossError(
+      absl::StrFormat("arena %s is %d bytes long; the store needs at least %d",
+                      path, size, end));
+}
+
 // Reads exactly `len` bytes at `offset`; DataLoss on a short file.
 absl::Status ReadFully(int fd, const std::string& path, char* to,
                        std::uint64_t len, std::uint64_t offset) {
@@ -175,12 +184,7 @@ absl::StatusOr<std::uint64_t> Arena::FileSize() const {
 absl::Status Arena::CheckLength(std::uint64_t end) const {
   absl::StatusOr<std::uint64_t> size = FileSize();
   if (!size.ok()) return size.status();
-  if (*size < end) {
-    return absl::DataLossError(absl::StrFormat(
-        "arena %s is %d bytes long; the store needs at least %d", path_, *size,
-        end));
-  }
-  return absl::OkStatus();
+  return LengthCovers(path_, *size, end);
 }
 
 absl::Status Arena::MapFile(View& view, std::uint64_t file_size, int prot,
@@ -216,12 +220,9 @@ bool Arena::ExtendInPlace(View& view, std::uint64_t need,
 
 absl::Status Arena::MapInPlaceLocked(std::uint64_t end,
                                      std::uint64_t file_size) {
-  if (file_size < end) {
-    return absl::DataLossError(absl::StrFormat(
-        "arena %s is %d bytes long; the store needs at least %d", path_,
-        file_size, end));
-  }
-  absl::Status s = MapFile(inplace_, file_size, PROT_READ, MAP_SHARED);
+  absl::Status s = LengthCovers(path_, file_size, end);
+  if (!s.ok()) return s;
+  s = MapFile(inplace_, file_size, PROT_READ, MAP_SHARED);
   if (!s.ok()) return s;
   mapped_.store(inplace_.mapped, std::memory_order_release);
   return absl::OkStatus();
@@ -377,11 +378,8 @@ absl::Status Arena::MapForWrite(std::uint64_t end) {
   if (end <= write_.mapped) return absl::OkStatus();
   absl::StatusOr<std::uint64_t> size = FileSize();
   if (!size.ok()) return size.status();
-  if (*size < end) {
-    return absl::DataLossError(absl::StrFormat(
-        "arena %s is %d bytes long; the store needs at least %d", path_, *size,
-        end));
-  }
+  absl::Status s = LengthCovers(path_, *size, end);
+  if (!s.ok()) return s;
   if (end > write_.reserved && !ExtendInPlace(write_, end, *size)) {
     // Move the view: only the writer uses it, and it holds the write lock.
     const std::uint64_t reserve = ReservationFor(*size);

@@ -69,6 +69,28 @@ std::int64_t ReadSeq(const std::string& local) {
   return v.ok() ? CheckValue(**v) : -3;
 }
 
+// A repository holding version 1 (MakeValue(1) at "v"), followed into a
+// local directory, with a Replica reading it.
+struct Followed {
+  std::string root, repo, local;
+  std::unique_ptr<Store> src;
+  std::unique_ptr<Replica> replica;
+};
+Followed FollowOne(const std::string& name) {
+  Followed f;
+  f.root = TempDir(name);
+  f.repo = f.root + "/repo";
+  f.local = f.root + "/local";
+  f.src = Source(f.root + "/src", 1);
+  EXPECT_EQ(PublishOrDie(*f.src, f.repo), 1u);
+  auto r = ancient::FollowOnce(f.repo, f.local);
+  EXPECT_TRUE(r.ok()) << r.status();
+  auto replica = Replica::Open(f.local);
+  EXPECT_TRUE(replica.ok()) << replica.status();
+  if (replica.ok()) f.replica = *std::move(replica);
+  return f;
+}
+
 void FlipByte(const std::string& path, off_t at) {
   const int fd = open(path.c_str(), O_RDWR);
   ASSERT_GE(fd, 0) << path;
@@ -195,13 +217,11 @@ TEST(Replica, KilledFollowerNeverSwitchesToAHalfVersion) {
 }
 
 TEST(Replica, DamagedOrIncompleteVersionIsRefusedAndTheOldOneKept) {
-  const std::string root = TempDir("damage");
-  const std::string repo = root + "/repo", local = root + "/local";
-  auto src = Source(root + "/src", 1);
-  PublishOrDie(*src, repo);
-  ASSERT_TRUE(ancient::FollowOnce(repo, local).ok());
-  auto replica = Replica::Open(local);
-  ASSERT_TRUE(replica.ok());
+  Followed f = FollowOne("damage");
+  ASSERT_NE(f.replica, nullptr);
+  const std::string &root = f.root, &repo = f.repo, &local = f.local;
+  Store* src = f.src.get();
+  Replica* replica = f.replica.get();
   ASSERT_TRUE(src->Share("v", MakeValue(2, 50)).ok());
   const std::uint64_t v2 = PublishOrDie(*src, repo);
   const std::string dir = VersionDir(repo, v2);
@@ -214,7 +234,7 @@ TEST(Replica, DamagedOrIncompleteVersionIsRefusedAndTheOldOneKept) {
     EXPECT_EQ(r.status().code(), code) << r.status();
     EXPECT_NE(r.status().message().find(file), std::string::npos) << r.status();
     EXPECT_EQ(Current(local), 1u);  // Kept.
-    auto v = (*replica)->Get<Strings>("v");
+    auto v = replica->Get<Strings>("v");
     ASSERT_TRUE(v.ok());
     EXPECT_EQ(CheckValue(**v), 1);
     std::filesystem::remove_all(dir);
@@ -232,10 +252,10 @@ TEST(Replica, DamagedOrIncompleteVersionIsRefusedAndTheOldOneKept) {
   auto r = ancient::FollowOnce(repo, local);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->switched);
-  auto v = (*replica)->Get<Strings>("v");
+  auto v = replica->Get<Strings>("v");
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(CheckValue(**v), 2);
-  EXPECT_EQ((*replica)->version(), v2);
+  EXPECT_EQ(replica->version(), v2);
 }
 
 TEST(Replica, PinAndUnpin) {
@@ -281,14 +301,12 @@ TEST(Replica, PinAndUnpin) {
 }
 
 TEST(Replica, HeldRootKeepsItsVersionUntilReleased) {
-  const std::string root = TempDir("held");
-  const std::string repo = root + "/repo", local = root + "/local";
-  auto src = Source(root + "/src", 1);
-  PublishOrDie(*src, repo);
-  ASSERT_TRUE(ancient::FollowOnce(repo, local).ok());
-  auto replica = Replica::Open(local);
-  ASSERT_TRUE(replica.ok());
-  auto held = (*replica)->Get<Strings>("v");
+  Followed f = FollowOne("held");
+  ASSERT_NE(f.replica, nullptr);
+  const std::string &repo = f.repo, &local = f.local;
+  Store* src = f.src.get();
+  Replica* replica = f.replica.get();
+  auto held = replica->Get<Strings>("v");
   ASSERT_TRUE(held.ok());
   ASSERT_TRUE(src->Share("v", MakeValue(2, 50)).ok());
   PublishOrDie(*src, repo);
@@ -298,7 +316,7 @@ TEST(Replica, HeldRootKeepsItsVersionUntilReleased) {
   EXPECT_TRUE(r->removed.empty());  // Version 1 is still read.
   EXPECT_TRUE(std::filesystem::exists(VersionDir(local, 1)));
   EXPECT_EQ(CheckValue(**held), 1);
-  auto now = (*replica)->Get<Strings>("v");
+  auto now = replica->Get<Strings>("v");
   ASSERT_TRUE(now.ok());
   EXPECT_EQ(CheckValue(**now), 2);
   held = absl::CancelledError("released");
@@ -310,18 +328,14 @@ TEST(Replica, HeldRootKeepsItsVersionUntilReleased) {
 }
 
 TEST(Replica, UnreachableRepositoryLeavesReadersAlone) {
-  const std::string root = TempDir("unreach");
-  const std::string repo = root + "/repo", local = root + "/local";
-  auto src = Source(root + "/src", 1);
-  PublishOrDie(*src, repo);
-  ASSERT_TRUE(ancient::FollowOnce(repo, local).ok());
-  auto replica = Replica::Open(local);
-  ASSERT_TRUE(replica.ok());
+  Followed f = FollowOne("unreach");
+  ASSERT_NE(f.replica, nullptr);
+  const std::string &root = f.root, &local = f.local;
   auto r = ancient::FollowOnce(root + "/nowhere", local);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound) << r.status();
   EXPECT_NE(r.status().message().find(root + "/nowhere"), std::string::npos);
   EXPECT_EQ(Current(local), 1u);
-  EXPECT_EQ(CheckValue(**(*replica)->Get<Strings>("v")), 1);
+  EXPECT_EQ(CheckValue(**f.replica->Get<Strings>("v")), 1);
   // Not a repository at all.
   EXPECT_EQ(ancient::GetReplicaStatus(root).status().code(),
             absl::StatusCode::kNotFound);
