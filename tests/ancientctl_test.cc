@@ -160,14 +160,49 @@ TEST(Ancientctl, BadInputIsOneLineAndWritesNothing) {
 }
 
 TEST(Ancientctl, HelpForEachCommand) {
-  for (const char* c :
-       {"put", "get", "ls", "rm", "stat", "verify", "copy", "demo"}) {
+  for (const char* c : {"put", "get", "ls", "rm", "stat", "verify", "copy",
+                        "publish", "follow", "status", "demo"}) {
     Result r = Ctl(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find(std::string("usage: ancientctl ") + c),
               std::string::npos)
         << r.out;
   }
+}
+
+TEST(Ancientctl, PublishFollowStatus) {
+  const std::string root = TempDir("publish");
+  const std::string src = root + "/src", repo = root + "/repo",
+                    local = root + "/local";
+  ASSERT_EQ(Ctl("put " + src + " doc --json -", R"({"v": 1})").code, 0);
+  Result p = Ctl("publish " + src + " " + repo);
+  EXPECT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.out.find("published version 1"), std::string::npos) << p.out;
+  ASSERT_EQ(Ctl("put " + src + " doc --json -", R"({"v": 2})").code, 0);
+  p = Ctl("publish " + src + " " + repo + " --keep 1 --grace 0");
+  EXPECT_NE(p.out.find("published version 2"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("removed old versions 1"), std::string::npos) << p.out;
+  Result f = Ctl("follow " + repo + " " + local + " --once");
+  EXPECT_EQ(f.code, 0) << f.err;
+  EXPECT_NE(f.out.find("version 2 fetched, checked and made current"),
+            std::string::npos)
+      << f.out;
+  Result rs = Ctl("status " + repo);
+  EXPECT_EQ(rs.code, 0) << rs.err;
+  EXPECT_NE(rs.out.find("announced: 2\n"), std::string::npos) << rs.out;
+  EXPECT_NE(rs.out.find("versions kept: 1\n"), std::string::npos) << rs.out;
+  Result ls = Ctl("status " + local);
+  EXPECT_NE(ls.out.find("current: 2\npinned: none\n"), std::string::npos)
+      << ls.out;
+  EXPECT_NE(ls.out.find("0 readers"), std::string::npos) << ls.out;
+  // The local version is an ordinary store: readable by the other commands.
+  EXPECT_EQ(Ctl("get " + local + "/versions/0000000002 doc").out,
+            "{\"v\":2}\n");
+  // Errors: one line naming the path.
+  ExpectOneLineError(Ctl("follow " + root + "/nowhere " + local + " --once"),
+                     root + "/nowhere");
+  ExpectOneLineError(Ctl("status " + root), root);
+  ExpectOneLineError(Ctl("publish " + root + "/nostore " + repo), "nostore");
 }
 
 TEST(Ancientctl, StoreHeldByDeadWriter) {
