@@ -39,10 +39,17 @@ std::string TypeDescription() {
   return d.str();
 }
 
+// TypeDescription<T>(), computed once.
+template <class T>
+const std::string& CachedTypeDescription() {
+  static const std::string* s = new std::string(TypeDescription<T>());
+  return *s;
+}
+
 template <class T>
 std::uint64_t TypeId() {
   static const std::uint64_t id = [] {
-    const std::string s = TypeDescription<T>();
+    const std::string& s = CachedTypeDescription<T>();
     return static_cast<std::uint64_t>(XXH3_64bits(s.data(), s.size()));
   }();
   return id;

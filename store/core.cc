@@ -221,7 +221,19 @@ absl::Status Core::Init() {
   for (auto [name, dbi] : {std::pair{"meta", &meta_},
                            {"roots", &roots_},
                            {"free", &free_},
-                           {"pending", &pending_}}) {
+                           {"pending", &pending_},
+                           {"types", &types_}}) {
+    if (dbi == &types_) {
+      // Added later: a store made before it has none, which read-only
+      // opens accept (a read-write open adds it).
+      rc = mdb_dbi_open(txn.get(), name, dbflags, dbi);
+      if (rc == MDB_NOTFOUND && ro) continue;
+      if (rc != MDB_SUCCESS) {
+        return LmdbError(rc, Cat("opening table '", name, "' in ", dir_));
+      }
+      has_types_ = true;
+      continue;
+    }
     rc = mdb_dbi_open(txn.get(), name, dbflags, dbi);
     if (rc == MDB_NOTFOUND) {
       return absl::FailedPreconditionError(
@@ -401,9 +413,34 @@ absl::StatusOr<std::shared_ptr<ReadTxn>> ReadTxn::Begin(
   return std::shared_ptr<ReadTxn>(new ReadTxn(std::move(core), Txn(raw)));
 }
 
+absl::StatusOr<std::string> ReadTxn::TypeDescriptionOf(
+    std::uint64_t type_id) const {
+  if (absl::Status s = core_->CheckProcess(); !s.ok()) return s;
+  if (!core_->has_types()) {
+    return absl::NotFoundError(
+        Cat("store ", core_->dir(), " records no type descriptions"));
+  }
+  const std::string k = BigEndian64(type_id);
+  MDB_val kv = ToVal(k), v;
+  const int rc = mdb_get(txn(), core_->types_db(), &kv, &v);
+  if (rc == MDB_NOTFOUND) {
+    return absl::NotFoundError(absl::StrFormat(
+        "store %s has no description of type id %#x", core_->dir(), type_id));
+  }
+  if (rc != MDB_SUCCESS) return LmdbError(rc, "reading a type description");
+  const std::string_view d = FromVal(v);
+  if (XXH3_64bits(d.data(), d.size()) != type_id) {
+    return absl::DataLossError(absl::StrFormat(
+        "store %s: the description of type id %#x is damaged (it does not "
+        "hash to its id)",
+        core_->dir(), type_id));
+  }
+  return std::string(d);
+}
+
 absl::StatusOr<GraphRef> ReadTxn::Find(std::string_view key,
-                                       std::uint64_t type_id,
-                                       std::string_view type_name) const {
+                                       const TypeRef& type) const {
+  const std::uint64_t type_id = type.id;
   // The fast path: one mdb_get and a few comparisons, no Status built.
   if (!core_->InOpeningProcess()) return core_->ForkedError();
   RootRecord r;
@@ -425,7 +462,7 @@ absl::StatusOr<GraphRef> ReadTxn::Find(std::string_view key,
     if (!rec.ok()) return rec.status();
     return absl::FailedPreconditionError(absl::StrFormat(
         "store %s: key '%s' holds %s (type id %#x), not %s (type id %#x)",
-        core_->dir(), key, name, rec->type_id, type_name, type_id));
+        core_->dir(), key, name, rec->type_id, type.name, type_id));
   }
   // Structure only; Verify checks contents (checksum, every pointer).
   const std::uint64_t end = r.offset + r.extent_size;
@@ -710,9 +747,24 @@ absl::Status WriteTxn::PutRoot(std::string_view key, const RootRecord& r,
                    Cat("writing key '", key, "'"));
 }
 
-absl::StatusOr<ShareInfo> WriteTxn::Share(
-    std::string_view key, std::uint64_t type_id, std::string_view type_name,
-    std::uint64_t size, std::uint64_t pointers, GraphWriteFn write) {
+absl::Status WriteTxn::PutType(std::uint64_t type_id,
+                               std::string_view description) {
+  if (!core_->has_types()) return absl::OkStatus();
+  const std::string k = BigEndian64(type_id);
+  MDB_val kv = ToVal(k), v = ToVal(description);
+  const int rc =
+      mdb_put(txn_.get(), core_->types_db(), &kv, &v, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST) return absl::OkStatus();
+  return LmdbError(rc, "recording a type description");
+}
+
+absl::StatusOr<ShareInfo> WriteTxn::Share(std::string_view key,
+                                          const TypeRef& type,
+                                          std::uint64_t size,
+                                          std::uint64_t pointers,
+                                          GraphWriteFn write) {
+  const std::uint64_t type_id = type.id;
+  const std::string_view type_name = type.name;
   absl::Status s = core_->CheckProcess();
   if (s.ok()) s = core_->CheckKey(key);
   if (!s.ok()) return s;
@@ -746,7 +798,8 @@ absl::StatusOr<ShareInfo> WriteTxn::Share(
     s = arena.Sync(*off, r.extent_size);  // Graph on disk before its root.
     if (!s.ok()) return s;
   }
-  s = PutRoot(key, r, type_name);
+  s = PutType(type_id, type.description);
+  if (s.ok()) s = PutRoot(key, r, type_name);
   if (!s.ok()) return s;
   return ShareInfo{r.offset, r.graph_size};
 }

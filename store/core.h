@@ -64,6 +64,10 @@ class Core : public std::enable_shared_from_this<Core> {
   MDB_dbi roots_db() const { return roots_; }
   MDB_dbi free_db() const { return free_; }
   MDB_dbi pending_db() const { return pending_; }
+  // TypeId (big-endian) -> full layout description; absent (has_types()
+  // false) in a store made before the table existed, opened read-only.
+  MDB_dbi types_db() const { return types_; }
+  bool has_types() const { return has_types_; }
   std::uintptr_t base() const {
     return reinterpret_cast<std::uintptr_t>(arena_->base());
   }
@@ -101,7 +105,8 @@ class Core : public std::enable_shared_from_this<Core> {
   const std::string dir_;
   const StoreOptions options_;
   MDB_env* env_ = nullptr;
-  MDB_dbi meta_ = 0, roots_ = 0, free_ = 0, pending_ = 0;
+  MDB_dbi meta_ = 0, roots_ = 0, free_ = 0, pending_ = 0, types_ = 0;
+  bool has_types_ = false;
   std::size_t max_key_size_ = 511;
   std::unique_ptr<Arena> arena_;
   std::mutex write_mu_;
@@ -128,8 +133,11 @@ class ReadTxn {
   Core& core() const { return *core_; }
   MDB_txn* txn() const { return txn_.get(); }
 
-  absl::StatusOr<GraphRef> Find(std::string_view key, std::uint64_t type_id,
-                                std::string_view type_name) const;
+  absl::StatusOr<GraphRef> Find(std::string_view key,
+                                const TypeRef& type) const;
+  // The recorded layout description of `type_id`; NotFound when the store
+  // has none (older stores); DataLoss when it does not hash to `type_id`.
+  absl::StatusOr<std::string> TypeDescriptionOf(std::uint64_t type_id) const;
   // Calls f(key, record, type_name) for each root whose key has `prefix`.
   template <class F>
   absl::Status ForEachRoot(std::string_view prefix, F f) const;
@@ -179,8 +187,7 @@ class WriteTxn {
       std::shared_ptr<Core> core);
   ~WriteTxn();
 
-  absl::StatusOr<ShareInfo> Share(std::string_view key, std::uint64_t type_id,
-                                  std::string_view type_name,
+  absl::StatusOr<ShareInfo> Share(std::string_view key, const TypeRef& type,
                                   std::uint64_t size, std::uint64_t pointers,
                                   GraphWriteFn write);
   absl::Status Delete(std::string_view key);
@@ -193,6 +200,9 @@ class WriteTxn {
                        std::string_view type_name, const char* src_bytes,
                        std::uintptr_t old_base,
                        std::optional<std::uint64_t> offset);
+  // Records `description` for `type_id` unless the store has it already
+  // (nothing in a store opened without a types table).
+  absl::Status PutType(std::uint64_t type_id, std::string_view description);
   // For CopyTo: makes the arena `size` bytes with high-water mark `hw`.
   absl::Status SetSpace(std::uint64_t size, std::uint64_t hw);
   // For CopyTo: marks [off, off + len) free.

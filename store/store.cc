@@ -24,9 +24,8 @@ using store_internal::WriteTxn;
 // ------------------------------------------------------------- Snapshot
 
 absl::StatusOr<store_internal::GraphRef> Snapshot::Find(
-    std::string_view key, std::uint64_t type_id,
-    std::string_view type_name) const {
-  return txn_->Find(key, type_id, type_name);
+    std::string_view key, const store_internal::TypeRef& type) const {
+  return txn_->Find(key, type);
 }
 
 absl::StatusOr<std::vector<std::string>> Snapshot::Keys(
@@ -59,6 +58,13 @@ absl::StatusOr<RootInfo> Snapshot::Info(std::string_view key) const {
   return txn_->Info(key);
 }
 
+absl::StatusOr<std::string> Snapshot::TypeDescription(
+    std::string_view key) const {
+  absl::StatusOr<RootInfo> info = txn_->Info(key);
+  if (!info.ok()) return info.status();
+  return txn_->TypeDescriptionOf(info->type_id);
+}
+
 // ----------------------------------------------------------- WriteBatch
 
 WriteBatch::WriteBatch(std::unique_ptr<WriteTxn> txn) : txn_(std::move(txn)) {}
@@ -67,13 +73,13 @@ WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
 WriteBatch::~WriteBatch() = default;
 
 absl::StatusOr<ShareInfo> WriteBatch::ShareGraph(
-    std::string_view key, std::uint64_t type_id, std::string_view type_name,
+    std::string_view key, const store_internal::TypeRef& type,
     std::uint64_t size, std::uint64_t pointers,
     store_internal::GraphWriteFn write) {
   if (txn_ == nullptr) {
     return absl::FailedPreconditionError("WriteBatch already finished");
   }
-  return txn_->Share(key, type_id, type_name, size, pointers, write);
+  return txn_->Share(key, type, size, pointers, write);
 }
 
 absl::Status WriteBatch::Delete(std::string_view key) {
@@ -282,6 +288,11 @@ absl::Status Store::Verify() const {
           return absl::DataLossError(
               Cat("store ", dir, ": ", what, ": ", b.message()));
         }
+        absl::StatusOr<std::string> type = t.TypeDescriptionOf(r.type_id);
+        if (!type.ok() && !absl::IsNotFound(type.status())) {
+          return absl::Status(type.status().code(),
+                              Cat(what, ": ", type.status().message()));
+        }
         extents.emplace_back(r.offset, r.extent_size, what);
         return absl::OkStatus();
       });
@@ -377,6 +388,13 @@ absl::Status Store::CopyTo(const std::string& dest_dir, bool compact) const {
         absl::StatusOr<const char*> bytes = core_->arena().RawBytes(
             r.offset, r.graph_size + r.reloc_size, &buf);
         if (!bytes.ok()) return bytes.status();
+        absl::StatusOr<std::string> type = t.TypeDescriptionOf(r.type_id);
+        if (type.ok()) {
+          absl::Status s = (*w)->PutType(r.type_id, *type);
+          if (!s.ok()) return s;
+        } else if (!absl::IsNotFound(type.status())) {
+          return type.status();
+        }
         return (*w)->PutCopy(
             key, r, name, *bytes, core_->base() + r.offset,
             compact ? std::nullopt : std::optional<std::uint64_t>(r.offset));

@@ -135,6 +135,19 @@ struct StoreStats {
 };
 
 namespace store_internal {
+// The program's type for a root: its TypeId, short name and full layout
+// description (what the store records in its types table).
+struct TypeRef {
+  std::uint64_t id;
+  const std::string& name;
+  const std::string& description;
+};
+template <class T>
+const TypeRef& TypeOf() {
+  static const TypeRef ref{TypeId<T>(), TypeName<T>(),
+                           CachedTypeDescription<T>()};
+  return ref;
+}
 // A graph found in the arena: its root and its size.
 struct GraphRef {
   const void* root;
@@ -178,7 +191,7 @@ class Snapshot {
   template <class T>
   absl::StatusOr<const Frozen<T>*> Get(std::string_view key) const {
     absl::StatusOr<store_internal::GraphRef> g =
-        Find(key, TypeId<T>(), TypeName<T>());
+        Find(key, store_internal::TypeOf<T>());
     if (!g.ok()) return g.status();
     return static_cast<const Frozen<T>*>(g->root);
   }
@@ -190,7 +203,7 @@ class Snapshot {
   template <class T>
   absl::StatusOr<const Frozen<T>*> GetVerified(std::string_view key) const {
     absl::StatusOr<store_internal::GraphRef> g =
-        Find(key, TypeId<T>(), TypeName<T>());
+        Find(key, store_internal::TypeOf<T>());
     if (!g.ok()) return g.status();
     absl::Status s = VerifyGraph<T>(g->root, g->size);
     if (!s.ok()) {
@@ -208,14 +221,19 @@ class Snapshot {
       std::string_view prefix = "") const;
   // One root's description; NotFound if absent.
   absl::StatusOr<RootInfo> Info(std::string_view key) const;
+  // The full layout description of the type `key` was shared as (what
+  // TypeId hashes; see ancient::Schema to read it), as recorded in the
+  // store's types table when it was shared. NotFound: no such key, or a
+  // root shared before stores recorded types; DataLoss: the recorded
+  // description does not hash to the root's TypeId.
+  absl::StatusOr<std::string> TypeDescription(std::string_view key) const;
 
  private:
   friend class Store;
   explicit Snapshot(std::shared_ptr<store_internal::ReadTxn> txn)
       : txn_(std::move(txn)) {}
   absl::StatusOr<store_internal::GraphRef> Find(
-      std::string_view key, std::uint64_t type_id,
-      std::string_view type_name) const;
+      std::string_view key, const store_internal::TypeRef& type) const;
   std::shared_ptr<store_internal::ReadTxn> txn_;
 };
 
@@ -233,7 +251,7 @@ class WriteBatch {
   template <class T>
   absl::StatusOr<ShareInfo> Share(std::string_view key, const T& value) {
     internal::GraphWriter<T> writer(value);
-    return ShareGraph(key, TypeId<T>(), TypeName<T>(), writer.size(),
+    return ShareGraph(key, store_internal::TypeOf<T>(), writer.size(),
                       writer.pointer_count(),
                       [&](void* dest, const void* address) {
                         return writer.Write(dest, address);
@@ -248,8 +266,7 @@ class WriteBatch {
   friend class Store;
   explicit WriteBatch(std::unique_ptr<store_internal::WriteTxn> txn);
   absl::StatusOr<ShareInfo> ShareGraph(std::string_view key,
-                                       std::uint64_t type_id,
-                                       std::string_view type_name,
+                                       const store_internal::TypeRef& type,
                                        std::uint64_t size,
                                        std::uint64_t pointers,
                                        store_internal::GraphWriteFn write);
@@ -319,7 +336,7 @@ class Store {
     absl::StatusOr<Snapshot> snap = Read();
     if (!snap.ok()) return snap.status();
     absl::StatusOr<store_internal::GraphRef> g =
-        snap->Find(key, TypeId<T>(), TypeName<T>());
+        snap->Find(key, store_internal::TypeOf<T>());
     if (!g.ok()) return g.status();
     return Root<T>(std::move(snap->txn_), g->root);
   }

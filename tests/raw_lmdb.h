@@ -60,6 +60,15 @@ class RawLmdb {
     mdb_txn_commit(txn);
   }
 
+  // Removes a whole table (as in a store made before it existed).
+  void Drop(const char* table) {
+    MDB_txn* txn;
+    mdb_txn_begin(env_, nullptr, 0, &txn);
+    MDB_dbi dbi;
+    if (mdb_dbi_open(txn, table, 0, &dbi) == 0) mdb_drop(txn, dbi, 1);
+    mdb_txn_commit(txn);
+  }
+
   // Every key of a table.
   std::vector<std::string> Keys(const char* table) {
     std::vector<std::string> keys;

@@ -358,6 +358,63 @@ TEST(Store, ChosenBaseAddressIsUsed) {
   EXPECT_EQ(store->base_address(), o.base_address);
 }
 
+TEST(Store, RecordsTheLayoutOfEveryTypeShared) {
+  const std::string dir = TempDir("types");
+  {
+    auto store = OpenOrDie(dir, Small());
+    ASSERT_TRUE(store->Share("r", store_types::Entry{"w", 3, {"a", "b"}}).ok());
+    ASSERT_TRUE(store->Share("n", std::int64_t{7}).ok());
+    ASSERT_TRUE(store->Share("n2", std::int64_t{8}).ok());  // Same type.
+    auto snap = store->Read();
+    ASSERT_TRUE(snap.ok());
+    auto d = snap->TypeDescription("r");
+    ASSERT_TRUE(d.ok()) << d.status();
+    EXPECT_EQ(*d, ancient::TypeDescription<store_types::Entry>());
+    EXPECT_EQ(*snap->TypeDescription("n"),
+              ancient::TypeDescription<std::int64_t>());
+    EXPECT_EQ(snap->TypeDescription("none").status().code(),
+              absl::StatusCode::kNotFound);
+    // Carried by CopyTo.
+    ASSERT_TRUE(store->CopyTo(dir + "/copy", true).ok());
+    auto copy = OpenOrDie(dir + "/copy", Small());
+    EXPECT_EQ(*copy->Read()->TypeDescription("r"),
+              ancient::TypeDescription<store_types::Entry>());
+  }
+  EXPECT_EQ(RawLmdb(dir).Keys("types").size(), 2u);  // Once per type.
+  // A damaged description is found by Verify and refused by the reader.
+  {
+    RawLmdb raw(dir);
+    const std::string k = raw.Keys("types")[0];
+    std::string v = *raw.Get("types", k);
+    v[v.size() / 2] ^= 1;
+    raw.Put("types", k, v);
+  }
+  {
+    auto store = OpenOrDie(dir, Small());
+    const absl::Status v = store->Verify();
+    EXPECT_EQ(v.code(), absl::StatusCode::kDataLoss) << v;
+    EXPECT_NE(v.message().find("damaged"), std::string::npos) << v;
+  }
+  // A store made before types were recorded: readable read-only, Verify
+  // passes, descriptions are NotFound; a read-write open adds the table.
+  RawLmdb(dir).Drop("types");
+  StoreOptions ro = Small();
+  ro.read_only = true;
+  {
+    auto store = OpenOrDie(dir, ro);
+    ASSERT_NE(store, nullptr);
+    EXPECT_TRUE(store->Verify().ok()) << store->Verify();
+    EXPECT_EQ(**store->Get<std::int64_t>("n"), 7);
+    EXPECT_EQ(store->Read()->TypeDescription("n").status().code(),
+              absl::StatusCode::kNotFound);
+  }
+  auto store = OpenOrDie(dir, Small());
+  ASSERT_TRUE(store->Share("n3", std::int64_t{9}).ok());
+  EXPECT_EQ(*store->Read()->TypeDescription("n3"),
+            ancient::TypeDescription<std::int64_t>());
+  EXPECT_TRUE(store->Verify().ok());
+}
+
 TEST(Store, TruncatedArenaIsAnError) {
   const std::string dir = TempDir("truncated");
   {
