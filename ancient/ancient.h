@@ -10,8 +10,9 @@
 // This header brings the whole graph layer: the frozen containers
 // (frozen.h), layouts for std and Abseil types (layout.h), ANCIENT_STRUCT
 // for user structs (struct.h), TypeId (type_id.h), Value (value.h), the
-// type-free block operations (block.h) and the typed check VerifyGraph
-// (check.h).
+// type-free block operations (block.h), the typed check VerifyGraph
+// (check.h) and Schema, a type's layout read from its description
+// (schema.h).
 
 #ifndef ANCIENT_ANCIENT_H_
 #define ANCIENT_ANCIENT_H_
@@ -30,6 +31,7 @@
 #include "ancient/check.h"
 #include "ancient/frozen.h"
 #include "ancient/layout.h"
+#include "ancient/schema.h"
 #include "ancient/struct.h"
 #include "ancient/type_id.h"
 #include "ancient/value.h"

@@ -460,9 +460,20 @@ absl::StatusOr<GraphRef> ReadTxn::Find(std::string_view key,
     std::string_view name;
     absl::StatusOr<RootRecord> rec = ReadRoot(*core_, txn(), key, &name);
     if (!rec.ok()) return rec.status();
+    // Where the two types differ, when the store recorded its type.
+    std::string diff;
+    absl::StatusOr<std::string> stored = TypeDescriptionOf(rec->type_id);
+    if (stored.ok()) {
+      absl::StatusOr<Schema> a = Schema::Parse(*stored);
+      absl::StatusOr<Schema> b = Schema::Parse(type.description);
+      if (a.ok() && b.ok()) {
+        diff =
+            "; " + Schema::FirstDifference(*a, *b, "the store", "this program");
+      }
+    }
     return absl::FailedPreconditionError(absl::StrFormat(
-        "store %s: key '%s' holds %s (type id %#x), not %s (type id %#x)",
-        core_->dir(), key, name, rec->type_id, type.name, type_id));
+        "store %s: key '%s' holds %s (type id %#x), not %s (type id %#x)%s",
+        core_->dir(), key, name, rec->type_id, type.name, type_id, diff));
   }
   // Structure only; Verify checks contents (checksum, every pointer).
   const std::uint64_t end = r.offset + r.extent_size;

@@ -205,6 +205,29 @@ TEST(Ancientctl, PublishFollowStatus) {
   ExpectOneLineError(Ctl("publish " + root + "/nostore " + repo), "nostore");
 }
 
+TEST(Ancientctl, SchemaAndLsLongReadTypesFromTheStore) {
+  const std::string root = TempDir("schema");
+  WriteFile(root + "/words", "car\ncart\n");
+  ASSERT_EQ(Ctl("demo " + root + "/store --words " + root +
+                "/words "
+                "--readers 1")
+                .code,
+            0);
+  const std::string trie =
+      "struct ancientctl_demo::TrieNode { bool word; map<char, "
+      "ptr<ancientctl_demo::TrieNode>> next; }";
+  Result s = Ctl("schema " + root + "/store words-trie");
+  EXPECT_EQ(s.code, 0) << s.err;
+  EXPECT_EQ(s.out, trie + "\n");
+  ASSERT_EQ(Ctl("put " + root + "/store lines --lines -", "a\nb\n").code, 0);
+  Result ls = Ctl("ls " + root + "/store -l");
+  EXPECT_EQ(ls.code, 0) << ls.err;
+  EXPECT_NE(ls.out.find("\tvector<string>\t"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("\t" + trie + "\n"), std::string::npos) << ls.out;
+  EXPECT_EQ(Ctl("schema " + root + "/store lines").out, "vector<string>\n");
+  ExpectOneLineError(Ctl("schema " + root + "/store nokey"), "nokey");
+}
+
 TEST(Ancientctl, StoreHeldByDeadWriter) {
   const std::string dir = TempDir("deadwriter") + "/store";
   ASSERT_EQ(Ctl("put " + dir + " before --json -", "1").code, 0);

@@ -152,6 +152,21 @@ TEST(Store, TypeMismatchNamesBothTypes) {
       << g.status();
   EXPECT_EQ(store->Get<std::vector<std::int32_t>>("v").status().code(),
             absl::StatusCode::kFailedPrecondition);
+  // The first difference, from the type the store recorded.
+  EXPECT_NE(g.status().message().find(
+                "`(the root)` is vector<string> in the store, map<string, "
+                "i32> in this program"),
+            std::string::npos)
+      << g.status();
+  ASSERT_TRUE(store->Share("e", store_types::Entry{"w", 1, {}}).ok());
+  auto e = store->Get<std::vector<std::int32_t>>("e");
+  EXPECT_NE(e.status().message().find("store_types::Entry"), std::string::npos)
+      << e.status();
+  auto t = store->Get<std::vector<std::vector<std::int32_t>>>("v");
+  EXPECT_NE(t.status().message().find(
+                "`[]` is string in the store, vector<i32> in this program"),
+            std::string::npos)
+      << t.status();
 }
 
 TEST(Store, OverwriteKeepsHeldRootReadable) {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +28,7 @@ ABSL_FLAG(std::string, lines, "",
           "put: a text file to store as strings, one per line ('-': stdin)");
 ABSL_FLAG(bool, pretty, false, "get: indent JSON output");
 ABSL_FLAG(bool, compact, false, "copy: pack live graphs together");
+ABSL_FLAG(bool, l, false, "ls: add each root's full type (its schema)");
 ABSL_FLAG(int, readers, 4, "demo: reader processes to start");
 ABSL_FLAG(std::string, words, "",
           "demo: the word list (default /usr/share/dict/words, else the "
@@ -129,15 +131,51 @@ int Get(const Strings& a) {
   return kExitOk;
 }
 
+// The root's type, readably (ancient::Schema), from the store's record.
+absl::StatusOr<std::string> SchemaText(const ancient::Snapshot& snap,
+                                       const std::string& key) {
+  absl::StatusOr<std::string> d = snap.TypeDescription(key);
+  if (!d.ok()) {
+    if (absl::IsNotFound(d.status()) && snap.Info(key).ok()) {
+      return absl::NotFoundError("type not recorded: '" + key +
+                                 "' was shared before stores recorded types");
+    }
+    return d.status();
+  }
+  absl::StatusOr<ancient::Schema> s = ancient::Schema::Parse(*d);
+  if (!s.ok()) return s.status();
+  return s->ToString();
+}
+
 int Ls(const Strings& a) {
   auto snap = ReadExisting(a[0]);
   if (!snap.ok()) return Fail(snap.status());
   auto roots = snap->List(a.size() > 1 ? a[1] : "");
   if (!roots.ok()) return Fail(roots.status());
+  const bool full = absl::GetFlag(FLAGS_l);
   for (const auto& r : *roots) {
-    std::printf("%s\t%s\t%lu\n", r.key.c_str(), r.type_name.c_str(),
+    std::printf("%s\t%s\t%lu", r.key.c_str(), r.type_name.c_str(),
                 static_cast<unsigned long>(r.size_bytes));
+    if (full) {
+      absl::StatusOr<std::string> schema = SchemaText(*snap, r.key);
+      std::string line =
+          schema.ok() ? *schema
+                      : "(" + std::string(schema.status().message()) + ")";
+      std::replace(line.begin(), line.end(), '\n', ' ');
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      std::printf("\t%s", line.c_str());
+    }
+    std::printf("\n");
   }
+  return kExitOk;
+}
+
+int SchemaCommand(const Strings& a) {
+  auto snap = ReadExisting(a[0]);
+  if (!snap.ok()) return Fail(snap.status());
+  absl::StatusOr<std::string> schema = SchemaText(*snap, a[1]);
+  if (!schema.ok()) return Fail(schema.status());
+  std::printf("%s", schema->c_str());
   return kExitOk;
 }
 
@@ -217,8 +255,14 @@ const Command kCommands[] = {
      "Prints a Value root as JSON (indented with --pretty), a strings root one "
      "per line, and for any other type its type name and size.",
      2, 2, Get},
-    {"ls", "DIR [PREFIX]",
-     "Lists keys (starting with PREFIX) with type and size.", 1, 2, Ls},
+    {"ls", "DIR [PREFIX] [-l]",
+     "Lists keys (starting with PREFIX) with type and size; with -l, each "
+     "root's full type as the store recorded it.",
+     1, 2, Ls},
+    {"schema", "DIR KEY",
+     "Prints the type of the root at KEY, C++-like (struct definitions with "
+     "their fields), as the store recorded it: no C++ definition needed.",
+     2, 2, SchemaCommand},
     {"rm", "DIR KEY", "Deletes KEY.", 2, 2, Rm},
     {"stat", "DIR", "Prints the store's statistics.", 1, 1, Stat},
     {"verify", "DIR",
@@ -256,10 +300,12 @@ const Command kCommands[] = {
 };
 
 void Usage() {
-  std::fprintf(stderr,
-               "usage: ancientctl "
-               "put|get|ls|rm|stat|verify|copy|publish|follow|status|demo ARGS "
-               "(ancientctl COMMAND --help)\n");
+  std::fprintf(
+      stderr,
+      "usage: ancientctl "
+      "put|get|ls|schema|rm|stat|verify|copy|publish|follow|status|demo "
+      "ARGS "
+      "(ancientctl COMMAND --help)\n");
 }
 
 void CommandHelp(const Command& c) {

@@ -62,7 +62,7 @@ void MutateRecord(MDB_env* env, unsigned which, unsigned at,
                   const std::uint8_t* bytes, std::size_t n) {
   MDB_txn* txn;
   if (mdb_txn_begin(env, nullptr, 0, &txn) != 0) return;
-  const char* tables[] = {"meta", "roots", "free", "pending"};
+  const char* tables[] = {"meta", "roots", "free", "pending", "types"};
   std::vector<std::pair<MDB_dbi, std::string>> keys;
   for (const char* t : tables) {
     MDB_dbi dbi;
@@ -127,6 +127,12 @@ void Probe(bool read_only, bool relocated) {
   auto snap = (*store)->Read();
   if (!snap.ok()) return;
   (void)snap->List();
+  // Recorded types: damaged ones must be refused (they no longer hash to
+  // their id), sound ones parse.
+  for (const char* key : {"words", "map", "json"}) {
+    auto d = snap->TypeDescription(key);
+    if (d.ok() && !ancient::Schema::Parse(*d).ok()) std::abort();
+  }
   // Unchecked reads: only the root's structure (and, relocated, its
   // checksum and relocation record) is checked; nothing is dereferenced.
   (void)snap->Get<std::vector<std::string>>("words");
@@ -158,6 +164,11 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
+  // The schema parser on the raw input, bare and after a valid header:
+  // untrusted text, never a crash.
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  (void)ancient::Schema::Parse(text);
+  (void)ancient::Schema::Parse("ancient/1;le;p64;" + std::string(text));
   // A fresh copy of the template. (Copying can be interrupted by a signal,
   // EINTR: retry; an input whose copy cannot be made is skipped.)
   std::error_code ec;

@@ -1,0 +1,365 @@
+#include "ancient/schema.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+
+namespace ancient {
+
+namespace {
+
+constexpr const char* kPrimitives[] = {
+    "bool",  "char",  "i8",     "i16",    "i32",   "i64",  "u8",
+    "u16",   "u32",   "u64",    "f32",    "f64",   "none", "string",
+    "value", "enum8", "enum16", "enum32", "enum64"};
+// Containers and how many type arguments each takes (-1: one or more).
+struct ContainerKind {
+  const char* name;
+  int args;
+};
+constexpr ContainerKind kContainers[] = {
+    {"vector", 1},   {"map", 2},  {"set", 1},    {"hash_map", 2},
+    {"hash_set", 1}, {"pair", 2}, {"tuple", -1}, {"optional", 1},
+    {"variant", -1}, {"ptr", 1}};
+
+bool IsNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':';
+}
+
+}  // namespace
+
+// A recursive-descent parser over the description, with a depth bound.
+class SchemaParser {
+ public:
+  SchemaParser(std::string_view text, Schema* out) : s_(text), out_(out) {}
+
+  absl::Status Run() {
+    // "ancient/N;le;pNN;" then one type.
+    std::size_t semis = 0, i = 0;
+    for (; i < s_.size() && semis < 3; ++i) {
+      if (s_[i] == ';') ++semis;
+    }
+    if (semis < 3 || s_.substr(0, 8) != "ancient/") {
+      return Error("a description starts with 'ancient/VERSION;ORDER;pBITS;'");
+    }
+    out_->platform_ = std::string(s_.substr(0, i - 1));
+    pos_ = i;
+    absl::StatusOr<SchemaType*> root = Type(0);
+    if (!root.ok()) return root.status();
+    if (pos_ != s_.size()) return Error("text after the type");
+    out_->root_ = *root;
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Error(std::string_view what) const {
+    return absl::DataLossError(
+        absl::StrFormat("bad type description at byte %d: %s (near '%s')", pos_,
+                        what, s_.substr(pos_ > 10 ? pos_ - 10 : 0, 30)));
+  }
+
+  SchemaType* New() {
+    out_->types_.push_back(std::make_unique<SchemaType>());
+    return out_->types_.back().get();
+  }
+
+  bool Eat(char c) {
+    if (pos_ < s_.size() && s_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+
+  std::string_view Name() {
+    const std::size_t start = pos_;
+    while (pos_ < s_.size() && IsNameChar(s_[pos_])) ++pos_;
+    return s_.substr(start, pos_ - start);
+  }
+
+  bool Number(std::uint64_t* v) {
+    const std::size_t start = pos_;
+    while (pos_ < s_.size() &&
+           std::isdigit(static_cast<unsigned char>(s_[pos_])))
+      ++pos_;
+    return pos_ > start && pos_ - start <= 19 &&
+           absl::SimpleAtoi(absl::string_view(s_.data() + start, pos_ - start),
+                            v);
+  }
+
+  absl::StatusOr<SchemaType*> Type(int depth) {
+    if (depth > Schema::kMaxDepth) return Error("nested too deeply");
+    const std::string_view name = Name();
+    if (name.empty()) return Error("a type name was expected");
+    SchemaType* t = New();
+    t->name = std::string(name);
+    if (Eat('<')) {
+      const ContainerKind* kind = nullptr;
+      for (const ContainerKind& k : kContainers) {
+        if (name == k.name) kind = &k;
+      }
+      if (kind == nullptr) return Error("unknown container kind");
+      t->kind = SchemaType::Kind::kContainer;
+      do {
+        absl::StatusOr<SchemaType*> arg = Type(depth + 1);
+        if (!arg.ok()) return arg.status();
+        t->args.push_back(*arg);
+      } while (Eat(','));
+      if (!Eat('>')) return Error("'>' expected");
+      if (kind->args >= 0 && static_cast<int>(t->args.size()) != kind->args) {
+        return Error("wrong number of type arguments");
+      }
+      return t;
+    }
+    if (Eat('{')) {  // NAME{SIZE;field@OFFSET:TYPE;...}
+      t->kind = SchemaType::Kind::kStruct;
+      if (!Number(&t->size)) return Error("struct size expected");
+      std::set<std::string_view> seen;
+      while (Eat(';')) {
+        SchemaType::Field f;
+        const std::string_view fname = Name();
+        if (fname.empty() || !Eat('@') || !Number(&f.offset) || !Eat(':')) {
+          return Error("field 'name@offset:type' expected");
+        }
+        if (!seen.insert(fname).second) return Error("field named twice");
+        if (f.offset >= t->size) return Error("field offset past the struct");
+        f.name = std::string(fname);
+        absl::StatusOr<SchemaType*> ft = Type(depth + 1);
+        if (!ft.ok()) return ft.status();
+        f.type = *ft;
+        t->fields.push_back(std::move(f));
+      }
+      if (!Eat('}')) return Error("'}' expected");
+      return t;
+    }
+    if (Eat('^')) {  // A struct inside itself.
+      std::uint64_t d;
+      if (!Number(&d) || d == 0 || d > static_cast<std::uint64_t>(depth)) {
+        return Error("bad back reference");
+      }
+      t->kind = SchemaType::Kind::kStructRef;
+      t->ref_depth = static_cast<int>(d);
+      return t;
+    }
+    if (std::find(std::begin(kPrimitives), std::end(kPrimitives), name) ==
+        std::end(kPrimitives)) {
+      return Error("unknown type");
+    }
+    t->kind = SchemaType::Kind::kPrimitive;
+    return t;
+  }
+
+  std::string_view s_;
+  Schema* out_;
+  std::size_t pos_ = 0;
+};
+
+absl::StatusOr<Schema> Schema::Parse(std::string_view description) {
+  if (description.size() > kMaxLength) {
+    return absl::DataLossError(absl::StrFormat(
+        "type description of %d bytes is longer than the %d allowed",
+        description.size(), kMaxLength));
+  }
+  Schema schema;
+  SchemaParser parser(description, &schema);
+  absl::Status s = parser.Run();
+  if (!s.ok()) return s;
+  return schema;
+}
+
+std::string SchemaType::Expression() const {
+  switch (kind) {
+    case Kind::kPrimitive:
+    case Kind::kStruct:
+    case Kind::kStructRef:
+      return name;
+    case Kind::kContainer: {
+      std::string out = name + "<";
+      for (std::size_t i = 0; i < args.size(); ++i) {
+        out += (i ? ", " : "") + args[i]->Expression();
+      }
+      return out + ">";
+    }
+  }
+  return name;
+}
+
+std::string Schema::ToString() const {
+  // The root's expression (unless it is a struct), then every struct
+  // definition reached, in order of first appearance.
+  std::string out;
+  if (root_->kind != SchemaType::Kind::kStruct) {
+    out = root_->Expression() + "\n";
+  }
+  std::set<std::string> printed;
+  std::vector<const SchemaType*> order;
+  // Depth-first, in order: a small explicit stack (depth is bounded).
+  std::vector<const SchemaType*> todo = {root_};
+  while (!todo.empty()) {
+    const SchemaType* t = todo.back();
+    todo.pop_back();
+    if (t->kind == SchemaType::Kind::kStruct) {
+      if (!printed.insert(t->name).second) continue;
+      order.push_back(t);
+      for (auto it = t->fields.rbegin(); it != t->fields.rend(); ++it) {
+        todo.push_back(it->type);
+      }
+    } else {
+      for (auto it = t->args.rbegin(); it != t->args.rend(); ++it) {
+        todo.push_back(*it);
+      }
+    }
+  }
+  for (const SchemaType* t : order) {
+    out += "struct " + t->name + " {";
+    for (const auto& f : t->fields) {
+      out += " " + f.type->Expression() + " " + f.name + ";";
+    }
+    out += " }\n";
+  }
+  return out;
+}
+
+namespace {
+
+// How a path names part `i` of container `c`.
+std::string PartName(const SchemaType& c, std::size_t i) {
+  if (c.name == "ptr") return "->";
+  if (c.name == "vector" || c.name == "set" || c.name == "hash_set") {
+    return "[]";
+  }
+  if (c.name == "map" || c.name == "hash_map") {
+    return i == 0 ? "{key}" : "{value}";
+  }
+  if (c.name == "optional") return "?";
+  return absl::StrFormat("<%d>", i);
+}
+
+// Compares a and b below `path`; sets *where on the first difference.
+bool Differ(const SchemaType& a, const SchemaType& b, const std::string& path,
+            std::string* where) {
+  if (a.kind != b.kind || a.name != b.name ||
+      (a.kind == SchemaType::Kind::kContainer &&
+       a.args.size() != b.args.size())) {
+    *where = path;
+    return true;
+  }
+  switch (a.kind) {
+    case SchemaType::Kind::kPrimitive:
+      return false;
+    case SchemaType::Kind::kStructRef:
+      if (a.ref_depth != b.ref_depth) {
+        *where = path;
+        return true;
+      }
+      return false;
+    case SchemaType::Kind::kContainer: {
+      for (std::size_t i = 0; i < a.args.size(); ++i) {
+        if (Differ(*a.args[i], *b.args[i], path + PartName(a, i), where)) {
+          return true;
+        }
+      }
+      return false;
+    }
+    case SchemaType::Kind::kStruct: {
+      const std::size_t n = std::min(a.fields.size(), b.fields.size());
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto& fa = a.fields[i];
+        const auto& fb = b.fields[i];
+        const std::string sub = path.empty() ? fa.name : path + "." + fa.name;
+        if (fa.name != fb.name || fa.offset != fb.offset) {
+          *where = sub;
+          return true;
+        }
+        if (Differ(*fa.type, *fb.type, sub, where)) return true;
+      }
+      if (a.fields.size() != b.fields.size() || a.size != b.size) {
+        *where = path;
+        return true;
+      }
+      return false;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string Schema::FirstDifference(const Schema& a, const Schema& b,
+                                    std::string_view a_name,
+                                    std::string_view b_name) {
+  if (a.platform_ != b.platform_) {
+    return absl::StrFormat("written for %s in %s, %s in %s", a.platform_,
+                           a_name, b.platform_, b_name);
+  }
+  std::string where;
+  if (!Differ(*a.root_, *b.root_, "", &where)) return "";
+  // Walk again to the differing pair, describing each side there.
+  struct Walk {
+    static bool Find(const SchemaType& x, const SchemaType& y,
+                     const std::string& path, const std::string& target,
+                     const SchemaType** fx, const SchemaType** fy,
+                     std::string* fieldx, std::string* fieldy) {
+      if (path == target) {
+        *fx = &x;
+        *fy = &y;
+        return true;
+      }
+      if (x.kind == SchemaType::Kind::kStruct &&
+          y.kind == SchemaType::Kind::kStruct) {
+        const std::size_t n = std::min(x.fields.size(), y.fields.size());
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::string sub =
+              path.empty() ? x.fields[i].name : path + "." + x.fields[i].name;
+          if (sub == target && (x.fields[i].name != y.fields[i].name ||
+                                x.fields[i].offset != y.fields[i].offset)) {
+            *fieldx = absl::StrFormat("field %s at offset %d", x.fields[i].name,
+                                      x.fields[i].offset);
+            *fieldy = absl::StrFormat("field %s at offset %d", y.fields[i].name,
+                                      y.fields[i].offset);
+            return true;
+          }
+          if (target.compare(0, sub.size(), sub) == 0 &&
+              Find(*x.fields[i].type, *y.fields[i].type, sub, target, fx, fy,
+                   fieldx, fieldy)) {
+            return true;
+          }
+        }
+        return false;
+      }
+      if (x.kind == SchemaType::Kind::kContainer &&
+          y.kind == SchemaType::Kind::kContainer &&
+          x.args.size() == y.args.size()) {
+        for (std::size_t i = 0; i < x.args.size(); ++i) {
+          const std::string sub = path + PartName(x, i);
+          if (target.compare(0, sub.size(), sub) == 0 &&
+              Find(*x.args[i], *y.args[i], sub, target, fx, fy, fieldx,
+                   fieldy)) {
+            return true;
+          }
+        }
+      }
+      return false;
+    }
+  };
+  const SchemaType *x = nullptr, *y = nullptr;
+  std::string fieldx, fieldy;
+  Walk::Find(*a.root_, *b.root_, "", where, &x, &y, &fieldx, &fieldy);
+  auto describe = [](const SchemaType* t, const std::string& field) {
+    if (!field.empty()) return field;
+    if (t == nullptr) return std::string("?");
+    if (t->kind == SchemaType::Kind::kStruct) {
+      return absl::StrFormat("struct %s of %d bytes with %d fields", t->name,
+                             t->size, t->fields.size());
+    }
+    return t->Expression();
+  };
+  return absl::StrFormat(
+      "`%s` is %s in %s, %s in %s", where.empty() ? "(the root)" : where,
+      describe(x, fieldx), a_name, describe(y, fieldy), b_name);
+}
+
+}  // namespace ancient
