@@ -2,7 +2,9 @@
 // mapped at a fixed address, read in place with no deserialisation.
 //
 // A store is a directory holding an LMDB environment (data.mdb, lock.mdb)
-// and an arena file (arena). Share() marks a heap value straight into free
+// and an arena file (arena). It records, for every type shared, the full
+// layout description its TypeId hashes (Snapshot::TypeDescription; parse it
+// with ancient::Schema), so that roots can be named without their C++ type. Share() marks a heap value straight into free
 // arena space and commits its root (key -> where the graph lives, its size,
 // TypeId and checksum) in one LMDB transaction. Get() and Read() find roots
 // in an LMDB read transaction and return the graph in place.
