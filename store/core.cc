@@ -30,29 +30,26 @@ constexpr std::uint64_t kMinGrowth = std::uint64_t{1} << 20;
 
 // Stores open in this process, by the directory's device and inode, so that
 // opening one twice shares one LMDB environment (LMDB forbids two: closing
-// one would drop the other's locks). A child forked since sees its parent's
-// entries; they are ignored (Core::InOpeningProcess) and replaced.
-std::mutex registry_mu;
+// one would drop the other's locks).
+using RegistryMap =
+    std::map<std::pair<std::uint64_t, std::uint64_t>, std::weak_ptr<Core>>;
+std::mutex* registry_mu = new std::mutex;
+RegistryMap* registry = new RegistryMap;
 
-// The registry's lock is held across fork(), so a child never inherits it
-// locked by a thread that does not exist there; the child then counts the
-// fork, which disowns every Core it inherited.
-void LockRegistry() { registry_mu.lock(); }
-void UnlockRegistry() { registry_mu.unlock(); }
+// A forked child starts afresh: another thread of the parent may have held
+// the registry's lock, or been changing the map, at the fork, so the child
+// gets a new lock and an empty map (the parent's are left unused: a small
+// leak, once per fork), and counts the fork, which disowns every Core it
+// inherited. (Taking the lock around fork() instead would deadlock against a
+// thread opening a store while the forking thread holds LMDB's write lock.)
 void ForkedChild() {
   fork_generation.fetch_add(1, std::memory_order_relaxed);
-  registry_mu.unlock();
+  registry_mu = new std::mutex;
+  registry = new RegistryMap;
 }
 void WatchForks() {
-  static const int registered =
-      pthread_atfork(LockRegistry, UnlockRegistry, ForkedChild);
+  static const int registered = pthread_atfork(nullptr, nullptr, ForkedChild);
   (void)registered;
-}
-std::map<std::pair<std::uint64_t, std::uint64_t>, std::weak_ptr<Core>>&
-Registry() {
-  static auto* r = new std::map<std::pair<std::uint64_t, std::uint64_t>,
-                                std::weak_ptr<Core>>;
-  return *r;
 }
 
 // True when the filesystem holding `dir` has less than 1 MiB available.
@@ -138,10 +135,10 @@ absl::StatusOr<std::shared_ptr<Core>> Core::Open(const std::string& dir,
   // A core that fails to open is destroyed after the lock is released (its
   // destructor takes the lock too).
   std::shared_ptr<Core> failed;
-  std::lock_guard<std::mutex> lock(registry_mu);
+  std::lock_guard<std::mutex> lock(*registry_mu);
   const auto id = std::make_pair(static_cast<std::uint64_t>(st.st_dev),
                                  static_cast<std::uint64_t>(st.st_ino));
-  if (auto it = Registry().find(id); it != Registry().end()) {
+  if (auto it = registry->find(id); it != registry->end()) {
     std::shared_ptr<Core> open = it->second.lock();
     if (open != nullptr && open->InOpeningProcess()) {
       // A read-only open shares a read-write environment (the Store handle
@@ -164,7 +161,7 @@ absl::StatusOr<std::shared_ptr<Core>> Core::Open(const std::string& dir,
   }
   core->registry_key_[0] = id.first;
   core->registry_key_[1] = id.second;
-  Registry()[id] = core;
+  (*registry)[id] = core;
   return core;
 }
 
@@ -187,9 +184,9 @@ Core::~Core() {
   // In a forked child, closing would clear the parent's reader slots in the
   // shared lock file: the environment is left as it is (a small leak).
   if (env_ != nullptr && InOpeningProcess()) mdb_env_close(env_);
-  std::lock_guard<std::mutex> lock(registry_mu);
-  auto it = Registry().find({registry_key_[0], registry_key_[1]});
-  if (it != Registry().end() && it->second.expired()) Registry().erase(it);
+  std::lock_guard<std::mutex> lock(*registry_mu);
+  auto it = registry->find({registry_key_[0], registry_key_[1]});
+  if (it != registry->end() && it->second.expired()) registry->erase(it);
 }
 
 absl::Status Core::Init() {
