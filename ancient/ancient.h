@@ -57,6 +57,8 @@ class GraphWriter {
   std::uint64_t size() const { return context_.size(); }
   // How many pointers the block holds (what sizes its relocation record).
   std::uint64_t pointer_count() const { return context_.pointer_count(); }
+  // Heap memory held beside the block (see MarkContext::scratch_bytes).
+  std::size_t scratch_bytes() const { return context_.scratch_bytes(); }
 
   // Writes the graph to `dest`, which must hold size() bytes, be aligned to
   // kBlockAlignment and stay where it is: the graph's pointers are written

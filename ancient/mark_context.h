@@ -179,6 +179,17 @@ class MarkContext {
   void Drain() {
     std::size_t stage1 = 0, stage2 = 0;  // into ahead_, in task order
     for (std::size_t i = 0; i < tasks_.size(); ++i) {
+      // Done tasks are dropped once they outnumber the waiting ones, so the
+      // queue holds about the graph's widest level, not all its tasks.
+      if (i >= kCompactMin && i >= tasks_.size() - i) {
+        tasks_.erase(tasks_.begin(), tasks_.begin() + i);
+        // Entries before stage2 had both stages; all done tasks are there.
+        ahead_.erase(ahead_.begin(), ahead_.begin() + stage2);
+        for (Ahead& a : ahead_) a.task -= i;
+        stage1 -= stage2;
+        stage2 = 0;
+        i = 0;
+      }
       // The heap objects of tasks a few places ahead are fetched meanwhile:
       // on big graphs each is otherwise a cache miss, taken in turn.
       if (i + kPrefetchAhead < tasks_.size()) {
@@ -199,6 +210,21 @@ class MarkContext {
     }
     tasks_.clear();
     ahead_.clear();
+  }
+
+  // Heap memory the marker holds beside the block (tables, logs, queues):
+  // the writer's extra memory, for the benchmarks to report.
+  std::size_t scratch_bytes() const {
+    return tasks_.capacity() * sizeof(Task) +
+           ahead_.capacity() * sizeof(Ahead) +
+           seen_.capacity() *
+               (sizeof(std::pair<const void*, std::uint64_t>) + 1) +
+           seen_other_.capacity() *
+               (sizeof(std::pair<std::pair<const void*, const void*>,
+                                 std::uint64_t>) +
+                1) +
+           ptr_log_.capacity() * sizeof(std::uint64_t) +
+           relocs_.capacity() * sizeof(std::uint64_t);
   }
 
   // The number of pointer slots, known after the measuring pass.
@@ -224,6 +250,7 @@ class MarkContext {
   };
 
   static constexpr std::size_t kPrefetchAhead = 16;
+  static constexpr std::size_t kCompactMin = 1 << 14;
   static constexpr int kTypeBits = 16;
   static constexpr std::uint64_t kTypeMask =
       (std::uint64_t{1} << kTypeBits) - 1;

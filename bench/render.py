@@ -154,6 +154,16 @@ def main():
         r = trie_mark / trie_heap
         add("| Mark of a trie of ~626k words ≤ 1.0x building it in the heap | %.2fx (%s vs %s) | %s |"
             % (r, fmt_time(trie_mark), fmt_time(trie_heap), verdict(r <= 1.0)))
+    raw_marks = {}
+    if os.path.exists(os.path.join(RES, "mark.json")):
+        with open(os.path.join(RES, "mark.json")) as f:
+            raw_marks = {x["name"]: x for x in json.load(f)["benchmarks"]}
+    for name, label in (("BM_MarkTrie", "the trie"), ("BM_MarkWords/1000000", "1M short strings")):
+        x = raw_marks.get(name, {})
+        if "scratch_bytes" in x and x.get("block_bytes"):
+            r = x["scratch_bytes"] / x["block_bytes"]
+            add("| the writer's extra memory ≤ 25%% of the graph (%s) | %.0f%% (%.1f MiB beside %.1f MiB) | %s |"
+                % (label, 100 * r, x["scratch_bytes"] / 1048576, x["block_bytes"] / 1048576, verdict(r <= 0.25)))
     gm, gb, gc = g("BM_Write_Mark/graph"), g("BM_Write_Boost/graph"), g("BM_Write_CerealLmdb/graph")
     if gm and gb and gc:
         add("| Mark of the 1M-node graph ≥ 2x faster than Boost building it | %.2fx (%s vs %s) | %s |"
