@@ -135,15 +135,10 @@ class MarkContext {
   // As Intern, for an object that nothing else in the graph can point to (a
   // unique_ptr's pointee, when no raw or shared pointer of the graph's types
   // can reach its type): always fresh, and no table lookup.
+  // Nothing to log for the replay: both passes allocate in the same order,
+  // so the writing pass's Alloc returns the measuring pass's offset.
   std::uint64_t Fresh(std::uint64_t size, std::uint64_t align) {
-    if (writing()) {
-      const std::uint64_t v = ptr_log_[next_ptr_++];
-      size_ = (v >> 1) + size;
-      return v >> 1;
-    }
-    const std::uint64_t off = Alloc(size, align);
-    ptr_log_.push_back((off << 1) | 1);
-    return off;
+    return Alloc(size, align);
   }
 
   // The pointee types (their kTypeTag) that raw or shared pointers of the
