@@ -7,6 +7,7 @@
 #define ANCIENT_BENCH_BENCH_DATA_H_
 
 #include <time.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -148,6 +149,43 @@ inline std::vector<std::string> HundredByteStrings(std::size_t mib) {
     for (char& c : s) c = static_cast<char>('a' + rng() % 26);
   }
   return v;
+}
+
+// Starts this program again with `args` (fork + exec of /proc/self/exe: a
+// fresh process), its stdout on a pipe whose read end goes to *out.
+inline pid_t StartSelf(const std::vector<std::string>& args, int* out) {
+  static const std::string self = [] {
+    std::vector<char> buf(4096);
+    const ssize_t n = readlink("/proc/self/exe", buf.data(), buf.size() - 1);
+    return n > 0 ? std::string(buf.data(), static_cast<std::size_t>(n))
+                 : std::string("/proc/self/exe");
+  }();
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    std::vector<char*> argv = {const_cast<char*>(self.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(self.c_str(), argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  *out = fds[0];
+  return pid;
+}
+
+// Reads `fd` to its end, then closes it.
+inline std::string ReadAllAndClose(int fd) {
+  std::string text;
+  char buf[256];
+  ssize_t r;
+  while ((r = read(fd, buf, sizeof buf)) > 0) text.append(buf, r);
+  close(fd);
+  return text;
 }
 
 inline std::string TempDir(const std::string& name) {

@@ -26,6 +26,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -45,6 +47,23 @@ using Strings = std::vector<std::string>;
 
 std::map<std::string, long> SmapsRollupKiB();
 
+// Ours: opens the store read-only and reads the middle element (its size
+// into *got). 0, or the child's exit code for what failed.
+int OpenAndRead(const std::string& path, std::size_t n,
+                std::unique_ptr<ancient::Store>* store,
+                std::optional<ancient::Root<Strings>>* root, std::size_t* got) {
+  ancient::StoreOptions o;
+  o.read_only = true;
+  auto s = ancient::Store::Open(path, o);
+  if (!s.ok()) return 2;
+  *store = *std::move(s);
+  auto r = (*store)->Get<Strings>("data");
+  if (!r.ok()) return 3;
+  root->emplace(*std::move(r));
+  *got = (***root)[n / 2].size();
+  return 0;
+}
+
 // Ours, in place or (with `base` taken first) relocated: prints the
 // nanoseconds to the first lookup, then to traverse every string once, and
 // the anonymous (private) memory the two cost, in KiB.
@@ -59,19 +78,18 @@ int ChildAncient(const std::string& path, std::size_t n, std::uintptr_t base) {
   }
   const long before = SmapsRollupKiB()["Anonymous"];
   const std::int64_t t0 = NowNs();
-  ancient::StoreOptions o;
-  o.read_only = true;
-  auto store = ancient::Store::Open(path, o);
-  if (!store.ok()) return 2;
-  auto root = (*store)->Get<Strings>("data");
-  if (!root.ok()) return 3;
-  const std::size_t got = (**root)[n / 2].size();
+  std::unique_ptr<ancient::Store> store;
+  std::optional<ancient::Root<Strings>> root;
+  std::size_t got = 0;
+  if (const int rc = OpenAndRead(path, n, &store, &root, &got); rc != 0) {
+    return rc;
+  }
   const std::int64_t t1 = NowNs();
   std::size_t total = 0;
   for (const auto& s : **root) total += s.size();
   const std::int64_t t2 = NowNs();
   const long after = SmapsRollupKiB()["Anonymous"];
-  auto st = (*store)->Stats();
+  auto st = store->Stats();
   if (!st.ok() || st->relocated != (base != 0)) return 8;
   std::printf("%ld %ld %ld\n", static_cast<long>(t1 - t0),
               static_cast<long>(t2 - t1), after - before);
@@ -87,13 +105,11 @@ int ChildOpen(const std::string& kind, const std::string& path, std::size_t n) {
   if (kind == "noop") {
     got = n;
   } else if (kind == "ancient") {
-    ancient::StoreOptions o;
-    o.read_only = true;
-    auto store = ancient::Store::Open(path, o);
-    if (!store.ok()) return 2;
-    auto root = (*store)->Get<Strings>("data");
-    if (!root.ok()) return 3;
-    got = (**root)[n / 2].size();
+    std::unique_ptr<ancient::Store> store;
+    std::optional<ancient::Root<Strings>> root;
+    if (const int rc = OpenAndRead(path, n, &store, &root, &got); rc != 0) {
+      return rc;
+    }
   } else if (kind == "lmdb") {
     // The floor under ours: an LMDB environment opened and one get, the
     // bytes left untouched.
@@ -171,31 +187,14 @@ int ChildReader(const std::string& path, std::size_t lookups) {
 
 // --------------------------------------------------------------- parent
 
-std::string self_exe;
-
 // Runs this program with `args`; returns wall nanoseconds, or -1.
 std::int64_t RunChild(const std::vector<std::string>& args,
                       std::string* out = nullptr) {
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
   const std::int64_t t0 = NowNs();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> argv = {const_cast<char*>(self_exe.c_str())};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(self_exe.c_str(), argv.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  std::string text;
-  char buf[256];
-  ssize_t r;
-  while ((r = read(fds[0], buf, sizeof buf)) > 0) text.append(buf, r);
-  close(fds[0]);
+  int fd;
+  const pid_t pid = StartSelf(args, &fd);
+  if (pid < 0) return -1;
+  const std::string text = ReadAllAndClose(fd);
   int status;
   waitpid(pid, &status, 0);
   const std::int64_t ns = NowNs() - t0;
@@ -306,29 +305,16 @@ void ReadersBench() {
     std::vector<int> outs;
     const std::int64_t t0 = NowNs();
     for (int p = 0; p < procs; ++p) {
-      int fds[2];
-      if (pipe(fds) != 0) return;
-      const pid_t pid = fork();
-      if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        const std::string l = std::to_string(lookups);
-        execl(self_exe.c_str(), self_exe.c_str(), "--child=reader", dir.c_str(),
-              l.c_str(), nullptr);
-        _exit(127);
-      }
-      close(fds[1]);
+      int fd;
+      const pid_t pid =
+          StartSelf({"--child=reader", dir, std::to_string(lookups)}, &fd);
+      if (pid < 0) return;
       pids.push_back(pid);
-      outs.push_back(fds[0]);
+      outs.push_back(fd);
     }
     long max_private = 0;
     for (int p = 0; p < procs; ++p) {
-      std::string text;
-      char buf[256];
-      ssize_t r;
-      while ((r = read(outs[p], buf, sizeof buf)) > 0) text.append(buf, r);
-      close(outs[p]);
+      const std::string text = ReadAllAndClose(outs[p]);
       waitpid(pids[p], nullptr, 0);
       long ns = 0, dirty = 0, clean = 0, x = 0;
       std::sscanf(text.c_str(), "%ld %ld %ld %ld", &ns, &dirty, &clean, &x);
@@ -350,7 +336,6 @@ void ReadersBench() {
 
 int main(int argc, char** argv) {
   using namespace ancient_bench;
-  self_exe = fs::canonical("/proc/self/exe");
   if (argc >= 2 && std::strcmp(argv[1], "--child=open") == 0 && argc == 5) {
     return ChildOpen(argv[2], argv[3], std::stoull(argv[4]));
   }

@@ -54,36 +54,6 @@ double CpSeconds(const std::string& from, const std::string& to) {
   return (NowNs() - t0) / 1e9;
 }
 
-std::string self_exe;
-
-pid_t StartChild(const std::vector<std::string>& args, int* out) {
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> argv = {const_cast<char*>(self_exe.c_str())};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(self_exe.c_str(), argv.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  *out = fds[0];
-  return pid;
-}
-
-std::string ReadAll(int fd) {
-  std::string text;
-  char buf[256];
-  ssize_t r;
-  while ((r = read(fd, buf, sizeof buf)) > 0) text.append(buf, r);
-  close(fd);
-  return text;
-}
-
 // ---------------------------------------------------------------- children
 
 // Follows until killed.
@@ -173,15 +143,14 @@ void Run(std::size_t mib) {
 
   // Announce to first read on the follower's host.
   int fol_out, rd_out;
-  const pid_t follower =
-      StartChild({"--child=follower", repo, local}, &fol_out);
+  const pid_t follower = StartSelf({"--child=follower", repo, local}, &fol_out);
   const pid_t reader =
-      StartChild({"--child=reader", local, "600", "2"}, &rd_out);
+      StartSelf({"--child=reader", local, "600", "2"}, &rd_out);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   (void)(*src)->Share("seq", std::int64_t{2});
   pub = ancient::Publish(**src, repo);
   const std::int64_t announced = NowNs();
-  const std::string text = ReadAll(rd_out);
+  const std::string text = ReadAllAndClose(rd_out);
   waitpid(reader, nullptr, 0);
   long lookups = 0, seen = -1;
   double secs = 0;
@@ -213,10 +182,9 @@ void Switches() {
     int out, fol_out = -1;
     pid_t follower = -1;
     if (switching) {
-      follower = StartChild({"--child=follower", repo, local}, &fol_out);
+      follower = StartSelf({"--child=follower", repo, local}, &fol_out);
     }
-    const pid_t reader =
-        StartChild({"--child=reader", local, secs, "-1"}, &out);
+    const pid_t reader = StartSelf({"--child=reader", local, secs, "-1"}, &out);
     int published = 0;
     if (switching) {
       const std::int64_t end =
@@ -230,7 +198,7 @@ void Switches() {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     }
-    const std::string text = ReadAll(out);
+    const std::string text = ReadAllAndClose(out);
     waitpid(reader, nullptr, 0);
     if (switching) {
       kill(follower, SIGKILL);
@@ -256,7 +224,6 @@ void Switches() {
 
 int main(int argc, char** argv) {
   using namespace ancient_bench;
-  self_exe = fs::canonical("/proc/self/exe");
   if (argc == 4 && std::strcmp(argv[1], "--child=follower") == 0) {
     return ChildFollower(argv[2], argv[3]);
   }
