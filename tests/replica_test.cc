@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -325,6 +326,36 @@ TEST(Replica, HeldRootKeepsItsVersionUntilReleased) {
   EXPECT_EQ(r->removed, std::vector<std::uint64_t>{1});
   EXPECT_FALSE(std::filesystem::exists(VersionDir(local, 1)));
   EXPECT_EQ(CheckValue(**now), 2);
+}
+
+TEST(Replica, ThreadsShareOneReplicaAcrossSwitches) {
+  Followed f = FollowOne("threads");
+  ASSERT_NE(f.replica, nullptr);
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      std::int64_t last = -1;
+      while (!stop.load()) {
+        auto v = f.replica->Get<Strings>("v");
+        const std::int64_t seq = v.ok() ? CheckValue(**v) : -1;
+        if (seq < last || seq < 0) ++bad;  // torn, failed or backwards
+        last = std::max(last, seq);
+      }
+    });
+  }
+  for (int i = 2; i <= 20; ++i) {
+    ASSERT_TRUE(f.src->Share("v", MakeValue(i, 50)).ok());
+    PublishOrDie(*f.src, f.repo);
+    auto r = ancient::FollowOnce(f.repo, f.local);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(f.replica->version(), 20u);
+  EXPECT_EQ(CheckValue(**f.replica->Get<Strings>("v")), 20);
 }
 
 TEST(Replica, UnreachableRepositoryLeavesReadersAlone) {
