@@ -66,9 +66,11 @@ class GraphWriter {
   // have changed since construction.
   // With `address`, the graph's pointers are written for that address
   // instead: for memory mapped twice, written through one mapping (`dest`)
-  // and read through the other.
-  std::string Write(void* dest, const void* address = nullptr) {
-    std::memset(dest, 0, size());
+  // and read through the other. With `zeroed`, `dest` is known to hold
+  // zeros already (fresh file space) and is not cleared again.
+  std::string Write(void* dest, const void* address = nullptr,
+                    bool zeroed = false) {
+    if (!zeroed) std::memset(dest, 0, size());
     context_.StartWriting(static_cast<char*>(dest),
                           static_cast<const char*>(address));
     Layout<T>::Mark(context_, value_, RootOffset());

@@ -654,7 +654,9 @@ absl::Status WriteTxn::AddFree(std::uint64_t off, std::uint64_t len) {
     len += prev->second;
   }
   if (off + len == space_.high_water) {
-    space_.high_water = off;  // Back to never-used space.
+    // Back to never-used space, but perhaps written: not known zero.
+    zero_from_ = std::max(zero_from_, space_.high_water);
+    space_.high_water = off;
     return absl::OkStatus();
   }
   const std::string key = BigEndian64(off), val = BigEndian64(len);
@@ -675,17 +677,24 @@ absl::Status WriteTxn::EnsureArena(std::uint64_t end) {
   std::uint64_t size =
       std::max({end, space_.arena_size + space_.arena_size / 2, kMinGrowth});
   size = std::min(AlignUp(size, 4096), reserve);
+  // What the file holds past the recorded size (a writer that crashed while
+  // growing) is not known zero; what fallocate adds is.
+  absl::StatusOr<std::uint64_t> had = core_->arena().FileSize();
+  if (!had.ok()) return had.status();
   absl::Status s = core_->arena().Grow(size);
   if (!s.ok() && size > end) {
     size = AlignUp(end, 4096) > reserve ? end : AlignUp(end, 4096);
     s = core_->arena().Grow(size);  // Retry with just what is needed.
   }
   if (!s.ok()) return s;
+  zero_from_ = std::min(zero_from_, std::max(space_.arena_size, *had));
   space_.arena_size = size;
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::uint64_t> WriteTxn::Allocate(std::uint64_t len) {
+absl::StatusOr<std::uint64_t> WriteTxn::Allocate(std::uint64_t len,
+                                                 bool* zeroed) {
+  if (zeroed != nullptr) *zeroed = false;
   // First fit among free extents.
   Cursor cursor;
   int rc = cursor.Open(txn_.get(), core_->free_db());
@@ -726,6 +735,7 @@ absl::StatusOr<std::uint64_t> WriteTxn::Allocate(std::uint64_t len) {
   const std::uint64_t off = space_.high_water;
   absl::Status s = EnsureArena(off + len);
   if (!s.ok()) return s;
+  if (zeroed != nullptr) *zeroed = off >= zero_from_;
   space_.high_water = off + len;
   fresh_.insert(off);
   return off;
@@ -780,12 +790,13 @@ absl::StatusOr<ShareInfo> WriteTxn::Share(std::string_view key,
   const std::uint64_t reloc_bound =
       pointers * static_cast<std::uint64_t>(VarintLength(size / 8));
   const std::uint64_t reserve = AlignUp(size + reloc_bound, kExtentAlign);
-  absl::StatusOr<std::uint64_t> off = Allocate(reserve);
+  bool zeroed = false;
+  absl::StatusOr<std::uint64_t> off = Allocate(reserve, &zeroed);
   if (!off.ok()) return off.status();
   Arena& arena = core_->arena();
   // Written through the writable view, with pointers for the base.
   char* dest = arena.write_base() + *off;
-  const std::string relocs = write(dest, arena.base() + *off);
+  const std::string relocs = write(dest, arena.base() + *off, zeroed);
   if (relocs.size() > reloc_bound) {  // Cannot happen: the bound is exact.
     return absl::InternalError("relocation record larger than its bound");
   }

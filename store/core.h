@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -215,7 +216,10 @@ class WriteTxn {
       : core_(std::move(core)), lock_(std::move(lock)) {}
   absl::Status Init();
   absl::Status Reclaim();
-  absl::StatusOr<std::uint64_t> Allocate(std::uint64_t len);
+  // Allocates `len` bytes; sets *zeroed when they are known to hold zeros
+  // (space the file grew by in this transaction, never written since).
+  absl::StatusOr<std::uint64_t> Allocate(std::uint64_t len,
+                                         bool* zeroed = nullptr);
   absl::Status Release(std::uint64_t off, std::uint64_t len);
   absl::Status EnsureArena(std::uint64_t end);
   absl::Status PutRoot(std::string_view key, const RootRecord& r,
@@ -229,6 +233,10 @@ class WriteTxn {
   // Extents allocated by this transaction: invisible to every reader, so
   // freed straight away if released before the commit.
   absl::flat_hash_set<std::uint64_t> fresh_;
+  // Arena bytes from here on are zero: the file grew there in this
+  // transaction (fallocate) and nothing has written there since, except
+  // below the high-water mark. UINT64_MAX: none known.
+  std::uint64_t zero_from_ = std::numeric_limits<std::uint64_t>::max();
 };
 
 }  // namespace ancient::store_internal

@@ -4,10 +4,11 @@
 // A store is a directory holding an LMDB environment (data.mdb, lock.mdb)
 // and an arena file (arena). It records, for every type shared, the full
 // layout description its TypeId hashes (Snapshot::TypeDescription; parse it
-// with ancient::Schema), so that roots can be named without their C++ type. Share() marks a heap value straight into free
-// arena space and commits its root (key -> where the graph lives, its size,
-// TypeId and checksum) in one LMDB transaction. Get() and Read() find roots
-// in an LMDB read transaction and return the graph in place.
+// with ancient::Schema), so that roots can be named without their C++ type.
+// Share() marks a heap value straight into free arena space and commits its
+// root (key -> where the graph lives, its size, TypeId and checksum) in one
+// LMDB transaction. Get() and Read() find roots in an LMDB read transaction and
+// return the graph in place.
 //
 //   auto store = ancient::Store::Open("/var/lib/words");
 //   if (!store.ok()) return store.status();
@@ -159,9 +160,10 @@ class Core;
 class ReadTxn;
 class WriteTxn;
 // Writes a graph at `dest` with its pointers for `address` (the same bytes,
-// mapped elsewhere); returns its relocation record.
-using GraphWriteFn =
-    absl::FunctionRef<std::string(void* dest, const void* address)>;
+// mapped elsewhere); `zeroed`: `dest` holds zeros already. Returns its
+// relocation record.
+using GraphWriteFn = absl::FunctionRef<std::string(
+    void* dest, const void* address, bool zeroed)>;
 }  // namespace store_internal
 
 // One frozen graph and what keeps it readable (an LMDB read snapshot, and
@@ -255,8 +257,8 @@ class WriteBatch {
     internal::GraphWriter<T> writer(value);
     return ShareGraph(key, store_internal::TypeOf<T>(), writer.size(),
                       writer.pointer_count(),
-                      [&](void* dest, const void* address) {
-                        return writer.Write(dest, address);
+                      [&](void* dest, const void* address, bool zeroed) {
+                        return writer.Write(dest, address, zeroed);
                       });
   }
   // Deletes `key`; NotFound if absent (the batch stays usable).
