@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "store/store.h"
+#include "tests/store_ops.h"
 #include "tests/test_util.h"
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -374,22 +375,10 @@ int Worker(Store& inherited, const std::string& dir, int millis) {
   o.read_only = true;
   auto store = Store::Open(dir, o);
   if (!store.ok()) return 2;
-  const auto end =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(millis);
   std::uint64_t reads = 0;
-  while (std::chrono::steady_clock::now() < end) {
-    auto snap = (*store)->Read();
-    if (!snap.ok()) return 2;
-    auto keys = snap->Keys();
-    if (!keys.ok()) return 2;
-    for (const auto& key : *keys) {
-      auto v = snap->Get<Strings>(key);
-      if (!v.ok()) return 2;
-      if (CheckValue(**v) < 0) return 1;
-      ++reads;
-    }
-  }
-  return reads > 0 ? 0 : 2;
+  const absl::Status s = ReadAndCheckFor(**store, millis, &reads);
+  if (absl::IsDataLoss(s)) return 1;
+  return s.ok() && reads > 0 ? 0 : 2;
 }
 
 void Prefork(bool parent_read_only) {

@@ -17,30 +17,27 @@
 
 #include "store/replica.h"
 #include "store/store.h"
+#include "tests/store_ops.h"
 #include "tests/test_util.h"
 
 namespace {
 
-int Fail(const std::string& what, const absl::Status& s) {
-  std::printf("ERROR %s: %s\n", what.c_str(), std::string(s.message()).c_str());
-  std::fflush(stdout);
-  return 2;
-}
+using ancient_test::HelperFail;
 
 int Publish(const std::string& src, const std::string& repo,
             std::uint64_t first, std::uint64_t count, int keep, double grace) {
   ancient::StoreOptions o;
   o.durability = ancient::Durability::kNoSync;
   auto store = ancient::Store::Open(src, o);
-  if (!store.ok()) return Fail("open", store.status());
+  if (!store.ok()) return HelperFail("open", store.status());
   ancient::PublishOptions p;
   p.keep = keep;
   p.grace_seconds = grace;
   for (std::uint64_t seq = first; seq < first + count; ++seq) {
     auto info = (*store)->Share("v", ancient_test::MakeValue(seq, 50));
-    if (!info.ok()) return Fail("share", info.status());
+    if (!info.ok()) return HelperFail("share", info.status());
     auto r = ancient::Publish(**store, repo, p);
-    if (!r.ok()) return Fail("publish", r.status());
+    if (!r.ok()) return HelperFail("publish", r.status());
     std::printf("PUBLISHED %lu %lu\n", static_cast<unsigned long>(r->version),
                 static_cast<unsigned long>(seq));
     std::fflush(stdout);
@@ -57,7 +54,7 @@ int Read(const std::string& local, int millis, std::int64_t last) {
     if (r.ok()) {
       replica = *std::move(r);
     } else if (std::chrono::steady_clock::now() > end) {
-      return Fail("open", r.status());
+      return HelperFail("open", r.status());
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -71,7 +68,7 @@ int Read(const std::string& local, int millis, std::int64_t last) {
       return 1;
     }
     auto v = replica->Get<std::vector<std::string>>("v");
-    if (!v.ok()) return Fail("get", v.status());
+    if (!v.ok()) return HelperFail("get", v.status());
     const std::int64_t seq = ancient_test::CheckValue(**v);
     if (seq < 0) {
       std::printf("TORN\n");

@@ -33,6 +33,8 @@
 
 namespace {
 
+using ancient_test::HelperFail;
+
 using ancient::Store;
 using ancient::StoreOptions;
 
@@ -44,12 +46,6 @@ StoreOptions ReadOnly() {
   return o;
 }
 
-int Fail(const std::string& what, const absl::Status& s) {
-  std::printf("ERROR %s: %s\n", what.c_str(), std::string(s.message()).c_str());
-  std::fflush(stdout);
-  return 2;
-}
-
 int Writer(const std::string& dir, std::uint64_t first, std::uint64_t count,
            bool sync) {
   StoreOptions o;
@@ -57,23 +53,24 @@ int Writer(const std::string& dir, std::uint64_t first, std::uint64_t count,
   o.durability =
       sync ? ancient::Durability::kSync : ancient::Durability::kNoSync;
   auto store = Store::Open(dir, o);
-  if (!store.ok()) return Fail("open", store.status());
+  if (!store.ok()) return HelperFail("open", store.status());
   std::printf("READY\n");
   std::fflush(stdout);
   for (std::uint64_t i = first; i < first + count; ++i) {
     const ancient_test::Op op = ancient_test::OpAt(i);
     auto batch = (*store)->Write();
-    if (!batch.ok()) return Fail("write", batch.status());
+    if (!batch.ok()) return HelperFail("write", batch.status());
     for (const auto& [key, seq] : op.shares) {
       auto info = batch->Share(key, ancient_test::MakeValue(seq, op.size));
-      if (!info.ok()) return Fail("share " + key, info.status());
+      if (!info.ok()) return HelperFail("share " + key, info.status());
     }
     for (const auto& key : op.deletes) {
       absl::Status s = batch->Delete(key);
-      if (!s.ok() && !absl::IsNotFound(s)) return Fail("delete " + key, s);
+      if (!s.ok() && !absl::IsNotFound(s))
+        return HelperFail("delete " + key, s);
     }
     absl::Status s = batch->Commit();
-    if (!s.ok()) return Fail("commit", s);
+    if (!s.ok()) return HelperFail("commit", s);
     std::printf("ACK %lu\n", static_cast<unsigned long>(i));
     std::fflush(stdout);
   }
@@ -82,26 +79,15 @@ int Writer(const std::string& dir, std::uint64_t first, std::uint64_t count,
 
 int Reader(const std::string& dir, int millis) {
   auto store = Store::Open(dir, ReadOnly());
-  if (!store.ok()) return Fail("open", store.status());
-  const auto end =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(millis);
+  if (!store.ok()) return HelperFail("open", store.status());
   std::uint64_t reads = 0;
-  while (std::chrono::steady_clock::now() < end) {
-    auto snap = (*store)->Read();
-    if (!snap.ok()) return Fail("read", snap.status());
-    auto keys = snap->Keys();
-    if (!keys.ok()) return Fail("keys", keys.status());
-    for (const auto& key : *keys) {
-      auto v = snap->Get<std::vector<std::string>>(key);
-      if (!v.ok()) return Fail("get " + key, v.status());
-      if (ancient_test::CheckValue(**v) < 0) {
-        std::printf("TORN %s\n", key.c_str());
-        std::fflush(stdout);
-        return 1;
-      }
-      ++reads;
-    }
+  const absl::Status s = ancient_test::ReadAndCheckFor(**store, millis, &reads);
+  if (absl::IsDataLoss(s)) {
+    std::printf("%s\n", std::string(s.message()).c_str());  // "TORN key"
+    std::fflush(stdout);
+    return 1;
   }
+  if (!s.ok()) return HelperFail("read", s);
   std::printf("READS %lu\n", static_cast<unsigned long>(reads));
   std::fflush(stdout);
   return 0;
@@ -109,9 +95,9 @@ int Reader(const std::string& dir, int millis) {
 
 int Hold(const std::string& dir, const std::string& key) {
   auto store = Store::Open(dir, ReadOnly());
-  if (!store.ok()) return Fail("open", store.status());
+  if (!store.ok()) return HelperFail("open", store.status());
   auto root = (*store)->Get<std::vector<std::string>>(key);
-  if (!root.ok()) return Fail("get", root.status());
+  if (!root.ok()) return HelperFail("get", root.status());
   // A private copy of the bytes, to compare with later.
   std::vector<std::string> before;
   for (const auto& s : **root) before.push_back(s.str());
@@ -135,11 +121,11 @@ int HoldWrite(const std::string& dir) {
   StoreOptions o;
   o.max_size = std::size_t{1} << 32;
   auto store = Store::Open(dir, o);
-  if (!store.ok()) return Fail("open", store.status());
+  if (!store.ok()) return HelperFail("open", store.status());
   auto batch = (*store)->Write();
-  if (!batch.ok()) return Fail("write", batch.status());
+  if (!batch.ok()) return HelperFail("write", batch.status());
   auto info = batch->Share("half-written", ancient_test::MakeValue(99, 1000));
-  if (!info.ok()) return Fail("share", info.status());
+  if (!info.ok()) return HelperFail("share", info.status());
   std::printf("LOCKED\n");
   std::fflush(stdout);
   pause();
@@ -148,9 +134,9 @@ int HoldWrite(const std::string& dir) {
 
 int Create(const std::string& dir, std::uint64_t seq) {
   auto store = Store::Open(dir);
-  if (!store.ok()) return Fail("open", store.status());
+  if (!store.ok()) return HelperFail("open", store.status());
   auto info = (*store)->Share("v", ancient_test::MakeValue(seq, 20));
-  if (!info.ok()) return Fail("share", info.status());
+  if (!info.ok()) return HelperFail("share", info.status());
   std::printf("BASE %#lx\n",
               static_cast<unsigned long>((*store)->base_address()));
   std::fflush(stdout);
@@ -161,16 +147,16 @@ int Check(const std::string& dir, const std::string& key, std::int64_t seq) {
   StoreOptions o;
   o.read_only = true;
   auto store = Store::Open(dir, o);
-  if (!store.ok()) return Fail("open", store.status());
+  if (!store.ok()) return HelperFail("open", store.status());
   auto root = (*store)->GetVerified<std::vector<std::string>>(key);
-  if (!root.ok()) return Fail("get", root.status());
+  if (!root.ok()) return HelperFail("get", root.status());
   if (ancient_test::CheckValue(**root) != seq) {
     std::printf("BAD\n");
     std::fflush(stdout);
     return 1;
   }
   auto st = (*store)->Stats();
-  if (!st.ok()) return Fail("stats", st.status());
+  if (!st.ok()) return HelperFail("stats", st.status());
   std::printf("OK %d\n", st->relocated ? 1 : 0);
   std::fflush(stdout);
   return 0;
@@ -179,9 +165,9 @@ int Check(const std::string& dir, const std::string& key, std::int64_t seq) {
 int ShareBig(const std::string& dir, const std::string& key,
              std::size_t count) {
   auto store = Store::Open(dir);
-  if (!store.ok()) return Fail("open", store.status());
+  if (!store.ok()) return HelperFail("open", store.status());
   auto info = (*store)->Share(key, ancient_test::BigValue(count));
-  if (!info.ok()) return Fail("share", info.status());
+  if (!info.ok()) return HelperFail("share", info.status());
   std::printf("DONE %lu\n", static_cast<unsigned long>(info->size_bytes));
   std::fflush(stdout);
   return 0;
@@ -189,9 +175,9 @@ int ShareBig(const std::string& dir, const std::string& key,
 
 int RoWrite(const std::string& dir, const std::string& key) {
   auto store = Store::Open(dir, ReadOnly());
-  if (!store.ok()) return Fail("open", store.status());
+  if (!store.ok()) return HelperFail("open", store.status());
   auto root = (*store)->Get<std::string>(key);
-  if (!root.ok()) return Fail("get", root.status());
+  if (!root.ok()) return HelperFail("get", root.status());
   // The default action, even under a sanitizer that would catch the fault.
   signal(SIGSEGV, SIG_DFL);
   std::printf("WRITING\n");

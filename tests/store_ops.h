@@ -1,16 +1,22 @@
 // The deterministic sequence of write operations that the crash and
-// concurrency tests run, and a model of the store it should leave.
+// concurrency tests run, a model of the store it should leave, and what
+// their helper processes share: reading every value back, and failing.
 
 #ifndef ANCIENT_TESTS_STORE_OPS_H_
 #define ANCIENT_TESTS_STORE_OPS_H_
 
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "ancient/hash.h"
+#include "store/store.h"
+#include "tests/test_util.h"
 
 namespace ancient_test {
 
@@ -48,6 +54,35 @@ inline void Apply(const Op& op, Model& m) {
   for (const auto& [key, seq] : op.shares) m[key] = seq;
   // The writer shares first, then deletes, in one transaction.
   for (const auto& key : op.deletes) m.erase(key);
+}
+
+// Reads every value of `store` (each a MakeValue) snapshot by snapshot for
+// `millis`, checking each; counts them in *reads. DataLoss naming the key
+// of a torn value; the store's error when a read fails.
+inline absl::Status ReadAndCheckFor(ancient::Store& store, int millis,
+                                    std::uint64_t* reads) {
+  const auto end =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(millis);
+  while (std::chrono::steady_clock::now() < end) {
+    auto snap = store.Read();
+    if (!snap.ok()) return snap.status();
+    auto keys = snap->Keys();
+    if (!keys.ok()) return keys.status();
+    for (const auto& key : *keys) {
+      auto v = snap->Get<std::vector<std::string>>(key);
+      if (!v.ok()) return v.status();
+      if (CheckValue(**v) < 0) return absl::DataLossError("TORN " + key);
+      ++*reads;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A helper process's failure: "ERROR what: message" on stdout; exit code 2.
+inline int HelperFail(const std::string& what, const absl::Status& s) {
+  std::printf("ERROR %s: %s\n", what.c_str(), std::string(s.message()).c_str());
+  std::fflush(stdout);
+  return 2;
 }
 
 }  // namespace ancient_test
