@@ -133,7 +133,7 @@ absl::StatusOr<std::uintptr_t> Arena::PickBase() {
 
 absl::StatusOr<std::unique_ptr<Arena>> Arena::Open(const std::string& path,
                                                    std::uintptr_t base,
-                                                   std::uint64_t size_hint,
+                                                   std::uint64_t recorded_size,
                                                    bool writable, bool create) {
   if (base == 0 || base % kPage != 0) {
     return absl::FailedPreconditionError(absl::StrFormat(
@@ -147,7 +147,9 @@ absl::StatusOr<std::unique_ptr<Arena>> Arena::Open(const std::string& path,
       new Arena(path, fd, reinterpret_cast<char*>(base)));
   absl::StatusOr<std::uint64_t> size = arena->FileSize();
   if (!size.ok()) return size.status();
-  const std::uint64_t reserve = ReservationFor(std::max(*size, size_hint));
+  absl::Status checked = LengthCovers(path, *size, recorded_size);
+  if (!checked.ok()) return checked;
+  const std::uint64_t reserve = ReservationFor(*size);
   std::lock_guard<std::mutex> lock(arena->mu_);
   if (ReserveAt(arena->base_, reserve)) {
     arena->inplace_ = View{arena->base_, reserve, 0};

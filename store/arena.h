@@ -41,15 +41,15 @@ class Arena {
  public:
   // Opens (or, with `create`, creates with mode 0600) the arena file at
   // `path`, whose graphs are written for `base`, and maps it in place when
-  // the range is free (relocating graphs otherwise). `size_hint` is the
-  // arena size the store records, so the reservation covers it.
-  // Errors: NotFound (no file), FailedPrecondition (`base` not aligned),
-  // others from the system calls, naming `path`.
-  static absl::StatusOr<std::unique_ptr<Arena>> Open(const std::string& path,
-                                                     std::uintptr_t base,
-                                                     std::uint64_t size_hint,
-                                                     bool writable,
-                                                     bool create);
+  // the range is free (relocating graphs otherwise). `recorded_size` is the
+  // arena size the store records: the file must hold it, and the
+  // reservation covers it.
+  // Errors: NotFound (no file), DataLoss (file shorter than recorded_size),
+  // FailedPrecondition (`base` not aligned), others from the system calls,
+  // naming `path`.
+  static absl::StatusOr<std::unique_ptr<Arena>> Open(
+      const std::string& path, std::uintptr_t base, std::uint64_t recorded_size,
+      bool writable, bool create);
 
   // A base address for a new store, aligned to kGranule, where a first
   // reservation is free in this process right now: random over the usable

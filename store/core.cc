@@ -315,9 +315,8 @@ absl::Status Core::Init() {
     }
     return arena.status();
   }
-  arena_ = *std::move(arena);
-  absl::Status s = arena_->CheckLength(space.arena_size);
-  if (!s.ok()) return s;
+  arena_ = *std::move(arena);  // It checked the file holds the recorded size.
+  absl::Status s;
   if (!ro && !created) {
     // Bytes past the recorded end were never committed: what a writer that
     // crashed while growing the arena left, or something appended. We hold
