@@ -30,14 +30,19 @@ namespace {
 
 using mark_bench::TrieNode;
 
+// The benchmarks' pseudo-random sequence (xorshift64), deterministic.
+void XorShift(std::uint64_t& x) {
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+}
+
 std::vector<std::string> Words(std::size_t n) {
   std::vector<std::string> v;
   v.reserve(n);
   std::uint64_t x = 88172645463325252ULL;
   for (std::size_t i = 0; i < n; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
+    XorShift(x);
     v.push_back(std::string(4 + x % 9, static_cast<char>('a' + x % 26)));
   }
   return v;
@@ -194,9 +199,7 @@ void FillBigMap(BigMap& m, std::size_t n) {
   m.reserve(n);
   std::uint64_t x = 88172645463325252ULL;
   for (std::size_t i = 0; i < n; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
+    XorShift(x);
     std::vector<std::int64_t> v(1 + x % 8);
     for (auto& e : v) e = static_cast<std::int64_t>(x ^ i);
     m.emplace("key" + std::to_string(i), std::move(v));

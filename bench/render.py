@@ -26,6 +26,7 @@ def load_gbench(name):
             "s": b["real_time"] * unit,
             "bps": b.get("bytes_per_second"),
             "ips": b.get("items_per_second"),
+            "raw": b,  # with the benchmark's own counters
         }
     return out, data.get("context", {})
 
@@ -154,10 +155,7 @@ def main():
         r = trie_mark / trie_heap
         add("| Mark of a trie of ~626k words ≤ 1.0x building it in the heap | %.2fx (%s vs %s) | %s |"
             % (r, fmt_time(trie_mark), fmt_time(trie_heap), verdict(r <= 1.0)))
-    raw_marks = {}
-    if os.path.exists(os.path.join(RES, "mark.json")):
-        with open(os.path.join(RES, "mark.json")) as f:
-            raw_marks = {x["name"]: x for x in json.load(f)["benchmarks"]}
+    raw_marks = {name: m["raw"] for name, m in marks.items()}
     for name, label in (("BM_MarkTrie", "the trie"), ("BM_MarkWords/1000000", "1M short strings")):
         x = raw_marks.get(name, {})
         if "scratch_bytes" in x and x.get("block_bytes"):
