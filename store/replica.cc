@@ -388,12 +388,17 @@ absl::StatusOr<Manifest> DecodeManifest(const std::string& text,
   return m;
 }
 
-// Opens the store at `dir` read-only, Verify()s it, and lists its roots.
-absl::StatusOr<std::vector<RootInfo>> VerifyCopy(const std::string& dir) {
+// Opens an existing store read-only.
+absl::StatusOr<std::unique_ptr<Store>> OpenExisting(const std::string& dir) {
   StoreOptions o;
   o.read_only = true;
   o.create_if_missing = false;
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir, o);
+  return Store::Open(dir, o);
+}
+
+// Opens the store at `dir` read-only, Verify()s it, and lists its roots.
+absl::StatusOr<std::vector<RootInfo>> VerifyCopy(const std::string& dir) {
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenExisting(dir);
   if (!store.ok()) return store.status();
   absl::Status s = (*store)->Verify();
   if (!s.ok()) return s;
@@ -405,10 +410,7 @@ absl::StatusOr<std::vector<RootInfo>> VerifyCopy(const std::string& dir) {
 // Read snapshots that processes hold on the store at `dir` (0 if it cannot
 // be opened: nothing can be reading it through a snapshot then).
 std::uint64_t ReadersOf(const std::string& dir) {
-  StoreOptions o;
-  o.read_only = true;
-  o.create_if_missing = false;
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir, o);
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenExisting(dir);
   if (!store.ok()) return 0;
   absl::StatusOr<StoreStats> st = (*store)->Stats();
   return st.ok() ? st->readers : 1;  // Unsure: keep it.
@@ -735,23 +737,18 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(
     return absl::NotFoundError(
         Cat("no current version in ", local, " (run a follower first)"));
   }
-  r->CurrentStore();
-  if (r->store_ == nullptr) {
-    // Say why: open it once more for the error.
-    StoreOptions o;
-    o.read_only = true;
-    o.create_if_missing = false;
-    absl::StatusOr<std::unique_ptr<Store>> s =
-        Store::Open(local + "/versions/" + VersionName(**current), o);
-    if (!s.ok()) return s.status();
-    return absl::UnavailableError(
-        Cat("cannot open the current version in ", local));
-  }
+  absl::StatusOr<std::unique_ptr<Store>> s =
+      OpenExisting(local + "/versions/" + VersionName(**current));
+  if (!s.ok()) return s.status();
+  // CURRENT's stamp stays unset: the first call reads it again (and moves
+  // on if it changed meanwhile).
+  r->store_ = std::shared_ptr<Store>(*std::move(s));
+  r->version_ = **current;
   return r;
 }
 
 std::shared_ptr<Store> Replica::CurrentStore() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(mu_);  // store_ is never null (Open).
   const std::string path = local_ + "/CURRENT";
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return store_;
@@ -760,17 +757,14 @@ std::shared_ptr<Store> Replica::CurrentStore() const {
       static_cast<std::uint64_t>(st.st_mtim.tv_sec) * 1000000000 +
           static_cast<std::uint64_t>(st.st_mtim.tv_nsec),
       static_cast<std::uint64_t>(st.st_size)};
-  if (store_ != nullptr && std::equal(stamp, stamp + 3, current_stamp_)) {
+  if (std::equal(stamp, stamp + 3, current_stamp_)) {
     return store_;
   }
   absl::StatusOr<std::optional<std::uint64_t>> v = ReadVersionFile(path);
   if (!v.ok() || !*v) return store_;
-  if (**v != version_ || store_ == nullptr) {
-    StoreOptions o;
-    o.read_only = true;
-    o.create_if_missing = false;
+  if (**v != version_) {
     absl::StatusOr<std::unique_ptr<Store>> s =
-        Store::Open(local_ + "/versions/" + VersionName(**v), o);
+        OpenExisting(local_ + "/versions/" + VersionName(**v));
     if (!s.ok()) return store_;  // Keep serving; try again next call.
     store_ = std::shared_ptr<Store>(*std::move(s));
     version_ = **v;
