@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <unordered_map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "ancient/type_id.h"
 
 namespace ancient {
 
@@ -51,7 +53,7 @@ class SchemaParser {
     if (!root.ok()) return root.status();
     if (pos_ != s_.size()) return Error("text after the type");
     out_->root_ = *root;
-    return absl::OkStatus();
+    return LayOut(*root);
   }
 
  private:
@@ -117,6 +119,7 @@ class SchemaParser {
     if (Eat('{')) {  // NAME{SIZE;field@OFFSET:TYPE;...}
       t->kind = SchemaType::Kind::kStruct;
       if (!Number(&t->size)) return Error("struct size expected");
+      structs_.push_back(t);
       std::set<std::string_view> seen;
       while (Eat(';')) {
         SchemaType::Field f;
@@ -133,15 +136,20 @@ class SchemaParser {
         t->fields.push_back(std::move(f));
       }
       if (!Eat('}')) return Error("'}' expected");
+      structs_.pop_back();
       return t;
     }
     if (Eat('^')) {  // A struct inside itself.
       std::uint64_t d;
-      if (!Number(&d) || d == 0 || d > static_cast<std::uint64_t>(depth)) {
+      if (!Number(&d) || d == 0 || d > structs_.size()) {
         return Error("bad back reference");
       }
       t->kind = SchemaType::Kind::kStructRef;
       t->ref_depth = static_cast<int>(d);
+      t->target = structs_[structs_.size() - d];
+      if (t->target->name != t->name) {
+        return Error("back reference to a struct of another name");
+      }
       return t;
     }
     if (std::find(std::begin(kPrimitives), std::end(kPrimitives), name) ==
@@ -152,9 +160,166 @@ class SchemaParser {
     return t;
   }
 
+  // Computes every type's frozen size and alignment, as C++ lays out the
+  // frozen types (frozen.h) on the description's platform. Types inside
+  // out-of-line containers (vector, map, set, hash_*, ptr) are laid out
+  // after their container, so a struct may hold those of itself; a struct
+  // inside itself by value is an error.
+  absl::Status LayOut(SchemaType* root) {
+    const std::string& platform = out_->platform_;
+    if (platform.size() > 4 && platform.substr(platform.size() - 4) == ";p32") {
+      pointer_size_ = 4;
+    } else if (platform.size() <= 4 ||
+               platform.substr(platform.size() - 4) != ";p64") {
+      return absl::DataLossError("bad type description: unknown platform '" +
+                                 platform + "'");
+    }
+    std::vector<SchemaType*> later = {root};
+    while (!later.empty()) {
+      SchemaType* t = later.back();
+      later.pop_back();
+      if (absl::Status s = LayOutInline(t, &later); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::Status LayoutError(const SchemaType& t, std::string_view what) {
+    return absl::DataLossError(
+        absl::StrFormat("bad type description: struct %s: %s", t.name, what));
+  }
+
+  static std::uint64_t AlignUp(std::uint64_t n, std::uint64_t a) {
+    return (n + a - 1) / a * a;
+  }
+
+  absl::Status LayOutInline(SchemaType* t, std::vector<SchemaType*>* later) {
+    enum { kBusy = 1, kDone = 2 };
+    int& state = state_[t];
+    if (state == kDone) return absl::OkStatus();
+    if (state == kBusy) return LayoutError(*t, "holds itself by value");
+    state = kBusy;
+    auto inline_arg = [&](SchemaType* a) -> absl::Status {
+      return LayOutInline(a, later);
+    };
+    const std::string& n = t->name;
+    switch (t->kind) {
+      case SchemaType::Kind::kPrimitive:
+        if (n == "string") {
+          t->size = 2 * pointer_size_;
+          t->align = pointer_size_;
+        } else if (n == "value") {
+          // FrozenValue: a variant of up to a 16-byte map and a u32 index.
+          t->size = 2 * pointer_size_ + 8;
+          t->align = 8;
+        } else if (n == "bool" || n == "char" || n == "none") {
+          t->size = t->align = 1;
+        } else {  // i8..u64, f32, f64, enum8..enum64: the bits in the name
+          std::uint64_t bits = 0;
+          const std::size_t digits = n.find_first_of("0123456789");
+          if (!absl::SimpleAtoi(absl::string_view(n).substr(digits), &bits)) {
+            return absl::DataLossError("bad type description: " + n);
+          }
+          t->size = t->align = bits / 8;
+        }
+        break;
+      case SchemaType::Kind::kContainer:
+        if (n == "vector" || n == "map" || n == "set") {
+          t->size = 2 * pointer_size_;
+          t->align = pointer_size_;
+          later->insert(later->end(), t->args.begin(), t->args.end());
+        } else if (n == "hash_map" || n == "hash_set") {
+          t->size = 2 * pointer_size_ + 16;
+          t->align = 8;
+          later->insert(later->end(), t->args.begin(), t->args.end());
+        } else if (n == "ptr") {
+          t->size = t->align = pointer_size_;
+          later->push_back(t->args[0]);
+        } else if (n == "pair") {
+          for (SchemaType* a : t->args) {
+            if (absl::Status s = inline_arg(a); !s.ok()) return s;
+          }
+          const SchemaType &a = *t->args[0], &b = *t->args[1];
+          t->offsets = {0, AlignUp(a.size, b.align)};
+          t->align = std::max(a.align, b.align);
+          t->size = AlignUp(t->offsets[1] + b.size, t->align);
+        } else if (n == "tuple") {
+          // Tuple<T, Rest...> { T head; [[no_unique_address]] Tuple<Rest...>
+          // tail; }: laid out from the last element outwards.
+          for (SchemaType* a : t->args) {
+            if (absl::Status s = inline_arg(a); !s.ok()) return s;
+          }
+          const std::size_t k = t->args.size();
+          std::vector<std::uint64_t> tail_at(k, 0);  // the tail's offset
+          std::uint64_t size = t->args[k - 1]->size;
+          std::uint64_t align = t->args[k - 1]->align;
+          for (std::size_t i = k - 1; i-- > 0;) {
+            const SchemaType& h = *t->args[i];
+            tail_at[i] = AlignUp(h.size, align);
+            align = std::max(align, h.align);
+            size = AlignUp(tail_at[i] + size, align);
+          }
+          t->offsets.assign(k, 0);
+          for (std::size_t i = 1; i < k; ++i) {
+            t->offsets[i] = t->offsets[i - 1] + tail_at[i - 1];
+          }
+          t->size = size;
+          t->align = align;
+        } else if (n == "optional") {
+          if (absl::Status s = inline_arg(t->args[0]); !s.ok()) return s;
+          t->align = t->args[0]->align;
+          t->size = AlignUp(t->args[0]->size + 1, t->align);
+        } else if (n == "variant") {
+          std::uint64_t size = 1, align = 1;
+          for (SchemaType* a : t->args) {
+            if (absl::Status s = inline_arg(a); !s.ok()) return s;
+            size = std::max(size, a->size);
+            align = std::max(align, a->align);
+          }
+          t->offsets = {AlignUp(size, 4)};
+          t->align = std::max<std::uint64_t>(align, 4);
+          t->size = AlignUp(t->offsets[0] + 4, t->align);
+        }
+        break;
+      case SchemaType::Kind::kStruct: {
+        std::uint64_t end = 0;
+        for (const SchemaType::Field& f : t->fields) {
+          if (absl::Status s = inline_arg(f.type); !s.ok()) return s;
+          const SchemaType& ft = *f.type;
+          if (f.offset < end || f.offset % ft.align != 0 ||
+              ft.size > t->size - f.offset) {
+            return LayoutError(
+                *t,
+                absl::StrFormat("field %s (%d bytes, aligned to %d) "
+                                "cannot be at offset %d of %d",
+                                f.name, ft.size, ft.align, f.offset, t->size));
+          }
+          end = f.offset + ft.size;
+          t->align = std::max(t->align, ft.align);
+        }
+        if (t->fields.empty() || t->size % t->align != 0) {
+          return LayoutError(*t, absl::StrFormat("size %d", t->size));
+        }
+        break;
+      }
+      case SchemaType::Kind::kStructRef: {
+        SchemaType* target = const_cast<SchemaType*>(t->target);
+        if (absl::Status s = inline_arg(target); !s.ok()) return s;
+        t->size = target->size;
+        t->align = target->align;
+        break;
+      }
+    }
+    state = kDone;  // (unordered_map references survive rehashing)
+    return absl::OkStatus();
+  }
+
   std::string_view s_;
   Schema* out_;
   std::size_t pos_ = 0;
+  std::vector<SchemaType*> structs_;  // the structs being parsed, outermost
+                                      // first
+  std::uint64_t pointer_size_ = 8;
+  std::unordered_map<const SchemaType*, int> state_;
 };
 
 absl::StatusOr<Schema> Schema::Parse(std::string_view description) {
@@ -168,6 +333,32 @@ absl::StatusOr<Schema> Schema::Parse(std::string_view description) {
   absl::Status s = parser.Run();
   if (!s.ok()) return s;
   return schema;
+}
+
+std::string Schema::NativePlatform() {
+  return absl::StrFormat(
+      "ancient/%d;%s;p%d", kFormatVersion,
+      std::endian::native == std::endian::little ? "le" : "be",
+      sizeof(void*) * 8);
+}
+
+namespace {
+void AppendName(const SchemaType& t, std::string* out) {
+  out->append(t.name);
+  if (t.kind != SchemaType::Kind::kContainer) return;
+  out->append("<");
+  for (std::size_t i = 0; i < t.args.size(); ++i) {
+    if (i != 0) out->append(",");
+    AppendName(*t.args[i], out);
+  }
+  out->append(">");
+}
+}  // namespace
+
+std::string Schema::TypeName() const {
+  std::string out;
+  AppendName(*root_, &out);
+  return out;
 }
 
 std::string SchemaType::Expression() const {

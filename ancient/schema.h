@@ -42,10 +42,21 @@ struct SchemaType {
   };
   Kind kind = Kind::kPrimitive;
   std::string name;
-  std::vector<SchemaType*> args;  // owned by the Schema
-  std::uint64_t size = 0;         // structs: the frozen struct's size
-  std::vector<Field> fields;      // structs, in order
-  int ref_depth = 0;              // kStructRef: how many structs outward
+  std::vector<SchemaType*> args;       // owned by the Schema
+  std::vector<Field> fields;           // structs, in order
+  int ref_depth = 0;                   // kStructRef: how many structs outward
+  const SchemaType* target = nullptr;  // kStructRef: the struct it names
+
+  // The frozen layout on the platform the description names (as recorded
+  // for structs; computed by C++'s rules for the rest, and checked against
+  // the compiler's in the tests):
+  std::uint64_t size = 0;   // sizeof the frozen type
+  std::uint64_t align = 1;  // alignof the frozen type
+  // pair, tuple: each element's offset; variant: {the index's offset}.
+  std::vector<std::uint64_t> offsets;
+
+  // The type itself, or the struct a kStructRef names.
+  const SchemaType& resolved() const { return target ? *target : *this; }
 
   // The type as written in C++-like notation, structs by name:
   // "map<char, ptr<Node>>".
@@ -57,8 +68,11 @@ class Schema {
   static constexpr int kMaxDepth = 200;
   static constexpr std::size_t kMaxLength = std::size_t{1} << 20;
 
-  // Parses a full description ("ancient/1;le;p64;..."). Errors: DataLoss
-  // naming the problem and its position.
+  // Parses a full description ("ancient/1;le;p64;..."), resolves struct
+  // back references and computes every type's frozen size and alignment.
+  // Errors: DataLoss naming the problem and its position, or the struct
+  // whose recorded layout is impossible (a field past its end or
+  // misaligned, fields that overlap, a struct inside itself by value).
   static absl::StatusOr<Schema> Parse(std::string_view description);
 
   Schema(Schema&&) = default;
@@ -66,6 +80,11 @@ class Schema {
 
   // "ancient/1;le;p64": format version, byte order, pointer width.
   const std::string& platform() const { return platform_; }
+  // The platform this build writes (kFormatVersion, byte order, pointer
+  // width). Graphs can be walked (schema_graph.h) only on it.
+  static std::string NativePlatform();
+  // The name TypeName<T>() gives the type: "map<char,ptr<Node>>", "Node".
+  std::string TypeName() const;
   const SchemaType& root() const { return *root_; }
 
   // The type, readably: the root's expression, then each struct it uses,

@@ -1,0 +1,860 @@
+// VerifyGraph by schema, the JSON writer and path steps. The JSON reader is
+// in schema_load.cc.
+
+#include "ancient/schema_graph.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "ancient/schema_nodes.h"
+#include "ancient/value.h"
+
+namespace ancient {
+namespace {
+
+using schema_internal::Node;
+using schema_internal::Nodes;
+using schema_internal::Op;
+using schema_internal::View;
+
+// FrozenValue: its Rep's storage at 0, the alternative's index after it.
+constexpr std::uint64_t kValueIndexAt = 16;
+static_assert(sizeof(void*) != 8 || (sizeof(FrozenValue) == 24 &&
+                                     sizeof(Pair<String, FrozenValue>) == 40));
+
+// An object reached through pointers: its offset and its node.
+using ObjectKey = std::pair<std::uint64_t, int>;
+
+// The typed check, breadth-first; counts how many pointers reach each
+// object (the root counts as reached once).
+class Checker {
+ public:
+  Checker(const Nodes& nodes, const View& view) : n_(nodes), v_(view) {}
+
+  absl::Status Run() {
+    if (n_[0].size > v_.size()) {
+      return absl::DataLossError(absl::StrFormat(
+          "the root (%d bytes) is larger than the graph's %d bytes", n_[0].size,
+          v_.size()));
+    }
+    refs_[{0, 0}] = 1;
+    Check(0, 0);
+    for (std::size_t i = 0; i < tasks_.size() && status_.ok(); ++i) {
+      const Task t = tasks_[i];
+      const std::uint64_t stride = n_[t.node].size;
+      for (std::uint64_t k = 0; k < t.n && status_.ok(); ++k) {
+        Check(t.node, t.off + k * stride);
+      }
+    }
+    return status_;
+  }
+
+  // How many pointers reach each object (after Run).
+  const absl::flat_hash_map<ObjectKey, std::uint32_t>& refs() const {
+    return refs_;
+  }
+
+ private:
+  struct Task {
+    int node;
+    std::uint64_t off, n;
+  };
+
+  void Fail(std::uint64_t off, std::string_view what) {
+    if (status_.ok()) {
+      status_ = absl::DataLossError(
+          absl::StrCat(schema_internal::Av(what), " (in a ",
+                       n_[current_].expression, " at graph offset ", off, ")"));
+    }
+  }
+
+  void Check(int i, std::uint64_t off) {
+    const Node& n = n_[i];
+    current_ = i;
+    switch (n.op) {
+      case Op::kBool:
+        Bool(off);
+        return;
+      case Op::kChar:
+      case Op::kSigned:
+      case Op::kUnsigned:
+      case Op::kFloat:
+      case Op::kNone:
+        return;
+      case Op::kString:
+        String(off);
+        return;
+      case Op::kValue:
+        switch (const auto index =
+                    v_.Load<std::uint32_t>(off + kValueIndexAt)) {
+          case 0:
+          case 2:
+          case 3:
+            return;
+          case 1:
+            return Bool(off);
+          case 4:
+            return String(off);
+          case 5:
+            return Array(i, off, "value array");
+          case 6:
+            return Array(n.args[1], off, "value object");
+          default:
+            return Fail(off, absl::StrFormat("value type %d", index));
+        }
+      case Op::kVector:
+      case Op::kSet:
+      case Op::kMap:
+        Array(n.args[0], off,
+              n.op == Op::kVector ? "vector elements"
+              : n.op == Op::kSet  ? "set entries"
+                                  : "map entries");
+        return;
+      case Op::kHashSet:
+      case Op::kHashMap:
+        Hashed(n.args[0], off);
+        return;
+      case Op::kPair:
+      case Op::kTuple:
+      case Op::kStruct:
+        for (std::size_t k = 0; k < n.args.size(); ++k) {
+          if (!n_[n.args[k]].trivial) Check(n.args[k], off + n.offsets[k]);
+          current_ = i;
+        }
+        return;
+      case Op::kOptional: {
+        const auto flag = v_.Load<std::uint8_t>(off + n_[n.args[0]].size);
+        if (flag > 1)
+          return Fail(off, absl::StrFormat("optional flag %d", flag));
+        if (flag == 1) Check(n.args[0], off);
+        return;
+      }
+      case Op::kVariant: {
+        const auto index = v_.Load<std::uint32_t>(off + n.offsets[0]);
+        if (index >= n.args.size()) {
+          return Fail(
+              off, absl::StrFormat("variant index %d of %d alternatives", index,
+                                   n.args.size()));
+        }
+        Check(n.args[index], off);
+        return;
+      }
+      case Op::kPtr: {
+        const auto p = v_.Load<std::uint64_t>(off);
+        if (p == 0) return;
+        const Node& e = n_[n.args[0]];
+        std::uint64_t t;
+        if (!v_.Range(p, 1, e.size, e.align, &t)) {
+          return Fail(off,
+                      absl::StrFormat("pointee at %#x is outside the graph "
+                                      "or misaligned",
+                                      p));
+        }
+        auto [it, fresh] = refs_.try_emplace(ObjectKey{t, n.args[0]}, 1);
+        if (fresh) {
+          tasks_.push_back({n.args[0], t, 1});
+        } else if (it->second < 2) {
+          ++it->second;
+        }
+        return;
+      }
+    }
+  }
+
+  void Bool(std::uint64_t off) {
+    const auto b = v_.Load<std::uint8_t>(off);
+    if (b > 1) Fail(off, absl::StrFormat("bool holds %d", b));
+  }
+
+  void String(std::uint64_t off) {
+    const auto p = v_.Load<std::uint64_t>(off);
+    const auto size = v_.Load<std::uint64_t>(off + 8);
+    std::uint64_t t;
+    if (size == ~std::uint64_t{0} || !v_.Range(p, size + 1, 1, 1, &t)) {
+      return Fail(off, absl::StrFormat("string bytes at %#x (%d bytes) are "
+                                       "outside the graph",
+                                       p, size));
+    }
+    if (*v_.at(t + size) != '\0') Fail(off, "string without its NUL");
+  }
+
+  void Array(int elem, std::uint64_t off, const char* what) {
+    const auto p = v_.Load<std::uint64_t>(off);
+    const auto size = v_.Load<std::uint64_t>(off + 8);
+    Elements(elem, p, size, off, what);
+  }
+
+  void Elements(int elem, std::uint64_t p, std::uint64_t size,
+                std::uint64_t off, const char* what) {
+    if (size == 0) return;
+    const Node& e = n_[elem];
+    std::uint64_t t;
+    if (!v_.Range(p, size, e.size, e.align, &t)) {
+      return Fail(off, absl::StrFormat("%s at %#x (%d x %d bytes) are outside "
+                                       "the graph or misaligned",
+                                       what, p, size, e.size));
+    }
+    if (!e.trivial) tasks_.push_back({elem, t, size});
+  }
+
+  void Hashed(int elem, std::uint64_t off) {
+    const auto data = v_.Load<std::uint64_t>(off);
+    const auto starts = v_.Load<std::uint64_t>(off + 8);
+    const auto size = v_.Load<std::uint64_t>(off + 16);
+    const auto mask = v_.Load<std::uint64_t>(off + 24);
+    if (mask == ~std::uint64_t{0} || ((mask + 1) & mask) != 0) {
+      return Fail(off, absl::StrFormat("bucket count %d is not a power of two",
+                                       mask + 1));
+    }
+    std::uint64_t s;
+    if (!v_.Range(starts, mask + 2, 8, 8, &s)) {
+      return Fail(off, "hash buckets outside the graph or misaligned");
+    }
+    std::uint64_t prev = 0;
+    for (std::uint64_t b = 0; b <= mask + 1; ++b) {
+      const auto at = v_.Load<std::uint64_t>(s + 8 * b);
+      if (at < prev || at > size || (b == 0 && at != 0) ||
+          (b == mask + 1 && at != size)) {
+        return Fail(off, absl::StrFormat("bucket %d starts at %d: out of order "
+                                         "or not covering the %d entries",
+                                         b, at, size));
+      }
+      prev = at;
+    }
+    Elements(elem, data, size, off, "hash entries");
+  }
+
+  const Nodes& n_;
+  const View& v_;
+  absl::Status status_;
+  int current_ = 0;
+  std::vector<Task> tasks_;
+  absl::flat_hash_map<ObjectKey, std::uint32_t> refs_;
+};
+
+// ------------------------------------------------------------ JSON out
+
+void AppendDouble(double d, std::string* out) {
+  if (std::isnan(d)) {
+    out->append("\"NaN\"");
+    return;
+  }
+  if (std::isinf(d)) {
+    out->append(d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+    return;
+  }
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, d);
+  const std::string_view s(buf, r.ptr - buf);
+  out->append(s);
+  if (s.find_first_of(".e") == std::string_view::npos) out->append(".0");
+}
+
+// A JSON string of bytes known to be valid UTF-8.
+void AppendQuoted(std::string_view s, std::string* out) {
+  out->push_back('"');
+  std::size_t run = 0;  // start of the bytes not yet copied
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.substr(run, i - run));
+    run = i + 1;
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      default:
+        absl::StrAppendFormat(out, "\\u%04x", c);
+    }
+  }
+  out->append(s.substr(run));
+  out->push_back('"');
+}
+
+// Any bytes: a JSON string when valid UTF-8, else {"$base64": "..."}.
+void AppendBytes(std::string_view s, std::string* out) {
+  if (schema_internal::ValidUtf8(s)) return AppendQuoted(s, out);
+  out->append("{\"$base64\":\"");
+  out->append(absl::Base64Escape(absl::string_view(s.data(), s.size())));
+  out->append("\"}");
+}
+
+// Any bytes, invalid UTF-8 replaced by U+FFFD (as ToJson(Value) does).
+void AppendLossy(std::string_view s, std::string* out) {
+  if (schema_internal::ValidUtf8(s)) return AppendQuoted(s, out);
+  std::string fixed;
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t n = 1;
+    while (n <= 4 && i + n <= s.size() &&
+           !schema_internal::ValidUtf8(s.substr(i, n))) {
+      ++n;
+    }
+    if (n <= 4 && i + n <= s.size()) {
+      fixed.append(s.substr(i, n));
+      i += n;
+    } else {
+      fixed.append("\xef\xbf\xbd");
+      ++i;
+    }
+  }
+  AppendQuoted(fixed, out);
+}
+
+bool IsWrapperKey(std::string_view k) {
+  return k == "$id" || k == "$ref" || k == "$value";
+}
+
+class Printer {
+ public:
+  Printer(const Nodes& nodes, const View& view,
+          const absl::flat_hash_map<ObjectKey, std::uint32_t>& refs,
+          bool pretty, absl::FunctionRef<void(std::string_view)> sink)
+      : n_(nodes), v_(view), refs_(refs), pretty_(pretty), sink_(sink) {}
+
+  void Print(int node, std::uint64_t off) {
+    ids_[{off, node}] = 0;
+    Emit(node, off);
+    while (!stack_.empty()) {
+      Frame& f = stack_.back();
+      if (f.i == f.n) {
+        const char close =
+            f.mode == Mode::kArray || f.mode == Mode::kItems ? ']' : '}';
+        const bool had = f.n != 0 || f.mode == Mode::kClose;
+        if (f.order >= 0) orders_.pop_back();
+        stack_.pop_back();
+        if (had) NewLine();
+        out_.push_back(close);
+        continue;
+      }
+      const std::uint64_t i = f.i++;
+      if (i != 0) out_.push_back(',');
+      NewLine();
+      const Node& fn = n_[f.node];
+      switch (f.mode) {
+        case Mode::kStruct:
+          Key(fn.names[i]);
+          Emit(fn.args[i], f.off + fn.offsets[i]);
+          break;
+        case Mode::kItems:
+          Emit(fn.args[i], f.off + fn.offsets[i]);
+          break;
+        case Mode::kArray:
+          Emit(f.node, f.off + i * fn.size);
+          break;
+        case Mode::kObject: {  // f.node: the entry pair
+          const std::uint64_t e =
+              f.off + (f.order < 0 ? i : orders_[f.order][i]) * fn.size;
+          KeyAt(fn.args[0], e);
+          Emit(fn.args[1], e + fn.offsets[1]);
+          break;
+        }
+        case Mode::kClose:
+          break;
+      }
+      if (out_.size() >= kFlushAt) Flush();
+    }
+    Flush();
+  }
+
+ private:
+  enum class Mode { kStruct, kItems, kArray, kObject, kClose };
+  struct Frame {
+    Mode mode;
+    int node;  // kArray: the element; kObject: the entry pair
+    std::uint64_t off, i, n;
+    int order = -1;  // kObject: the entries' order in orders_, or in place
+  };
+  static constexpr std::size_t kFlushAt = 64 << 10;
+
+  void Flush() {
+    sink_(out_);
+    out_.clear();
+  }
+  void NewLine() {
+    if (!pretty_) return;
+    out_.push_back('\n');
+    out_.append(2 * stack_.size(), ' ');
+  }
+  void Key(std::string_view k) {
+    AppendQuoted(k, &out_);
+    out_.append(pretty_ ? ": " : ":");
+  }
+  void KeyAt(int key, std::uint64_t off) {
+    if (n_[key].op == Op::kChar) return Key(std::string_view(v_.at(off), 1));
+    // Typed maps are objects only when their keys are valid UTF-8; a
+    // Value's are made so.
+    AppendLossy(Bytes(off), &out_);
+    out_.append(pretty_ ? ": " : ":");
+  }
+  std::string_view Bytes(std::uint64_t off) const {
+    std::uint64_t t = 0;
+    const auto size = v_.Load<std::uint64_t>(off + 8);
+    v_.Range(v_.Load<std::uint64_t>(off), size + 1, 1, 1, &t);
+    return std::string_view(v_.at(t), size);
+  }
+  // Opens a container of n parts; writes "[]" or "{}" when empty.
+  void Open(Mode mode, int node, std::uint64_t off, std::uint64_t n) {
+    const bool array = mode == Mode::kArray || mode == Mode::kItems;
+    if (n == 0 && mode != Mode::kClose) {
+      out_.append(array ? "[]" : "{}");
+      return;
+    }
+    out_.push_back(array ? '[' : '{');
+    stack_.push_back(Frame{mode, node, off, 0, n});
+  }
+  // Writes `{"name": ` members, then leaves the object open for a value.
+  void Wrapper(std::initializer_list<std::pair<const char*, std::int64_t>> ids,
+               const char* value_key) {
+    out_.push_back('{');
+    stack_.push_back(Frame{Mode::kClose, 0, 0, 0, 0});
+    for (const auto& [k, id] : ids) {
+      NewLine();
+      Key(k);
+      absl::StrAppend(&out_, id);
+      out_.push_back(',');
+    }
+    NewLine();
+    Key(value_key);
+  }
+
+  struct ArrayRef {
+    std::uint64_t off = 0, n = 0;
+  };
+  // The array of a vector, set or map (hashed: of a hash container).
+  ArrayRef Elements(int elem, std::uint64_t off, bool hashed) const {
+    ArrayRef a;
+    a.n = v_.Load<std::uint64_t>(off + (hashed ? 16 : 8));
+    if (a.n != 0) {
+      v_.Range(v_.Load<std::uint64_t>(off), a.n, n_[elem].size, n_[elem].align,
+               &a.off);
+    }
+    return a;
+  }
+
+  // Whether a map's entries can be written as a JSON object; sets
+  // *dollar when a key would read as a pointer wrapper's.
+  bool ObjectForm(int entry, const ArrayRef& a, bool* dollar) const {
+    const Node& e = n_[entry];
+    const Node& k = n_[e.args[0]];
+    *dollar = false;
+    if (k.op != Op::kString && k.op != Op::kChar) return false;
+    for (std::uint64_t i = 0; i < a.n; ++i) {
+      const std::uint64_t at = a.off + i * e.size;
+      if (k.op == Op::kChar) {
+        if (static_cast<unsigned char>(*v_.at(at)) >= 0x80) return false;
+        continue;
+      }
+      const std::string_view key = Bytes(at);
+      if (!schema_internal::ValidUtf8(key)) return false;
+      if (IsWrapperKey(key)) *dollar = true;
+    }
+    return true;
+  }
+
+  // Has the open object (a hash map's) list its entries sorted by key, so
+  // that a dump reads back (through JSON objects, which do not keep their
+  // members' order) to a map that dumps alike.
+  void SortByKey(int entry, const ArrayRef& a) {
+    const std::uint64_t size = n_[entry].size;
+    const bool chars = n_[n_[entry].args[0]].op == Op::kChar;
+    std::vector<std::uint64_t> order(a.n);
+    for (std::uint64_t i = 0; i < a.n; ++i) order[i] = i;
+    auto key = [&](std::uint64_t i) {
+      const std::uint64_t at = a.off + i * size;
+      return chars ? std::string_view(v_.at(at), 1) : Bytes(at);
+    };
+    std::sort(order.begin(), order.end(),
+              [&](auto x, auto y) { return key(x) < key(y); });
+    orders_.push_back(std::move(order));
+    stack_.back().order = static_cast<int>(orders_.size()) - 1;
+  }
+
+  // Whether the JSON of the object at off could be taken for a wrapper.
+  bool NeedsWrap(int node, std::uint64_t off) const {
+    const Node& n = n_[node];
+    bool dollar = false;
+    switch (n.op) {
+      case Op::kPtr:
+        return true;
+      case Op::kOptional:
+        return v_.Load<std::uint8_t>(off + n_[n.args[0]].size) == 1 &&
+               !n_[n.args[0]].maybe_null && NeedsWrap(n.args[0], off);
+      case Op::kMap:
+      case Op::kHashMap:
+        return ObjectForm(n.args[0],
+                          Elements(n.args[0], off, n.op == Op::kHashMap),
+                          &dollar) &&
+               dollar;
+      case Op::kValue:
+        return v_.Load<std::uint32_t>(off + kValueIndexAt) == 6 &&
+               ObjectForm(n.args[1], Elements(n.args[1], off, false),
+                          &dollar) &&
+               dollar;
+      default:
+        return false;
+    }
+  }
+
+  void Emit(int node, std::uint64_t off) {
+    const Node& n = n_[node];
+    switch (n.op) {
+      case Op::kBool:
+        out_.append(v_.Load<std::uint8_t>(off) ? "true" : "false");
+        return;
+      case Op::kChar: {
+        const char c = *v_.at(off);
+        if (static_cast<unsigned char>(c) < 0x80) {
+          AppendQuoted(std::string_view(&c, 1), &out_);
+        } else {
+          absl::StrAppend(&out_, static_cast<int>(static_cast<signed char>(c)));
+        }
+        return;
+      }
+      case Op::kSigned:
+        switch (n.size) {
+          case 1:
+            return absl::StrAppend(&out_, v_.Load<std::int8_t>(off));
+          case 2:
+            return absl::StrAppend(&out_, v_.Load<std::int16_t>(off));
+          case 4:
+            return absl::StrAppend(&out_, v_.Load<std::int32_t>(off));
+          default:
+            return absl::StrAppend(&out_, v_.Load<std::int64_t>(off));
+        }
+      case Op::kUnsigned:
+        switch (n.size) {
+          case 1:
+            return absl::StrAppend(&out_, v_.Load<std::uint8_t>(off));
+          case 2:
+            return absl::StrAppend(&out_, v_.Load<std::uint16_t>(off));
+          case 4:
+            return absl::StrAppend(&out_, v_.Load<std::uint32_t>(off));
+          default:
+            return absl::StrAppend(&out_, v_.Load<std::uint64_t>(off));
+        }
+      case Op::kFloat:
+        return AppendDouble(
+            n.size == 4 ? v_.Load<float>(off) : v_.Load<double>(off), &out_);
+      case Op::kNone:
+        out_.append("null");
+        return;
+      case Op::kString:
+        return AppendBytes(Bytes(off), &out_);
+      case Op::kValue:
+        switch (v_.Load<std::uint32_t>(off + kValueIndexAt)) {
+          case 0:
+            out_.append("null");
+            return;
+          case 1:
+            out_.append(v_.Load<std::uint8_t>(off) ? "true" : "false");
+            return;
+          case 2:
+            return absl::StrAppend(&out_, v_.Load<std::int64_t>(off));
+          case 3: {
+            const double d = v_.Load<double>(off);
+            if (std::isfinite(d)) return AppendDouble(d, &out_);
+            out_.append("null");
+            return;
+          }
+          case 4:
+            return AppendLossy(Bytes(off), &out_);
+          case 5: {
+            const ArrayRef a = Elements(node, off, false);
+            return Open(Mode::kArray, node, a.off, a.n);
+          }
+          default: {
+            const ArrayRef a = Elements(n.args[1], off, false);
+            return Open(Mode::kObject, n.args[1], a.off, a.n);
+          }
+        }
+      case Op::kVector:
+      case Op::kSet:
+      case Op::kHashSet: {
+        const ArrayRef a = Elements(n.args[0], off, n.op == Op::kHashSet);
+        return Open(Mode::kArray, n.args[0], a.off, a.n);
+      }
+      case Op::kMap:
+      case Op::kHashMap: {
+        const ArrayRef a = Elements(n.args[0], off, n.op == Op::kHashMap);
+        bool dollar;
+        if (!ObjectForm(n.args[0], a, &dollar)) {
+          return Open(Mode::kArray, n.args[0], a.off, a.n);
+        }
+        Open(Mode::kObject, n.args[0], a.off, a.n);
+        if (n.op == Op::kHashMap && a.n > 1) SortByKey(n.args[0], a);
+        return;
+      }
+      case Op::kPair:
+      case Op::kTuple:
+        return Open(Mode::kItems, node, off, n.args.size());
+      case Op::kStruct:
+        return Open(Mode::kStruct, node, off, n.args.size());
+      case Op::kOptional: {
+        const int e = n.args[0];
+        if (v_.Load<std::uint8_t>(off + n_[e].size) == 0) {
+          out_.append("null");
+        } else if (n_[e].maybe_null) {
+          Open(Mode::kArray, e, off, 1);
+        } else {
+          Emit(e, off);
+        }
+        return;
+      }
+      case Op::kVariant: {
+        const auto index = v_.Load<std::uint32_t>(off + n.offsets[0]);
+        out_.push_back('{');
+        stack_.push_back(Frame{Mode::kClose, 0, 0, 0, 0});
+        NewLine();
+        Key("index");
+        absl::StrAppend(&out_, index, ",");
+        NewLine();
+        Key("type");
+        AppendQuoted(n_[n.args[index]].expression, &out_);
+        out_.push_back(',');
+        NewLine();
+        Key("value");
+        return Emit(n.args[index], off);
+      }
+      case Op::kPtr: {
+        const auto p = v_.Load<std::uint64_t>(off);
+        if (p == 0) {
+          out_.append("null");
+          return;
+        }
+        const int e = n.args[0];
+        std::uint64_t t = 0;
+        v_.Range(p, 1, n_[e].size, n_[e].align, &t);
+        const ObjectKey key{t, e};
+        if (auto it = ids_.find(key); it != ids_.end()) {
+          out_.append(pretty_ ? "{\"$ref\": " : "{\"$ref\":");
+          absl::StrAppend(&out_, it->second, "}");
+          return;
+        }
+        auto r = refs_.find(key);
+        if (r != refs_.end() && r->second >= 2) {
+          const std::int64_t id = next_id_++;
+          ids_[key] = id;
+          Wrapper({{"$id", id}}, "$value");
+        } else if (NeedsWrap(e, t)) {
+          Wrapper({}, "$value");
+        }
+        return Emit(e, t);
+      }
+    }
+  }
+
+  const Nodes& n_;
+  const View& v_;
+  const absl::flat_hash_map<ObjectKey, std::uint32_t>& refs_;
+  const bool pretty_;
+  absl::FunctionRef<void(std::string_view)> sink_;
+  std::string out_;
+  std::vector<Frame> stack_;
+  std::vector<std::vector<std::uint64_t>> orders_;  // of the open kObjects
+  absl::flat_hash_map<ObjectKey, std::int64_t> ids_;
+  std::int64_t next_id_ = 1;
+};
+
+// ----------------------------------------------------------- path steps
+
+// Whether the key at `off` (of node `key`) is the one `text` names.
+absl::StatusOr<bool> KeyIs(const Nodes& nodes, const View& v, int key,
+                           std::uint64_t off, std::string_view text) {
+  const Node& k = nodes[key];
+  switch (k.op) {
+    case Op::kString: {
+      const auto size = v.Load<std::uint64_t>(off + 8);
+      std::uint64_t t = 0;
+      v.Range(v.Load<std::uint64_t>(off), size + 1, 1, 1, &t);
+      return std::string_view(v.at(t), size) == text;
+    }
+    case Op::kChar:
+      return text.size() == 1 && *v.at(off) == text[0];
+    case Op::kBool:
+      return (text == "true" || text == "false") &&
+             (v.Load<std::uint8_t>(off) == 1) == (text == "true");
+    case Op::kSigned:
+    case Op::kUnsigned: {
+      std::int64_t s;
+      std::uint64_t u;
+      const bool is_s = absl::SimpleAtoi(schema_internal::Av(text), &s);
+      const bool is_u = absl::SimpleAtoi(schema_internal::Av(text), &u);
+      if (!is_s && !is_u) break;
+      std::uint64_t bits = 0;
+      std::memcpy(&bits, v.at(off), k.size);
+      if (k.op == Op::kSigned && k.size < 8 && (bits >> (8 * k.size - 1)) & 1) {
+        bits |= ~std::uint64_t{0} << (8 * k.size);  // sign-extend
+      }
+      return k.op == Op::kSigned ? is_s && static_cast<std::int64_t>(bits) == s
+                                 : is_u && bits == u;
+    }
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrFormat("a path cannot name keys of type %s", k.expression));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrFormat("'%s' is not a key of type %s", text, k.expression));
+}
+
+// Follows `path` from the root; sets *node and *off to what it names.
+absl::Status Step(const Nodes& nodes, const View& v, std::string_view path,
+                  int* node, std::uint64_t* off) {
+  if (path.empty()) return absl::OkStatus();
+  std::string done;
+  for (absl::string_view part :
+       absl::StrSplit(schema_internal::Av(path), '.')) {
+    const std::string where = done.empty() ? "the root" : "`" + done + "`";
+    // Through pointers, optionals and variants to something with parts.
+    for (;;) {
+      const Node& n = nodes[*node];
+      if (n.op == Op::kPtr) {
+        const auto p = v.Load<std::uint64_t>(*off);
+        if (p == 0) return absl::NotFoundError("null pointer at " + where);
+        const Node& e = nodes[n.args[0]];
+        v.Range(p, 1, e.size, e.align, off);
+        *node = n.args[0];
+      } else if (n.op == Op::kOptional) {
+        if (v.Load<std::uint8_t>(*off + nodes[n.args[0]].size) == 0) {
+          return absl::NotFoundError("empty optional at " + where);
+        }
+        *node = n.args[0];
+      } else if (n.op == Op::kVariant) {
+        *node = n.args[v.Load<std::uint32_t>(*off + n.offsets[0])];
+      } else {
+        break;
+      }
+    }
+    const Node& n = nodes[*node];
+    auto missing = [&] {
+      return absl::NotFoundError(absl::StrFormat("%s (a %s) has no part '%s'",
+                                                 where, n.expression, part));
+    };
+    std::uint64_t index = 0;
+    const bool numeric = absl::SimpleAtoi(part, &index);
+    int elems = -1;  // for arrays and maps: the element node
+    std::uint64_t count = 0, data = 0;
+    switch (n.op) {
+      case Op::kStruct: {
+        std::size_t k = 0;
+        while (k < n.names.size() && n.names[k] != part) ++k;
+        if (k == n.names.size()) return missing();
+        *off += n.offsets[k];
+        *node = n.args[k];
+        break;
+      }
+      case Op::kPair:
+      case Op::kTuple:
+        if (!numeric || index >= n.args.size()) return missing();
+        *off += n.offsets[index];
+        *node = n.args[index];
+        break;
+      case Op::kValue: {
+        const auto type = v.Load<std::uint32_t>(*off + kValueIndexAt);
+        if (type != 5 && type != 6) {
+          return absl::InvalidArgumentError(where +
+                                            " is a value without parts");
+        }
+        elems = type == 5 ? *node : n.args[1];
+        break;
+      }
+      case Op::kVector:
+      case Op::kMap:
+      case Op::kHashMap:
+        elems = n.args[0];
+        break;
+      default:
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "%s is a %s: a path cannot name its parts", where, n.expression));
+    }
+    if (elems >= 0) {
+      const Node& e = nodes[elems];
+      count = v.Load<std::uint64_t>(*off + (n.op == Op::kHashMap ? 16 : 8));
+      if (count != 0)
+        v.Range(v.Load<std::uint64_t>(*off), count, e.size, e.align, &data);
+      const bool is_map = n.op == Op::kMap || n.op == Op::kHashMap ||
+                          (n.op == Op::kValue && elems != *node);
+      if (!is_map) {  // an array
+        if (!numeric || index >= count) return missing();
+        *off = data + index * e.size;
+        *node = elems;
+      } else {
+        std::uint64_t k = 0;
+        for (; k < count; ++k) {
+          absl::StatusOr<bool> is =
+              KeyIs(nodes, v, e.args[0], data + k * e.size,
+                    std::string_view(part.data(), part.size()));
+          if (!is.ok()) return is.status();
+          if (*is) break;
+        }
+        if (k == count) return missing();
+        *off = data + k * e.size + e.offsets[1];
+        *node = e.args[1];
+      }
+    }
+    done = done.empty() ? std::string(part) : absl::StrCat(done, ".", part);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status VerifyGraph(const Schema& schema, const GraphBytes& graph) {
+  Nodes nodes;
+  if (absl::Status s = Nodes::Compile(schema, &nodes); !s.ok()) return s;
+  const View view(graph.bytes, graph.size, graph.address);
+  Checker checker(nodes, view);
+  return checker.Run();
+}
+
+absl::Status WriteGraphJson(const Schema& schema, const GraphBytes& graph,
+                            const JsonOptions& options,
+                            absl::FunctionRef<void(std::string_view)> out) {
+  Nodes nodes;
+  if (absl::Status s = Nodes::Compile(schema, &nodes); !s.ok()) return s;
+  const View view(graph.bytes, graph.size, graph.address);
+  Checker checker(nodes, view);
+  if (absl::Status s = checker.Run(); !s.ok()) return s;
+  int node = 0;
+  std::uint64_t off = 0;
+  if (absl::Status s = Step(nodes, view, options.path, &node, &off); !s.ok()) {
+    return absl::Status(
+        s.code(), absl::StrCat("path '", options.path, "': ", s.message()));
+  }
+  Printer printer(nodes, view, checker.refs(), options.pretty, out);
+  printer.Print(node, off);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> GraphToJson(const Schema& schema,
+                                        const GraphBytes& graph,
+                                        const JsonOptions& options) {
+  std::string out;
+  absl::Status s =
+      WriteGraphJson(schema, graph, options,
+                     [&](std::string_view piece) { out.append(piece); });
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace ancient

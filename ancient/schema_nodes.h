@@ -1,0 +1,114 @@
+// Internal to schema_graph: a Schema compiled into flat nodes that the
+// graph walkers dispatch on without comparing names.
+
+#ifndef ANCIENT_SCHEMA_NODES_H_
+#define ANCIENT_SCHEMA_NODES_H_
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "ancient/schema.h"
+
+namespace ancient::schema_internal {
+
+enum class Op : std::uint8_t {
+  kBool,
+  kChar,
+  kSigned,    // i8..i64
+  kUnsigned,  // u8..u64, enum8..enum64
+  kFloat,     // f32, f64
+  kNone,
+  kString,
+  kValue,
+  kVector,
+  kSet,
+  kMap,
+  kHashSet,
+  kHashMap,
+  kPair,  // also a map's entries
+  kTuple,
+  kOptional,
+  kVariant,
+  kPtr,
+  kStruct,
+};
+
+struct Node {
+  Op op;
+  std::uint64_t size = 0, align = 1;
+  // vector, set, hash_set: {element}; map, hash_map: {entry pair, key,
+  // value}; pair, tuple, variant: the elements; optional, ptr: {pointee};
+  // struct: the fields; value: {string, entry pair<string, value>}.
+  std::vector<int> args;
+  // pair, tuple, struct: each arg's offset; variant: {index's offset}.
+  std::vector<std::uint64_t> offsets;
+  std::vector<std::string> names;  // struct: field names
+  std::string expression;          // as Schema writes it: "map<char, ptr<N>>"
+  bool trivial = false;     // every bit pattern valid, nothing out of line
+  bool maybe_null = false;  // JSON null is one of its values
+};
+
+// The compiled schema: node 0 is the root.
+class Nodes {
+ public:
+  // FailedPrecondition when the schema is for another platform.
+  static absl::Status Compile(const Schema& schema, Nodes* out);
+
+  const Node& operator[](int i) const { return nodes_[i]; }
+  int size() const { return static_cast<int>(nodes_.size()); }
+
+  // Whether two nodes describe the same frozen type.
+  bool Same(int a, int b) const;
+
+ private:
+  int Add(const SchemaType& t);
+  int Entry(int key, int value);  // a pair node for map entries
+  std::vector<Node> nodes_;
+  absl::flat_hash_map<const SchemaType*, int> done_;
+};
+
+// Bytes of a graph whose pointers were written for another address.
+class View {
+ public:
+  View(const char* bytes, std::uint64_t size, std::uintptr_t address)
+      : b_(bytes), size_(size), address_(address) {}
+
+  template <class V>
+  V Load(std::uint64_t off) const {
+    V v;
+    std::memcpy(&v, b_ + off, sizeof v);
+    return v;
+  }
+  const char* at(std::uint64_t off) const { return b_ + off; }
+  std::uint64_t size() const { return size_; }
+
+  // The offset that pointer value p stands for, if `n` objects of `elem`
+  // bytes aligned to `align` fit there; else false.
+  bool Range(std::uint64_t p, std::uint64_t n, std::uint64_t elem,
+             std::uint64_t align, std::uint64_t* off) const {
+    if (p < address_ || p - address_ > size_ || p % align != 0) return false;
+    *off = p - address_;
+    return n <= (size_ - *off) / elem;
+  }
+
+ private:
+  const char* b_;
+  std::uint64_t size_;
+  std::uintptr_t address_;
+};
+
+// Debian's Abseil has its own string_view.
+inline absl::string_view Av(std::string_view s) { return {s.data(), s.size()}; }
+
+// UTF-8 validity (RFC 3629: no overlongs, surrogates or code points past
+// U+10FFFF).
+bool ValidUtf8(std::string_view s);
+
+}  // namespace ancient::schema_internal
+
+#endif  // ANCIENT_SCHEMA_NODES_H_

@@ -1,0 +1,646 @@
+// The schema-driven layer: layouts computed from descriptions agree with the
+// compiler's, VerifyGraph by schema agrees with VerifyGraph<T>, JSON out
+// equals a rendering computed independently from the heap value, and JSON
+// in rebuilds graphs that the C++ type reads back.
+
+#include "ancient/schema_graph.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <variant>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "ancient/ancient.h"
+#include "ancient/check.h"
+#include "ancient/json.h"
+#include "ancient/schema.h"
+#include "ancient/type_id.h"
+#include "ancient/value.h"
+
+namespace sg {
+enum class Shade : std::int16_t { kDark = -2, kLight = 7 };
+struct Inner {
+  std::int8_t a;
+  std::string s;
+  double d;
+};
+struct Outer {
+  char c;
+  Inner inner;
+  std::optional<Inner> maybe;
+  std::tuple<std::int8_t, std::int64_t, std::int8_t> t;
+  std::pair<std::int8_t, Inner> p;
+  std::variant<std::monostate, std::int8_t, std::string, Inner> v;
+  std::vector<Inner> list;
+  Shade shade;
+  bool flag;
+};
+struct Node {
+  std::string name;
+  std::map<char, std::unique_ptr<Node>> next;
+  std::vector<Node> kids;
+  std::map<int, Node> by_id;
+};
+struct Cyclic {
+  std::int64_t id;
+  std::vector<Cyclic*> out;
+  std::shared_ptr<std::string> label;
+};
+}  // namespace sg
+ANCIENT_STRUCT(sg::Inner, a, s, d);
+ANCIENT_STRUCT(sg::Outer, c, inner, maybe, t, p, v, list, shade, flag);
+ANCIENT_STRUCT(sg::Node, name, next, kids, by_id);
+ANCIENT_STRUCT(sg::Cyclic, id, out, label);
+
+namespace {
+
+using Json = nlohmann::json;
+
+template <class T>
+ancient::Schema SchemaOf() {
+  auto s = ancient::Schema::Parse(ancient::TypeDescription<T>());
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *std::move(s);
+}
+
+// ------------------------------------------------------------- layouts
+
+template <class T>
+void ExpectLayout() {
+  using F = ancient::Frozen<T>;
+  const ancient::Schema s = SchemaOf<T>();
+  EXPECT_EQ(s.root().size, sizeof(F)) << ancient::TypeName<T>();
+  EXPECT_EQ(s.root().align, alignof(F)) << ancient::TypeName<T>();
+}
+
+template <class A, class B>
+void ExpectPairLayout() {
+  ExpectLayout<std::pair<A, B>>();
+  using F = ancient::Frozen<std::pair<A, B>>;
+  const ancient::Schema s = SchemaOf<std::pair<A, B>>();
+  EXPECT_EQ(s.root().offsets[1], offsetof(F, second));
+}
+
+TEST(SchemaLayout, MatchesTheCompilers) {
+  ExpectLayout<bool>();
+  ExpectLayout<char>();
+  ExpectLayout<std::int16_t>();
+  ExpectLayout<float>();
+  ExpectLayout<sg::Shade>();
+  ExpectLayout<std::monostate>();
+  ExpectLayout<std::string>();
+  ExpectLayout<ancient::Value>();
+  ExpectLayout<std::vector<std::int8_t>>();
+  ExpectLayout<std::map<std::string, double>>();
+  ExpectLayout<std::set<int>>();
+  ExpectLayout<std::unordered_map<std::int8_t, std::string>>();
+  ExpectLayout<std::unordered_set<std::int64_t>>();
+  ExpectLayout<std::unique_ptr<sg::Inner>>();
+  ExpectPairLayout<std::int8_t, double>();
+  ExpectPairLayout<std::string, std::int8_t>();
+  ExpectPairLayout<std::int8_t, std::optional<std::int16_t>>();
+  ExpectLayout<std::optional<std::int8_t>>();
+  ExpectLayout<std::optional<double>>();
+  ExpectLayout<std::optional<std::optional<std::int32_t>>>();
+  ExpectLayout<std::variant<std::int8_t, std::int16_t>>();
+  ExpectLayout<std::variant<std::monostate, std::string, double>>();
+  ExpectLayout<std::tuple<std::int8_t>>();
+  ExpectLayout<std::tuple<std::int8_t, std::int64_t, std::int8_t>>();
+  ExpectLayout<std::tuple<std::int64_t, std::int8_t, std::int16_t>>();
+  ExpectLayout<
+      std::tuple<std::optional<std::int8_t>, std::int8_t, std::int8_t>>();
+  ExpectLayout<std::tuple<std::pair<std::int64_t, std::int8_t>, std::int8_t>>();
+  ExpectLayout<sg::Inner>();
+  ExpectLayout<sg::Outer>();
+  ExpectLayout<sg::Node>();
+  ExpectLayout<sg::Cyclic>();
+  // Tuple element offsets.
+  using T3 = std::tuple<std::int8_t, std::int64_t, std::int8_t>;
+  const ancient::Frozen<T3> f{};
+  const ancient::Schema s = SchemaOf<T3>();
+  const auto* base = reinterpret_cast<const char*>(&f);
+  EXPECT_EQ(s.root().offsets[1],
+            reinterpret_cast<const char*>(&ancient::get<1>(f)) - base);
+  EXPECT_EQ(s.root().offsets[2],
+            reinterpret_cast<const char*>(&ancient::get<2>(f)) - base);
+}
+
+TEST(SchemaLayout, ImpossibleLayoutsAreDataLoss) {
+  for (const char* d : {
+           "ancient/1;le;p64;S{8;a@1:i32}",             // misaligned
+           "ancient/1;le;p64;S{8;a@0:i64;b@4:i8}",      // overlapping
+           "ancient/1;le;p64;S{4;a@0:i64}",             // past the end
+           "ancient/1;le;p64;S{9;a@0:i64}",             // size not aligned
+           "ancient/1;le;p64;S{24;a@0:optional<S^1>}",  // itself by value
+           "ancient/1;le;p64;S{8;a@0:ptr<T^1>}",        // a ref to another name
+           "ancient/1;le;p48;i32",                      // unknown platform
+       }) {
+    EXPECT_EQ(ancient::Schema::Parse(d).status().code(),
+              absl::StatusCode::kDataLoss)
+        << d;
+  }
+  // Out of line, a struct may hold itself.
+  EXPECT_TRUE(
+      ancient::Schema::Parse("ancient/1;le;p64;S{16;a@0:vector<S^1>}").ok());
+}
+
+// -------------------------------------- the JSON a heap value should give
+
+// An independent rendering of heap values in the documented form (through
+// nlohmann, not the code under test).
+struct Render {
+  template <class T>
+  static Json Of(const T& v);
+};
+
+template <class T>
+inline constexpr bool kNullable = false;
+template <class T>
+inline constexpr bool kNullable<std::optional<T>> = true;
+template <class T>
+inline constexpr bool kNullable<std::unique_ptr<T>> = true;
+template <class T>
+inline constexpr bool kNullable<std::shared_ptr<T>> = true;
+template <>
+inline constexpr bool kNullable<std::monostate> = true;
+template <>
+inline constexpr bool kNullable<ancient::Value> = true;
+
+Json Bytes(const std::string& s) {
+  try {
+    (void)Json(s).dump();
+    return Json(s);
+  } catch (const Json::exception&) {
+    Json o = Json::object();
+    o["$base64"] = absl::Base64Escape(absl::string_view(s.data(), s.size()));
+    return o;
+  }
+}
+
+template <class K>
+bool KeysAreNames(const std::vector<K>& keys) {
+  for (const K& k : keys) {
+    if constexpr (std::is_same_v<K, char>) {
+      if (static_cast<unsigned char>(k) >= 0x80) return false;
+    } else if constexpr (std::is_same_v<K, std::string>) {
+      if (Bytes(k).is_object()) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+template <class T>
+Json OfCompound(const T& v);
+
+template <class T>
+Json Render::Of(const T& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v;
+  } else if constexpr (std::is_same_v<T, char>) {
+    if (static_cast<unsigned char>(v) < 0x80) return std::string(1, v);
+    return static_cast<int>(static_cast<signed char>(v));
+  } else if constexpr (std::is_enum_v<T>) {
+    return static_cast<std::uint64_t>(
+        static_cast<std::make_unsigned_t<std::underlying_type_t<T>>>(v));
+  } else if constexpr (std::is_integral_v<T>) {
+    return v;
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (std::isnan(v)) return "NaN";
+    if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+    return static_cast<double>(v);
+  } else if constexpr (std::is_same_v<T, std::monostate>) {
+    return nullptr;
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return Bytes(v);
+  } else if constexpr (std::is_same_v<T, ancient::Value>) {
+    return Json::parse(ancient::ToJson(v));
+  } else {
+    return OfCompound(v);
+  }
+}
+
+template <class T>
+struct IsMap : std::false_type {};
+template <class K, class V>
+struct IsMap<std::map<K, V>> : std::true_type {};
+template <class K, class V>
+struct IsMap<std::unordered_map<K, V>> : std::true_type {};
+
+template <class T>
+Json OfCompound(const T& v);
+
+template <class T>
+Json OfOptional(const std::optional<T>& o) {
+  if (!o) return nullptr;
+  if constexpr (kNullable<T>) return Json::array({Render::Of(*o)});
+  return Render::Of(*o);
+}
+
+template <class T>
+Json OfCompound(const T& v) {
+  if constexpr (IsMap<T>::value) {
+    std::vector<typename T::key_type> keys;
+    for (const auto& e : v) keys.push_back(e.first);
+    if (KeysAreNames(keys)) {
+      Json o = Json::object();
+      for (const auto& [k, x] : v) {
+        if constexpr (std::is_same_v<typename T::key_type, char>) {
+          o[std::string(1, k)] = Render::Of(x);
+        } else if constexpr (std::is_same_v<typename T::key_type,
+                                            std::string>) {
+          o[k] = Render::Of(x);
+        }
+      }
+      return o;
+    }
+    Json a = Json::array();
+    for (const auto& [k, x] : v) {
+      a.push_back(Json::array({Render::Of(k), Render::Of(x)}));
+    }
+    return a;
+  } else if constexpr (requires { v.begin(); }) {
+    Json a = Json::array();
+    for (const auto& e : v) a.push_back(Render::Of(e));
+    return a;
+  } else if constexpr (requires {
+                         v.first;
+                         v.second;
+                       }) {
+    return Json::array({Render::Of(v.first), Render::Of(v.second)});
+  } else if constexpr (requires { std::tuple_size<T>::value; }) {
+    return std::apply(
+        [](const auto&... e) { return Json::array({Render::Of(e)...}); }, v);
+  } else if constexpr (requires { v.has_value(); }) {
+    return OfOptional(v);
+  } else if constexpr (requires { v.index(); }) {
+    return std::visit(
+        [&](const auto& alt) {
+          using A = std::decay_t<decltype(alt)>;
+          return Json{{"index", v.index()},
+                      {"type", SchemaOf<A>().root().Expression()},
+                      {"value", Render::Of(alt)}};
+        },
+        v);
+  } else if constexpr (requires { v.get(); }) {  // owning pointers
+    if (!v) return nullptr;
+    Json inner = Render::Of(*v);
+    using P = std::decay_t<decltype(*v)>;
+    constexpr bool kPointer = requires { std::declval<P>().get(); }
+    &&!requires { std::declval<P>().has_value(); };
+    if (kPointer || (inner.is_object() &&
+                     (inner.contains("$id") || inner.contains("$ref") ||
+                      inner.contains("$value")))) {
+      Json w = Json::object();
+      w["$value"] = std::move(inner);
+      return w;
+    }
+    return inner;
+  } else {  // ANCIENT_STRUCT
+    Json o = Json::object();
+    std::apply(
+        [&](const auto&... f) {
+          (
+              [&] {
+                if constexpr (requires { f.heap; }) {
+                  o[std::string(f.name)] = Render::Of(v.*(f.heap));
+                }
+              }(),
+              ...);
+        },
+        ancient::StructInfo<T>::Fields());
+    return o;
+  }
+}
+
+// ------------------------------------------------------- round trips
+
+struct Aligned {
+  explicit Aligned(std::size_t n)
+      : p(static_cast<char*>(::operator new (n, std::align_val_t{64}))) {}
+  ~Aligned() { ::operator delete (p, std::align_val_t{64}); }
+  char* p;
+};
+
+template <class T>
+ancient::GraphBytes BytesOf(const ancient::Ancient<T>& a) {
+  const char* p = static_cast<const char*>(a.data());
+  return {p, a.size_bytes(), reinterpret_cast<std::uintptr_t>(p)};
+}
+
+// value -> Mark -> JSON by schema == Render; JSON -> JsonGraph -> the
+// typed check passes and gives the same JSON back. Returns the JSON.
+template <class T>
+std::string RoundTrip(const T& value) {
+  const ancient::Schema schema = SchemaOf<T>();
+  const ancient::Ancient<T> a = ancient::Mark(value);
+  absl::StatusOr<std::string> json = ancient::GraphToJson(schema, BytesOf(a));
+  EXPECT_TRUE(json.ok()) << json.status();
+  if (!json.ok()) return "";
+  EXPECT_EQ(Json::parse(*json), Render::Of(value)) << *json;
+
+  absl::StatusOr<ancient::JsonGraph> g =
+      ancient::JsonGraph::Build(schema, *json);
+  EXPECT_TRUE(g.ok()) << g.status() << " for " << *json;
+  if (!g.ok()) return *json;
+  Aligned buf(g->size());
+  g->Write(buf.p);
+  EXPECT_TRUE((ancient::VerifyGraph<T>(buf.p, g->size()).ok()));
+  const ancient::GraphBytes loaded{buf.p, g->size(),
+                                   reinterpret_cast<std::uintptr_t>(buf.p)};
+  EXPECT_TRUE(ancient::VerifyGraph(schema, loaded).ok());
+  absl::StatusOr<std::string> again = ancient::GraphToJson(schema, loaded);
+  EXPECT_TRUE(again.ok()) << again.status();
+  if (again.ok()) {
+    EXPECT_EQ(*again, *json);
+  }
+  return *json;
+}
+
+TEST(SchemaJson, EveryKindRoundTrips) {
+  RoundTrip(true);
+  RoundTrip('x');
+  RoundTrip(static_cast<char>(-61));
+  RoundTrip(std::int8_t{-128});
+  RoundTrip(std::uint64_t{18446744073709551615ull});
+  RoundTrip(std::int64_t{-9223372036854775807ll - 1});
+  RoundTrip(sg::Shade::kDark);
+  RoundTrip(0.1);
+  RoundTrip(1.0f / 3);
+  RoundTrip(std::nan(""));
+  RoundTrip(-HUGE_VAL);
+  RoundTrip(std::string("a\0b\"\\\n\x01 é", 11));
+  RoundTrip(std::string("\xff\xfe bytes"));
+  RoundTrip(std::string());
+  RoundTrip(std::vector<std::string>{});
+  RoundTrip(std::vector<std::int32_t>{3, 1, 2});
+  RoundTrip(std::set<std::string>{"b", "a", ""});
+  RoundTrip(std::map<std::string, std::int64_t>{{"x", 1}, {"$ref", 2}});
+  RoundTrip(std::map<std::string, std::int64_t>{{"\xff", 1}, {"ok", 2}});
+  RoundTrip(std::map<int, std::string>{{-1, "m"}, {5, "f"}});
+  RoundTrip(std::map<char, int>{{'a', 1}, {'\xe9', 2}});
+  RoundTrip(std::map<std::pair<int, std::string>, bool>{{{1, "a"}, true}});
+  RoundTrip(std::pair<std::int8_t, std::string>{1, "one"});
+  RoundTrip(std::tuple<std::int8_t, std::int64_t, std::int8_t>{1, 2, 3});
+  RoundTrip(std::optional<std::string>{});
+  RoundTrip(std::optional<std::string>{"s"});
+  RoundTrip(std::optional<std::optional<int>>{std::optional<int>{}});
+  RoundTrip(std::optional<std::optional<int>>{});
+  RoundTrip(std::variant<std::monostate, std::int8_t, std::string>{"v"});
+  RoundTrip(std::unique_ptr<std::unique_ptr<int>>{});
+  RoundTrip(std::make_unique<std::unique_ptr<int>>(std::make_unique<int>(4)));
+  RoundTrip(std::make_unique<std::map<std::string, int>>(
+      std::map<std::string, int>{{"$value", 1}}));
+  RoundTrip(std::vector<ancient::Value>{
+      ancient::Value(), ancient::Value(true), ancient::Value(-5),
+      ancient::Value(2.5), ancient::Value(1.0), ancient::Value("s"),
+      ancient::Value(ancient::Value::Array{1, "x", ancient::Value::Array{}}),
+      ancient::Value(ancient::Value::Object{{"k", 1}, {"$ref", 2}})});
+  sg::Outer o{'q',
+              {1, "in", 0.5},
+              sg::Inner{2, "maybe", -1},
+              {1, 2, 3},
+              {4, {5, "pair", 6}},
+              sg::Inner{7, "alt", 8},
+              {{9, "l", 10}},
+              sg::Shade::kLight,
+              true};
+  RoundTrip(o);
+  o.maybe.reset();
+  o.v = std::monostate{};
+  RoundTrip(o);
+}
+
+// As RoundTrip, comparing arrays as multisets (hash order is not the
+// heap's), then looks every key up in the rebuilt container.
+template <class C>
+void RoundTripHashed(const C& c) {
+  const ancient::Schema schema = SchemaOf<C>();
+  const ancient::Ancient<C> a = ancient::Mark(c);
+  absl::StatusOr<std::string> json = ancient::GraphToJson(schema, BytesOf(a));
+  ASSERT_TRUE(json.ok()) << json.status();
+  Json got = Json::parse(*json), want = Render::Of(c);
+  if (got.is_array()) {
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+  }
+  EXPECT_EQ(got, want);
+  auto g = ancient::JsonGraph::Build(schema, *json);
+  ASSERT_TRUE(g.ok()) << g.status();
+  Aligned buf(g->size());
+  g->Write(buf.p);
+  ASSERT_TRUE((ancient::VerifyGraph<C>(buf.p, g->size()).ok()));
+  const auto& f = *reinterpret_cast<const ancient::Frozen<C>*>(buf.p);
+  ASSERT_EQ(f.size(), c.size());
+  for (const auto& e : c) {
+    if constexpr (requires { e.first; }) {
+      EXPECT_TRUE(f.contains(e.first)) << *json;
+    } else {
+      EXPECT_TRUE(f.contains(e)) << *json;
+    }
+  }
+}
+
+TEST(SchemaJson, HashContainersRoundTripAndStayFindable) {
+  std::unordered_map<std::string, std::vector<std::int64_t>> m;
+  for (int i = 0; i < 1000; ++i) m["k" + std::to_string(i)] = {i, -i};
+  const std::string json = RoundTrip(m);
+  auto g = ancient::JsonGraph::Build(SchemaOf<decltype(m)>(), json);
+  ASSERT_TRUE(g.ok());
+  Aligned buf(g->size());
+  g->Write(buf.p);
+  const auto& f = *reinterpret_cast<const ancient::Frozen<decltype(m)>*>(buf.p);
+  ASSERT_EQ(f.size(), m.size());
+  for (const auto& [k, v] : m) {
+    const auto* got = f.get(k);
+    ASSERT_NE(got, nullptr) << k;
+    ASSERT_EQ(got->size(), 2u);
+    EXPECT_EQ((*got)[1], v[1]);
+  }
+  // Other key types hash as the heap's do.
+  RoundTripHashed(std::unordered_map<std::int32_t, std::string>{
+      {-7, "a"}, {9, "b"}, {1 << 20, "c"}});
+  RoundTripHashed(std::unordered_set<std::int64_t>{-1, 0, 5, 1ll << 40});
+  RoundTripHashed(std::unordered_map<char, int>{{'a', 1}, {'z', 2}});
+  RoundTripHashed(std::unordered_set<double>{0.5, -0.0, 1e300});
+}
+
+TEST(SchemaJson, SharingAndCyclesAreWrittenOnceThenReferredTo) {
+  // a -> b, a -> c, b -> c, c -> a. Mark copies the top object a itself,
+  // so c's pointer reaches a second copy, a', whose pointers reach b and c
+  // again: b and c are shared, and so is the label of b and c.
+  std::vector<std::unique_ptr<sg::Cyclic>> nodes;
+  for (int i = 0; i < 3; ++i) {
+    nodes.push_back(std::make_unique<sg::Cyclic>(sg::Cyclic{i, {}, nullptr}));
+  }
+  auto label = std::make_shared<std::string>("shared label");
+  nodes[0]->out = {nodes[1].get(), nodes[2].get()};
+  nodes[1]->out = {nodes[2].get()};
+  nodes[2]->out = {nodes[0].get()};
+  nodes[1]->label = label;
+  nodes[2]->label = label;
+  const auto schema = SchemaOf<sg::Cyclic>();
+  const auto a = ancient::Mark(*nodes[0]);
+  absl::StatusOr<std::string> json = ancient::GraphToJson(schema, BytesOf(a));
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(*json,
+            R"({"id":0,"out":[{"$id":1,"$value":{"id":1,"out":[{"$id":2,)"
+            R"("$value":{"id":2,"out":[{"id":0,"out":[{"$ref":1},{"$ref":2}],)"
+            R"("label":null}],"label":{"$id":3,"$value":"shared label"}}}],)"
+            R"("label":{"$ref":3}}},{"$ref":2}],"label":null})");
+  auto g = ancient::JsonGraph::Build(schema, *json);
+  ASSERT_TRUE(g.ok()) << g.status();
+  Aligned buf(g->size());
+  g->Write(buf.p);
+  ASSERT_TRUE(ancient::VerifyGraph<sg::Cyclic>(buf.p, g->size()).ok());
+  const auto& f = *reinterpret_cast<const ancient::Frozen<sg::Cyclic>*>(buf.p);
+  const auto* b = f.out[0].get();
+  const auto* c = f.out[1].get();
+  EXPECT_EQ(b->out[0].get(), c);  // c is one object
+  const auto* a2 = c->out[0].get();
+  EXPECT_EQ(a2->id, 0);
+  EXPECT_EQ(a2->out[0].get(), b);  // the cycle through a'
+  EXPECT_EQ(a2->out[1].get(), c);
+  EXPECT_EQ(b->label.get(), c->label.get());  // the label is shared
+  EXPECT_EQ(*c->label, "shared label");
+  // {"$ref": 0} is the top object.
+  auto top = ancient::JsonGraph::Build(
+      schema, R"({"id":5,"out":[{"$ref":0}],"label":null})");
+  ASSERT_TRUE(top.ok()) << top.status();
+  Aligned tb(top->size());
+  top->Write(tb.p);
+  const auto& t = *reinterpret_cast<const ancient::Frozen<sg::Cyclic>*>(tb.p);
+  EXPECT_EQ(t.out[0].get(), &t);
+  // Refs in any order, and errors for bad ones.
+  for (
+      const char* bad : {
+          R"({"id":0,"out":[{"$ref":7}],"label":null})",
+          R"({"id":0,"out":[{"$id":1,"$value":{"id":1,"out":[],"label":null}},)"
+          R"({"$id":1,"$value":{"id":1,"out":[],"label":null}}],"label":null})",
+          R"({"id":0,"out":[],"label":{"$ref":0}})",
+          R"({"id":0,"out":[],"label":null,"extra":1})",
+          R"({"id":0,"out":[]})",
+          R"({"id":"0","out":[],"label":null})",
+          R"({"id":0,"out":[],"label":null)",
+      }) {
+    auto r = ancient::JsonGraph::Build(schema, bad);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_TRUE(ancient::JsonGraph::Build(
+                  schema,
+                  R"({"id":0,"out":[{"$ref":3},{"$id":3,"$value":{"id":1,)"
+                  R"("out":[],"label":null}}],"label":null})")
+                  .ok());
+}
+
+TEST(SchemaJson, DeepChainsNeedNoRecursion) {
+  std::unique_ptr<sg::Node> head;
+  for (int i = 0; i < 200000; ++i) {
+    auto n = std::make_unique<sg::Node>();
+    n->next['n'] = std::move(head);
+    head = std::move(n);
+  }
+  const auto schema = SchemaOf<sg::Node>();
+  const auto a = ancient::Mark(*head);
+  absl::StatusOr<std::string> json = ancient::GraphToJson(schema, BytesOf(a));
+  ASSERT_TRUE(json.ok()) << json.status();
+  auto g = ancient::JsonGraph::Build(schema, *json);
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->size(), a.size_bytes());
+  // Iterative destruction of the heap chain.
+  while (head) head = std::move(head->next['n']);
+}
+
+TEST(SchemaJson, PathsNameParts) {
+  sg::Node root{"root", {}, {}, {}};
+  root.next['a'] = std::make_unique<sg::Node>(sg::Node{"A", {}, {}, {}});
+  root.kids.push_back(sg::Node{"kid", {}, {}, {}});
+  root.by_id.emplace(-4, sg::Node{"four", {}, {}, {}});
+  const auto schema = SchemaOf<sg::Node>();
+  const auto a = ancient::Mark(root);
+  auto at = [&](std::string path) {
+    ancient::JsonOptions o;
+    o.path = std::move(path);
+    return ancient::GraphToJson(schema, BytesOf(a), o);
+  };
+  EXPECT_EQ(*at("next.a.name"), R"("A")");
+  EXPECT_EQ(*at("kids.0.name"), R"("kid")");
+  EXPECT_EQ(*at("by_id.-4.name"), R"("four")");
+  EXPECT_EQ(*at("name"), R"("root")");
+  EXPECT_EQ(at("next.b").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(at("kids.1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(at("nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(at("name.x").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(at("by_id.x").status().code(), absl::StatusCode::kInvalidArgument);
+  ancient::JsonOptions pretty;
+  pretty.pretty = true;
+  pretty.path = "kids.0";
+  EXPECT_EQ(*ancient::GraphToJson(schema, BytesOf(a), pretty),
+            "{\n  \"name\": \"kid\",\n  \"next\": {},\n  \"kids\": [],\n"
+            "  \"by_id\": []\n}");
+}
+
+// Damage that VerifyGraph<T> catches, VerifyGraph by schema catches too.
+TEST(SchemaVerify, CatchesWhatTheTypedCheckCatches) {
+  sg::Outer o{'q',
+              {1, "in", 0.5},
+              sg::Inner{2, "maybe", -1},
+              {1, 2, 3},
+              {4, {5, "pair", 6}},
+              sg::Inner{7, "alt", 8},
+              {{9, "l", 10}},
+              sg::Shade::kLight,
+              true};
+  const auto a = ancient::Mark(o);
+  const auto schema = SchemaOf<sg::Outer>();
+  std::string bytes(static_cast<const char*>(a.data()), a.size_bytes());
+  int caught = 0, damaged = 0;
+  // Every byte of the block, set to a few values: whenever the typed check
+  // fails, the schema check must fail too (and never crash).
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    for (const unsigned char v : {0x00, 0x02, 0x7f, 0xff}) {
+      Aligned buf(bytes.size());
+      std::memcpy(buf.p, bytes.data(), bytes.size());
+      buf.p[i] = static_cast<char>(v);
+      const bool typed =
+          ancient::VerifyGraph<sg::Outer>(buf.p, bytes.size()).ok();
+      const absl::Status s = ancient::VerifyGraph(
+          schema,
+          {buf.p, bytes.size(), reinterpret_cast<std::uintptr_t>(buf.p)});
+      if (!typed) {
+        ++damaged;
+        EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << "byte " << i;
+        if (!s.ok()) ++caught;
+      }
+    }
+  }
+  EXPECT_GT(damaged, 100);
+  EXPECT_EQ(caught, damaged);
+  // The forged-size case: a string whose size runs past the block.
+  const auto s = ancient::Mark(std::string("hello"));
+  std::string forged(static_cast<const char*>(s.data()), s.size_bytes());
+  const std::uint64_t huge = 1u << 30;
+  std::memcpy(forged.data() + 8, &huge, 8);
+  Aligned buf(forged.size());
+  std::memcpy(buf.p, forged.data(), forged.size());
+  EXPECT_EQ(ancient::VerifyGraph(
+                SchemaOf<std::string>(),
+                {buf.p, forged.size(), reinterpret_cast<std::uintptr_t>(buf.p)})
+                .code(),
+            absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
