@@ -819,6 +819,12 @@ absl::Status Step(const Nodes& nodes, const View& v, std::string_view path,
 
 }  // namespace
 
+std::string JsonBytes(std::string_view bytes) {
+  std::string out;
+  AppendBytes(bytes, &out);
+  return out;
+}
+
 absl::Status VerifyGraph(const Schema& schema, const GraphBytes& graph) {
   Nodes nodes;
   if (absl::Status s = Nodes::Compile(schema, &nodes); !s.ok()) return s;

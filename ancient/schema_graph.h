@@ -97,6 +97,10 @@ absl::StatusOr<std::string> GraphToJson(const Schema& schema,
                                         const GraphBytes& graph,
                                         const JsonOptions& options = {});
 
+// `bytes` as JSON in the form above: a JSON string when they are valid
+// UTF-8, else {"$base64": "..."}. (What a dump writes for keys.)
+std::string JsonBytes(std::string_view bytes);
+
 // A frozen graph built from JSON (the form above) by a schema, for a store
 // to copy in (WriteBatch::ShareJson) or for Write to place anywhere.
 // Containers must be in the form above; sorted containers are sorted here

@@ -471,6 +471,22 @@ absl::StatusOr<GraphRef> ReadTxn::Find(std::string_view key,
         "store %s: key '%s' holds %s (type id %#x), not %s (type id %#x)%s",
         core_->dir(), key, name, rec->type_id, type.name, type_id, diff));
   }
+  return Locate(key, r);
+}
+
+absl::StatusOr<GraphRef> ReadTxn::FindUntyped(std::string_view key,
+                                              RootRecord* record) const {
+  if (absl::Status s = core_->CheckProcess(); !s.ok()) return s;
+  if (absl::Status s = core_->CheckKey(key); !s.ok()) return s;
+  std::string_view name;
+  absl::StatusOr<RootRecord> r = ReadRoot(*core_, txn(), key, &name);
+  if (!r.ok()) return r.status();
+  *record = *r;
+  return Locate(key, *r);
+}
+
+absl::StatusOr<GraphRef> ReadTxn::Locate(std::string_view key,
+                                         const RootRecord& r) const {
   // Structure only; Verify checks contents (checksum, every pointer).
   const std::uint64_t end = r.offset + r.extent_size;
   if (end < r.offset || r.graph_size == 0 || r.offset % kExtentAlign != 0 ||

@@ -65,7 +65,71 @@ absl::StatusOr<std::string> Snapshot::TypeDescription(
   return txn_->TypeDescriptionOf(info->type_id);
 }
 
+absl::Status Snapshot::WriteJson(
+    std::string_view key, const JsonOptions& options,
+    absl::FunctionRef<void(std::string_view)> out) const {
+  RootRecord r;
+  absl::StatusOr<store_internal::GraphRef> g = txn_->FindUntyped(key, &r);
+  if (!g.ok()) return g.status();
+  const std::string& dir = txn_->core().dir();
+  absl::StatusOr<std::string> d = txn_->TypeDescriptionOf(r.type_id);
+  if (!d.ok()) {
+    if (absl::IsNotFound(d.status())) {
+      return absl::NotFoundError(
+          Cat("store ", dir, ": key '", key,
+              "' has no recorded type (shared before stores recorded "
+              "types; share it again to record it)"));
+    }
+    return d.status();
+  }
+  absl::StatusOr<Schema> schema = Schema::Parse(*d);
+  if (!schema.ok()) {
+    return absl::DataLossError(
+        Cat("store ", dir, ": key '", key, "': ", schema.status().message()));
+  }
+  const char* p = static_cast<const char*>(g->root);
+  absl::Status s = WriteGraphJson(
+      *schema, {p, g->size, reinterpret_cast<std::uintptr_t>(p)}, options, out);
+  if (!s.ok()) {
+    return absl::Status(s.code(),
+                        Cat("store ", dir, ": key '", key, "': ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Snapshot::GetJson(
+    std::string_view key, const JsonOptions& options) const {
+  std::string out;
+  absl::Status s = WriteJson(
+      key, options, [&](std::string_view piece) { out.append(piece); });
+  if (!s.ok()) return s;
+  return out;
+}
+
 // ----------------------------------------------------------- WriteBatch
+
+absl::StatusOr<ShareInfo> WriteBatch::ShareJson(std::string_view key,
+                                                std::string_view description,
+                                                std::string_view json) {
+  absl::StatusOr<Schema> schema = Schema::Parse(description);
+  if (!schema.ok()) {
+    return absl::InvalidArgumentError(
+        Cat("key '", key, "': ", schema.status().message()));
+  }
+  absl::StatusOr<JsonGraph> graph = JsonGraph::Build(*schema, json);
+  if (!graph.ok()) {
+    return absl::Status(graph.status().code(),
+                        Cat("key '", key, "': ", graph.status().message()));
+  }
+  const std::string desc(description);
+  const std::string name = schema->TypeName();
+  const store_internal::TypeRef type{XXH3_64bits(desc.data(), desc.size()),
+                                     name, desc};
+  return ShareGraph(key, type, graph->size(), graph->pointer_count(),
+                    [&](void* dest, const void* address, bool zeroed) {
+                      return graph->Write(dest, address, zeroed);
+                    });
+}
 
 WriteBatch::WriteBatch(std::unique_ptr<WriteTxn> txn) : txn_(std::move(txn)) {}
 WriteBatch::WriteBatch(WriteBatch&&) noexcept = default;
@@ -129,6 +193,17 @@ absl::StatusOr<WriteBatch> Store::Write() {
   absl::StatusOr<std::unique_ptr<WriteTxn>> txn = WriteTxn::Begin(core_);
   if (!txn.ok()) return txn.status();
   return WriteBatch(*std::move(txn));
+}
+
+absl::StatusOr<ShareInfo> Store::ShareJson(std::string_view key,
+                                           std::string_view description,
+                                           std::string_view json) {
+  absl::StatusOr<WriteBatch> batch = Write();
+  if (!batch.ok()) return batch.status();
+  absl::StatusOr<ShareInfo> info = batch->ShareJson(key, description, json);
+  if (!info.ok()) return info.status();
+  if (absl::Status s = batch->Commit(); !s.ok()) return s;
+  return info;
 }
 
 absl::Status Store::Delete(std::string_view key) {
@@ -292,6 +367,17 @@ absl::Status Store::Verify() const {
         if (!type.ok() && !absl::IsNotFound(type.status())) {
           return absl::Status(type.status().code(),
                               Cat(what, ": ", type.status().message()));
+        }
+        if (type.ok()) {  // The typed check, by the recorded type.
+          absl::StatusOr<Schema> schema = Schema::Parse(*type);
+          absl::Status c =
+              schema.ok() ? VerifyGraph(*schema, {*graph, r.graph_size,
+                                                  core_->base() + r.offset})
+                          : schema.status();
+          if (!c.ok()) {
+            return absl::DataLossError(
+                Cat("store ", dir, ": ", what, ": ", c.message()));
+          }
         }
         extents.emplace_back(r.offset, r.extent_size, what);
         return absl::OkStatus();

@@ -75,6 +75,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ancient/ancient.h"
+#include "ancient/schema_graph.h"
 
 namespace ancient {
 
@@ -232,6 +233,21 @@ class Snapshot {
   // description does not hash to the root's TypeId.
   absl::StatusOr<std::string> TypeDescription(std::string_view key) const;
 
+  // The root at `key` (or the part `options.path` names) as JSON, read
+  // through the layout description the store recorded for it: no C++ type
+  // needed. The form is documented in ancient/schema_graph.h. The whole
+  // graph is checked first (VerifyGraph by schema), so damaged stores give
+  // errors, never crashes. Written to `out` in pieces of about 64 KiB.
+  // Errors: NotFound (no such key; no description recorded: a root shared
+  //   before stores recorded types; a path step that names nothing);
+  //   DataLoss (damaged graph or description, naming the key);
+  //   InvalidArgument (bad key or path step); FailedPrecondition (type).
+  absl::Status WriteJson(std::string_view key, const JsonOptions& options,
+                         absl::FunctionRef<void(std::string_view)> out) const;
+  // The same, into a string.
+  absl::StatusOr<std::string> GetJson(std::string_view key,
+                                      const JsonOptions& options = {}) const;
+
  private:
   friend class Store;
   explicit Snapshot(std::shared_ptr<store_internal::ReadTxn> txn)
@@ -261,6 +277,18 @@ class WriteBatch {
                         return writer.Write(dest, address, zeroed);
                       });
   }
+  // Shares at `key` the graph that `json` describes (the form WriteJson
+  // writes) with the type `description` (a layout description, as
+  // TypeDescription returns): what `ancientctl load` does. The root gets
+  // the TypeId the description hashes to, so a program whose type has that
+  // description reads it with Get<T>. Builds the whole graph in memory
+  // first: bad input writes nothing.
+  // Errors: InvalidArgument (a description that does not parse; JSON that
+  //   does not fit it, naming where); FailedPrecondition (a description for
+  //   another format version, byte order or pointer width); Share's.
+  absl::StatusOr<ShareInfo> ShareJson(std::string_view key,
+                                      std::string_view description,
+                                      std::string_view json);
   // Deletes `key`; NotFound if absent (the batch stays usable).
   absl::Status Delete(std::string_view key);
   // Commits every change, or none. The batch is finished either way.
@@ -322,6 +350,11 @@ class Store {
     return info;
   }
 
+  // WriteBatch::ShareJson in a batch of its own.
+  absl::StatusOr<ShareInfo> ShareJson(std::string_view key,
+                                      std::string_view description,
+                                      std::string_view json);
+
   // Removes `key`. Its space is reused once no reader can see it.
   // Errors: NotFound (absent), InvalidArgument (bad key), FailedPrecondition
   //   (read-only store; a WriteBatch open on this thread), ResourceExhausted.
@@ -375,9 +408,12 @@ class Store {
 
   // Checks the whole store: every root's graph lies inside its extent and
   // matches its checksum, every pointer in it (from its relocation record,
-  // checked before it is followed) points inside the same graph, extents do
-  // not overlap, and live + free + never-used space = arena size. Returns
-  // DataLoss describing the first damage found.
+  // checked before it is followed) points inside the same graph, its
+  // contents pass the typed check (VerifyGraph) driven by the type
+  // description the store recorded for it (roots shared before stores
+  // recorded types get all but this), extents do not overlap, and live +
+  // free + never-used space = arena size. Returns DataLoss describing the
+  // first damage found. Linear in the store's size.
   absl::Status Verify() const;
 
   // Writes a consistent copy of the store (as of the call) to `dest_dir`,

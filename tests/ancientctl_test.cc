@@ -160,8 +160,9 @@ TEST(Ancientctl, BadInputIsOneLineAndWritesNothing) {
 }
 
 TEST(Ancientctl, HelpForEachCommand) {
-  for (const char* c : {"put", "get", "ls", "rm", "stat", "verify", "copy",
-                        "publish", "follow", "status", "demo"}) {
+  for (const char* c :
+       {"put", "get", "ls", "schema", "dump", "load", "rm", "stat", "verify",
+        "copy", "publish", "follow", "status", "demo"}) {
     Result r = Ctl(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find(std::string("usage: ancientctl ") + c),
@@ -226,6 +227,77 @@ TEST(Ancientctl, SchemaAndLsLongReadTypesFromTheStore) {
   EXPECT_NE(ls.out.find("\t" + trie + "\n"), std::string::npos) << ls.out;
   EXPECT_EQ(Ctl("schema " + root + "/store lines").out, "vector<string>\n");
   ExpectOneLineError(Ctl("schema " + root + "/store nokey"), "nokey");
+}
+
+TEST(Ancientctl, GetDumpAndLoadStructRootsWithoutTheirType) {
+  const std::string root = TempDir("dump");
+  WriteFile(root + "/words", "car\ncart\n");
+  const std::string a = root + "/a", b = root + "/b";
+  ASSERT_EQ(Ctl("demo " + a + " --words " + root + "/words --readers 1").code,
+            0);
+  ASSERT_EQ(Ctl("put " + a + " doc --json -", R"({"x":[1,2.5]})").code, 0);
+  ASSERT_EQ(Ctl("put " + a + " lines --lines -", "l1\nl2\n").code, 0);
+  const std::string trie =
+      R"({"word":false,"next":{"c":{"word":false,"next":{"a":{"word":false,)"
+      R"("next":{"r":{"word":true,"next":{"t":{"word":true,"next":{}}}}}}}}}})";
+  Result get = Ctl("get " + a + " words-trie");
+  ASSERT_EQ(get.code, 0) << get.err;
+  EXPECT_EQ(get.out, trie + "\n");
+  EXPECT_EQ(
+      Ctl("get " + a + " words-trie --path next.c.next.a.next.r.word").out,
+      "true\n");
+  EXPECT_EQ(Ctl("get " + a + " lines --path 1").out, "\"l2\"\n");
+  EXPECT_NE(
+      Ctl("get " + a + " words-trie --pretty").out.find("\n  \"next\": {"),
+      std::string::npos);
+  ExpectOneLineError(Ctl("get " + a + " words-trie --path next.z"),
+                     "has no part 'z'");
+
+  Result dump = Ctl("dump " + a);
+  ASSERT_EQ(dump.code, 0) << dump.err;
+  EXPECT_EQ(dump.out.substr(0, dump.out.find('\n')),
+            R"({"ancient_dump":1,"platform":"ancient/1;le;p64"})");
+  EXPECT_NE(dump.out.find(R"({"key":"words-trie","type":"ancient/1;le;p64;)"
+                          R"(ancientctl_demo::TrieNode{)"),
+            std::string::npos)
+      << dump.out;
+  WriteFile(root + "/dump", dump.out);
+  Result load = Ctl("load " + b + " " + root + "/dump");
+  ASSERT_EQ(load.code, 0) << load.err;
+  EXPECT_NE(load.out.find("loaded 3 roots"), std::string::npos) << load.out;
+  EXPECT_EQ(Ctl("dump " + b).out, dump.out);  // dump -> load -> dump
+  EXPECT_EQ(Ctl("get " + b + " words-trie").out, trie + "\n");
+  EXPECT_EQ(Ctl("get " + b + " lines").out, "l1\nl2\n");
+  EXPECT_EQ(Ctl("verify " + b).code, 0);
+  EXPECT_EQ(Ctl("schema " + b + " words-trie").out,
+            Ctl("schema " + a + " words-trie").out);
+  // Through a pipe, with a prefix.
+  Result part = Ctl("dump " + a + " words");
+  ASSERT_EQ(part.code, 0);
+  ASSERT_EQ(Ctl("load " + root + "/c -", part.out).code, 0);
+  EXPECT_EQ(Ctl("ls " + root + "/c").out.find("doc"), std::string::npos);
+
+  // Refusals load nothing: existing keys, bad lines, a foreign platform.
+  ExpectOneLineError(Ctl("load " + b + " " + root + "/dump"),
+                     "holds 'doc' already");
+  EXPECT_EQ(Ctl("load " + b + " " + root + "/dump --replace").code, 0);
+  const std::string header = dump.out.substr(0, dump.out.find('\n') + 1);
+  const std::string d = root + "/d";
+  ExpectOneLineError(
+      Ctl("load " + d + " -",
+          header +
+              R"({"key":"ok","type":"ancient/1;le;p64;i32","value":1})"
+              "\n" +
+              R"({"key":"bad","type":"ancient/1;le;p64;i8","value":300})"
+              "\n"),
+      "stdin:3: key 'bad': $: expected an integer that fits i8, found 300");
+  EXPECT_EQ(Ctl("ls " + d).out, "");  // "ok" was not loaded either
+  ExpectOneLineError(Ctl("load " + d + " -",
+                         "{\"ancient_dump\":1,"
+                         "\"platform\":\"ancient/1;be;p32\"}\n"),
+                     "written for ancient/1;be;p32");
+  ExpectOneLineError(Ctl("load " + d + " -", "not json\n"),
+                     "not an ancient dump");
 }
 
 TEST(Ancientctl, StoreHeldByDeadWriter) {

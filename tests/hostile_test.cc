@@ -283,21 +283,43 @@ TEST_P(Hostile, ForgedChecksumStillCaughtByPointerCheck) {
   ExpectError(dir, absl::StatusCode::kDataLoss, "outside");
 }
 
-TEST_P(Hostile, ForgedSizeCaughtByGetVerified) {
+TEST_P(Hostile, ForgedSizeCaughtByTheTypedChecks) {
   // A size field made too large, with the checksum forged to match: every
-  // pointer still lands inside the graph, so the type-free Verify cannot
-  // tell; the typed check can.
+  // pointer still lands inside the graph, so only a typed check can tell:
+  // Verify's, by the type the store recorded, and GetVerified's.
   const std::string dir = MakeStore("forgedsize");
   OverwriteWithForgedChecksum(dir, "a", 8, 1u << 30);  // The vector's size.
+  {
+    BaseTaken taken(dir);
+    auto store = Store::Open(dir, Opts());
+    ASSERT_TRUE(store.ok());
+    const absl::Status s = (*store)->Verify();
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_NE(s.message().find("root 'a'"), std::string::npos) << s;
+    EXPECT_NE(s.message().find("vector elements"), std::string::npos) << s;
+    auto v = (*store)->GetVerified<Strings>("a");
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss) << v.status();
+    EXPECT_NE(v.status().message().find("vector elements"), std::string::npos)
+        << v.status();
+    EXPECT_TRUE((*store)->GetVerified<Strings>("b").ok());
+    auto json = (*store)->Read()->GetJson("a");
+    EXPECT_EQ(json.status().code(), absl::StatusCode::kDataLoss)
+        << json.status();
+  }
+  // Without the recorded type (a store from before the types table),
+  // Verify cannot tell; GetVerified still can.
+  {
+    RawLmdb raw(dir);
+    for (const auto& k : raw.Keys("types")) raw.Del("types", k);
+  }
   BaseTaken taken(dir);
   auto store = Store::Open(dir, Opts());
   ASSERT_TRUE(store.ok());
   EXPECT_TRUE((*store)->Verify().ok());
-  auto v = (*store)->GetVerified<Strings>("a");
-  EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss) << v.status();
-  EXPECT_NE(v.status().message().find("vector elements"), std::string::npos)
-      << v.status();
-  EXPECT_TRUE((*store)->GetVerified<Strings>("b").ok());
+  EXPECT_EQ((*store)->GetVerified<Strings>("a").status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ((*store)->Read()->GetJson("a").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_P(Hostile, WrongBaseAddress) {

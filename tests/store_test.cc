@@ -373,6 +373,62 @@ TEST(Store, ChosenBaseAddressIsUsed) {
   EXPECT_EQ(store->base_address(), o.base_address);
 }
 
+TEST(Store, ReadsAnyRootAsJsonAndSharesJsonBack) {
+  const std::string dir = TempDir("json");
+  auto store = OpenOrDie(dir, Small());
+  const store_types::Entry e{"w\xff", 3, {"a", "b"}};
+  ASSERT_TRUE(store->Share("r", e).ok());
+  std::map<std::string, store_types::Entry> m{{"k", e}};
+  ASSERT_TRUE(store->Share("m", m).ok());
+  auto snap = store->Read();
+  ASSERT_TRUE(snap.ok());
+  const std::string want =
+      R"({"word":{"$base64":"d/8="},"count":3,"tags":["a","b"]})";
+  EXPECT_EQ(*snap->GetJson("r"), want);
+  ancient::JsonOptions part;
+  part.path = "k.tags.1";
+  EXPECT_EQ(*snap->GetJson("m", part), R"("b")");
+  part.path = "k.nothing";
+  const auto missing = snap->GetJson("m", part);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("key 'm'"), std::string::npos)
+      << missing.status();
+  EXPECT_EQ(snap->GetJson("none").status().code(), absl::StatusCode::kNotFound);
+
+  // Back in without the C++ type; the program's type reads it.
+  const std::string d = ancient::TypeDescription<store_types::Entry>();
+  ASSERT_TRUE(store->ShareJson("r2", d, want).ok());
+  auto r2 = store->Get<store_types::Entry>("r2");
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_EQ((*r2)->word, "w\xff");
+  EXPECT_EQ((*r2)->count, 3);
+  ASSERT_EQ((*r2)->tags.size(), 2u);
+  EXPECT_EQ((*r2)->tags[1], "b");
+  EXPECT_EQ(store->Read()->Info("r2")->type_name, "store_types::Entry");
+  EXPECT_TRUE(store->Verify().ok());
+
+  // Bad input writes nothing.
+  const auto keys = *store->Keys();
+  EXPECT_EQ(store->ShareJson("x", d, R"({"word":"w","count":"3","tags":[]})")
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  const auto bad_desc = store->ShareJson("x", "ancient/1;le;p64;S{", "{}");
+  EXPECT_EQ(bad_desc.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->ShareJson("x", "ancient/1;be;p32;i32", "1").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*store->Keys(), keys);
+
+  // A type mismatch names the first difference.
+  auto wrong = store->Get<std::map<std::string, std::vector<std::string>>>("m");
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(wrong.status().message().find(
+                "`{value}` is struct store_types::Entry of 40 bytes with 3 "
+                "fields in the store, vector<string> in this program"),
+            std::string::npos)
+      << wrong.status();
+}
+
 TEST(Store, RecordsTheLayoutOfEveryTypeShared) {
   const std::string dir = TempDir("types");
   {
@@ -445,7 +501,7 @@ TEST(Store, SpaceReusedInOneBatchIsClearedBeforeWriting) {
     auto batch = store->Write();
     ASSERT_TRUE(batch.ok());
     ASSERT_TRUE(batch->Share("noise", noise).ok());  // grows the arena
-    ASSERT_TRUE(batch->Delete("noise").ok());  // gives it back to the end
+    ASSERT_TRUE(batch->Delete("noise").ok());        // gives it back to the end
     ASSERT_TRUE(batch->Share("maybe", maybe).ok());  // reuses it
     ASSERT_TRUE(batch->Share("ptrs", ptrs).ok());
     ASSERT_TRUE(batch->Commit().ok());

@@ -247,9 +247,9 @@ int Demo(const std::string& dir_arg, const std::string& words_arg,
           "(its own heap, with its copy of the word list), the trie %s KiB "
           "resident in the shared page cache, not copied\n",
           i + 1, ok ? "ok" : "FAILED", f["first_lookup_ms"].c_str(),
-          f["open_to_first_ms"].c_str(), f["ns_per_lookup"].c_str(), f["missing"].c_str(),
-          f["nonwords_found"].c_str(), f["private_kib"].c_str(),
-          f["arena_resident_kib"].c_str());
+          f["open_to_first_ms"].c_str(), f["ns_per_lookup"].c_str(),
+          f["missing"].c_str(), f["nonwords_found"].c_str(),
+          f["private_kib"].c_str(), f["arena_resident_kib"].c_str());
     }
     std::printf("5. %s\n", rc == kExitOk
                                ? "every reader found every word and no non-word"

@@ -1,0 +1,146 @@
+#include "tools/json_cmds.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ancient/schema.h"
+#include "ancient/schema_graph.h"
+#include "store/store.h"
+#include "tools/cli_util.h"
+
+ABSL_FLAG(bool, replace, false, "load: replace keys the store holds already");
+
+namespace ancientctl {
+namespace {
+
+// The first line of a dump.
+constexpr int kDumpVersion = 1;
+
+std::string Header() {
+  return absl::StrFormat("{\"ancient_dump\":%d,\"platform\":%s}\n",
+                         kDumpVersion,
+                         ancient::JsonBytes(ancient::Schema::NativePlatform()));
+}
+
+void Write(std::string_view s) { std::fwrite(s.data(), 1, s.size(), stdout); }
+
+// A dump line's key: a JSON string, or {"$base64": ...}.
+absl::StatusOr<std::string> KeyOf(const nlohmann::json& k) {
+  if (k.is_string()) return k.get<std::string>();
+  std::string out;
+  if (k.is_object() && k.size() == 1 && k.contains("$base64") &&
+      k["$base64"].is_string() &&
+      absl::Base64Unescape(k["$base64"].get<std::string>(), &out)) {
+    return out;
+  }
+  return absl::InvalidArgumentError("\"key\" must be a string");
+}
+
+}  // namespace
+
+int DumpCommand(const std::vector<std::string>& args) {
+  ancient::StoreOptions o;
+  o.read_only = true;
+  o.create_if_missing = false;
+  auto store = ancient::Store::Open(args[0], o);
+  if (!store.ok()) return Fail(store.status());
+  auto snap = (*store)->Read();  // one consistent view for the whole dump
+  if (!snap.ok()) return Fail(snap.status());
+  auto roots = snap->List(args.size() > 1 ? args[1] : "");
+  if (!roots.ok()) return Fail(roots.status());
+  Write(Header());
+  for (const ancient::RootInfo& r : *roots) {
+    absl::StatusOr<std::string> type = snap->TypeDescription(r.key);
+    if (!type.ok()) return Fail(type.status());
+    Write(absl::StrCat("{\"key\":", ancient::JsonBytes(r.key),
+                       ",\"type\":", ancient::JsonBytes(*type), ",\"value\":"));
+    absl::Status s = snap->WriteJson(r.key, {}, Write);
+    if (!s.ok()) {
+      Write("\n");
+      return Fail(s);
+    }
+    Write("}\n");
+  }
+  if (std::fflush(stdout) != 0) return Fail("writing the dump failed");
+  return kExitOk;
+}
+
+int LoadCommand(const std::vector<std::string>& args) {
+  const std::string path = args.size() > 1 ? args[1] : "-";
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path);
+    if (!file) return Fail("cannot read " + path);
+  }
+  std::istream& in = path == "-" ? std::cin : file;
+  const std::string source = path == "-" ? "stdin" : path;
+  std::string line;
+  if (!std::getline(in, line)) return Fail(source + ": empty, not a dump");
+  const nlohmann::json header = nlohmann::json::parse(line, nullptr, false);
+  if (header.is_discarded() || !header.is_object() ||
+      header.value("ancient_dump", 0) != kDumpVersion) {
+    return Fail(source + ": line 1 is not an ancient dump header");
+  }
+  const std::string platform = header.value("platform", "");
+  if (platform != ancient::Schema::NativePlatform()) {
+    return Fail(
+        absl::StrFormat("%s: the dump was written for %s; this build writes %s",
+                        source, platform, ancient::Schema::NativePlatform()));
+  }
+  auto store = ancient::Store::Open(args[0]);
+  if (!store.ok()) return Fail(store.status());
+  auto batch = (*store)->Write();  // every root, or none
+  if (!batch.ok()) return Fail(batch.status());
+  auto snap = (*store)->Read();
+  if (!snap.ok()) return Fail(snap.status());
+  const bool replace = absl::GetFlag(FLAGS_replace);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::set<std::string> seen;
+  std::uint64_t bytes = line.size() + 1, count = 0;
+  for (int n = 2; std::getline(in, line); ++n) {
+    bytes += line.size() + 1;
+    if (line.empty()) continue;
+    const std::string where = absl::StrFormat("%s:%d", source, n);
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("key") ||
+        !j.contains("type") || !j["type"].is_string() || !j.contains("value")) {
+      return Fail(where +
+                  ": expected {\"key\": ..., \"type\": ..., "
+                  "\"value\": ...}");
+    }
+    absl::StatusOr<std::string> key = KeyOf(j["key"]);
+    if (!key.ok())
+      return Fail(where + ": " + std::string(key.status().message()));
+    if (!seen.insert(*key).second) {
+      return Fail(where + ": key '" + *key + "' given twice; nothing loaded");
+    }
+    if (!replace && snap->Info(*key).ok()) {
+      return Fail(where + ": the store holds '" + *key +
+                  "' already (--replace to replace); nothing loaded");
+    }
+    absl::StatusOr<ancient::ShareInfo> info = batch->ShareJson(
+        *key, j["type"].get<std::string>(),
+        j["value"].dump(-1, ' ', false,
+                        nlohmann::json::error_handler_t::strict));
+    if (!info.ok()) {
+      return Fail(where + ": " + std::string(info.status().message()) +
+                  "; nothing loaded");
+    }
+    ++count;
+  }
+  if (absl::Status s = batch->Commit(); !s.ok()) return Fail(s);
+  std::printf("loaded %lu roots (%lu bytes of JSON) in %.3f s\n",
+              static_cast<unsigned long>(count),
+              static_cast<unsigned long>(bytes), SecondsSince(t0));
+  return kExitOk;
+}
+
+}  // namespace ancientctl
