@@ -285,7 +285,8 @@ class SchemaParser {
         for (const SchemaType::Field& f : t->fields) {
           if (absl::Status s = inline_arg(f.type); !s.ok()) return s;
           const SchemaType& ft = *f.type;
-          if (f.offset < end || f.offset % ft.align != 0 ||
+          // Where C++ puts it: the next offset aligned for its type.
+          if (f.offset != AlignUp(end, ft.align) ||
               ft.size > t->size - f.offset) {
             return LayoutError(
                 *t,
@@ -296,7 +297,7 @@ class SchemaParser {
           end = f.offset + ft.size;
           t->align = std::max(t->align, ft.align);
         }
-        if (t->fields.empty() || t->size % t->align != 0) {
+        if (t->fields.empty() || t->size != AlignUp(end, t->align)) {
           return LayoutError(*t, absl::StrFormat("size %d", t->size));
         }
         break;

@@ -31,15 +31,18 @@ using schema_internal::Op;
 
 namespace {
 
-// Where a JSON value is, for messages: a chain of steps on the C++ stack.
+// Where a JSON value is, for messages: a chain of steps on the C++ stack,
+// from the value a queued task started at (`task`, -1 for the document).
 struct Where {
   const Where* parent;
   std::string_view key;  // a member name, or empty for an index
   std::uint64_t index;
-  // "$" at the top, or the path a queued task started from.
-  std::string str() const {
-    if (parent == nullptr) return key.empty() ? "$" : std::string(key);
-    const std::string s = parent->str();
+  std::int64_t task = -1;  // at the chain's start
+  const Where& start() const { return parent ? parent->start() : *this; }
+  // The steps from the chain's start: ".next[3]".
+  std::string steps() const {
+    if (parent == nullptr) return "";
+    const std::string s = parent->steps();
     return key.empty() ? absl::StrCat(s, "[", index, "]")
                        : absl::StrCat(s, ".", schema_internal::Av(key));
   }
@@ -91,17 +94,17 @@ class JsonGraphBuilder {
   absl::Status Build(const Json& doc) {
     Alloc(n_[0].size, 64);
     ids_[0] = Id{0, 0, true};
-    const Where root{nullptr, {}, 0};
+    const Where root{nullptr, {}, 0, -1};
     if (absl::Status s = Put(0, doc, 0, root); !s.ok()) return s;
     for (std::size_t i = 0; i < tasks_.size(); ++i) {
       const Task t = std::move(tasks_[i]);
-      const Where at{nullptr, t.path, 0};
+      const Where at{nullptr, {}, 0, static_cast<std::int64_t>(i)};
       absl::Status s = t.value_array
                            ? ValueArray(*t.json, t.off, at)
                            : (t.value_object ? ValueObject(*t.json, t.off, at)
                                              : Put(t.node, *t.json, t.off, at));
       if (!s.ok()) return s;
-      tasks_[i] = Task{};
+      tasks_[i].json = nullptr;
     }
     for (const auto& [id, e] : ids_) {
       if (!e.defined) {
@@ -117,7 +120,8 @@ class JsonGraphBuilder {
     int node = 0;
     const Json* json = nullptr;
     std::uint64_t off = 0;
-    std::string path;
+    std::int64_t parent = -1;  // the task that queued it
+    std::string steps;         // from where that task started
     bool value_array = false, value_object = false;
   };
   struct Id {
@@ -126,13 +130,31 @@ class JsonGraphBuilder {
     bool defined;
   };
 
-  static absl::Status Bad(const Where& w, std::string_view what,
-                          const Json& j) {
+  // The full path of w: "$" and the steps of every task down to it. Only
+  // errors pay for it.
+  std::string Path(const Where& w) const {
+    std::string out = w.steps();
+    for (std::int64_t t = w.start().task; t >= 0; t = tasks_[t].parent) {
+      out = tasks_[t].steps + out;
+    }
+    return "$" + out;
+  }
+  Task Queue(int node, const Json* j, std::uint64_t off, const Where& w) const {
+    Task t;
+    t.node = node;
+    t.json = j;
+    t.off = off;
+    t.parent = w.start().task;
+    t.steps = w.steps();
+    return t;
+  }
+
+  absl::Status Bad(const Where& w, std::string_view what, const Json& j) const {
     std::string shown =
         j.dump(-1, ' ', false, nlohmann::detail::error_handler_t::replace);
     if (shown.size() > 60) shown = shown.substr(0, 57) + "...";
     return absl::InvalidArgumentError(absl::StrCat(
-        w.str(), ": expected ", schema_internal::Av(what), ", found ", shown));
+        Path(w), ": expected ", schema_internal::Av(what), ", found ", shown));
   }
 
   std::uint64_t Alloc(std::uint64_t size, std::uint64_t align) {
@@ -256,7 +278,7 @@ class JsonGraphBuilder {
           const Where at{&w, n.names[k], 0};
           if (it == j.end()) {
             return absl::InvalidArgumentError(absl::StrCat(
-                at.str(), ": missing (a field of ", n.expression, ")"));
+                Path(at), ": missing (a field of ", n.expression, ")"));
           }
           ++found;
           if (absl::Status s = Put(n.args[k], *it, off + n.offsets[k], at);
@@ -268,7 +290,7 @@ class JsonGraphBuilder {
           for (const auto& [k, v] : j.items()) {
             if (std::find(n.names.begin(), n.names.end(), k) == n.names.end()) {
               return absl::InvalidArgumentError(absl::StrCat(
-                  w.str(), ": ", n.expression, " has no field '", k, "'"));
+                  Path(w), ": ", n.expression, " has no field '", k, "'"));
             }
           }
         }
@@ -373,7 +395,7 @@ class JsonGraphBuilder {
       target = Alloc(n_[e].size, n_[e].align);
     }
     StorePointer(off, target);
-    tasks_.push_back(Task{e, content, target, w.str()});
+    tasks_.push_back(Queue(e, content, target, w));
     return absl::OkStatus();
   }
 
@@ -411,7 +433,7 @@ class JsonGraphBuilder {
       case Json::value_t::object:
         type = j.is_array() ? 5 : 6;
         if (!j.empty()) {
-          Task t{0, &j, off, w.str()};
+          Task t = Queue(0, &j, off, w);
           (j.is_array() ? t.value_array : t.value_object) = true;
           tasks_.push_back(std::move(t));
         }
@@ -600,7 +622,7 @@ class JsonGraphBuilder {
       for (std::size_t i = 1; i < sorted.size(); ++i) {
         if (keys[sorted[i - 1]] == keys[sorted[i]]) {
           return absl::InvalidArgumentError(absl::StrCat(
-              Where{&w, {}, sorted[i]}.str(), ": a key given twice"));
+              Path(Where{&w, {}, sorted[i]}), ": a key given twice"));
         }
       }
       if (!hashed) order = std::move(sorted);
@@ -622,7 +644,7 @@ class JsonGraphBuilder {
       for (std::uint64_t i = 0; i < count; ++i) {
         const auto h = HashKey(key, entries[i].key, entries[i].name);
         if (!h) {
-          return absl::InvalidArgumentError(absl::StrCat(Where{&w, {}, i}.str(),
+          return absl::InvalidArgumentError(absl::StrCat(Path(Where{&w, {}, i}),
                                                          ": not a key of type ",
                                                          n_[key].expression));
         }

@@ -95,6 +95,15 @@ inline const Graph& TheGraph() {
   return *g;
 }
 
+// The words as a Value (a JSON array of strings).
+inline const ancient::Value& WordsValue() {
+  static const ancient::Value* v = [] {
+    ancient::Value::Array a(Words().begin(), Words().end());
+    return new ancient::Value(std::move(a));
+  }();
+  return *v;
+}
+
 // A real JSON document (Debian's iso-codes) as a Value; synthetic if absent.
 inline const ancient::Value& Json() {
   static const ancient::Value* v = [] {

@@ -2,7 +2,7 @@
 """Renders BENCHMARKS.md and PNG charts from the results of tools/bench.
 
 Reads bench/results/peers.json (Google Benchmark JSON), bench/results/open.jsonl
-(open_bench) and bench/results/mark.json; writes BENCHMARKS.md and
+(open_bench), bench/results/mark.json and bench/results/json.json; writes BENCHMARKS.md and
 bench/results/*.png (with gnuplot). Every figure comes from the one run.
 """
 import json
@@ -289,6 +289,50 @@ def main():
                 % (sw[False]["lookups_per_s"], sw[True]["lookups_per_s"],
                    sw[True]["versions_published"],
                    sw[True]["lookups_per_s"] / max(sw[False]["lookups_per_s"], 1)))
+    json_path = os.path.join(RES, "json.json")
+    if os.path.exists(json_path):
+        jb, _ = load_gbench("json.json")
+        add("## Inspecting, dumping and loading: JSON by schema\n")
+        add("`json_bench`: each root written as JSON through the type the store "
+            "recorded (`Snapshot::GetJson`, what `ancientctl get` and `dump` do "
+            "per root) and built back from that JSON (`ShareJson`, kNoSync: "
+            "what `load` does per root). MB/s of JSON.\n")
+        add("| data | JSON | out (get/dump) | out MB/s | in (load) | in MB/s |")
+        add("|---|---|---|---|---|---|")
+        for name, label in (("Words", "words (vector<string>)"),
+                            ("Map", "map<string,i64>"),
+                            ("Graph", "graph (1M nodes, shared, cycles)")):
+            o = jb.get("BM_JsonOut_" + name)
+            i = jb.get("BM_JsonIn_" + name)
+            if not o or not i:
+                continue
+            add("| %s | %.1f MB | %s | %.0f | %s | %.0f |"
+                % (label, o["raw"]["json_mb"], fmt_time(o["s"]), o["bps"] / 1e6,
+                   fmt_time(i["s"]), i["bps"] / 1e6))
+        add("")
+        go, gi = jb.get("BM_JsonOut_Graph"), jb.get("BM_JsonIn_Graph")
+        if go and gi and "peak_rss_mb" in gi["raw"]:
+            add("Memory: loading the graph raised the process's peak resident "
+                "memory from %.0f MB to %.0f MB, about %.0f MB for %.0f MB of "
+                "JSON: the parsed document (nlohmann's DOM, many times the text) "
+                "and the graph built beside it before it is copied into the "
+                "store. Writing JSON holds the sharing table and the output "
+                "only.\n"
+                % (go["raw"]["peak_rss_mb"], gi["raw"]["peak_rss_mb"],
+                   gi["raw"]["peak_rss_mb"] - go["raw"]["peak_rss_mb"],
+                   gi["raw"]["json_mb"]))
+        lines_b = jb.get("BM_GetBefore_WordsLines")
+        tojson = jb.get("BM_GetBefore_WordsValueToJson")
+        wv = jb.get("BM_JsonOut_WordsValue")
+        if lines_b and tojson and wv:
+            add("Before schemas, `ancientctl get` printed only strings and Value "
+                "roots (any other root: its type name). Side by side on the words: "
+                "the lines of the strings root %s (%.0f MB/s); the words as a "
+                "Value through nlohmann (`ToJson`) %s (%.0f MB/s); the same Value "
+                "through the schema writer %s (%.0f MB/s).\n"
+                % (fmt_time(lines_b["s"]), lines_b["bps"] / 1e6,
+                   fmt_time(tojson["s"]), tojson["bps"] / 1e6,
+                   fmt_time(wv["s"]), wv["bps"] / 1e6))
     add("## Concurrent readers (random map lookups, separate processes)\n")
     add("| processes | lookups/s | private memory per reader |")
     add("|---|---|---|")

@@ -132,6 +132,10 @@ void Probe(bool read_only, bool relocated) {
   for (const char* key : {"words", "map", "json"}) {
     auto d = snap->TypeDescription(key);
     if (d.ok() && !ancient::Schema::Parse(*d).ok()) std::abort();
+    // JSON through the recorded type checks the graph itself first: never
+    // a crash; and a store that verified gives JSON for every typed root.
+    auto json = snap->GetJson(key);
+    if (verified.ok() && d.ok() && !json.ok()) std::abort();
   }
   // Unchecked reads: only the root's structure (and, relocated, its
   // checksum and relocation record) is checked; nothing is dereferenced.
@@ -169,6 +173,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   (void)ancient::Schema::Parse(text);
   (void)ancient::Schema::Parse("ancient/1;le;p64;" + std::string(text));
+  // "TYPE|JSON": a graph built from JSON by a schema must pass its own
+  // typed check and print back.
+  if (const auto bar = text.find('|'); bar != std::string_view::npos) {
+    auto schema = ancient::Schema::Parse("ancient/1;le;p64;" +
+                                         std::string(text.substr(0, bar)));
+    if (schema.ok()) {
+      auto g = ancient::JsonGraph::Build(*schema, text.substr(bar + 1));
+      if (g.ok()) {
+        void* buf = ::operator new (g->size(), std::align_val_t{64});
+        g->Write(buf);
+        const ancient::GraphBytes bytes{static_cast<const char*>(buf),
+                                        g->size(),
+                                        reinterpret_cast<std::uintptr_t>(buf)};
+        if (!ancient::VerifyGraph(*schema, bytes).ok() ||
+            !ancient::GraphToJson(*schema, bytes).ok()) {
+          std::abort();
+        }
+        ::operator delete (buf, std::align_val_t{64});
+      }
+    }
+  }
   // A fresh copy of the template. (Copying can be interrupted by a signal,
   // EINTR: retry; an input whose copy cannot be made is skipped.)
   std::error_code ec;
