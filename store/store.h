@@ -4,7 +4,10 @@
 // A store is a directory holding an LMDB environment (data.mdb, lock.mdb)
 // and an arena file (arena). It records, for every type shared, the full
 // layout description its TypeId hashes (Snapshot::TypeDescription; parse it
-// with ancient::Schema), so that roots can be named without their C++ type.
+// with ancient::Schema), so that roots can be named, checked (Verify), read
+// as JSON (Snapshot::GetJson) and written from JSON (ShareJson) without
+// their C++ type: the types table (LMDB, TypeId -> description) and the
+// description grammar are in ARCHITECTURE.md.
 // Share() marks a heap value straight into free arena space and commits its
 // root (key -> where the graph lives, its size, TypeId and checksum) in one
 // LMDB transaction. Get() and Read() find roots in an LMDB read transaction and
