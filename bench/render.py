@@ -2,7 +2,7 @@
 """Renders BENCHMARKS.md and PNG charts from the results of tools/bench.
 
 Reads bench/results/peers.json (Google Benchmark JSON), bench/results/open.jsonl
-(open_bench), bench/results/mark.json and bench/results/json.json; writes BENCHMARKS.md and
+(open_bench), bench/results/mark.json, json.json and mark_big.json; writes BENCHMARKS.md and
 bench/results/*.png (with gnuplot). Every figure comes from the one run.
 """
 import json
@@ -289,6 +289,33 @@ def main():
                 % (sw[False]["lookups_per_s"], sw[True]["lookups_per_s"],
                    sw[True]["versions_published"],
                    sw[True]["lookups_per_s"] / max(sw[False]["lookups_per_s"], 1)))
+    big_path = os.path.join(RES, "mark_big.json")
+    if os.path.exists(big_path):
+        mb, _ = load_gbench("mark_big.json")
+        build = mb.get("BM_BuildBigMapInHeap/iterations:2")
+        share = mb.get("BM_ShareBigMap/iterations:2")
+        if build and share:
+            r = share["raw"]
+            add("## Scaled run: 2 GiB of heap data\n")
+            add("`ANCIENT_BENCH_SCALE=big tools/bench` (run separately; it "
+                "needs about 6 GB of memory): the hash map of strings to "
+                "vectors at 16M entries, %.0f MiB of heap (malloc's count after "
+                "building it).\n" % r["heap_mb"])
+            add("| step | time | graph | MiB/s of graph | vs heap build |")
+            add("|---|---|---|---|---|")
+            add("| build in the heap | %s | | | 1.00x |" % fmt_time(build["s"]))
+            add("| `Share` (kNoSync) | %s | %.0f MiB | %.0f | %.2fx |"
+                % (fmt_time(share["s"]), r["graph_bytes"] / 2**20,
+                   share["bps"] / 2**20, share["s"] / build["s"]))
+            add("")
+            add("Memory during the two `Share`s: the process's resident memory "
+                "was %.0f MiB before (the map) and peaked at %.0f MiB: the map, "
+                "the file pages of the graphs written (the second `Share` "
+                "writes a new graph while the first is still the live root), "
+                "and the writer's scratch, %.0f MiB of anonymous memory (%.0f%% "
+                "of the graph; target 25%%).\n"
+                % (r["rss_before_mb"], r["peak_rss_mb"], r["scratch_bytes"] / 2**20,
+                   100 * r["scratch_bytes"] / r["graph_bytes"]))
     json_path = os.path.join(RES, "json.json")
     if os.path.exists(json_path):
         jb, _ = load_gbench("json.json")
