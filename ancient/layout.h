@@ -279,6 +279,10 @@ struct HashedLayout {
     }
   }
 
+  // Whether the buckets of a container with this mask are logged (as
+  // 32-bit numbers: every container of fewer than 2^32 entries).
+  static bool Logged(std::uint64_t mask) { return mask <= 0xffffffffu; }
+
   static void Mark(MarkContext& c, const C& src, std::uint64_t off) {
     const std::size_t n = src.size();
     const std::uint64_t buckets = BucketCount(n);
@@ -289,9 +293,15 @@ struct HashedLayout {
     if (c.writing()) {
       // Counting sort of the entries by bucket: starts[b] is where bucket b
       // begins; the entries themselves are written by Contents, in the
-      // source's iteration order, at the slots the starts give.
+      // source's iteration order, at the slots the starts give. The
+      // buckets were logged by the measuring pass (each key hashed once).
       std::uint64_t* s = c.At<std::uint64_t>(starts);
-      for (const auto& e : src) ++s[(HashOf(e) & (buckets - 1)) + 1];
+      if (Logged(buckets - 1)) {
+        const std::uint32_t* bucket = c.BucketsForMark(n);
+        for (std::size_t i = 0; i < n; ++i) ++s[bucket[i] + 1];
+      } else {
+        for (const auto& e : src) ++s[(HashOf(e) & (buckets - 1)) + 1];
+      }
       for (std::uint64_t b = 0; b < buckets; ++b) s[b + 1] += s[b];
     }
     if (n != 0) c.Defer(&Contents, &src, off);
@@ -299,7 +309,13 @@ struct HashedLayout {
   static void Contents(MarkContext& c, const void* src, std::uint64_t off) {
     const C& v = *static_cast<const C*>(src);
     if (!c.writing()) {
-      for (const auto& e : v) Layout<E>::Mark(c, e, 0);
+      const std::uint64_t mask = BucketCount(v.size()) - 1;
+      for (const auto& e : v) {
+        if (Logged(mask)) {
+          c.LogBucket(static_cast<std::uint32_t>(HashOf(e) & mask));
+        }
+        Layout<E>::Mark(c, e, 0);
+      }
       return;
     }
     // Reads back the header that Mark wrote, then fills each bucket.
@@ -309,8 +325,13 @@ struct HashedLayout {
     const std::uint64_t* starts =
         c.At<std::uint64_t>(FrozenAccess::HashedStartsOffset(c, f));
     std::vector<std::uint64_t> fill(starts, starts + mask + 1);
+    const std::uint32_t* bucket =
+        Logged(mask) ? c.BucketsForContents(v.size()) : nullptr;
+    std::size_t i = 0;
     for (const auto& e : v) {
-      const std::uint64_t slot = fill[HashOf(e) & mask]++;
+      const std::uint64_t b =
+          bucket != nullptr ? bucket[i++] : HashOf(e) & mask;
+      const std::uint64_t slot = fill[b]++;
       Layout<E>::Mark(c, e, data + slot * sizeof(FE));
     }
   }

@@ -51,6 +51,7 @@ class MarkContext {
     address_ = address != nullptr ? address : base;
     size_ = 0;
     next_ptr_ = 0;
+    buckets_mark_ = buckets_contents_ = 0;
     // The measuring pass counted the pointer slots: room for exactly those.
     relocs_.resize(relocs_count_);
     relocs_used_ = 0;
@@ -161,6 +162,25 @@ class MarkContext {
     if (base_ == nullptr) seen_.prefetch(addr);
   }
 
+  // The bucket of each entry of each hash container, in the order the
+  // containers are marked: the measuring pass logs them (hashing every key
+  // once), the writing pass reads each container's run twice, to count the
+  // buckets (Mark) and to place the entries (Contents), without hashing or,
+  // for counting, touching the entries again.
+  void LogBucket(std::uint32_t b) { buckets_.push_back(b); }
+  // Writing pass: the next container's `n` buckets, for Mark and for
+  // Contents (each walks the runs in the same order).
+  const std::uint32_t* BucketsForMark(std::size_t n) {
+    const std::uint32_t* p = buckets_.data() + buckets_mark_;
+    buckets_mark_ += n;
+    return p;
+  }
+  const std::uint32_t* BucketsForContents(std::size_t n) {
+    const std::uint32_t* p = buckets_.data() + buckets_contents_;
+    buckets_contents_ += n;
+    return p;
+  }
+
   // Queues `fn(*this, src, off)`; tasks run first in, first out.
   void Defer(TaskFn fn, const void* src, std::uint64_t off,
              PrefetchFn prefetch = nullptr) {
@@ -219,6 +239,7 @@ class MarkContext {
                                  std::uint64_t>) +
                 1) +
            ptr_log_.capacity() * sizeof(std::uint64_t) +
+           buckets_.capacity() * sizeof(std::uint32_t) +
            relocs_.capacity() * sizeof(std::uint64_t);
   }
 
@@ -274,6 +295,8 @@ class MarkContext {
   std::uint64_t last_type_ = 0;
   std::vector<std::uint64_t> ptr_log_;
   std::size_t next_ptr_ = 0;
+  std::vector<std::uint32_t> buckets_;
+  std::size_t buckets_mark_ = 0, buckets_contents_ = 0;
   const std::vector<const void*>* shareable_ = nullptr;
   std::size_t relocs_count_ = 0;
   std::vector<std::uint64_t> relocs_;
