@@ -102,6 +102,13 @@ class View {
   std::uintptr_t address_;
 };
 
+// Follows `path` (JsonOptions::path) from the object `*node` at `*off` of
+// a checked graph; sets them to what it names. Errors: NotFound (no such
+// part; a null pointer or empty optional on the way), InvalidArgument (a
+// part of something without parts; a key that does not parse).
+absl::Status Step(const Nodes& nodes, const View& v, std::string_view path,
+                  int* node, std::uint64_t* off);
+
 // Debian's Abseil has its own string_view.
 inline absl::string_view Av(std::string_view s) { return {s.data(), s.size()}; }
 

@@ -1,7 +1,6 @@
-// VerifyGraph by schema, the JSON writer and path steps. The JSON reader is
-// in schema_load.cc.
-
-#include "ancient/schema_graph.h"
+// The JSON writer and path steps, by schema (the JSON form is documented in
+// schema_graph.h). The typed check is in schema_check.h, the JSON reader in
+// schema_load.cc.
 
 #include <algorithm>
 #include <charconv>
@@ -11,236 +10,24 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
+#include "ancient/schema_check.h"
+#include "ancient/schema_graph.h"
 #include "ancient/schema_nodes.h"
 #include "ancient/value.h"
 
 namespace ancient {
 namespace {
 
+using schema_internal::Checker;
+using schema_internal::kValueIndexAt;
 using schema_internal::Node;
 using schema_internal::Nodes;
+using schema_internal::ObjectKey;
 using schema_internal::Op;
+using schema_internal::Step;
 using schema_internal::View;
-
-// FrozenValue: its Rep's storage at 0, the alternative's index after it.
-constexpr std::uint64_t kValueIndexAt = 16;
-static_assert(sizeof(void*) != 8 || (sizeof(FrozenValue) == 24 &&
-                                     sizeof(Pair<String, FrozenValue>) == 40));
-
-// An object reached through pointers: its offset and its node.
-using ObjectKey = std::pair<std::uint64_t, int>;
-
-// The typed check, breadth-first; counts how many pointers reach each
-// object (the root counts as reached once).
-class Checker {
- public:
-  Checker(const Nodes& nodes, const View& view) : n_(nodes), v_(view) {}
-
-  absl::Status Run() {
-    if (n_[0].size > v_.size()) {
-      return absl::DataLossError(absl::StrFormat(
-          "the root (%d bytes) is larger than the graph's %d bytes", n_[0].size,
-          v_.size()));
-    }
-    refs_[{0, 0}] = 1;
-    Check(0, 0);
-    for (std::size_t i = 0; i < tasks_.size() && status_.ok(); ++i) {
-      const Task t = tasks_[i];
-      const std::uint64_t stride = n_[t.node].size;
-      for (std::uint64_t k = 0; k < t.n && status_.ok(); ++k) {
-        Check(t.node, t.off + k * stride);
-      }
-    }
-    return status_;
-  }
-
-  // How many pointers reach each object (after Run).
-  const absl::flat_hash_map<ObjectKey, std::uint32_t>& refs() const {
-    return refs_;
-  }
-
- private:
-  struct Task {
-    int node;
-    std::uint64_t off, n;
-  };
-
-  void Fail(std::uint64_t off, std::string_view what) {
-    if (status_.ok()) {
-      status_ = absl::DataLossError(
-          absl::StrCat(schema_internal::Av(what), " (in a ",
-                       n_[current_].expression, " at graph offset ", off, ")"));
-    }
-  }
-
-  void Check(int i, std::uint64_t off) {
-    const Node& n = n_[i];
-    current_ = i;
-    switch (n.op) {
-      case Op::kBool:
-        Bool(off);
-        return;
-      case Op::kChar:
-      case Op::kSigned:
-      case Op::kUnsigned:
-      case Op::kFloat:
-      case Op::kNone:
-        return;
-      case Op::kString:
-        String(off);
-        return;
-      case Op::kValue:
-        switch (const auto index =
-                    v_.Load<std::uint32_t>(off + kValueIndexAt)) {
-          case 0:
-          case 2:
-          case 3:
-            return;
-          case 1:
-            return Bool(off);
-          case 4:
-            return String(off);
-          case 5:
-            return Array(i, off, "value array");
-          case 6:
-            return Array(n.args[1], off, "value object");
-          default:
-            return Fail(off, absl::StrFormat("value type %d", index));
-        }
-      case Op::kVector:
-      case Op::kSet:
-      case Op::kMap:
-        Array(n.args[0], off,
-              n.op == Op::kVector ? "vector elements"
-              : n.op == Op::kSet  ? "set entries"
-                                  : "map entries");
-        return;
-      case Op::kHashSet:
-      case Op::kHashMap:
-        Hashed(n.args[0], off);
-        return;
-      case Op::kPair:
-      case Op::kTuple:
-      case Op::kStruct:
-        for (std::size_t k = 0; k < n.args.size(); ++k) {
-          if (!n_[n.args[k]].trivial) Check(n.args[k], off + n.offsets[k]);
-          current_ = i;
-        }
-        return;
-      case Op::kOptional: {
-        const auto flag = v_.Load<std::uint8_t>(off + n_[n.args[0]].size);
-        if (flag > 1)
-          return Fail(off, absl::StrFormat("optional flag %d", flag));
-        if (flag == 1) Check(n.args[0], off);
-        return;
-      }
-      case Op::kVariant: {
-        const auto index = v_.Load<std::uint32_t>(off + n.offsets[0]);
-        if (index >= n.args.size()) {
-          return Fail(
-              off, absl::StrFormat("variant index %d of %d alternatives", index,
-                                   n.args.size()));
-        }
-        Check(n.args[index], off);
-        return;
-      }
-      case Op::kPtr: {
-        const auto p = v_.Load<std::uint64_t>(off);
-        if (p == 0) return;
-        const Node& e = n_[n.args[0]];
-        std::uint64_t t;
-        if (!v_.Range(p, 1, e.size, e.align, &t)) {
-          return Fail(off,
-                      absl::StrFormat("pointee at %#x is outside the graph "
-                                      "or misaligned",
-                                      p));
-        }
-        auto [it, fresh] = refs_.try_emplace(ObjectKey{t, n.args[0]}, 1);
-        if (fresh) {
-          tasks_.push_back({n.args[0], t, 1});
-        } else if (it->second < 2) {
-          ++it->second;
-        }
-        return;
-      }
-    }
-  }
-
-  void Bool(std::uint64_t off) {
-    const auto b = v_.Load<std::uint8_t>(off);
-    if (b > 1) Fail(off, absl::StrFormat("bool holds %d", b));
-  }
-
-  void String(std::uint64_t off) {
-    const auto p = v_.Load<std::uint64_t>(off);
-    const auto size = v_.Load<std::uint64_t>(off + 8);
-    std::uint64_t t;
-    if (size == ~std::uint64_t{0} || !v_.Range(p, size + 1, 1, 1, &t)) {
-      return Fail(off, absl::StrFormat("string bytes at %#x (%d bytes) are "
-                                       "outside the graph",
-                                       p, size));
-    }
-    if (*v_.at(t + size) != '\0') Fail(off, "string without its NUL");
-  }
-
-  void Array(int elem, std::uint64_t off, const char* what) {
-    const auto p = v_.Load<std::uint64_t>(off);
-    const auto size = v_.Load<std::uint64_t>(off + 8);
-    Elements(elem, p, size, off, what);
-  }
-
-  void Elements(int elem, std::uint64_t p, std::uint64_t size,
-                std::uint64_t off, const char* what) {
-    if (size == 0) return;
-    const Node& e = n_[elem];
-    std::uint64_t t;
-    if (!v_.Range(p, size, e.size, e.align, &t)) {
-      return Fail(off, absl::StrFormat("%s at %#x (%d x %d bytes) are outside "
-                                       "the graph or misaligned",
-                                       what, p, size, e.size));
-    }
-    if (!e.trivial) tasks_.push_back({elem, t, size});
-  }
-
-  void Hashed(int elem, std::uint64_t off) {
-    const auto data = v_.Load<std::uint64_t>(off);
-    const auto starts = v_.Load<std::uint64_t>(off + 8);
-    const auto size = v_.Load<std::uint64_t>(off + 16);
-    const auto mask = v_.Load<std::uint64_t>(off + 24);
-    if (mask == ~std::uint64_t{0} || ((mask + 1) & mask) != 0) {
-      return Fail(off, absl::StrFormat("bucket count %d is not a power of two",
-                                       mask + 1));
-    }
-    std::uint64_t s;
-    if (!v_.Range(starts, mask + 2, 8, 8, &s)) {
-      return Fail(off, "hash buckets outside the graph or misaligned");
-    }
-    std::uint64_t prev = 0;
-    for (std::uint64_t b = 0; b <= mask + 1; ++b) {
-      const auto at = v_.Load<std::uint64_t>(s + 8 * b);
-      if (at < prev || at > size || (b == 0 && at != 0) ||
-          (b == mask + 1 && at != size)) {
-        return Fail(off, absl::StrFormat("bucket %d starts at %d: out of order "
-                                         "or not covering the %d entries",
-                                         b, at, size));
-      }
-      prev = at;
-    }
-    Elements(elem, data, size, off, "hash entries");
-  }
-
-  const Nodes& n_;
-  const View& v_;
-  absl::Status status_;
-  int current_ = 0;
-  std::vector<Task> tasks_;
-  absl::flat_hash_map<ObjectKey, std::uint32_t> refs_;
-};
-
 // ------------------------------------------------------------ JSON out
 
 void AppendDouble(double d, std::string* out) {
@@ -676,161 +463,12 @@ class Printer {
   std::int64_t next_id_ = 1;
 };
 
-// ----------------------------------------------------------- path steps
-
-// Whether the key at `off` (of node `key`) is the one `text` names.
-absl::StatusOr<bool> KeyIs(const Nodes& nodes, const View& v, int key,
-                           std::uint64_t off, std::string_view text) {
-  const Node& k = nodes[key];
-  switch (k.op) {
-    case Op::kString: {
-      const auto size = v.Load<std::uint64_t>(off + 8);
-      std::uint64_t t = 0;
-      v.Range(v.Load<std::uint64_t>(off), size + 1, 1, 1, &t);
-      return std::string_view(v.at(t), size) == text;
-    }
-    case Op::kChar:
-      return text.size() == 1 && *v.at(off) == text[0];
-    case Op::kBool:
-      return (text == "true" || text == "false") &&
-             (v.Load<std::uint8_t>(off) == 1) == (text == "true");
-    case Op::kSigned:
-    case Op::kUnsigned: {
-      std::int64_t s;
-      std::uint64_t u;
-      const bool is_s = absl::SimpleAtoi(schema_internal::Av(text), &s);
-      const bool is_u = absl::SimpleAtoi(schema_internal::Av(text), &u);
-      if (!is_s && !is_u) break;
-      std::uint64_t bits = 0;
-      std::memcpy(&bits, v.at(off), k.size);
-      if (k.op == Op::kSigned && k.size < 8 && (bits >> (8 * k.size - 1)) & 1) {
-        bits |= ~std::uint64_t{0} << (8 * k.size);  // sign-extend
-      }
-      return k.op == Op::kSigned ? is_s && static_cast<std::int64_t>(bits) == s
-                                 : is_u && bits == u;
-    }
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrFormat("a path cannot name keys of type %s", k.expression));
-  }
-  return absl::InvalidArgumentError(
-      absl::StrFormat("'%s' is not a key of type %s", text, k.expression));
-}
-
-// Follows `path` from the root; sets *node and *off to what it names.
-absl::Status Step(const Nodes& nodes, const View& v, std::string_view path,
-                  int* node, std::uint64_t* off) {
-  if (path.empty()) return absl::OkStatus();
-  std::string done;
-  for (absl::string_view part :
-       absl::StrSplit(schema_internal::Av(path), '.')) {
-    const std::string where = done.empty() ? "the root" : "`" + done + "`";
-    // Through pointers, optionals and variants to something with parts.
-    for (;;) {
-      const Node& n = nodes[*node];
-      if (n.op == Op::kPtr) {
-        const auto p = v.Load<std::uint64_t>(*off);
-        if (p == 0) return absl::NotFoundError("null pointer at " + where);
-        const Node& e = nodes[n.args[0]];
-        v.Range(p, 1, e.size, e.align, off);
-        *node = n.args[0];
-      } else if (n.op == Op::kOptional) {
-        if (v.Load<std::uint8_t>(*off + nodes[n.args[0]].size) == 0) {
-          return absl::NotFoundError("empty optional at " + where);
-        }
-        *node = n.args[0];
-      } else if (n.op == Op::kVariant) {
-        *node = n.args[v.Load<std::uint32_t>(*off + n.offsets[0])];
-      } else {
-        break;
-      }
-    }
-    const Node& n = nodes[*node];
-    auto missing = [&] {
-      return absl::NotFoundError(absl::StrFormat("%s (a %s) has no part '%s'",
-                                                 where, n.expression, part));
-    };
-    std::uint64_t index = 0;
-    const bool numeric = absl::SimpleAtoi(part, &index);
-    int elems = -1;  // for arrays and maps: the element node
-    std::uint64_t count = 0, data = 0;
-    switch (n.op) {
-      case Op::kStruct: {
-        std::size_t k = 0;
-        while (k < n.names.size() && n.names[k] != part) ++k;
-        if (k == n.names.size()) return missing();
-        *off += n.offsets[k];
-        *node = n.args[k];
-        break;
-      }
-      case Op::kPair:
-      case Op::kTuple:
-        if (!numeric || index >= n.args.size()) return missing();
-        *off += n.offsets[index];
-        *node = n.args[index];
-        break;
-      case Op::kValue: {
-        const auto type = v.Load<std::uint32_t>(*off + kValueIndexAt);
-        if (type != 5 && type != 6) {
-          return absl::InvalidArgumentError(where +
-                                            " is a value without parts");
-        }
-        elems = type == 5 ? *node : n.args[1];
-        break;
-      }
-      case Op::kVector:
-      case Op::kMap:
-      case Op::kHashMap:
-        elems = n.args[0];
-        break;
-      default:
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "%s is a %s: a path cannot name its parts", where, n.expression));
-    }
-    if (elems >= 0) {
-      const Node& e = nodes[elems];
-      count = v.Load<std::uint64_t>(*off + (n.op == Op::kHashMap ? 16 : 8));
-      if (count != 0)
-        v.Range(v.Load<std::uint64_t>(*off), count, e.size, e.align, &data);
-      const bool is_map = n.op == Op::kMap || n.op == Op::kHashMap ||
-                          (n.op == Op::kValue && elems != *node);
-      if (!is_map) {  // an array
-        if (!numeric || index >= count) return missing();
-        *off = data + index * e.size;
-        *node = elems;
-      } else {
-        std::uint64_t k = 0;
-        for (; k < count; ++k) {
-          absl::StatusOr<bool> is =
-              KeyIs(nodes, v, e.args[0], data + k * e.size,
-                    std::string_view(part.data(), part.size()));
-          if (!is.ok()) return is.status();
-          if (*is) break;
-        }
-        if (k == count) return missing();
-        *off = data + k * e.size + e.offsets[1];
-        *node = e.args[1];
-      }
-    }
-    done = done.empty() ? std::string(part) : absl::StrCat(done, ".", part);
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 std::string JsonBytes(std::string_view bytes) {
   std::string out;
   AppendBytes(bytes, &out);
   return out;
-}
-
-absl::Status VerifyGraph(const Schema& schema, const GraphBytes& graph) {
-  Nodes nodes;
-  if (absl::Status s = Nodes::Compile(schema, &nodes); !s.ok()) return s;
-  const View view(graph.bytes, graph.size, graph.address);
-  Checker checker(nodes, view);
-  return checker.Run();
 }
 
 absl::Status WriteGraphJson(const Schema& schema, const GraphBytes& graph,

@@ -1,0 +1,22 @@
+// VerifyGraph by schema (the checker is in schema_check.h).
+
+#include "ancient/schema_check.h"
+
+#include "ancient/schema_graph.h"
+#include "ancient/schema_nodes.h"
+
+namespace ancient {
+
+using schema_internal::Checker;
+using schema_internal::Nodes;
+using schema_internal::View;
+
+absl::Status VerifyGraph(const Schema& schema, const GraphBytes& graph) {
+  Nodes nodes;
+  if (absl::Status s = Nodes::Compile(schema, &nodes); !s.ok()) return s;
+  const View view(graph.bytes, graph.size, graph.address);
+  Checker checker(nodes, view);
+  return checker.Run();
+}
+
+}  // namespace ancient

@@ -1,0 +1,238 @@
+// Internal to schema_graph: the typed check by schema, which also counts
+// how many pointers reach each object (the JSON writer's sharing table).
+
+#ifndef ANCIENT_SCHEMA_CHECK_H_
+#define ANCIENT_SCHEMA_CHECK_H_
+
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ancient/schema_nodes.h"
+#include "ancient/value.h"
+
+namespace ancient::schema_internal {
+
+// FrozenValue: its Rep's storage at 0, the alternative's index after it.
+inline constexpr std::uint64_t kValueIndexAt = 16;
+static_assert(sizeof(void*) != 8 || (sizeof(FrozenValue) == 24 &&
+                                     sizeof(Pair<String, FrozenValue>) == 40));
+
+// An object reached through pointers: its offset and its node.
+using ObjectKey = std::pair<std::uint64_t, int>;
+
+// The typed check, breadth-first; counts how many pointers reach each
+// object (the root counts as reached once).
+class Checker {
+ public:
+  Checker(const Nodes& nodes, const View& view) : n_(nodes), v_(view) {}
+
+  absl::Status Run() {
+    if (n_[0].size > v_.size()) {
+      return absl::DataLossError(absl::StrFormat(
+          "the root (%d bytes) is larger than the graph's %d bytes", n_[0].size,
+          v_.size()));
+    }
+    refs_[{0, 0}] = 1;
+    Check(0, 0);
+    for (std::size_t i = 0; i < tasks_.size() && status_.ok(); ++i) {
+      const Task t = tasks_[i];
+      const std::uint64_t stride = n_[t.node].size;
+      for (std::uint64_t k = 0; k < t.n && status_.ok(); ++k) {
+        Check(t.node, t.off + k * stride);
+      }
+    }
+    return status_;
+  }
+
+  // How many pointers reach each object (after Run).
+  const absl::flat_hash_map<ObjectKey, std::uint32_t>& refs() const {
+    return refs_;
+  }
+
+ private:
+  struct Task {
+    int node;
+    std::uint64_t off, n;
+  };
+
+  void Fail(std::uint64_t off, std::string_view what) {
+    if (status_.ok()) {
+      status_ = absl::DataLossError(
+          absl::StrCat(schema_internal::Av(what), " (in a ",
+                       n_[current_].expression, " at graph offset ", off, ")"));
+    }
+  }
+
+  void Check(int i, std::uint64_t off) {
+    const Node& n = n_[i];
+    current_ = i;
+    switch (n.op) {
+      case Op::kBool:
+        Bool(off);
+        return;
+      case Op::kChar:
+      case Op::kSigned:
+      case Op::kUnsigned:
+      case Op::kFloat:
+      case Op::kNone:
+        return;
+      case Op::kString:
+        String(off);
+        return;
+      case Op::kValue:
+        switch (const auto index =
+                    v_.Load<std::uint32_t>(off + kValueIndexAt)) {
+          case 0:
+          case 2:
+          case 3:
+            return;
+          case 1:
+            return Bool(off);
+          case 4:
+            return String(off);
+          case 5:
+            return Array(i, off, "value array");
+          case 6:
+            return Array(n.args[1], off, "value object");
+          default:
+            return Fail(off, absl::StrFormat("value type %d", index));
+        }
+      case Op::kVector:
+      case Op::kSet:
+      case Op::kMap:
+        Array(n.args[0], off,
+              n.op == Op::kVector ? "vector elements"
+              : n.op == Op::kSet  ? "set entries"
+                                  : "map entries");
+        return;
+      case Op::kHashSet:
+      case Op::kHashMap:
+        Hashed(n.args[0], off);
+        return;
+      case Op::kPair:
+      case Op::kTuple:
+      case Op::kStruct:
+        for (std::size_t k = 0; k < n.args.size(); ++k) {
+          if (!n_[n.args[k]].trivial) Check(n.args[k], off + n.offsets[k]);
+          current_ = i;
+        }
+        return;
+      case Op::kOptional: {
+        const auto flag = v_.Load<std::uint8_t>(off + n_[n.args[0]].size);
+        if (flag > 1)
+          return Fail(off, absl::StrFormat("optional flag %d", flag));
+        if (flag == 1) Check(n.args[0], off);
+        return;
+      }
+      case Op::kVariant: {
+        const auto index = v_.Load<std::uint32_t>(off + n.offsets[0]);
+        if (index >= n.args.size()) {
+          return Fail(
+              off, absl::StrFormat("variant index %d of %d alternatives", index,
+                                   n.args.size()));
+        }
+        Check(n.args[index], off);
+        return;
+      }
+      case Op::kPtr: {
+        const auto p = v_.Load<std::uint64_t>(off);
+        if (p == 0) return;
+        const Node& e = n_[n.args[0]];
+        std::uint64_t t;
+        if (!v_.Range(p, 1, e.size, e.align, &t)) {
+          return Fail(off,
+                      absl::StrFormat("pointee at %#x is outside the graph "
+                                      "or misaligned",
+                                      p));
+        }
+        auto [it, fresh] = refs_.try_emplace(ObjectKey{t, n.args[0]}, 1);
+        if (fresh) {
+          tasks_.push_back({n.args[0], t, 1});
+        } else if (it->second < 2) {
+          ++it->second;
+        }
+        return;
+      }
+    }
+  }
+
+  void Bool(std::uint64_t off) {
+    const auto b = v_.Load<std::uint8_t>(off);
+    if (b > 1) Fail(off, absl::StrFormat("bool holds %d", b));
+  }
+
+  void String(std::uint64_t off) {
+    const auto p = v_.Load<std::uint64_t>(off);
+    const auto size = v_.Load<std::uint64_t>(off + 8);
+    std::uint64_t t;
+    if (size == ~std::uint64_t{0} || !v_.Range(p, size + 1, 1, 1, &t)) {
+      return Fail(off, absl::StrFormat("string bytes at %#x (%d bytes) are "
+                                       "outside the graph",
+                                       p, size));
+    }
+    if (*v_.at(t + size) != '\0') Fail(off, "string without its NUL");
+  }
+
+  void Array(int elem, std::uint64_t off, const char* what) {
+    const auto p = v_.Load<std::uint64_t>(off);
+    const auto size = v_.Load<std::uint64_t>(off + 8);
+    Elements(elem, p, size, off, what);
+  }
+
+  void Elements(int elem, std::uint64_t p, std::uint64_t size,
+                std::uint64_t off, const char* what) {
+    if (size == 0) return;
+    const Node& e = n_[elem];
+    std::uint64_t t;
+    if (!v_.Range(p, size, e.size, e.align, &t)) {
+      return Fail(off, absl::StrFormat("%s at %#x (%d x %d bytes) are outside "
+                                       "the graph or misaligned",
+                                       what, p, size, e.size));
+    }
+    if (!e.trivial) tasks_.push_back({elem, t, size});
+  }
+
+  void Hashed(int elem, std::uint64_t off) {
+    const auto data = v_.Load<std::uint64_t>(off);
+    const auto starts = v_.Load<std::uint64_t>(off + 8);
+    const auto size = v_.Load<std::uint64_t>(off + 16);
+    const auto mask = v_.Load<std::uint64_t>(off + 24);
+    if (mask == ~std::uint64_t{0} || ((mask + 1) & mask) != 0) {
+      return Fail(off, absl::StrFormat("bucket count %d is not a power of two",
+                                       mask + 1));
+    }
+    std::uint64_t s;
+    if (!v_.Range(starts, mask + 2, 8, 8, &s)) {
+      return Fail(off, "hash buckets outside the graph or misaligned");
+    }
+    std::uint64_t prev = 0;
+    for (std::uint64_t b = 0; b <= mask + 1; ++b) {
+      const auto at = v_.Load<std::uint64_t>(s + 8 * b);
+      if (at < prev || at > size || (b == 0 && at != 0) ||
+          (b == mask + 1 && at != size)) {
+        return Fail(off, absl::StrFormat("bucket %d starts at %d: out of order "
+                                         "or not covering the %d entries",
+                                         b, at, size));
+      }
+      prev = at;
+    }
+    Elements(elem, data, size, off, "hash entries");
+  }
+
+  const Nodes& n_;
+  const View& v_;
+  absl::Status status_;
+  int current_ = 0;
+  std::vector<Task> tasks_;
+  absl::flat_hash_map<ObjectKey, std::uint32_t> refs_;
+};
+
+}  // namespace ancient::schema_internal
+
+#endif  // ANCIENT_SCHEMA_CHECK_H_
