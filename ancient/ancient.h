@@ -23,7 +23,9 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -101,6 +103,7 @@ class Ancient {
       Delete();
       block_ = std::exchange(other.block_, nullptr);
       size_ = std::exchange(other.size_, 0);
+      mapped_ = std::exchange(other.mapped_, 0);
       relocations_ = std::move(other.relocations_);
       other.relocations_.clear();
     }
@@ -132,8 +135,9 @@ class Ancient {
   // Frees the block. Idempotent.
   void Delete() {
     if (block_ != nullptr) {
-      ::operator delete (block_, std::align_val_t{internal::kBlockAlignment});
+      internal::FreeBlock(block_, mapped_);
       block_ = nullptr;
+      mapped_ = 0;
       size_ = 0;
       relocations_.clear();
     }
@@ -153,6 +157,7 @@ class Ancient {
 
   void* block_ = nullptr;
   std::size_t size_ = 0;
+  std::size_t mapped_ = 0;  // a mapping's length, or 0: operator new
   std::string relocations_;
 };
 
@@ -160,14 +165,52 @@ class Ancient {
 // its owner. Objects reached through several pointers are copied once;
 // cycles are preserved. Not recursive on the data: any depth of chain is
 // fine. `value` must not change while Mark runs.
+//
+// It marks in one pass, writing each object as it is first reached into a
+// block that grows as needed (GrowableBlock: a heap buffer, then a mapping
+// with huge pages); vectors of numbers or strings, which are measured in
+// one cheap scan, in two passes into a block of their exact size.
+namespace internal {
+// A vector of numbers or strings: measuring it is one linear scan of the
+// vector (no pointer chasing), cheaper than growing a block as one pass
+// does; such values are marked in two passes into a block of exact size.
+template <class T>
+struct MeasuredCheaply : std::false_type {};
+template <class E, class A>
+struct MeasuredCheaply<std::vector<E, A>>
+    : std::bool_constant<std::is_arithmetic_v<E> ||
+                         std::is_same_v<E, std::string>> {};
+}  // namespace internal
+
 template <class T>
 Ancient<T> Mark(const T& value) {
-  internal::GraphWriter<T> writer(value);
   Ancient<T> a;
-  a.size_ = writer.size();
-  a.block_ =
-      ::operator new (a.size_, std::align_val_t{internal::kBlockAlignment});
-  a.relocations_ = writer.Write(a.block_);
+  if constexpr (internal::MeasuredCheaply<T>::value) {
+    internal::GraphWriter<T> writer(value);
+    a.size_ = writer.size();
+    a.block_ =
+        ::operator new (a.size_, std::align_val_t{internal::kBlockAlignment});
+    a.relocations_ = writer.Write(a.block_);
+    return a;
+  }
+  internal::GrowableBlock block;
+  internal::MarkContext c;
+  c.set_shareable(&SharedPointees<T>());
+  c.StartOnePass(block.base(), block.capacity(), &internal::GrowableBlock::Grow,
+                 &block);
+  const std::uint64_t root = c.Alloc(sizeof(Frozen<T>), alignof(Frozen<T>));
+  Layout<T>::Mark(c, value, root);
+  c.Drain();
+  a.size_ = c.size();
+  a.relocations_ = EncodeRelocations(c.relocs());
+  if (block.in_heap() && c.size() <= internal::GrowableBlock::kHeapBytes / 2) {
+    // A small block: moved into memory of its own size.
+    a.block_ =
+        ::operator new (a.size_, std::align_val_t{internal::kBlockAlignment});
+    c.MoveBlock(static_cast<char*>(a.block_));
+  } else {
+    a.block_ = block.Release(c.size(), &a.mapped_);
+  }
   return a;
 }
 

@@ -1,11 +1,95 @@
 #include "ancient/block.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "absl/strings/str_format.h"
+#include "ancient/mark_context.h"
 
 namespace ancient {
+
+namespace internal {
+namespace {
+
+constexpr std::uint64_t kZeroStep = 16 << 10;  // heap buffer: cleared in steps
+constexpr std::uint64_t kFirstMapping = std::uint64_t{64} << 20;
+
+std::uint64_t RoundUp(std::uint64_t n, std::uint64_t to) {
+  return (n + to - 1) / to * to;
+}
+std::uint64_t PageSize() {
+  return static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+GrowableBlock::GrowableBlock() {
+  base_ = static_cast<char*>(
+      ::operator new (kHeapBytes, std::align_val_t{kBlockAlignment}));
+}
+
+GrowableBlock::~GrowableBlock() { FreeBlock(base_, mapped_); }
+
+char* GrowableBlock::Grow(void* self, std::uint64_t need,
+                          std::uint64_t* capacity) {
+  auto* b = static_cast<GrowableBlock*>(self);
+  if (b->mapped_ == 0 && need <= kHeapBytes) {  // clear the next step
+    const std::uint64_t to = std::min(RoundUp(need, kZeroStep), kHeapBytes);
+    std::memset(b->base_ + b->ready_, 0, to - b->ready_);
+    b->ready_ = to;
+  } else if (b->mapped_ == 0) {  // from the heap buffer to a mapping
+    std::uint64_t len = kFirstMapping;
+    while (len < need) len *= 2;
+    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    // Huge pages where the kernel gives them on request: a fault per 2 MiB
+    // instead of per 4 KiB (most of the cost of writing a fresh block).
+    madvise(p, len, MADV_HUGEPAGE);
+    std::memcpy(p, b->base_, b->ready_);
+    ::operator delete (b->base_, std::align_val_t{kBlockAlignment});
+    b->base_ = static_cast<char*>(p);
+    b->mapped_ = b->ready_ = len;
+  } else {  // a bigger mapping, moved by the kernel if it must
+    std::uint64_t len = b->mapped_;
+    while (len < need) len *= 2;
+    void* p = mremap(b->base_, b->mapped_, len, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) return nullptr;
+    b->base_ = static_cast<char*>(p);
+    b->mapped_ = b->ready_ = len;
+  }
+  *capacity = b->ready_;
+  return b->base_;
+}
+
+void* GrowableBlock::Release(std::uint64_t size, std::size_t* mapped) {
+  if (mapped_ != 0) {
+    const std::uint64_t keep =
+        RoundUp(std::max<std::uint64_t>(size, 1), PageSize());
+    if (keep < mapped_) munmap(base_ + keep, mapped_ - keep);
+    mapped_ = keep;
+  }
+  *mapped = mapped_;
+  void* out = base_;
+  base_ = nullptr;
+  ready_ = mapped_ = 0;
+  return out;
+}
+
+void FreeBlock(void* base, std::size_t mapped) {
+  if (base == nullptr) return;
+  if (mapped != 0) {
+    munmap(base, mapped);
+  } else {
+    ::operator delete (base, std::align_val_t{kBlockAlignment});
+  }
+}
+
+}  // namespace internal
 
 std::string EncodeRelocations(std::vector<std::uint64_t>& slots) {
   if (!std::is_sorted(slots.begin(), slots.end())) {

@@ -26,6 +26,47 @@ namespace ancient {
 // sorted in place) as a relocation record.
 std::string EncodeRelocations(std::vector<std::uint64_t>& slots);
 
+namespace internal {
+
+// Memory for a block marked in one pass. Small blocks live in a heap buffer
+// (kHeapBytes), cleared a little at a time as the marker reaches it; past
+// that, an anonymous private mapping with huge pages where the kernel gives
+// them, grown with mremap (fresh pages read as zeros). The block may move
+// when it grows (MarkContext then moves the pointers written so far).
+class GrowableBlock {
+ public:
+  static constexpr std::uint64_t kHeapBytes = std::uint64_t{1} << 20;
+
+  GrowableBlock();
+  ~GrowableBlock();
+  GrowableBlock(const GrowableBlock&) = delete;
+  GrowableBlock& operator=(const GrowableBlock&) = delete;
+
+  char* base() const { return base_; }
+  bool in_heap() const { return mapped_ == 0; }
+  // The bytes ready for writing (zero-filled): what MarkContext may use.
+  std::uint64_t capacity() const { return ready_; }
+
+  // MarkContext::GrowFn: at least `need` bytes ready; the (new) base, or
+  // null when the memory cannot be had.
+  static char* Grow(void* self, std::uint64_t need, std::uint64_t* capacity);
+
+  // Hands the block over (a mapping is trimmed to `size` bytes, in whole
+  // pages): free it with FreeBlock(base, *mapped); *mapped is 0 for a heap
+  // buffer.
+  void* Release(std::uint64_t size, std::size_t* mapped);
+
+ private:
+  char* base_ = nullptr;
+  std::uint64_t ready_ = 0;   // zero-filled bytes
+  std::uint64_t mapped_ = 0;  // the mapping's length; 0: the heap buffer
+};
+
+// Frees a block that GrowableBlock::Release handed over.
+void FreeBlock(void* base, std::size_t mapped);
+
+}  // namespace internal
+
 // Reads a relocation record slot by slot.
 class RelocationReader {
  public:

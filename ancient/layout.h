@@ -177,7 +177,7 @@ void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
     // elements ahead of the lookups (when they are looked up at all).
     constexpr std::size_t kAhead = 8;
     const E* p = std::to_address(it);
-    const bool probe = !c.writing() && c.MayBeShared(&kTypeTag<Pointee>);
+    const bool probe = !c.replaying() && c.MayBeShared(&kTypeTag<Pointee>);
     for (std::size_t i = 0; i < n; ++i) {
       if (probe && i + kAhead < n) c.PrefetchIntern(RawPointer(p[i + kAhead]));
       Layout<E>::Mark(c, p[i], off + i * sizeof(FE));
@@ -206,8 +206,8 @@ struct SequenceLayout {
     if (n == 0) return;
     if constexpr (kPointers) {
       c.Defer(&Contents, &src, data,
-              !c.writing() && c.MayBeShared(&kTypeTag<Pointee>) ? &Prefetch
-                                                                : nullptr);
+              !c.replaying() && c.MayBeShared(&kTypeTag<Pointee>) ? &Prefetch
+                                                                  : nullptr);
     } else {
       c.Defer(&Contents, &src, data);
     }
@@ -296,7 +296,7 @@ struct HashedLayout {
       // source's iteration order, at the slots the starts give. The
       // buckets were logged by the measuring pass (each key hashed once).
       std::uint64_t* s = c.At<std::uint64_t>(starts);
-      if (Logged(buckets - 1)) {
+      if (Logged(buckets - 1) && c.replaying()) {
         const std::uint32_t* bucket = c.BucketsForMark(n);
         for (std::size_t i = 0; i < n; ++i) ++s[bucket[i] + 1];
       } else {
@@ -325,8 +325,9 @@ struct HashedLayout {
     const std::uint64_t* starts =
         c.At<std::uint64_t>(FrozenAccess::HashedStartsOffset(c, f));
     std::vector<std::uint64_t> fill(starts, starts + mask + 1);
-    const std::uint32_t* bucket =
-        Logged(mask) ? c.BucketsForContents(v.size()) : nullptr;
+    const std::uint32_t* bucket = Logged(mask) && c.replaying()
+                                      ? c.BucketsForContents(v.size())
+                                      : nullptr;
     std::size_t i = 0;
     for (const auto& e : v) {
       const std::uint64_t b =

@@ -11,6 +11,7 @@
 #ifndef ANCIENT_MARK_CONTEXT_H_
 #define ANCIENT_MARK_CONTEXT_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -22,6 +23,9 @@
 
 namespace ancient {
 namespace internal {
+
+// Aborts with `message` on stderr: for misuse that cannot return a Status.
+[[noreturn]] void Fatal(const char* message);
 
 // Every block starts at an address aligned to this.
 inline constexpr std::size_t kBlockAlignment = 64;
@@ -57,13 +61,45 @@ class MarkContext {
     relocs_used_ = 0;
   }
 
+  // One pass instead (ancient::Mark): writes each object as it is first
+  // reached into `base` (`capacity` bytes, zero-filled), which `grow`
+  // enlarges (and may move: the pointers written so far are then moved
+  // with it) when an allocation passes its end. No measuring pass, no log.
+  // `grow(arg, need, &capacity)` returns the new base, or null when out of
+  // memory (then the process aborts, as operator new would).
+  using GrowFn = char* (*)(void* arg, std::uint64_t need,
+                           std::uint64_t* capacity);
+  void StartOnePass(char* base, std::uint64_t capacity, GrowFn grow,
+                    void* arg) {
+    base_ = base;
+    address_ = base;
+    capacity_ = capacity;
+    grow_ = grow;
+    grow_arg_ = arg;
+    one_pass_ = true;
+    size_ = 0;
+    relocs_.clear();
+    relocs_used_ = 0;
+  }
+
+  // One pass, when done: copies the block to `dest` (size() bytes, aligned
+  // to kBlockAlignment) and moves its pointers there.
+  void MoveBlock(char* dest) {
+    std::memcpy(dest, base_, size_);
+    Rebase(dest);
+  }
+
   bool writing() const { return base_ != nullptr; }
+  // The writing pass of two, which replays the measuring pass's decisions.
+  bool replaying() const { return base_ != nullptr && !one_pass_; }
   std::uint64_t size() const { return size_; }
 
   // Reserves `size` bytes aligned to `align`; returns their offset.
   std::uint64_t Alloc(std::uint64_t size, std::uint64_t align) {
     const std::uint64_t off = (size_ + align - 1) & ~(align - 1);
     size_ = off + size;
+    if (size_ > capacity_) [[unlikely]]
+      Grow();  // one pass only
     return off;
   }
 
@@ -90,12 +126,10 @@ class MarkContext {
     }
     const char* p = address_ + target;
     std::memcpy(base_ + slot, &p, sizeof p);
-    if (relocs_used_ < relocs_.size()) [[likely]] {
-      relocs_[relocs_used_++] = slot;
-    } else {
-      relocs_.push_back(slot);  // Only if the passes disagreed (a bug).
-      ++relocs_used_;
-    }
+    // Two passes: sized by the measuring pass. One pass: grown here.
+    if (relocs_used_ == relocs_.size()) [[unlikely]]
+      GrowRelocs();
+    relocs_[relocs_used_++] = slot;
   }
 
   // The offset of the copy of heap object `addr` (of the type that `tag`
@@ -104,7 +138,7 @@ class MarkContext {
   // to queue. The measuring pass decides; the writing pass replays.
   std::uint64_t Intern(const void* addr, const void* tag, std::uint64_t size,
                        std::uint64_t align, bool* fresh) {
-    if (writing()) {
+    if (replaying()) {
       const std::uint64_t v = ptr_log_[next_ptr_++];
       *fresh = (v & 1) != 0;
       if (*fresh) size_ = (v >> 1) + size;
@@ -129,7 +163,7 @@ class MarkContext {
       off = other->second;
     }
     *fresh = inserted;
-    ptr_log_.push_back((off << 1) | (inserted ? 1 : 0));
+    if (!one_pass_) ptr_log_.push_back((off << 1) | (inserted ? 1 : 0));
     return off;
   }
 
@@ -159,7 +193,7 @@ class MarkContext {
   // for a pointer that Intern will look up soon: on big graphs each probe
   // is otherwise a cache miss.
   void PrefetchIntern(const void* addr) const {
-    if (base_ == nullptr) seen_.prefetch(addr);
+    if (!replaying()) seen_.prefetch(addr);
   }
 
   // The bucket of each entry of each hash container, in the order the
@@ -253,6 +287,32 @@ class MarkContext {
   }
 
  private:
+  [[gnu::noinline]] void GrowRelocs() {
+    relocs_.resize(std::max<std::size_t>(4096, relocs_.size() * 2));
+  }
+
+  // One pass: makes room for size_ bytes; moves the pointers written so far
+  // when the block moves.
+  [[gnu::noinline]] void Grow() {
+    char* const old = base_;
+    char* const moved = grow_(grow_arg_, size_, &capacity_);
+    if (moved == nullptr) Fatal("ancient::Mark: out of memory");
+    if (moved != old) Rebase(moved);
+  }
+  // The block's bytes are now at `moved`: moves its pointers with them.
+  void Rebase(char* moved) {
+    const std::uint64_t delta = reinterpret_cast<std::uint64_t>(moved) -
+                                reinterpret_cast<std::uint64_t>(base_);
+    for (std::size_t i = 0; i < relocs_used_; ++i) {
+      std::uint64_t v;
+      std::memcpy(&v, moved + relocs_[i], sizeof v);
+      v += delta;
+      std::memcpy(moved + relocs_[i], &v, sizeof v);
+    }
+    base_ = moved;
+    address_ = moved;
+  }
+
   struct Task {
     TaskFn fn;
     const void* src;
@@ -296,6 +356,10 @@ class MarkContext {
   std::vector<std::uint64_t> ptr_log_;
   std::size_t next_ptr_ = 0;
   std::vector<std::uint32_t> buckets_;
+  bool one_pass_ = false;
+  std::uint64_t capacity_ = ~std::uint64_t{0};  // one pass: bytes ready
+  GrowFn grow_ = nullptr;
+  void* grow_arg_ = nullptr;
   std::size_t buckets_mark_ = 0, buckets_contents_ = 0;
   const std::vector<const void*>* shareable_ = nullptr;
   std::size_t relocs_count_ = 0;

@@ -342,6 +342,40 @@ TEST(HashMap, NestedAndSharedContainersFindEveryKey) {
   EXPECT_EQ(f[0].get(), f[5].get());  // shared, copied once
 }
 
+// Mark writes in one pass into a block that grows: a heap buffer, then a
+// mapping that mremap enlarges (and may move). Past 64 MiB every one of
+// these happens, and every pointer written before a move must follow it.
+TEST(Mark, BigBlocksGrowAndTheirPointersFollow) {
+  std::vector<std::shared_ptr<std::vector<std::int64_t>>> v;
+  for (int i = 0; i < 1100; ++i) {
+    v.push_back(std::make_shared<std::vector<std::int64_t>>(8000, i));
+  }
+  v.push_back(v[3]);  // shared: copied once
+  auto a = ancient::Mark(v);
+  ASSERT_GT(a.size_bytes(), std::size_t{64} << 20);
+  EXPECT_TRUE(
+      (ancient::VerifyGraph<decltype(v)>(a.data(), a.size_bytes())).ok());
+  EXPECT_TRUE(
+      ancient::VerifyBlock(a.data(), a.size_bytes(), a.relocations()).ok());
+  const auto& f = a.Follow();
+  ASSERT_EQ(f.size(), v.size());
+  for (int i = 0; i < 1100; ++i) {
+    ASSERT_EQ(f[i]->size(), 8000u);
+    ASSERT_EQ((*f[i])[0], i);
+    ASSERT_EQ((*f[i])[7999], i);
+  }
+  EXPECT_EQ(f[1100].get(), f[3].get());
+  // Moved from: the new owner frees the mapping; deleting twice is fine.
+  ancient::Ancient<decltype(v)> b = std::move(a);
+  EXPECT_TRUE(a.deleted());
+  b.Delete();
+  b.Delete();
+  // A small graph with pointers: moved into a block of its own size.
+  auto s = ancient::Mark(std::make_unique<std::string>("small"));
+  EXPECT_LT(s.size_bytes(), 256u);
+  EXPECT_EQ(*s.Follow(), "small");
+}
+
 TEST(StableHash, FixedValues) {
   // A HashMap written by one build is probed by another: pin the hash.
   EXPECT_EQ(ancient::StableHash(std::string_view("")), 0x2d06800538d394c2ULL);
