@@ -1,7 +1,9 @@
 // Internal: the machinery that Layout specialisations use to copy a heap
 // graph into a block. Not part of the public API.
 //
-// Marking runs the same traversal twice. The measuring pass computes every
+// Marking runs one traversal into a block that grows (StartOnePass:
+// ancient::Mark), or the same traversal twice (GraphWriter: Share, where
+// the block's size must be known first): the measuring pass computes every
 // allocation's offset and the block's size; the writing pass replays it with
 // the block in hand and writes each object straight to its final address.
 // Out-of-line parts (array contents, pointees) are queued, not recursed into,
