@@ -114,8 +114,11 @@ class JsonGraph {
   //   a missing or unknown struct field, a duplicate key, a "$ref" to no
   //   "$id" or to an object of another type); FailedPrecondition when the
   //   schema was written for another platform.
+  // With `member`, `json` is an object and the graph is built from that
+  // member (a dump line's "value", parsed once with the line).
   static absl::StatusOr<JsonGraph> Build(const Schema& schema,
-                                         std::string_view json);
+                                         std::string_view json,
+                                         std::string_view member = "");
 
   JsonGraph(JsonGraph&&) noexcept;
   JsonGraph& operator=(JsonGraph&&) noexcept;

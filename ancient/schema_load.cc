@@ -694,7 +694,8 @@ JsonGraph& JsonGraph::operator=(JsonGraph&&) noexcept = default;
 JsonGraph::~JsonGraph() = default;
 
 absl::StatusOr<JsonGraph> JsonGraph::Build(const Schema& schema,
-                                           std::string_view json) {
+                                           std::string_view json,
+                                           std::string_view member) {
   Nodes nodes;
   if (absl::Status s = Nodes::Compile(schema, &nodes); !s.ok()) return s;
   Json doc;
@@ -707,9 +708,18 @@ absl::StatusOr<JsonGraph> JsonGraph::Build(const Schema& schema,
     }
     return absl::InvalidArgumentError("bad JSON: " + what);
   }
+  const Json* value = &doc;
+  if (!member.empty()) {
+    const auto it = doc.is_object() ? doc.find(std::string(member)) : doc.end();
+    if (it == doc.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad JSON: no member \"", schema_internal::Av(member), "\""));
+    }
+    value = &*it;
+  }
   JsonGraph g;
   JsonGraphBuilder builder(nodes, &g);
-  if (absl::Status s = builder.Build(doc); !s.ok()) return s;
+  if (absl::Status s = builder.Build(*value); !s.ok()) return s;
   return g;
 }
 

@@ -110,13 +110,14 @@ absl::StatusOr<std::string> Snapshot::GetJson(
 
 absl::StatusOr<ShareInfo> WriteBatch::ShareJson(std::string_view key,
                                                 std::string_view description,
-                                                std::string_view json) {
+                                                std::string_view json,
+                                                std::string_view member) {
   absl::StatusOr<Schema> schema = Schema::Parse(description);
   if (!schema.ok()) {
     return absl::InvalidArgumentError(
         Cat("key '", key, "': ", schema.status().message()));
   }
-  absl::StatusOr<JsonGraph> graph = JsonGraph::Build(*schema, json);
+  absl::StatusOr<JsonGraph> graph = JsonGraph::Build(*schema, json, member);
   if (!graph.ok()) {
     return absl::Status(graph.status().code(),
                         Cat("key '", key, "': ", graph.status().message()));

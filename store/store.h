@@ -286,12 +286,15 @@ class WriteBatch {
   // the TypeId the description hashes to, so a program whose type has that
   // description reads it with Get<T>. Builds the whole graph in memory
   // first: bad input writes nothing.
+  // With `member`, `json` is an object and the graph is built from that
+  // member (a dump line's "value": the line is parsed once).
   // Errors: InvalidArgument (a description that does not parse; JSON that
   //   does not fit it, naming where); FailedPrecondition (a description for
   //   another format version, byte order or pointer width); Share's.
   absl::StatusOr<ShareInfo> ShareJson(std::string_view key,
                                       std::string_view description,
-                                      std::string_view json);
+                                      std::string_view json,
+                                      std::string_view member = "");
   // Deletes `key`; NotFound if absent (the batch stays usable).
   absl::Status Delete(std::string_view key);
   // Commits every change, or none. The batch is finished either way.

@@ -109,9 +109,23 @@ int LoadCommand(const std::vector<std::string>& args) {
     bytes += line.size() + 1;
     if (line.empty()) continue;
     const std::string where = absl::StrFormat("%s:%d", source, n);
-    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    // The key and type (the value is skipped here: ShareJson builds the
+    // graph from the line's "value" in its own single parse).
+    bool has_value = false;
+    const nlohmann::json j = nlohmann::json::parse(
+        line,
+        [&](int depth, nlohmann::json::parse_event_t event,
+            nlohmann::json& parsed) {
+          if (depth == 1 && event == nlohmann::json::parse_event_t::key &&
+              parsed == "value") {
+            has_value = true;
+            return false;  // the member and its value are dropped
+          }
+          return true;
+        },
+        false);
     if (j.is_discarded() || !j.is_object() || !j.contains("key") ||
-        !j.contains("type") || !j["type"].is_string() || !j.contains("value")) {
+        !j.contains("type") || !j["type"].is_string() || !has_value) {
       return Fail(where +
                   ": expected {\"key\": ..., \"type\": ..., "
                   "\"value\": ...}");
@@ -126,10 +140,8 @@ int LoadCommand(const std::vector<std::string>& args) {
       return Fail(where + ": the store holds '" + *key +
                   "' already (--replace to replace); nothing loaded");
     }
-    absl::StatusOr<ancient::ShareInfo> info = batch->ShareJson(
-        *key, j["type"].get<std::string>(),
-        j["value"].dump(-1, ' ', false,
-                        nlohmann::json::error_handler_t::strict));
+    absl::StatusOr<ancient::ShareInfo> info =
+        batch->ShareJson(*key, j["type"].get<std::string>(), line, "value");
     if (!info.ok()) {
       return Fail(where + ": " + std::string(info.status().message()) +
                   "; nothing loaded");
