@@ -18,8 +18,6 @@
 
 namespace ancient::schema_internal {
 
-// FrozenValue: its Rep's storage at 0, the alternative's index after it.
-inline constexpr std::uint64_t kValueIndexAt = 16;
 static_assert(sizeof(void*) != 8 || (sizeof(FrozenValue) == 24 &&
                                      sizeof(Pair<String, FrozenValue>) == 40));
 

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -87,25 +88,13 @@ void AppendBytes(std::string_view s, std::string* out) {
   out->append("\"}");
 }
 
-// Any bytes, invalid UTF-8 replaced by U+FFFD (as ToJson(Value) does).
+// Any bytes, invalid UTF-8 replaced by U+FFFD: what ToJson(Value) writes,
+// through the same nlohmann error handler.
 void AppendLossy(std::string_view s, std::string* out) {
   if (schema_internal::ValidUtf8(s)) return AppendQuoted(s, out);
-  std::string fixed;
-  for (std::size_t i = 0; i < s.size();) {
-    std::size_t n = 1;
-    while (n <= 4 && i + n <= s.size() &&
-           !schema_internal::ValidUtf8(s.substr(i, n))) {
-      ++n;
-    }
-    if (n <= 4 && i + n <= s.size()) {
-      fixed.append(s.substr(i, n));
-      i += n;
-    } else {
-      fixed.append("\xef\xbf\xbd");
-      ++i;
-    }
-  }
-  AppendQuoted(fixed, out);
+  out->append(
+      nlohmann::json(std::string(s))
+          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 bool IsWrapperKey(std::string_view k) {
@@ -194,12 +183,7 @@ class Printer {
     AppendLossy(Bytes(off), &out_);
     out_.append(pretty_ ? ": " : ":");
   }
-  std::string_view Bytes(std::uint64_t off) const {
-    std::uint64_t t = 0;
-    const auto size = v_.Load<std::uint64_t>(off + 8);
-    v_.Range(v_.Load<std::uint64_t>(off), size + 1, 1, 1, &t);
-    return std::string_view(v_.at(t), size);
-  }
+  std::string_view Bytes(std::uint64_t off) const { return v_.Bytes(off); }
   // Opens a container of n parts; writes "[]" or "{}" when empty.
   void Open(Mode mode, int node, std::uint64_t off, std::uint64_t n) {
     const bool array = mode == Mode::kArray || mode == Mode::kItems;
@@ -319,27 +303,9 @@ class Printer {
         return;
       }
       case Op::kSigned:
-        switch (n.size) {
-          case 1:
-            return absl::StrAppend(&out_, v_.Load<std::int8_t>(off));
-          case 2:
-            return absl::StrAppend(&out_, v_.Load<std::int16_t>(off));
-          case 4:
-            return absl::StrAppend(&out_, v_.Load<std::int32_t>(off));
-          default:
-            return absl::StrAppend(&out_, v_.Load<std::int64_t>(off));
-        }
+        return absl::StrAppend(&out_, v_.Signed(off, n.size));
       case Op::kUnsigned:
-        switch (n.size) {
-          case 1:
-            return absl::StrAppend(&out_, v_.Load<std::uint8_t>(off));
-          case 2:
-            return absl::StrAppend(&out_, v_.Load<std::uint16_t>(off));
-          case 4:
-            return absl::StrAppend(&out_, v_.Load<std::uint32_t>(off));
-          default:
-            return absl::StrAppend(&out_, v_.Load<std::uint64_t>(off));
-        }
+        return absl::StrAppend(&out_, v_.Unsigned(off, n.size));
       case Op::kFloat:
         return AppendDouble(
             n.size == 4 ? v_.Load<float>(off) : v_.Load<double>(off), &out_);

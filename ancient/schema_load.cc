@@ -99,10 +99,11 @@ class JsonGraphBuilder {
     for (std::size_t i = 0; i < tasks_.size(); ++i) {
       const Task t = std::move(tasks_[i]);
       const Where at{nullptr, {}, 0, static_cast<std::int64_t>(i)};
-      absl::Status s = t.value_array
-                           ? ValueArray(*t.json, t.off, at)
-                           : (t.value_object ? ValueObject(*t.json, t.off, at)
-                                             : Put(t.node, *t.json, t.off, at));
+      absl::Status s =
+          t.value_array
+              ? ValueArray(t.node, *t.json, t.off, at)
+              : (t.value_object ? ValueObject(t.node, *t.json, t.off, at)
+                                : Put(t.node, *t.json, t.off, at));
       if (!s.ok()) return s;
       tasks_[i].json = nullptr;
     }
@@ -250,7 +251,7 @@ class JsonGraphBuilder {
         return absl::OkStatus();
       }
       case Op::kValue:
-        return PutValue(j, off, w);
+        return PutValue(node, j, off, w);
       case Op::kVector: {
         if (!j.is_array()) return Bad(w, "an array", j);
         return PutArray(n.args[0], j, off, w);
@@ -401,7 +402,9 @@ class JsonGraphBuilder {
 
   // ---- value
 
-  absl::Status PutValue(const Json& j, std::uint64_t off, const Where& w) {
+  // A Value (node `value`: a variant of the JSON kinds, kValueIndexAt).
+  absl::Status PutValue(int value, const Json& j, std::uint64_t off,
+                        const Where& w) {
     std::uint32_t type;
     switch (j.type()) {
       case Json::value_t::null:
@@ -433,7 +436,7 @@ class JsonGraphBuilder {
       case Json::value_t::object:
         type = j.is_array() ? 5 : 6;
         if (!j.empty()) {
-          Task t = Queue(0, &j, off, w);
+          Task t = Queue(value, &j, off, w);
           (j.is_array() ? t.value_array : t.value_object) = true;
           tasks_.push_back(std::move(t));
         }
@@ -441,36 +444,39 @@ class JsonGraphBuilder {
       default:
         return Bad(w, "a JSON value", j);
     }
-    Store<std::uint32_t>(off + 16, type);
+    Store<std::uint32_t>(off + schema_internal::kValueIndexAt, type);
     return absl::OkStatus();
   }
 
-  absl::Status ValueArray(const Json& j, std::uint64_t off, const Where& w) {
-    const std::uint64_t data = Alloc(j.size() * 24, 8);
+  absl::Status ValueArray(int value, const Json& j, std::uint64_t off,
+                          const Where& w) {
+    const Node& e = n_[value];
+    const std::uint64_t data = Alloc(j.size() * e.size, e.align);
     StorePointer(off, data);
     Store<std::uint64_t>(off + 8, j.size());
     for (std::size_t k = 0; k < j.size(); ++k) {
       const Where at{&w, {}, k};
-      if (absl::Status s = PutValue(j[k], data + 24 * k, at); !s.ok()) return s;
+      absl::Status s = PutValue(value, j[k], data + k * e.size, at);
+      if (!s.ok()) return s;
     }
     return absl::OkStatus();
   }
 
-  absl::Status ValueObject(const Json& j, std::uint64_t off, const Where& w) {
-    std::vector<std::pair<const std::string*, const Json*>> members;
-    for (const auto& [k, v] : j.items()) members.emplace_back(&k, &v);
-    std::sort(members.begin(), members.end(),
-              [](const auto& a, const auto& b) { return *a.first < *b.first; });
-    const std::uint64_t data = Alloc(members.size() * 40, 8);
+  // Members in key order, as FrozenValue::Object keeps them: the order the
+  // parsed object (a std::map of std::string) iterates in.
+  absl::Status ValueObject(int value, const Json& j, std::uint64_t off,
+                           const Where& w) {
+    const Node& e = n_[n_[value].args[1]];  // the entry: pair<string, value>
+    const std::uint64_t data = Alloc(j.size() * e.size, e.align);
     StorePointer(off, data);
-    Store<std::uint64_t>(off + 8, members.size());
-    for (std::size_t k = 0; k < members.size(); ++k) {
-      PutBytes(data + 40 * k, *members[k].first);
-      const Where at{&w, *members[k].first, 0};
-      if (absl::Status s = PutValue(*members[k].second, data + 40 * k + 16, at);
-          !s.ok()) {
-        return s;
-      }
+    Store<std::uint64_t>(off + 8, j.size());
+    std::uint64_t at = data;
+    for (const auto& [k, v] : j.items()) {
+      PutBytes(at, k);
+      const Where kw{&w, k, 0};
+      absl::Status s = PutValue(value, v, at + e.offsets[1], kw);
+      if (!s.ok()) return s;
+      at += e.size;
     }
     return absl::OkStatus();
   }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -53,6 +54,9 @@ struct Node {
   bool maybe_null = false;  // JSON null is one of its values
 };
 
+// FrozenValue: its Rep's storage at 0, the alternative's index after it.
+inline constexpr std::uint64_t kValueIndexAt = 16;
+
 // The compiled schema: node 0 is the root.
 class Nodes {
  public:
@@ -85,6 +89,25 @@ class View {
     return v;
   }
   const char* at(std::uint64_t off) const { return b_ + off; }
+
+  // Of a checked graph (VerifyGraph passed): the integer of `size` bytes at
+  // `off`, sign-extended or not; the bytes of the String at `off`.
+  std::int64_t Signed(std::uint64_t off, std::uint64_t size) const {
+    const std::uint64_t bits = Unsigned(off, size);
+    const std::uint64_t sign = std::uint64_t{1} << (8 * size - 1);
+    return static_cast<std::int64_t>((bits ^ sign) - sign);
+  }
+  std::uint64_t Unsigned(std::uint64_t off, std::uint64_t size) const {
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, b_ + off, size);  // little-endian
+    return bits;
+  }
+  std::string_view Bytes(std::uint64_t off) const {
+    const auto size = Load<std::uint64_t>(off + 8);
+    std::uint64_t t = 0;
+    Range(Load<std::uint64_t>(off), size + 1, 1, 1, &t);
+    return std::string_view(b_ + t, size);
+  }
   std::uint64_t size() const { return size_; }
 
   // The offset that pointer value p stands for, if `n` objects of `elem`

@@ -18,12 +18,8 @@ absl::StatusOr<bool> KeyIs(const Nodes& nodes, const View& v, int key,
                            std::uint64_t off, std::string_view text) {
   const Node& k = nodes[key];
   switch (k.op) {
-    case Op::kString: {
-      const auto size = v.Load<std::uint64_t>(off + 8);
-      std::uint64_t t = 0;
-      v.Range(v.Load<std::uint64_t>(off), size + 1, 1, 1, &t);
-      return std::string_view(v.at(t), size) == text;
-    }
+    case Op::kString:
+      return v.Bytes(off) == text;
     case Op::kChar:
       return text.size() == 1 && *v.at(off) == text[0];
     case Op::kBool:
@@ -36,13 +32,8 @@ absl::StatusOr<bool> KeyIs(const Nodes& nodes, const View& v, int key,
       const bool is_s = absl::SimpleAtoi(schema_internal::Av(text), &s);
       const bool is_u = absl::SimpleAtoi(schema_internal::Av(text), &u);
       if (!is_s && !is_u) break;
-      std::uint64_t bits = 0;
-      std::memcpy(&bits, v.at(off), k.size);
-      if (k.op == Op::kSigned && k.size < 8 && (bits >> (8 * k.size - 1)) & 1) {
-        bits |= ~std::uint64_t{0} << (8 * k.size);  // sign-extend
-      }
-      return k.op == Op::kSigned ? is_s && static_cast<std::int64_t>(bits) == s
-                                 : is_u && bits == u;
+      return k.op == Op::kSigned ? is_s && v.Signed(off, k.size) == s
+                                 : is_u && v.Unsigned(off, k.size) == u;
     }
     default:
       return absl::InvalidArgumentError(
