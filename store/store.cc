@@ -6,8 +6,10 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <optional>
 #include <tuple>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "store/core.h"
@@ -323,6 +325,7 @@ absl::Status Store::Verify() const {
   }
 
   // Every extent: (offset, length, what).
+  absl::flat_hash_map<std::uint64_t, std::optional<Schema>> schemas;
   std::vector<std::tuple<std::uint64_t, std::uint64_t, std::string>> extents;
   std::string buf;
   s = t.ForEachRoot(
@@ -364,17 +367,30 @@ absl::Status Store::Verify() const {
           return absl::DataLossError(
               Cat("store ", dir, ": ", what, ": ", b.message()));
         }
-        absl::StatusOr<std::string> type = t.TypeDescriptionOf(r.type_id);
-        if (!type.ok() && !absl::IsNotFound(type.status())) {
-          return absl::Status(type.status().code(),
-                              Cat(what, ": ", type.status().message()));
+        // The typed check, by the recorded type (read, checked against its
+        // id and parsed once per type; none for roots from before types
+        // were recorded).
+        auto known = schemas.find(r.type_id);
+        if (known == schemas.end()) {
+          absl::StatusOr<std::string> type = t.TypeDescriptionOf(r.type_id);
+          if (!type.ok() && !absl::IsNotFound(type.status())) {
+            return absl::Status(type.status().code(),
+                                Cat(what, ": ", type.status().message()));
+          }
+          std::optional<Schema> schema;
+          if (type.ok()) {
+            absl::StatusOr<Schema> parsed = Schema::Parse(*type);
+            if (!parsed.ok()) {
+              return absl::DataLossError(Cat("store ", dir, ": ", what, ": ",
+                                             parsed.status().message()));
+            }
+            schema.emplace(*std::move(parsed));
+          }
+          known = schemas.emplace(r.type_id, std::move(schema)).first;
         }
-        if (type.ok()) {  // The typed check, by the recorded type.
-          absl::StatusOr<Schema> schema = Schema::Parse(*type);
-          absl::Status c =
-              schema.ok() ? VerifyGraph(*schema, {*graph, r.graph_size,
-                                                  core_->base() + r.offset})
-                          : schema.status();
+        if (known->second) {
+          absl::Status c = VerifyGraph(
+              *known->second, {*graph, r.graph_size, core_->base() + r.offset});
           if (!c.ok()) {
             return absl::DataLossError(
                 Cat("store ", dir, ": ", what, ": ", c.message()));
