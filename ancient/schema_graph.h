@@ -100,6 +100,9 @@ absl::StatusOr<std::string> GraphToJson(const Schema& schema,
 // `bytes` as JSON in the form above: a JSON string when they are valid
 // UTF-8, else {"$base64": "..."}. (What a dump writes for keys.)
 std::string JsonBytes(std::string_view bytes);
+// The inverse: the bytes that JSON text (a string or {"$base64": ...})
+// stands for. Errors: InvalidArgument for anything else.
+absl::StatusOr<std::string> ParseJsonBytes(std::string_view json);
 
 // A frozen graph built from JSON (the form above) by a schema, for a store
 // to copy in (WriteBatch::ShareJson) or for Write to place anywhere.

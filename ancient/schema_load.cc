@@ -695,6 +695,17 @@ class JsonGraphBuilder {
   absl::flat_hash_map<std::int64_t, Id> ids_;
 };
 
+absl::StatusOr<std::string> ParseJsonBytes(std::string_view json) {
+  const Json j = Json::parse(json.begin(), json.end(), nullptr, false);
+  std::optional<std::string> bytes =
+      j.is_discarded() ? std::nullopt : StringOf(j);
+  if (!bytes) {
+    return absl::InvalidArgumentError(
+        "expected a JSON string or {\"$base64\": ...}");
+  }
+  return *std::move(bytes);
+}
+
 JsonGraph::JsonGraph(JsonGraph&&) noexcept = default;
 JsonGraph& JsonGraph::operator=(JsonGraph&&) noexcept = default;
 JsonGraph::~JsonGraph() = default;

@@ -370,6 +370,20 @@ std::string RoundTrip(const T& value) {
   return *json;
 }
 
+// A struct of every inline kind: char, nested struct, optional, tuple,
+// pair, variant, vector, enum, bool.
+sg::Outer SampleOuter() {
+  return sg::Outer{'q',
+                   {1, "in", 0.5},
+                   sg::Inner{2, "maybe", -1},
+                   {1, 2, 3},
+                   {4, {5, "pair", 6}},
+                   sg::Inner{7, "alt", 8},
+                   {{9, "l", 10}},
+                   sg::Shade::kLight,
+                   true};
+}
+
 TEST(SchemaJson, EveryKindRoundTrips) {
   RoundTrip(true);
   RoundTrip('x');
@@ -409,15 +423,7 @@ TEST(SchemaJson, EveryKindRoundTrips) {
       ancient::Value(2.5), ancient::Value(1.0), ancient::Value("s"),
       ancient::Value(ancient::Value::Array{1, "x", ancient::Value::Array{}}),
       ancient::Value(ancient::Value::Object{{"k", 1}, {"$ref", 2}})});
-  sg::Outer o{'q',
-              {1, "in", 0.5},
-              sg::Inner{2, "maybe", -1},
-              {1, 2, 3},
-              {4, {5, "pair", 6}},
-              sg::Inner{7, "alt", 8},
-              {{9, "l", 10}},
-              sg::Shade::kLight,
-              true};
+  sg::Outer o = SampleOuter();
   RoundTrip(o);
   o.maybe.reset();
   o.v = std::monostate{};
@@ -476,6 +482,25 @@ TEST(SchemaJson, HashContainersRoundTripAndStayFindable) {
   RoundTripHashed(std::unordered_set<std::int64_t>{-1, 0, 5, 1ll << 40});
   RoundTripHashed(std::unordered_map<char, int>{{'a', 1}, {'z', 2}});
   RoundTripHashed(std::unordered_set<double>{0.5, -0.0, 1e300});
+}
+
+TEST(SchemaJson, BytesAsJsonAndBack) {
+  for (const std::string& b :
+       {std::string(""), std::string("key"), std::string("a\0b", 3),
+        std::string("\xff\xfe"), std::string("caf\xc3\xa9")}) {
+    const std::string json = ancient::JsonBytes(b);
+    EXPECT_EQ(json.find("$base64") != std::string::npos, b == "\xff\xfe")
+        << json;
+    absl::StatusOr<std::string> back = ancient::ParseJsonBytes(json);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(*back, b);
+  }
+  for (const char* bad :
+       {"1", "null", "{\"$base64\":\"!!\"}", "[\"x\"]", "\"x"}) {
+    EXPECT_EQ(ancient::ParseJsonBytes(bad).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
 }
 
 TEST(SchemaJson, SharingAndCyclesAreWrittenOnceThenReferredTo) {
@@ -595,15 +620,7 @@ TEST(SchemaJson, PathsNameParts) {
 
 // Damage that VerifyGraph<T> catches, VerifyGraph by schema catches too.
 TEST(SchemaVerify, CatchesWhatTheTypedCheckCatches) {
-  sg::Outer o{'q',
-              {1, "in", 0.5},
-              sg::Inner{2, "maybe", -1},
-              {1, 2, 3},
-              {4, {5, "pair", 6}},
-              sg::Inner{7, "alt", 8},
-              {{9, "l", 10}},
-              sg::Shade::kLight,
-              true};
+  sg::Outer o = SampleOuter();
   const auto a = ancient::Mark(o);
   const auto schema = SchemaOf<sg::Outer>();
   std::string bytes(static_cast<const char*>(a.data()), a.size_bytes());

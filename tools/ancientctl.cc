@@ -129,14 +129,12 @@ int Get(const Strings& a) {
     auto v = snap->GetVerified<Strings>(a[1]);
     if (!v.ok()) return Fail(v.status());
     for (const ancient::String& s : **v) {
-      std::fwrite(s.data(), 1, s.size(), stdout);
+      WriteOut(s);
       std::fputc('\n', stdout);
     }
   } else {
     // Any other root: JSON through the type the store recorded.
-    absl::Status s = snap->WriteJson(a[1], options, [](std::string_view p) {
-      std::fwrite(p.data(), 1, p.size(), stdout);
-    });
+    absl::Status s = snap->WriteJson(a[1], options, WriteOut);
     if (!s.ok()) return Fail(s);
     std::fputc('\n', stdout);
   }

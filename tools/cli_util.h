@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -22,6 +23,11 @@ inline constexpr int kExitUsage = 2;    // wrong call
 // Prints "ancientctl: <message>" on stderr; returns kExitFailure.
 int Fail(const absl::Status& status);
 int Fail(const std::string& message);
+
+// Writes `piece` to stdout as is (bytes, not a C string).
+inline void WriteOut(std::string_view piece) {
+  std::fwrite(piece.data(), 1, piece.size(), stdout);
+}
 
 // Reads a whole file, or stdin for "-". Shows progress for large files when
 // stderr is a terminal.

@@ -8,7 +8,6 @@
 #include <set>
 
 #include "absl/flags/flag.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ancient/schema.h"
@@ -30,20 +29,6 @@ std::string Header() {
                          ancient::JsonBytes(ancient::Schema::NativePlatform()));
 }
 
-void Write(std::string_view s) { std::fwrite(s.data(), 1, s.size(), stdout); }
-
-// A dump line's key: a JSON string, or {"$base64": ...}.
-absl::StatusOr<std::string> KeyOf(const nlohmann::json& k) {
-  if (k.is_string()) return k.get<std::string>();
-  std::string out;
-  if (k.is_object() && k.size() == 1 && k.contains("$base64") &&
-      k["$base64"].is_string() &&
-      absl::Base64Unescape(k["$base64"].get<std::string>(), &out)) {
-    return out;
-  }
-  return absl::InvalidArgumentError("\"key\" must be a string");
-}
-
 }  // namespace
 
 int DumpCommand(const std::vector<std::string>& args) {
@@ -56,18 +41,18 @@ int DumpCommand(const std::vector<std::string>& args) {
   if (!snap.ok()) return Fail(snap.status());
   auto roots = snap->List(args.size() > 1 ? args[1] : "");
   if (!roots.ok()) return Fail(roots.status());
-  Write(Header());
+  WriteOut(Header());
   for (const ancient::RootInfo& r : *roots) {
     absl::StatusOr<std::string> type = snap->TypeDescription(r.key);
     if (!type.ok()) return Fail(type.status());
-    Write(absl::StrCat("{\"key\":", ancient::JsonBytes(r.key),
-                       ",\"type\":", ancient::JsonBytes(*type), ",\"value\":"));
-    absl::Status s = snap->WriteJson(r.key, {}, Write);
+    WriteOut(absl::StrCat("{\"key\":", ancient::JsonBytes(r.key), ",\"type\":",
+                          ancient::JsonBytes(*type), ",\"value\":"));
+    absl::Status s = snap->WriteJson(r.key, {}, WriteOut);
     if (!s.ok()) {
-      Write("\n");
+      WriteOut("\n");
       return Fail(s);
     }
-    Write("}\n");
+    WriteOut("}\n");
   }
   if (std::fflush(stdout) != 0) return Fail("writing the dump failed");
   return kExitOk;
@@ -130,9 +115,10 @@ int LoadCommand(const std::vector<std::string>& args) {
                   ": expected {\"key\": ..., \"type\": ..., "
                   "\"value\": ...}");
     }
-    absl::StatusOr<std::string> key = KeyOf(j["key"]);
-    if (!key.ok())
-      return Fail(where + ": " + std::string(key.status().message()));
+    absl::StatusOr<std::string> key = ancient::ParseJsonBytes(j["key"].dump());
+    if (!key.ok()) {
+      return Fail(where + ": \"key\": " + std::string(key.status().message()));
+    }
     if (!seen.insert(*key).second) {
       return Fail(where + ": key '" + *key + "' given twice; nothing loaded");
     }
