@@ -53,6 +53,7 @@ class GraphWriter {
     context_.set_shareable(&SharedPointees<T>());
     Layout<T>::Mark(context_, value_, RootOffset());
     context_.Drain();
+    context_.FinishMeasuring();
   }
 
   // The block's exact size in bytes.
@@ -77,7 +78,7 @@ class GraphWriter {
                           static_cast<const char*>(address));
     Layout<T>::Mark(context_, value_, RootOffset());
     context_.Drain();
-    return EncodeRelocations(context_.relocs());
+    return context_.EncodeRelocations();
   }
 
  private:
@@ -180,6 +181,16 @@ template <class E, class A>
 struct MeasuredCheaply<std::vector<E, A>>
     : std::bool_constant<std::is_arithmetic_v<E> ||
                          std::is_same_v<E, std::string>> {};
+
+// Marks the graph of `value` (its root at offset 0) into `c`, set up for
+// one pass (MarkContext::StartOnePass).
+template <class T>
+void MarkGraph(MarkContext& c, const T& value) {
+  c.set_shareable(&SharedPointees<T>());
+  const std::uint64_t root = c.Alloc(sizeof(Frozen<T>), alignof(Frozen<T>));
+  Layout<T>::Mark(c, value, root);
+  c.Drain();
+}
 }  // namespace internal
 
 template <class T>
@@ -195,14 +206,10 @@ Ancient<T> Mark(const T& value) {
   }
   internal::GrowableBlock block;
   internal::MarkContext c;
-  c.set_shareable(&SharedPointees<T>());
-  c.StartOnePass(block.base(), block.capacity(), &internal::GrowableBlock::Grow,
-                 &block);
-  const std::uint64_t root = c.Alloc(sizeof(Frozen<T>), alignof(Frozen<T>));
-  Layout<T>::Mark(c, value, root);
-  c.Drain();
+  c.StartOnePass(block.room(), &internal::GrowableBlock::Grow, &block);
+  internal::MarkGraph(c, value);
   a.size_ = c.size();
-  a.relocations_ = EncodeRelocations(c.relocs());
+  a.relocations_ = c.EncodeRelocations();
   if (block.in_heap() && c.size() <= internal::GrowableBlock::kHeapBytes / 2) {
     // A small block: moved into memory of its own size.
     a.block_ =

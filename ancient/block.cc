@@ -34,8 +34,8 @@ GrowableBlock::GrowableBlock() {
 
 GrowableBlock::~GrowableBlock() { FreeBlock(base_, mapped_); }
 
-char* GrowableBlock::Grow(void* self, std::uint64_t need,
-                          std::uint64_t* capacity) {
+bool GrowableBlock::Grow(void* self, std::uint64_t need,
+                         MarkContext::Room* room) {
   auto* b = static_cast<GrowableBlock*>(self);
   if (b->mapped_ == 0 && need <= kHeapBytes) {  // clear the next step
     const std::uint64_t to = std::min(RoundUp(need, kZeroStep), kHeapBytes);
@@ -46,7 +46,7 @@ char* GrowableBlock::Grow(void* self, std::uint64_t need,
     while (len < need) len *= 2;
     void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return nullptr;
+    if (p == MAP_FAILED) return false;
     // Huge pages where the kernel gives them on request: a fault per 2 MiB
     // instead of per 4 KiB (most of the cost of writing a fresh block).
     madvise(p, len, MADV_HUGEPAGE);
@@ -58,12 +58,12 @@ char* GrowableBlock::Grow(void* self, std::uint64_t need,
     std::uint64_t len = b->mapped_;
     while (len < need) len *= 2;
     void* p = mremap(b->base_, b->mapped_, len, MREMAP_MAYMOVE);
-    if (p == MAP_FAILED) return nullptr;
+    if (p == MAP_FAILED) return false;
     b->base_ = static_cast<char*>(p);
     b->mapped_ = b->ready_ = len;
   }
-  *capacity = b->ready_;
-  return b->base_;
+  *room = MarkContext::Room{b->base_, b->base_, b->ready_};
+  return true;
 }
 
 void* GrowableBlock::Release(std::uint64_t size, std::size_t* mapped) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "ancient/mark_context.h"
 
 namespace ancient {
 
@@ -47,9 +48,11 @@ class GrowableBlock {
   // The bytes ready for writing (zero-filled): what MarkContext may use.
   std::uint64_t capacity() const { return ready_; }
 
-  // MarkContext::GrowFn: at least `need` bytes ready; the (new) base, or
-  // null when the memory cannot be had.
-  static char* Grow(void* self, std::uint64_t need, std::uint64_t* capacity);
+  // Where MarkContext starts writing.
+  MarkContext::Room room() const { return {base_, base_, ready_}; }
+  // MarkContext::GrowFn: at least `need` bytes ready (the block may move);
+  // false when the memory cannot be had.
+  static bool Grow(void* self, std::uint64_t need, MarkContext::Room* room);
 
   // Hands the block over (a mapping is trimmed to `size` bytes, in whole
   // pages): free it with FreeBlock(base, *mapped); *mapped is 0 for a heap

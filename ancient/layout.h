@@ -204,7 +204,12 @@ struct SequenceLayout {
     const std::uint64_t data = c.Alloc(n * sizeof(FE), alignof(FE));
     FrozenAccess::SetArray<type>(c, off, data, n);
     if (n == 0) return;
-    if constexpr (kPointers) {
+    if constexpr (kIsIdentity<E> &&
+                  std::contiguous_iterator<decltype(std::begin(src))>) {
+      // Plain bytes: copied now, while the destination is in cache (no
+      // task: nothing to recurse into).
+      MarkElements<E>(c, std::begin(src), n, data);
+    } else if constexpr (kPointers) {
       c.Defer(&Contents, &src, data,
               !c.replaying() && c.MayBeShared(&kTypeTag<Pointee>) ? &Prefetch
                                                                   : nullptr);

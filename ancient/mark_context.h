@@ -58,38 +58,48 @@ class MarkContext {
     size_ = 0;
     next_ptr_ = 0;
     buckets_mark_ = buckets_contents_ = 0;
-    // The measuring pass counted the pointer slots: room for exactly those.
-    relocs_.resize(relocs_count_);
-    relocs_used_ = 0;
+    slot_bits_.assign(BitWords(measured_size_), 0);
   }
 
-  // One pass instead (ancient::Mark): writes each object as it is first
-  // reached into `base` (`capacity` bytes, zero-filled), which `grow`
-  // enlarges (and may move: the pointers written so far are then moved
-  // with it) when an allocation passes its end. No measuring pass, no log.
-  // `grow(arg, need, &capacity)` returns the new base, or null when out of
-  // memory (then the process aborts, as operator new would).
-  using GrowFn = char* (*)(void* arg, std::uint64_t need,
-                           std::uint64_t* capacity);
-  void StartOnePass(char* base, std::uint64_t capacity, GrowFn grow,
-                    void* arg) {
-    base_ = base;
-    address_ = base;
-    capacity_ = capacity;
+  // One pass instead (ancient::Mark, Store::Share): writes each object as
+  // it is first reached into memory that grows. `Room` is where the block
+  // is: `base` (zero-filled for `capacity` bytes) where it is written, and
+  // `address` where it will be read (pointers are written for it).
+  struct Room {
+    char* base = nullptr;
+    const char* address = nullptr;
+    std::uint64_t capacity = 0;
+  };
+  // `grow(arg, need, &room)` makes at least `need` bytes ready and updates
+  // `room`; the block may move (its bytes copied: the pointers written so far
+  // then follow `address`). Returns false when the memory cannot be had:
+  // then, with `may_fail`, marking stops (failed() is true and nothing more
+  // is written); without, the process aborts, as operator new would.
+  using GrowFn = bool (*)(void* arg, std::uint64_t need, Room* room);
+  void StartOnePass(const Room& room, GrowFn grow, void* arg,
+                    bool may_fail = false) {
+    base_ = room.base;
+    address_ = room.address;
+    capacity_ = room.capacity;
     grow_ = grow;
     grow_arg_ = arg;
     one_pass_ = true;
+    may_fail_ = may_fail;
+    failed_ = false;
     size_ = 0;
-    relocs_.clear();
-    relocs_used_ = 0;
+    slot_bits_.clear();
   }
 
   // One pass, when done: copies the block to `dest` (size() bytes, aligned
   // to kBlockAlignment) and moves its pointers there.
   void MoveBlock(char* dest) {
     std::memcpy(dest, base_, size_);
-    Rebase(dest);
+    base_ = dest;
+    MovePointers(dest);
   }
+
+  // One pass: the growth failed (see GrowFn); the block is incomplete.
+  bool failed() const { return failed_; }
 
   bool writing() const { return base_ != nullptr; }
   // The writing pass of two, which replays the measuring pass's decisions.
@@ -119,8 +129,8 @@ class MarkContext {
     if (base_ != nullptr) std::memcpy(base_ + off, &value, sizeof(F));
   }
 
-  // Writes at `slot` the address of offset `target` and records the slot in
-  // the relocation record. While measuring, counts the slot instead.
+  // Writes at `slot` (8-aligned) the address of offset `target` and marks
+  // the slot for the relocation record. While measuring, counts the slot.
   void StorePointer(std::uint64_t slot, std::uint64_t target) {
     if (base_ == nullptr) {
       ++relocs_count_;
@@ -128,10 +138,13 @@ class MarkContext {
     }
     const char* p = address_ + target;
     std::memcpy(base_ + slot, &p, sizeof p);
-    // Two passes: sized by the measuring pass. One pass: grown here.
-    if (relocs_used_ == relocs_.size()) [[unlikely]]
-      GrowRelocs();
-    relocs_[relocs_used_++] = slot;
+    // One bit per 8 bytes of block: 1/64 of its size, whatever the number
+    // of pointers, and in order without sorting. Two passes: sized by the
+    // measuring pass. One pass: grown here.
+    const std::uint64_t word = slot >> 9;
+    if (word >= slot_bits_.size()) [[unlikely]]
+      GrowBits(word);
+    slot_bits_[word] |= std::uint64_t{1} << ((slot >> 3) & 63);
   }
 
   // The offset of the copy of heap object `addr` (of the type that `tag`
@@ -230,6 +243,8 @@ class MarkContext {
   void Drain() {
     std::size_t stage1 = 0, stage2 = 0;  // into ahead_, in task order
     for (std::size_t i = 0; i < tasks_.size(); ++i) {
+      if (failed_) [[unlikely]]
+        break;
       // Done tasks are dropped once they outnumber the waiting ones, so the
       // queue holds about the graph's widest level, not all its tasks.
       if (i >= kCompactMin && i >= tasks_.size() - i) {
@@ -276,43 +291,97 @@ class MarkContext {
                 1) +
            ptr_log_.capacity() * sizeof(std::uint64_t) +
            buckets_.capacity() * sizeof(std::uint32_t) +
-           relocs_.capacity() * sizeof(std::uint64_t);
+           slot_bits_.capacity() * sizeof(std::uint64_t);
   }
 
   // The number of pointer slots, known after the measuring pass.
   std::uint64_t pointer_count() const { return relocs_count_; }
 
-  // The writing pass's pointer slots, in the order they were written.
-  std::vector<std::uint64_t>& relocs() {
-    relocs_.resize(relocs_used_);
-    return relocs_;
+  // When writing is done: the relocation record of the slots written (see
+  // block.h), its length, and the record written at `out` (that many
+  // bytes).
+  std::uint64_t RelocationsLength() const {
+    std::uint64_t n = 0, last = 0;
+    ForEachSlot([&](std::uint64_t slot) {
+      std::uint64_t v = (slot - last) >> 3;
+      last = slot;
+      ++n;
+      while (v >= 0x80) {
+        v >>= 7;
+        ++n;
+      }
+    });
+    return n;
+  }
+  void EncodeRelocationsTo(char* out) const {
+    std::uint64_t last = 0;
+    ForEachSlot([&](std::uint64_t slot) {
+      std::uint64_t v = (slot - last) >> 3;
+      last = slot;
+      while (v >= 0x80) {
+        *out++ = static_cast<char>((v & 0x7f) | 0x80);
+        v >>= 7;
+      }
+      *out++ = static_cast<char>(v);
+    });
+  }
+  std::string EncodeRelocations() const {
+    std::string out(RelocationsLength(), '\0');
+    EncodeRelocationsTo(out.data());
+    return out;
   }
 
+  // The measuring pass's result, for the writing pass (GraphWriter).
+  void FinishMeasuring() { measured_size_ = size_; }
+
  private:
-  [[gnu::noinline]] void GrowRelocs() {
-    relocs_.resize(std::max<std::size_t>(4096, relocs_.size() * 2));
+  static std::size_t BitWords(std::uint64_t size) { return (size >> 9) + 1; }
+  [[gnu::noinline]] void GrowBits(std::uint64_t word) {
+    slot_bits_.resize(std::max<std::size_t>(
+        {word + 1, BitWords(capacity_ == ~std::uint64_t{0} ? 0 : capacity_),
+         slot_bits_.size() * 2}));
+  }
+  // Calls f(slot) for each pointer slot written, in increasing order.
+  template <class F>
+  void ForEachSlot(F f) const {
+    for (std::size_t w = 0; w < slot_bits_.size(); ++w) {
+      for (std::uint64_t bits = slot_bits_[w]; bits != 0; bits &= bits - 1) {
+        f((w << 9) | (static_cast<std::uint64_t>(__builtin_ctzll(bits)) << 3));
+      }
+    }
   }
 
   // One pass: makes room for size_ bytes; moves the pointers written so far
   // when the block moves.
   [[gnu::noinline]] void Grow() {
-    char* const old = base_;
-    char* const moved = grow_(grow_arg_, size_, &capacity_);
-    if (moved == nullptr) Fatal("ancient::Mark: out of memory");
-    if (moved != old) Rebase(moved);
-  }
-  // The block's bytes are now at `moved`: moves its pointers with them.
-  void Rebase(char* moved) {
-    const std::uint64_t delta = reinterpret_cast<std::uint64_t>(moved) -
-                                reinterpret_cast<std::uint64_t>(base_);
-    for (std::size_t i = 0; i < relocs_used_; ++i) {
-      std::uint64_t v;
-      std::memcpy(&v, moved + relocs_[i], sizeof v);
-      v += delta;
-      std::memcpy(moved + relocs_[i], &v, sizeof v);
+    Room room{base_, address_, capacity_};
+    if (!grow_(grow_arg_, size_, &room)) {
+      if (!may_fail_) Fatal("ancient::Mark: out of memory");
+      // Stop writing; what runs until Drain notices measures only.
+      failed_ = true;
+      base_ = nullptr;
+      address_ = nullptr;
+      capacity_ = ~std::uint64_t{0};
+      return;
     }
-    base_ = moved;
-    address_ = moved;
+    base_ = room.base;
+    capacity_ = room.capacity;
+    MovePointers(room.address);
+  }
+  // The block's pointers are now to be read at `address` (its bytes are at
+  // base_ already): moves each by the distance from the old address.
+  void MovePointers(const char* address) {
+    const std::uint64_t delta = reinterpret_cast<std::uint64_t>(address) -
+                                reinterpret_cast<std::uint64_t>(address_);
+    address_ = address;
+    if (delta == 0) return;
+    char* const base = base_;
+    ForEachSlot([base, delta](std::uint64_t slot) {
+      std::uint64_t v;
+      std::memcpy(&v, base + slot, sizeof v);
+      v += delta;
+      std::memcpy(base + slot, &v, sizeof v);
+    });
   }
 
   struct Task {
@@ -359,14 +428,17 @@ class MarkContext {
   std::size_t next_ptr_ = 0;
   std::vector<std::uint32_t> buckets_;
   bool one_pass_ = false;
+  bool may_fail_ = false;
+  bool failed_ = false;
   std::uint64_t capacity_ = ~std::uint64_t{0};  // one pass: bytes ready
   GrowFn grow_ = nullptr;
   void* grow_arg_ = nullptr;
   std::size_t buckets_mark_ = 0, buckets_contents_ = 0;
   const std::vector<const void*>* shareable_ = nullptr;
   std::size_t relocs_count_ = 0;
-  std::vector<std::uint64_t> relocs_;
-  std::size_t relocs_used_ = 0;
+  std::uint64_t measured_size_ = 0;
+  // Writing: bit (slot / 8) % 64 of word slot / 512 is set for each slot.
+  std::vector<std::uint64_t> slot_bits_;
 };
 
 // Builds the text from which TypeId and TypeName are computed.
