@@ -55,17 +55,51 @@ std::size_t PayloadBytes(const std::vector<std::string>& v) {
   return n;
 }
 
-// The marker's heap memory beside a block of `block` bytes (measured by
-// marking once more, outside the timed loop).
+// A line of /proc/self/status, in MiB ("VmRSS", "VmHWM").
+double StatusMb(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) {
+      return std::stod(line.substr(field.size() + 1)) / 1024.0;
+    }
+  }
+  return 0;
+}
+// Resets VmHWM (the peak resident memory) to the current VmRSS.
+void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+// Shares `value` (kNoSync) into a fresh store once per iteration, at one
+// key (so that from the third on, the space of the one before last is
+// reused), and reports the graph's size and the writer's heap memory beside
+// it (ShareInfo::scratch_bytes), and the process's resident memory before
+// and at its peak during the Shares (the value, the graph's file pages, the
+// writer's scratch).
 template <class T>
-std::size_t ScratchBytes(const T& value, std::size_t block) {
-  ancient::internal::GraphWriter<T> writer(value);
-  void* dest = std::aligned_alloc(ancient::internal::kBlockAlignment,
-                                  (block + 63) / 64 * 64);
-  (void)writer.Write(dest);
-  const std::size_t scratch = writer.scratch_bytes();
-  std::free(dest);
-  return scratch;
+void ShareBench(benchmark::State& state, const T& value) {
+  state.counters["rss_before_mb"] = StatusMb("VmRSS");
+  ResetPeakRss();
+  char tmpl[] = "/tmp/ancient-bench-share.XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) std::abort();
+  ancient::StoreOptions o;
+  o.durability = ancient::Durability::kNoSync;
+  std::uint64_t graph = 0, scratch = 0;
+  {
+    auto store = ancient::Store::Open(std::string(tmpl) + "/s", o);
+    if (!store.ok()) std::abort();
+    for (auto _ : state) {
+      auto info = (*store)->Share("v", value);
+      if (!info.ok()) std::abort();
+      graph = info->size_bytes;
+      scratch = info->scratch_bytes;
+    }
+  }
+  std::filesystem::remove_all(tmpl);
+  state.SetBytesProcessed(
+      static_cast<std::int64_t>(state.iterations() * graph));
+  state.counters["graph_bytes"] = static_cast<double>(graph);
+  state.counters["scratch_bytes"] = static_cast<double>(scratch);
+  state.counters["peak_rss_mb"] = StatusMb("VmHWM");
 }
 
 void BM_MarkWords(benchmark::State& state) {
@@ -78,10 +112,13 @@ void BM_MarkWords(benchmark::State& state) {
   }
   state.SetBytesProcessed(state.iterations() * PayloadBytes(words));
   state.counters["block_bytes"] = static_cast<double>(block);
-  state.counters["scratch_bytes"] =
-      static_cast<double>(ScratchBytes(words, block));
 }
 BENCHMARK(BM_MarkWords)->Arg(1000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+void BM_ShareWords(benchmark::State& state) {
+  ShareBench(state, Words(state.range(0)));
+}
+BENCHMARK(BM_ShareWords)->Arg(1000000)->Unit(benchmark::kMillisecond);
 
 void BM_MemcpyWords(benchmark::State& state) {
   const auto words = Words(state.range(0));
@@ -178,14 +215,19 @@ void BM_MarkTrie(benchmark::State& state) {
   }
   state.counters["nodes"] = static_cast<double>(nodes);
   state.counters["block_bytes"] = static_cast<double>(block);
-  state.counters["scratch_bytes"] =
-      static_cast<double>(ScratchBytes(root, block));
   state.counters["ns_per_node"] =
       benchmark::Counter(static_cast<double>(nodes),
                          benchmark::Counter::kIsIterationInvariantRate |
                              benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_MarkTrie)->Unit(benchmark::kMillisecond);
+
+void BM_ShareTrie(benchmark::State& state) {
+  TrieNode root;
+  BuildTrie(root, Dictionary());
+  ShareBench(state, root);
+}
+BENCHMARK(BM_ShareTrie)->Unit(benchmark::kMillisecond);
 
 // A big hash map of strings to vectors (issue 10): 4M entries, about
 // 0.5 GiB of heap (ANCIENT_BENCH_SCALE=tiny: 10,000; =big: 16M, 2 GiB).
@@ -196,20 +238,6 @@ std::size_t BigMapEntries() {
   const std::string scale = s == nullptr ? "" : s;
   return scale == "tiny" ? 10000 : scale == "big" ? 16000000 : 4000000;
 }
-
-// A line of /proc/self/status, in MiB ("VmRSS", "VmHWM").
-double StatusMb(const std::string& field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) {
-      return std::stod(line.substr(field.size() + 1)) / 1024.0;
-    }
-  }
-  return 0;
-}
-// Resets VmHWM (the peak resident memory) to the current VmRSS.
-void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 void FillBigMap(BigMap& m, std::size_t n) {
   m.reserve(n);
@@ -237,37 +265,9 @@ BENCHMARK(BM_BuildBigMapInHeap)->Unit(benchmark::kMillisecond)->Iterations(2);
 void BM_ShareBigMap(benchmark::State& state) {
   BigMap m;
   FillBigMap(m, BigMapEntries());
-  char tmpl[] = "/tmp/ancient-bench-bigmap.XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) std::abort();
-  const std::string dir = std::string(tmpl) + "/s";
-  ancient::StoreOptions o;
-  o.durability = ancient::Durability::kNoSync;
-  std::size_t graph = 0, scratch = 0;
-  const double heap_mb = mallinfo2().uordblks / 1048576.0;
-  const double rss_before = StatusMb("VmRSS");
-  ResetPeakRss();
-  {
-    auto store = ancient::Store::Open(dir, o);
-    if (!store.ok()) std::abort();
-    for (auto _ : state) {
-      auto info = (*store)->Share("m", m);
-      if (!info.ok()) std::abort();
-      graph = info->size_bytes;
-    }
-    ancient::internal::GraphWriter<BigMap> w(m);
-    scratch = w.scratch_bytes();  // (after measuring: the write adds slots)
-    scratch += w.pointer_count() * sizeof(std::uint64_t);
-  }
-  std::filesystem::remove_all(tmpl);
-  state.SetBytesProcessed(
-      static_cast<std::int64_t>(state.iterations() * graph));
-  state.counters["graph_bytes"] = static_cast<double>(graph);
-  state.counters["scratch_bytes"] = static_cast<double>(scratch);
-  // The heap holding the map, and the process's peak resident memory
-  // during the Shares (the map, the written graph's file pages, scratch).
-  state.counters["heap_mb"] = heap_mb;
-  state.counters["rss_before_mb"] = rss_before;
-  state.counters["peak_rss_mb"] = StatusMb("VmHWM");
+  // The heap holding the map (ShareBench adds the peak resident memory).
+  state.counters["heap_mb"] = mallinfo2().uordblks / 1048576.0;
+  ShareBench(state, m);
 }
 BENCHMARK(BM_ShareBigMap)->Unit(benchmark::kMillisecond)->Iterations(2);
 

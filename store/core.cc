@@ -707,6 +707,28 @@ absl::Status WriteTxn::EnsureArena(std::uint64_t end) {
   return absl::OkStatus();
 }
 
+absl::Status WriteTxn::ReadFree(const MDB_val& k, const MDB_val& v,
+                                std::uint64_t* off_out,
+                                std::uint64_t* len_out) const {
+  if (k.mv_size != 8 || v.mv_size != 8) {
+    return absl::DataLossError(
+        Cat("store ", core_->dir(), ": malformed free-space record"));
+  }
+  const std::uint64_t off = ReadBigEndian64(FromVal(k));
+  const std::uint64_t len = ReadBigEndian64(FromVal(v));
+  *off_out = off;
+  *len_out = len;
+  if (off % kExtentAlign != 0 || off > space_.high_water ||
+      len > space_.high_water - off) {
+    // Never write where a damaged record points.
+    return absl::DataLossError(absl::StrFormat(
+        "store %s: damaged free-space record (offset %d, length %d; "
+        "high-water mark %d)",
+        core_->dir(), off, len, space_.high_water));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::uint64_t> WriteTxn::Allocate(std::uint64_t len,
                                                  bool* zeroed) {
   if (zeroed != nullptr) *zeroed = false;
@@ -717,20 +739,8 @@ absl::StatusOr<std::uint64_t> WriteTxn::Allocate(std::uint64_t len,
   MDB_val k, v;
   rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
   while (rc == MDB_SUCCESS) {
-    if (k.mv_size != 8 || v.mv_size != 8) {
-      return absl::DataLossError(
-          Cat("store ", core_->dir(), ": malformed free-space record"));
-    }
-    const std::uint64_t off = ReadBigEndian64(FromVal(k));
-    const std::uint64_t have = ReadBigEndian64(FromVal(v));
-    if (off % kExtentAlign != 0 || off > space_.high_water ||
-        have > space_.high_water - off) {
-      // Never write where a damaged record points.
-      return absl::DataLossError(absl::StrFormat(
-          "store %s: damaged free-space record (offset %d, length %d; "
-          "high-water mark %d)",
-          core_->dir(), off, have, space_.high_water));
-    }
+    std::uint64_t off, have;
+    if (absl::Status s = ReadFree(k, v, &off, &have); !s.ok()) return s;
     if (have >= len) {
       rc = mdb_cursor_del(cursor.get(), 0);
       if (rc != MDB_SUCCESS) return LmdbError(rc, "allocating free space");
@@ -796,8 +806,6 @@ absl::StatusOr<ShareInfo> WriteTxn::Share(std::string_view key,
                                           std::uint64_t size,
                                           std::uint64_t pointers,
                                           GraphWriteFn write) {
-  const std::uint64_t type_id = type.id;
-  const std::string_view type_name = type.name;
   absl::Status s = core_->CheckProcess();
   if (s.ok()) s = core_->CheckKey(key);
   if (!s.ok()) return s;
@@ -816,24 +824,35 @@ absl::StatusOr<ShareInfo> WriteTxn::Share(std::string_view key,
     return absl::InternalError("relocation record larger than its bound");
   }
   std::memcpy(dest + size, relocs.data(), relocs.size());
+  const std::uint64_t extent = AlignUp(size + relocs.size(), kExtentAlign);
+  if (extent < reserve) {
+    s = AddFree(*off + extent, reserve - extent);
+    if (!s.ok()) return s;
+  }
+  return Record(key, type, *off, size, relocs.size());
+}
+
+absl::StatusOr<ShareInfo> WriteTxn::Record(std::string_view key,
+                                           const TypeRef& type,
+                                           std::uint64_t off,
+                                           std::uint64_t graph_size,
+                                           std::uint64_t reloc_size) {
+  Arena& arena = core_->arena();
   RootRecord r;
-  r.offset = *off;
-  r.graph_size = size;
-  r.reloc_size = relocs.size();
-  r.extent_size = AlignUp(size + relocs.size(), kExtentAlign);
-  r.type_id = type_id;
-  r.checksum = XXH3_64bits(dest, size + relocs.size());
+  r.offset = off;
+  r.graph_size = graph_size;
+  r.reloc_size = reloc_size;
+  r.extent_size = AlignUp(graph_size + reloc_size, kExtentAlign);
+  r.type_id = type.id;
+  r.checksum = XXH3_64bits(arena.write_base() + off, graph_size + reloc_size);
   r.base_address = core_->base();
-  if (r.extent_size < reserve) {
-    s = AddFree(*off + r.extent_size, reserve - r.extent_size);
-    if (!s.ok()) return s;
-  }
+  absl::Status s;
   if (core_->options().durability == Durability::kSync) {
-    s = arena.Sync(*off, r.extent_size);  // Graph on disk before its root.
+    s = arena.Sync(off, r.extent_size);  // Graph on disk before its root.
     if (!s.ok()) return s;
   }
-  s = PutType(type_id, type.description);
-  if (s.ok()) s = PutRoot(key, r, type_name);
+  s = PutType(type.id, type.description);
+  if (s.ok()) s = PutRoot(key, r, type.name);
   if (!s.ok()) return s;
   return ShareInfo{r.offset, r.graph_size};
 }

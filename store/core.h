@@ -197,6 +197,10 @@ class WriteTxn {
   absl::StatusOr<ShareInfo> Share(std::string_view key, const TypeRef& type,
                                   std::uint64_t size, std::uint64_t pointers,
                                   GraphWriteFn write);
+  // Shares in one pass: `mark` writes the graph straight into the arena
+  // (see share.cc), in a free extent or at the end, as it grows.
+  absl::StatusOr<ShareInfo> ShareMarked(std::string_view key,
+                                        const TypeRef& type, GraphMarkFn mark);
   absl::Status Delete(std::string_view key);
   absl::Status Commit();
 
@@ -220,6 +224,22 @@ class WriteTxn {
  private:
   WriteTxn(std::shared_ptr<Core> core, std::unique_lock<std::mutex> lock)
       : core_(std::move(core)), lock_(std::move(lock)) {}
+  // Where a one-pass Share writes (share.cc).
+  struct Destination;
+  absl::Status StartDestination(Destination& d);
+  absl::Status MakeRoom(Destination& d, std::uint64_t need);
+  static bool GrowDestination(void* self, std::uint64_t need,
+                              internal::MarkContext::Room* room);
+  void Abandon(Destination& d);
+  // Records the graph written at `off` (graph, then relocation record) as
+  // the root of `key`: checksum, sync (kSync), type and root records.
+  absl::StatusOr<ShareInfo> Record(std::string_view key, const TypeRef& type,
+                                   std::uint64_t off, std::uint64_t graph_size,
+                                   std::uint64_t reloc_size);
+  // Reads a free-space record, checking it lies below the high-water mark
+  // (DataLoss, naming the store, otherwise).
+  absl::Status ReadFree(const MDB_val& k, const MDB_val& v, std::uint64_t* off,
+                        std::uint64_t* len) const;
   absl::Status Init();
   absl::Status Reclaim();
   // Allocates `len` bytes; sets *zeroed when they are known to hold zeros

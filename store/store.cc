@@ -149,6 +149,15 @@ absl::StatusOr<ShareInfo> WriteBatch::ShareGraph(
   return txn_->Share(key, type, size, pointers, write);
 }
 
+absl::StatusOr<ShareInfo> WriteBatch::ShareMarked(
+    std::string_view key, const store_internal::TypeRef& type,
+    store_internal::GraphMarkFn mark) {
+  if (txn_ == nullptr) {
+    return absl::FailedPreconditionError("WriteBatch already finished");
+  }
+  return txn_->ShareMarked(key, type, mark);
+}
+
 absl::Status WriteBatch::Delete(std::string_view key) {
   if (txn_ == nullptr) {
     return absl::FailedPreconditionError("WriteBatch already finished");

@@ -110,6 +110,9 @@ struct StoreOptions {
 struct ShareInfo {
   std::uint64_t offset;
   std::uint64_t size_bytes;
+  // Heap memory the writer held beside the graph while writing it (its
+  // task queue, sharing table and list of pointer slots): for measuring.
+  std::uint64_t scratch_bytes = 0;
 };
 
 // A root as listed by Snapshot::List.
@@ -168,6 +171,8 @@ class WriteTxn;
 // relocation record.
 using GraphWriteFn = absl::FunctionRef<std::string(
     void* dest, const void* address, bool zeroed)>;
+// Marks a graph in one pass into a context that WriteTxn set up.
+using GraphMarkFn = absl::FunctionRef<void(internal::MarkContext& c)>;
 }  // namespace store_internal
 
 // One frozen graph and what keeps it readable (an LMDB read snapshot, and
@@ -273,12 +278,24 @@ class WriteBatch {
   // Store::Share.
   template <class T>
   absl::StatusOr<ShareInfo> Share(std::string_view key, const T& value) {
-    internal::GraphWriter<T> writer(value);
-    return ShareGraph(key, store_internal::TypeOf<T>(), writer.size(),
-                      writer.pointer_count(),
-                      [&](void* dest, const void* address, bool zeroed) {
-                        return writer.Write(dest, address, zeroed);
-                      });
+    if constexpr (internal::MeasuredCheaply<T>::value) {
+      // Measured by one scan of the vector: two passes, into an extent of
+      // the exact size.
+      internal::GraphWriter<T> writer(value);
+      absl::StatusOr<ShareInfo> info =
+          ShareGraph(key, store_internal::TypeOf<T>(), writer.size(),
+                     writer.pointer_count(),
+                     [&](void* dest, const void* address, bool zeroed) {
+                       return writer.Write(dest, address, zeroed);
+                     });
+      if (info.ok()) info->scratch_bytes = writer.scratch_bytes();
+      return info;
+    } else {
+      // One pass, straight into the arena as the graph grows.
+      return ShareMarked(
+          key, store_internal::TypeOf<T>(),
+          [&](internal::MarkContext& c) { internal::MarkGraph(c, value); });
+    }
   }
   // Shares at `key` the graph that `json` describes (the form WriteJson
   // writes) with the type `description` (a layout description, as
@@ -308,6 +325,9 @@ class WriteBatch {
                                        std::uint64_t size,
                                        std::uint64_t pointers,
                                        store_internal::GraphWriteFn write);
+  absl::StatusOr<ShareInfo> ShareMarked(std::string_view key,
+                                        const store_internal::TypeRef& type,
+                                        store_internal::GraphMarkFn mark);
   std::unique_ptr<store_internal::WriteTxn> txn_;
 };
 

@@ -1,0 +1,178 @@
+// One-pass Share: the graph is marked straight into the arena as it grows.
+//
+// The destination starts in the largest free extent (taken out of the free
+// list), or at the high-water mark when there is none. Marking asks for
+// room as it allocates (MarkContext::GrowFn); when the graph outgrows its
+// free extent, what is written so far is copied to the high-water mark (its
+// pointers moved with it) and the extent goes back to the free list; at the
+// end of the arena the file grows as marking goes. Room is handed out
+// zero-filled: space the file grew by in this transaction is zero already,
+// the rest is cleared a step at a time just ahead of the writer. When done,
+// the relocation record is encoded right after the graph, and whatever the
+// extent has left over goes back to the free list.
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "ancient/block.h"
+#include "store/core.h"
+
+namespace ancient::store_internal {
+
+namespace {
+// Room is zero-filled this far ahead of what the writer asked for (when it
+// is not known to be zero): far enough that growth is rare, near enough
+// that the cleared bytes are still in cache when written.
+constexpr std::uint64_t kClearStep = std::uint64_t{1} << 20;
+}  // namespace
+
+struct WriteTxn::Destination {
+  WriteTxn* txn;
+  std::uint64_t off = 0;    // where the graph starts in the arena
+  std::uint64_t room = 0;   // the free extent's length (when !at_end)
+  bool at_end = true;       // at the high-water mark, growing the file
+  std::uint64_t ready = 0;  // bytes from `off` that are zero or written
+  absl::Status error;       // why room could not be had
+};
+
+absl::Status WriteTxn::StartDestination(Destination& d) {
+  Cursor cursor;
+  int rc = cursor.Open(txn_.get(), core_->free_db());
+  if (rc != MDB_SUCCESS) return LmdbError(rc, "opening free cursor");
+  MDB_val k, v;
+  std::uint64_t best_off = 0, best_len = 0;
+  for (rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+       rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
+    std::uint64_t off, len;
+    if (absl::Status s = ReadFree(k, v, &off, &len); !s.ok()) return s;
+    if (len > best_len) {
+      best_off = off;
+      best_len = len;
+    }
+  }
+  if (rc != MDB_NOTFOUND) return LmdbError(rc, "reading free space");
+  d.ready = 0;
+  if (best_len == 0) {
+    d.at_end = true;
+    d.off = space_.high_water;
+    return absl::OkStatus();
+  }
+  const std::string key = BigEndian64(best_off);
+  MDB_val dk = ToVal(key);
+  rc = mdb_del(txn_.get(), core_->free_db(), &dk, nullptr);
+  if (rc != MDB_SUCCESS) return LmdbError(rc, "allocating free space");
+  d.at_end = false;
+  d.off = best_off;
+  d.room = best_len;
+  return absl::OkStatus();
+}
+
+absl::Status WriteTxn::MakeRoom(Destination& d, std::uint64_t need) {
+  absl::Status s;
+  if (!d.at_end && need > d.room) {
+    // Outgrown: the extent goes back to the free list first (so that, if it
+    // ends at the high-water mark, that mark comes down to it and the graph
+    // stays where it is), then the graph moves to the high-water mark.
+    const std::uint64_t from = d.off;
+    s = AddFree(from, d.room);
+    if (!s.ok()) return s;
+    d.at_end = true;
+    d.off = space_.high_water;
+    if (d.off != from) {
+      s = EnsureArena(d.off + d.ready);
+      if (!s.ok()) return s;
+      char* w = core_->arena().write_base();
+      std::memmove(w + d.off, w + from, d.ready);
+    }
+  }
+  std::uint64_t want = std::max(need, AlignUp(need, kClearStep));
+  if (!d.at_end) {
+    want = std::min(want, d.room);
+  } else {
+    s = EnsureArena(d.off + need);
+    if (!s.ok()) return s;
+    // Past zero_from_ the file is known zero (grown in this transaction):
+    // all of it is ready without clearing.
+    if (d.off + want >= zero_from_) want = space_.arena_size - d.off;
+    want = std::max(need, std::min(want, space_.arena_size - d.off));
+    s = EnsureArena(d.off + want);  // maps it for writing
+    if (!s.ok()) return s;
+  }
+  // Clears what is not known zero.
+  const std::uint64_t clear_to =
+      d.at_end ? std::min(d.off + want, std::max(zero_from_, d.off + d.ready))
+               : d.off + want;
+  if (clear_to > d.off + d.ready) {
+    std::memset(core_->arena().write_base() + d.off + d.ready, 0,
+                clear_to - (d.off + d.ready));
+  }
+  d.ready = want;
+  return absl::OkStatus();
+}
+
+bool WriteTxn::GrowDestination(void* self, std::uint64_t need,
+                               internal::MarkContext::Room* room) {
+  auto* d = static_cast<Destination*>(self);
+  WriteTxn& t = *d->txn;
+  d->error = t.MakeRoom(*d, need);
+  if (!d->error.ok()) return false;
+  const Arena& arena = t.core_->arena();
+  *room = {arena.write_base() + d->off, arena.base() + d->off, d->ready};
+  return true;
+}
+
+void WriteTxn::Abandon(Destination& d) {
+  if (!d.at_end) {
+    // Back to the free list; on failure the batch's commit would lose only
+    // this extent's reuse, and the error being returned says more.
+    (void)AddFree(d.off, d.room);
+  } else if (zero_from_ != std::numeric_limits<std::uint64_t>::max()) {
+    // Written past the high-water mark: no longer known zero there.
+    zero_from_ = std::max(zero_from_, d.off + d.ready);
+  }
+}
+
+absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
+                                                const TypeRef& type,
+                                                GraphMarkFn mark) {
+  absl::Status s = core_->CheckProcess();
+  if (s.ok()) s = core_->CheckKey(key);
+  if (!s.ok()) return s;
+  Destination d{this};
+  s = StartDestination(d);
+  if (!s.ok()) return s;
+  internal::MarkContext c;
+  c.StartOnePass({}, &GrowDestination, &d, /*may_fail=*/true);
+  mark(c);
+  std::uint64_t graph = 0, reloc = 0;
+  if (!c.failed()) {
+    // The relocation record goes right after the graph.
+    graph = c.size();
+    reloc = c.RelocationsLength();
+    c.Alloc(reloc, 1);
+    if (!c.failed()) c.EncodeRelocationsTo(c.bytes(graph));
+  }
+  if (c.failed()) {
+    Abandon(d);
+    return absl::Status(d.error.code(),
+                        Cat("sharing key '", key, "': ", d.error.message()));
+  }
+  const std::uint64_t extent = AlignUp(graph + reloc, kExtentAlign);
+  if (!d.at_end) {
+    if (d.room > extent) s = AddFree(d.off + extent, d.room - extent);
+  } else {
+    s = EnsureArena(d.off + extent);
+    if (s.ok()) space_.high_water = d.off + extent;
+  }
+  if (!s.ok()) {
+    Abandon(d);
+    return s;
+  }
+  fresh_.insert(d.off);
+  absl::StatusOr<ShareInfo> info = Record(key, type, d.off, graph, reloc);
+  if (info.ok()) info->scratch_bytes = c.scratch_bytes();
+  return info;
+}
+
+}  // namespace ancient::store_internal
