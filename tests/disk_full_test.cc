@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "store/store.h"
@@ -37,8 +39,10 @@ class DiskFull : public ::testing::Test {
   bool mounted_ = false;
 };
 
-TEST_F(DiskFull, ShareFailsCleanlyAndEarlierRootsSurvive) {
-  const std::string dir = mnt_ + "/store";
+// Shares values made by `make(i)` until the disk is full, then checks the
+// store with `check(frozen) == i`, before and after reopening it.
+template <class T, class Make, class Check>
+void FillUntilFull(const std::string& dir, Make make, Check check) {
   ancient::StoreOptions opts;
   opts.max_size = std::size_t{1} << 30;  // Far more than the disk holds.
   int stored = 0, deleted = 0;
@@ -47,7 +51,7 @@ TEST_F(DiskFull, ShareFailsCleanlyAndEarlierRootsSurvive) {
     auto store = ancient::Store::Open(dir, opts);
     ASSERT_TRUE(store.ok()) << store.status();
     for (int i = 0; i < 10000; ++i) {
-      auto info = (*store)->Share("k" + std::to_string(i), MakeValue(i, 2000));
+      auto info = (*store)->Share("k" + std::to_string(i), make(i));
       if (!info.ok()) {
         full = info.status();
         break;
@@ -62,20 +66,39 @@ TEST_F(DiskFull, ShareFailsCleanlyAndEarlierRootsSurvive) {
     const absl::Status del = (*store)->Delete("k0");
     EXPECT_TRUE(del.ok() || absl::IsResourceExhausted(del)) << del;
     if (del.ok()) deleted = 1;
-    auto v = (*store)->Get<std::vector<std::string>>("k1");
+    auto v = (*store)->Get<T>("k1");
     ASSERT_TRUE(v.ok());
-    EXPECT_EQ(CheckValue(**v), 1);
+    EXPECT_EQ(check(**v), 1);
   }
   auto store = ancient::Store::Open(dir, opts);
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_TRUE((*store)->Verify().ok()) << (*store)->Verify();
   for (int i = deleted; i < stored; ++i) {
-    auto v = (*store)->Get<std::vector<std::string>>("k" + std::to_string(i));
+    auto v = (*store)->Get<T>("k" + std::to_string(i));
     ASSERT_TRUE(v.ok()) << i << ": " << v.status();
-    EXPECT_EQ(CheckValue(**v), i);
+    EXPECT_EQ(check(**v), i);
   }
   std::printf("disk full after %d values: %s\n", stored,
               std::string(full.message()).c_str());
+}
+
+TEST_F(DiskFull, ShareFailsCleanlyAndEarlierRootsSurvive) {
+  // A vector of strings: measured first, then written into its extent.
+  FillUntilFull<std::vector<std::string>>(
+      mnt_ + "/store", [](int i) { return MakeValue(i, 2000); },
+      [](const auto& v) { return CheckValue(v); });
+}
+
+TEST_F(DiskFull, OnePassShareFailsCleanlyWhileTheArenaGrows) {
+  // A pair: marked in one pass, the arena growing as it goes, so the disk
+  // fills up in the middle of a graph.
+  using Pair = std::pair<std::int64_t, std::vector<std::string>>;
+  FillUntilFull<Pair>(
+      mnt_ + "/store", [](int i) { return Pair(i, MakeValue(i, 4000)); },
+      [](const auto& p) {
+        const std::int64_t seq = CheckValue(p.second);
+        return seq == p.first ? seq : -1;
+      });
 }
 
 }  // namespace
