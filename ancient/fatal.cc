@@ -1,5 +1,6 @@
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 
 #include "ancient/ancient.h"
 
@@ -9,6 +10,15 @@ void Fatal(const char* message) {
   std::fprintf(stderr, "%s\n", message);
   std::fflush(stderr);
   std::abort();
+}
+
+std::uint64_t MarkContext::RegisterTask(TaskFn fn) {
+  static std::mutex mu;
+  static std::uint64_t count = 0;
+  std::lock_guard<std::mutex> lock(mu);
+  if (count > kTaskMask) Fatal("ancient: more than 65536 kinds of task");
+  task_fns[count] = fn;
+  return count++;
 }
 
 }  // namespace ancient::internal

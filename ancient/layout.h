@@ -210,11 +210,12 @@ struct SequenceLayout {
       // task: nothing to recurse into).
       MarkElements<E>(c, std::begin(src), n, data);
     } else if constexpr (kPointers) {
-      c.Defer(&Contents, &src, data,
-              !c.replaying() && c.MayBeShared(&kTypeTag<Pointee>) ? &Prefetch
-                                                                  : nullptr);
+      c.Defer<&Contents>(&src, data,
+                         !c.replaying() && c.MayBeShared(&kTypeTag<Pointee>)
+                             ? &Prefetch
+                             : nullptr);
     } else {
-      c.Defer(&Contents, &src, data);
+      c.Defer<&Contents>(&src, data);
     }
   }
   // An array of pointers, a few tasks ahead: its elements, then the table
@@ -255,7 +256,7 @@ struct SortedLayout {
     using FE = typename F::value_type;
     const std::uint64_t data = c.Alloc(n * sizeof(FE), alignof(FE));
     FrozenAccess::SetArray<F>(c, off, data, n);
-    if (n != 0) c.Defer(&Contents, &src, data);
+    if (n != 0) c.Defer<&Contents>(&src, data);
   }
   static void Contents(MarkContext& c, const void* src, std::uint64_t off) {
     const C& v = *static_cast<const C*>(src);
@@ -309,7 +310,7 @@ struct HashedLayout {
       }
       for (std::uint64_t b = 0; b < buckets; ++b) s[b + 1] += s[b];
     }
-    if (n != 0) c.Defer(&Contents, &src, off);
+    if (n != 0) c.Defer<&Contents>(&src, off);
   }
   static void Contents(MarkContext& c, const void* src, std::uint64_t off) {
     const C& v = *static_cast<const C*>(src);
@@ -388,7 +389,7 @@ struct PointerLayout {
             ? c.Fresh(sizeof(FT), alignof(FT))
             : c.Intern(p, &kTypeTag<T>, sizeof(FT), alignof(FT), &fresh);
     FrozenAccess::SetPtr<type>(c, off, target);
-    if (fresh) c.Defer(&Pointee, p, target);
+    if (fresh) c.Defer<&Pointee>(p, target);
   }
   static void Pointee(MarkContext& c, const void* src, std::uint64_t off) {
     Layout<T>::Mark(c, *static_cast<const T*>(src), off);

@@ -230,10 +230,11 @@ class MarkContext {
     return p;
   }
 
-  // Queues `fn(*this, src, off)`; tasks run first in, first out.
-  void Defer(TaskFn fn, const void* src, std::uint64_t off,
+  // Queues `F(*this, src, off)`; tasks run first in, first out.
+  template <TaskFn F>
+  void Defer(const void* src, std::uint64_t off,
              PrefetchFn prefetch = nullptr) {
-    tasks_.push_back(Task{fn, src, off});
+    tasks_.push_back(Task{src, (off << kTaskBits) | TaskIndex<F>()});
     if (prefetch != nullptr) {
       ahead_.push_back(Ahead{tasks_.size() - 1, src, prefetch});
     }
@@ -272,7 +273,7 @@ class MarkContext {
         ahead_[stage2].pf(*this, ahead_[stage2].src, 2);
       }
       const Task t = tasks_[i];
-      t.fn(*this, t.src, t.off);
+      task_fns[t.off_fn & kTaskMask](*this, t.src, t.off_fn >> kTaskBits);
     }
     tasks_.clear();
     ahead_.clear();
@@ -384,11 +385,24 @@ class MarkContext {
     });
   }
 
+  // 16 bytes: the function is a small number (TaskIndex), beside the
+  // offset (blocks stay below 2^48 bytes).
   struct Task {
-    TaskFn fn;
     const void* src;
-    std::uint64_t off;
+    std::uint64_t off_fn;
   };
+  static constexpr int kTaskBits = 16;
+  static constexpr std::uint64_t kTaskMask = (1u << kTaskBits) - 1;
+  // Every task function deferred in this process, by its TaskIndex.
+  static inline TaskFn task_fns[1u << kTaskBits];
+  // F's index in task_fns, given the first time F is deferred (a thread-safe
+  // static, so every thread sees the table entry it was given).
+  template <TaskFn F>
+  static std::uint64_t TaskIndex() {
+    static const std::uint64_t index = RegisterTask(F);
+    return index;
+  }
+  static std::uint64_t RegisterTask(TaskFn fn);
   // A task that has a prefetch function (kept apart: most have none).
   struct Ahead {
     std::size_t task;
