@@ -265,6 +265,18 @@ struct SortedLayout {
   static void Describe(Describer& d);
 };
 
+// Starts fetching the out-of-line bytes of `x` (a string's or vector's
+// elements, those of a pair's members), which marking it will read.
+template <class X>
+void PrefetchData(const X& x) {
+  if constexpr (PairLike<X>) {
+    PrefetchData(x.first);
+    PrefetchData(x.second);
+  } else if constexpr (requires { std::data(x); }) {
+    __builtin_prefetch(std::data(x));
+  }
+}
+
 // Hashed containers: std::unordered_*, absl::flat_hash_*, absl::node_hash_*.
 template <class C, class E, class F, const char* kName>
 struct HashedLayout {
@@ -289,6 +301,65 @@ struct HashedLayout {
   // 32-bit numbers: every container of fewer than 2^32 entries).
   static bool Logged(std::uint64_t mask) { return mask <= 0xffffffffu; }
 
+  // One pass: Mark hashes each entry once and sorts the entries by bucket
+  // in the block itself, each entry's slot holding the address of its
+  // source until Contents writes the entry there. Contents then walks the
+  // slots in order, fetching sources ahead: the block is written
+  // sequentially, and the source is traversed once, not twice. Needs slots
+  // that hold a pointer, and buckets that fit 32 bits.
+  using Source =
+      std::remove_reference_t<decltype(*std::begin(std::declval<const C&>()))>;
+  static constexpr bool kStashable =
+      sizeof(FE) >= sizeof(void*) && alignof(FE) >= alignof(void*);
+  static bool Stashed(const MarkContext& c, std::uint64_t mask) {
+    return kStashable && c.writing() && !c.replaying() && Logged(mask);
+  }
+  static void PlaceByBucket(MarkContext& c, const C& src, std::uint64_t* s,
+                            std::uint64_t data, std::uint64_t buckets) {
+    const std::size_t n = src.size();
+    const void** from = nullptr;
+    std::uint32_t* bucket = nullptr;
+    c.HashScratch(n, &from, &bucket);
+    std::size_t i = 0;
+    for (const auto& e : src) {
+      const auto b = static_cast<std::uint32_t>(HashOf(e) & (buckets - 1));
+      from[i] = &e;
+      bucket[i++] = b;
+      ++s[b + 1];
+    }
+    for (std::uint64_t b = 0; b < buckets; ++b) s[b + 1] += s[b];
+    // s[b + 1] is where bucket b ends; filled backwards, so that each
+    // bucket keeps the source's order, it ends up where bucket b starts.
+    char* const slots = c.bytes(data);
+    for (i = n; i-- > 0;) {
+      const std::uint64_t pos = --s[bucket[i] + 1];
+      std::memcpy(slots + pos * sizeof(FE), &from[i], sizeof(void*));
+    }
+    std::memmove(s, s + 1, buckets * sizeof(std::uint64_t));
+    s[buckets] = n;
+  }
+  static const Source* StashAt(const MarkContext& c, std::uint64_t slot) {
+    const Source* p;
+    std::memcpy(&p, c.bytes(slot), sizeof p);
+    return p;
+  }
+  static void WriteStashed(MarkContext& c, std::uint64_t data, std::size_t n) {
+    constexpr std::size_t kAhead = 8;
+    for (std::size_t j = 0; j < n; ++j) {
+      // The source entry 8 slots ahead, then (once it has arrived) what it
+      // points to, 4 ahead.
+      if (j + kAhead < n)
+        __builtin_prefetch(StashAt(c, data + (j + kAhead) * sizeof(FE)));
+      if (j + kAhead / 2 < n) {
+        PrefetchData(*StashAt(c, data + (j + kAhead / 2) * sizeof(FE)));
+      }
+      const std::uint64_t slot = data + j * sizeof(FE);
+      const Source* e = StashAt(c, slot);
+      std::memset(c.bytes(slot), 0, sizeof(void*));  // the block's zeros
+      Layout<E>::Mark(c, *e, slot);
+    }
+  }
+
   static void Mark(MarkContext& c, const C& src, std::uint64_t off) {
     const std::size_t n = src.size();
     const std::uint64_t buckets = BucketCount(n);
@@ -302,6 +373,11 @@ struct HashedLayout {
       // source's iteration order, at the slots the starts give. The
       // buckets were logged by the measuring pass (each key hashed once).
       std::uint64_t* s = c.At<std::uint64_t>(starts);
+      if (Stashed(c, buckets - 1)) {
+        PlaceByBucket(c, src, s, data, buckets);
+        if (n != 0) c.Defer<&Contents>(&src, off);
+        return;
+      }
       if (Logged(buckets - 1) && c.replaying()) {
         const std::uint32_t* bucket = c.BucketsForMark(n);
         for (std::size_t i = 0; i < n; ++i) ++s[bucket[i] + 1];
@@ -330,6 +406,10 @@ struct HashedLayout {
     const std::uint64_t mask = f.bucket_count() - 1;
     const std::uint64_t* starts =
         c.At<std::uint64_t>(FrozenAccess::HashedStartsOffset(c, f));
+    if (Stashed(c, mask)) {
+      WriteStashed(c, data, v.size());
+      return;
+    }
     std::vector<std::uint64_t> fill(starts, starts + mask + 1);
     const std::uint32_t* bucket = Logged(mask) && c.replaying()
                                       ? c.BucketsForContents(v.size())

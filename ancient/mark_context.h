@@ -230,6 +230,17 @@ class MarkContext {
     return p;
   }
 
+  // Scratch for sorting one hash container's `n` entries by bucket: their
+  // sources and buckets (reused by the next container).
+  void HashScratch(std::size_t n, const void*** from, std::uint32_t** bucket) {
+    if (hash_from_.size() < n) {
+      hash_from_.resize(n);
+      hash_bucket_.resize(n);
+    }
+    *from = hash_from_.data();
+    *bucket = hash_bucket_.data();
+  }
+
   // Queues `F(*this, src, off)`; tasks run first in, first out.
   template <TaskFn F>
   void Defer(const void* src, std::uint64_t off,
@@ -292,6 +303,8 @@ class MarkContext {
                 1) +
            ptr_log_.capacity() * sizeof(std::uint64_t) +
            buckets_.capacity() * sizeof(std::uint32_t) +
+           hash_from_.capacity() * sizeof(const void*) +
+           hash_bucket_.capacity() * sizeof(std::uint32_t) +
            slot_bits_.capacity() * sizeof(std::uint64_t);
   }
 
@@ -441,6 +454,8 @@ class MarkContext {
   std::vector<std::uint64_t> ptr_log_;
   std::size_t next_ptr_ = 0;
   std::vector<std::uint32_t> buckets_;
+  std::vector<const void*> hash_from_;
+  std::vector<std::uint32_t> hash_bucket_;
   bool one_pass_ = false;
   bool may_fail_ = false;
   bool failed_ = false;
