@@ -54,9 +54,18 @@ namespace internal {
 
 // Writes the fields of frozen containers. Only the marker uses it.
 struct FrozenAccess {
+  // Where a String's pointer is.
+  static constexpr std::size_t kStringPointerAt = offsetof(String, data_);
+  // With `record` false, the caller records the pointer's slot itself
+  // (MarkContext::RecordSlots).
   static void SetString(MarkContext& c, std::uint64_t off,
-                        std::uint64_t data_off, std::uint64_t size) {
-    c.StorePointer(off + offsetof(String, data_), data_off);
+                        std::uint64_t data_off, std::uint64_t size,
+                        bool record = true) {
+    if (record) {
+      c.StorePointer(off + offsetof(String, data_), data_off);
+    } else {
+      c.WritePointer(off + offsetof(String, data_), data_off);
+    }
     c.Store(off + offsetof(String, size_), size);
   }
   // Vector, SortedArray: {data_, size_}. A null data pointer when empty.
@@ -182,6 +191,14 @@ void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
       if (probe && i + kAhead < n) c.PrefetchIntern(RawPointer(p[i + kAhead]));
       Layout<E>::Mark(c, p[i], off + i * sizeof(FE));
     }
+  } else if constexpr (std::is_same_v<E, std::string> ||
+                       std::is_same_v<E, std::string_view>) {
+    // Strings: each header holds a pointer; their slots are recorded at
+    // once, in a loop of their own (cheaper than one at a time).
+    for (std::size_t i = 0; i < n; ++i, ++it) {
+      Layout<E>::Mark(c, *it, off + i * sizeof(FE), /*record=*/false);
+    }
+    c.RecordSlots(off + FrozenAccess::kStringPointerAt, sizeof(FE), n);
   } else {
     for (std::size_t i = 0; i < n; ++i, ++it) {
       Layout<E>::Mark(c, *it, off + i * sizeof(FE));
@@ -526,11 +543,12 @@ template <class T>
 struct Layout<T, std::enable_if_t<std::is_same_v<T, std::string> ||
                                   std::is_same_v<T, std::string_view>>> {
   using type = String;
-  static void Mark(internal::MarkContext& c, const T& src, std::uint64_t off) {
+  static void Mark(internal::MarkContext& c, const T& src, std::uint64_t off,
+                   bool record = true) {
     const std::size_t n = src.size();
     const std::uint64_t data = c.Alloc(n + 1, 1);
     if (c.writing() && n != 0) std::memcpy(c.bytes(data), src.data(), n);
-    internal::FrozenAccess::SetString(c, off, data, n);
+    internal::FrozenAccess::SetString(c, off, data, n, record);
   }
   static void Describe(internal::Describer& d) { d.Append("string"); }
 };

@@ -136,15 +136,34 @@ class MarkContext {
       ++relocs_count_;
       return;
     }
+    WritePointer(slot, target);
+    SetSlotBit(slot);
+  }
+  // As StorePointer, without marking the slot: the caller marks it later
+  // with RecordSlots. Does nothing while measuring.
+  void WritePointer(std::uint64_t slot, std::uint64_t target) const {
+    if (base_ == nullptr) return;
     const char* p = address_ + target;
     std::memcpy(base_ + slot, &p, sizeof p);
-    // One bit per 8 bytes of block: 1/64 of its size, whatever the number
-    // of pointers, and in order without sorting. Two passes: sized by the
-    // measuring pass. One pass: grown here.
-    const std::uint64_t word = slot >> 9;
-    if (word >= slot_bits_.size()) [[unlikely]]
-      GrowBits(word);
-    slot_bits_[word] |= std::uint64_t{1} << ((slot >> 3) & 63);
+  }
+  // Marks (or, measuring, counts) `n` slots from `first`, `stride` apart.
+  void RecordSlots(std::uint64_t first, std::uint64_t stride, std::size_t n) {
+    if (base_ == nullptr) {
+      relocs_count_ += n;
+      return;
+    }
+    // Bits gathered a word at a time, in a register.
+    std::uint64_t word = first >> 9, bits = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t slot = first + i * stride;
+      if ((slot >> 9) != word) {
+        OrSlotBits(word, bits);
+        word = slot >> 9;
+        bits = 0;
+      }
+      bits |= std::uint64_t{1} << ((slot >> 3) & 63);
+    }
+    OrSlotBits(word, bits);
   }
 
   // The offset of the copy of heap object `addr` (of the type that `tag`
@@ -312,22 +331,16 @@ class MarkContext {
   std::uint64_t pointer_count() const { return relocs_count_; }
 
   // When writing is done: the relocation record of the slots written (see
-  // block.h), its length, and the record written at `out` (that many
-  // bytes).
-  std::uint64_t RelocationsLength() const {
-    std::uint64_t n = 0, last = 0;
-    ForEachSlot([&](std::uint64_t slot) {
-      std::uint64_t v = (slot - last) >> 3;
-      last = slot;
-      ++n;
-      while (v >= 0x80) {
-        v >>= 7;
-        ++n;
-      }
-    });
-    return n;
+  // block.h). An upper bound of its length; the record written at `out`
+  // (room for the bound), returning its end.
+  std::uint64_t RelocationsBound() const {
+    std::uint64_t slots = 0;
+    for (const std::uint64_t w : slot_bits_) slots += __builtin_popcountll(w);
+    int per_slot = 1;  // the varint length of the largest possible delta
+    for (std::uint64_t v = size_ >> 3; v >= 0x80; v >>= 7) ++per_slot;
+    return slots * per_slot;
   }
-  void EncodeRelocationsTo(char* out) const {
+  char* EncodeRelocationsTo(char* out) const {
     std::uint64_t last = 0;
     ForEachSlot([&](std::uint64_t slot) {
       std::uint64_t v = (slot - last) >> 3;
@@ -338,10 +351,12 @@ class MarkContext {
       }
       *out++ = static_cast<char>(v);
     });
+    return out;
   }
   std::string EncodeRelocations() const {
-    std::string out(RelocationsLength(), '\0');
-    EncodeRelocationsTo(out.data());
+    std::string out(RelocationsBound(), '\0');
+    out.resize(
+        static_cast<std::size_t>(EncodeRelocationsTo(out.data()) - out.data()));
     return out;
   }
 
@@ -350,6 +365,17 @@ class MarkContext {
 
  private:
   static std::size_t BitWords(std::uint64_t size) { return (size >> 9) + 1; }
+  // One bit per 8 bytes of block: 1/64 of its size, whatever the number of
+  // pointers, and in order without sorting. Two passes: sized by the
+  // measuring pass. One pass: grown here.
+  void SetSlotBit(std::uint64_t slot) {
+    OrSlotBits(slot >> 9, std::uint64_t{1} << ((slot >> 3) & 63));
+  }
+  void OrSlotBits(std::uint64_t word, std::uint64_t bits) {
+    if (word >= slot_bits_.size()) [[unlikely]]
+      GrowBits(word);
+    slot_bits_[word] |= bits;
+  }
   [[gnu::noinline]] void GrowBits(std::uint64_t word) {
     slot_bits_.resize(std::max<std::size_t>(
         {word + 1, BitWords(capacity_ == ~std::uint64_t{0} ? 0 : capacity_),

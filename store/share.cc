@@ -149,9 +149,11 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
   if (!c.failed()) {
     // The relocation record goes right after the graph.
     graph = c.size();
-    reloc = c.RelocationsLength();
-    c.Alloc(reloc, 1);
-    if (!c.failed()) c.EncodeRelocationsTo(c.bytes(graph));
+    c.Alloc(c.RelocationsBound(), 1);
+    if (!c.failed()) {
+      reloc = static_cast<std::uint64_t>(c.EncodeRelocationsTo(c.bytes(graph)) -
+                                         c.bytes(graph));
+    }
   }
   if (c.failed()) {
     Abandon(d);

@@ -8,7 +8,7 @@
 // as JSON (Snapshot::GetJson) and written from JSON (ShareJson) without
 // their C++ type: the types table (LMDB, TypeId -> description) and the
 // description grammar are in ARCHITECTURE.md.
-// Share() marks a heap value straight into free arena space and commits its
+// Share() marks a heap value straight into the arena and commits its
 // root (key -> where the graph lives, its size, TypeId and checksum) in one
 // LMDB transaction. Get() and Read() find roots in an LMDB read transaction and
 // return the graph in place.
@@ -365,6 +365,12 @@ class Store {
   //   FailedPrecondition (read-only store; a WriteBatch open on this
   //   thread); ResourceExhausted (disk full, max_size reached, LMDB map
   //   full); DataLoss (damaged space records). On error nothing changes.
+  // How: the graph is marked in one pass straight into the arena, starting
+  // in the largest free extent (moved to the arena's end, once, if it
+  // outgrows it) and growing the file as it goes; vectors of numbers or
+  // strings are measured first and written into a first-fit extent. The
+  // writer's heap memory beside the graph is reported in
+  // ShareInfo::scratch_bytes (its queue, sharing table, slot bitmap).
   template <class T>
   absl::StatusOr<ShareInfo> Share(std::string_view key, const T& value) {
     absl::StatusOr<WriteBatch> batch = Write();
