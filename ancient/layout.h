@@ -165,6 +165,11 @@ struct PointeeOf<std::unique_ptr<T, D>> {
   using type = T;
 };
 template <class E>
+inline constexpr bool kIsUniquePtr = false;
+template <class T, class D>
+inline constexpr bool kIsUniquePtr<std::unique_ptr<T, D>> = true;
+
+template <class E>
 const void* RawPointer(const E& e) {
   if constexpr (std::is_pointer_v<E>) {
     return e;
@@ -187,6 +192,11 @@ void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
     constexpr std::size_t kAhead = 8;
     const E* p = std::to_address(it);
     const bool probe = !c.replaying() && c.MayBeShared(&kTypeTag<Pointee>);
+    if constexpr (kIsUniquePtr<E>) {
+      // Owned pointees are distinct: room for all of them at once, instead
+      // of the table growing (and moving every entry) as they come.
+      if (probe) c.ReserveInterned(n);
+    }
     for (std::size_t i = 0; i < n; ++i) {
       if (probe && i + kAhead < n) c.PrefetchIntern(RawPointer(p[i + kAhead]));
       Layout<E>::Mark(c, p[i], off + i * sizeof(FE));

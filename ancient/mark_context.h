@@ -223,6 +223,12 @@ class MarkContext {
     return false;
   }
 
+  // Makes room in the sharing table for `more` objects (measuring or one
+  // pass): for pointees known to be distinct.
+  void ReserveInterned(std::size_t more) {
+    if (!replaying()) seen_.reserve(seen_.size() + more);
+  }
+
   // Starts fetching the sharing table's slot for `addr` (measuring only),
   // for a pointer that Intern will look up soon: on big graphs each probe
   // is otherwise a cache miss.
