@@ -178,6 +178,33 @@ const void* RawPointer(const E& e) {
   }
 }
 
+// Elements whose only pointer is a string's, at the same place in each:
+// strings, and pairs of a string and plain bytes (entries of a map from
+// strings to numbers). Mark writes one without recording its slot; At() is
+// where its String is.
+template <class E>
+struct StringSlot {
+  static constexpr bool kOnly =
+      std::is_same_v<E, std::string> || std::is_same_v<E, std::string_view>;
+  static constexpr std::size_t At() { return 0; }
+  static void Mark(MarkContext& c, const E& e, std::uint64_t off) {
+    Layout<E>::Mark(c, e, off, /*record=*/false);
+  }
+};
+template <class K, class V>
+struct StringSlot<std::pair<K, V>> {
+  using P = Frozen<std::pair<K, V>>;
+  static constexpr bool kOnly =
+      std::is_same_v<std::remove_const_t<K>, std::string> && kIsIdentity<V>;
+  static constexpr std::size_t At() { return offsetof(P, first); }
+  static void Mark(MarkContext& c, const std::pair<K, V>& e,
+                   std::uint64_t off) {
+    Layout<std::remove_const_t<K>>::Mark(c, e.first, off + offsetof(P, first),
+                                         /*record=*/false);
+    Layout<V>::Mark(c, e.second, off + offsetof(P, second));
+  }
+};
+
 // Marks `n` elements, taken from `it` onwards, into the array at `off`.
 template <class E, class It>
 void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
@@ -201,14 +228,14 @@ void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
       if (probe && i + kAhead < n) c.PrefetchIntern(RawPointer(p[i + kAhead]));
       Layout<E>::Mark(c, p[i], off + i * sizeof(FE));
     }
-  } else if constexpr (std::is_same_v<E, std::string> ||
-                       std::is_same_v<E, std::string_view>) {
-    // Strings: each header holds a pointer; their slots are recorded at
-    // once, in a loop of their own (cheaper than one at a time).
+  } else if constexpr (StringSlot<E>::kOnly) {
+    // One string's pointer per element, at the same place: the slots are
+    // recorded at once, in a loop of their own (cheaper than one at a time).
     for (std::size_t i = 0; i < n; ++i, ++it) {
-      Layout<E>::Mark(c, *it, off + i * sizeof(FE), /*record=*/false);
+      StringSlot<E>::Mark(c, *it, off + i * sizeof(FE));
     }
-    c.RecordSlots(off + FrozenAccess::kStringPointerAt, sizeof(FE), n);
+    c.RecordSlots(off + StringSlot<E>::At() + FrozenAccess::kStringPointerAt,
+                  sizeof(FE), n);
   } else {
     for (std::size_t i = 0; i < n; ++i, ++it) {
       Layout<E>::Mark(c, *it, off + i * sizeof(FE));
