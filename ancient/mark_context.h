@@ -1,9 +1,10 @@
 // Internal: the machinery that Layout specialisations use to copy a heap
 // graph into a block. Not part of the public API.
 //
-// Marking runs one traversal into a block that grows (StartOnePass:
-// ancient::Mark), or the same traversal twice (GraphWriter: Share, where
-// the block's size must be known first): the measuring pass computes every
+// Marking runs one traversal into room that grows and may move
+// (StartOnePass: ancient::Mark into a GrowableBlock, Store::Share into the
+// arena), or the same traversal twice (GraphWriter: vectors of numbers or
+// strings, measured in one cheap scan): the measuring pass computes every
 // allocation's offset and the block's size; the writing pass replays it with
 // the block in hand and writes each object straight to its final address.
 // Out-of-line parts (array contents, pointees) are queued, not recursed into,
