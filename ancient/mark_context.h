@@ -347,6 +347,16 @@ class MarkContext {
     for (std::uint64_t v = size_ >> 3; v >= 0x80; v >>= 7) ++per_slot;
     return slots * per_slot;
   }
+  // Its exact length (a scan of the slots more than the bound).
+  std::uint64_t RelocationsLength() const {
+    std::uint64_t n = 0, last = 0;
+    ForEachSlot([&](std::uint64_t slot) {
+      for (std::uint64_t v = (slot - last) >> 3; v >= 0x80; v >>= 7) ++n;
+      ++n;
+      last = slot;
+    });
+    return n;
+  }
   char* EncodeRelocationsTo(char* out) const {
     std::uint64_t last = 0;
     ForEachSlot([&](std::uint64_t slot) {

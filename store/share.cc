@@ -149,7 +149,11 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
   if (!c.failed()) {
     // The relocation record goes right after the graph.
     graph = c.size();
-    c.Alloc(c.RelocationsBound(), 1);
+    std::uint64_t room = c.RelocationsBound();
+    // The bound may not fit a free extent that the exact record fits (a
+    // graph replacing one of its size): measured exactly then.
+    if (!d.at_end && graph + room > d.room) room = c.RelocationsLength();
+    c.Alloc(room, 1);
     if (!c.failed()) {
       reloc = static_cast<std::uint64_t>(c.EncodeRelocationsTo(c.bytes(graph)) -
                                          c.bytes(graph));

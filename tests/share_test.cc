@@ -164,6 +164,26 @@ TEST(OnePassShare, StartsInAFreeExtentAndMovesWhenItOutgrowsIt) {
   ExpectStatsAddUp(*store);
 }
 
+TEST(OnePassShare, ReplacingAGraphWithOneOfItsSizeReusesItsSpace) {
+  // The steady state of a key rewritten with data of the same size: each
+  // version goes where the one before last was (its relocation record must
+  // fit exactly, not by an upper bound), and the arena stops growing.
+  auto store = OpenOrDie(TempDir("same"));
+  const Graph g = MakeGraph(20000, 12, 12);
+  std::vector<std::uint64_t> offsets;
+  for (int i = 0; i < 6; ++i) {
+    auto info = store->Share("k", g);
+    ASSERT_TRUE(info.ok()) << info.status();
+    offsets.push_back(info->offset);
+  }
+  for (int i = 2; i < 6; ++i) EXPECT_EQ(offsets[i], offsets[i - 2]) << i;
+  EXPECT_NE(offsets[0], offsets[1]);
+  auto st = store->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->bytes_live + st->bytes_free, 2 * st->bytes_live);
+  ExpectSameGraph(g, **store->GetVerified<Graph>("k"));
+}
+
 TEST(OnePassShare, ManyGraphsInOneBatchFillTheFreedSpace) {
   auto store = OpenOrDie(TempDir("fill"));
   std::vector<Graph> graphs;
