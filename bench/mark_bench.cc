@@ -229,6 +229,48 @@ void BM_ShareTrie(benchmark::State& state) {
 }
 BENCHMARK(BM_ShareTrie)->Unit(benchmark::kMillisecond);
 
+// Small one-pass Shares (a map of 20 words) into a store whose free space
+// is fragmented: 20,000 keys written, every other one deleted, so 10,000
+// free extents that cannot coalesce. What finding room costs per Share.
+void BM_ShareSmallFragmented(benchmark::State& state) {
+  char tmpl[] = "/tmp/ancient-bench-frag.XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) std::abort();
+  ancient::StoreOptions o;
+  o.durability = ancient::Durability::kNoSync;
+  std::map<std::string, std::int64_t> small;
+  for (int i = 0; i < 20; ++i) small["word" + std::to_string(i)] = i;
+  {
+    auto store = ancient::Store::Open(std::string(tmpl) + "/s", o);
+    if (!store.ok()) std::abort();
+    {
+      auto batch = (*store)->Write();
+      if (!batch.ok()) std::abort();
+      for (int i = 0; i < 20000; ++i) {
+        if (!batch->Share("k" + std::to_string(i), small).ok()) std::abort();
+      }
+      if (!batch->Commit().ok()) std::abort();
+    }
+    {
+      auto batch = (*store)->Write();
+      if (!batch.ok()) std::abort();
+      for (int i = 0; i < 20000; i += 2) {
+        if (!batch->Delete("k" + std::to_string(i)).ok()) std::abort();
+      }
+      if (!batch->Commit().ok()) std::abort();
+    }
+    auto batch = (*store)->Write();  // one batch: no commit per Share
+    if (!batch.ok()) std::abort();
+    std::int64_t i = 0;
+    for (auto _ : state) {
+      if (!batch->Share("new" + std::to_string(i++ % 1000), small).ok()) {
+        std::abort();
+      }
+    }
+  }
+  std::filesystem::remove_all(tmpl);
+}
+BENCHMARK(BM_ShareSmallFragmented)->Unit(benchmark::kMicrosecond);
+
 // A big hash map of strings to vectors (issue 10): 4M entries, about
 // 0.5 GiB of heap (ANCIENT_BENCH_SCALE=tiny: 10,000; =big: 16M, 2 GiB).
 using BigMap = std::unordered_map<std::string, std::vector<std::int64_t>>;

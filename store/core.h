@@ -227,6 +227,11 @@ class WriteTxn {
   // Where a one-pass Share writes (share.cc).
   struct Destination;
   absl::Status StartDestination(Destination& d);
+  // Takes out of the free list, as d's room, the first extent of at least
+  // `min_len` bytes or (min_len 0) the largest of the first `scan`; *found
+  // says whether there was one (d is unchanged otherwise).
+  absl::Status TakeFree(std::uint64_t min_len, std::size_t scan, Destination& d,
+                        bool* found);
   absl::Status MakeRoom(Destination& d, std::uint64_t need);
   static bool GrowDestination(void* self, std::uint64_t need,
                               internal::MarkContext::Room* room);

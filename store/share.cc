@@ -1,11 +1,12 @@
 // One-pass Share: the graph is marked straight into the arena as it grows.
 //
-// The destination starts in the largest free extent (taken out of the free
-// list), or at the high-water mark when there is none. Marking asks for
-// room as it allocates (MarkContext::GrowFn); when the graph outgrows its
-// free extent, what is written so far is copied to the high-water mark (its
-// pointers moved with it) and the extent goes back to the free list; at the
-// end of the arena the file grows as marking goes. Room is handed out
+// The destination starts in the largest of the first few free extents
+// (taken out of the free list), or at the high-water mark when there is
+// none. Marking asks for room as it allocates (MarkContext::GrowFn); when
+// the graph outgrows its free extent, the extent goes back to the free list
+// and what is written so far is copied (its pointers moved with it) to the
+// first free extent of twice the size needed, or to the high-water mark; at
+// the end of the arena the file grows as marking goes. Room is handed out
 // zero-filled: space the file grew by in this transaction is zero already,
 // the rest is cleared a step at a time just ahead of the writer. When done,
 // the relocation record is encoded right after the graph, and whatever the
@@ -25,6 +26,8 @@ namespace {
 // is not known to be zero): far enough that growth is rare, near enough
 // that the cleared bytes are still in cache when written.
 constexpr std::uint64_t kClearStep = std::uint64_t{1} << 20;
+// How many free extents a Share looks at to choose where to start.
+constexpr std::size_t kStartScan = 16;
 }  // namespace
 
 struct WriteTxn::Destination {
@@ -36,36 +39,49 @@ struct WriteTxn::Destination {
   absl::Status error;       // why room could not be had
 };
 
-absl::Status WriteTxn::StartDestination(Destination& d) {
+absl::Status WriteTxn::TakeFree(std::uint64_t min_len, std::size_t scan,
+                                Destination& d, bool* found) {
+  *found = false;
   Cursor cursor;
   int rc = cursor.Open(txn_.get(), core_->free_db());
   if (rc != MDB_SUCCESS) return LmdbError(rc, "opening free cursor");
   MDB_val k, v;
   std::uint64_t best_off = 0, best_len = 0;
+  std::size_t seen = 0;
   for (rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
        rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
     std::uint64_t off, len;
     if (absl::Status s = ReadFree(k, v, &off, &len); !s.ok()) return s;
-    if (len > best_len) {
+    if (len >= min_len && len > best_len) {
       best_off = off;
       best_len = len;
+      if (min_len > 0) break;  // first fit
     }
+    if (++seen == scan) break;
   }
-  if (rc != MDB_NOTFOUND) return LmdbError(rc, "reading free space");
-  d.ready = 0;
-  if (best_len == 0) {
-    d.at_end = true;
-    d.off = space_.high_water;
-    return absl::OkStatus();
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+    return LmdbError(rc, "reading free space");
   }
+  if (best_len == 0) return absl::OkStatus();
   const std::string key = BigEndian64(best_off);
   MDB_val dk = ToVal(key);
   rc = mdb_del(txn_.get(), core_->free_db(), &dk, nullptr);
   if (rc != MDB_SUCCESS) return LmdbError(rc, "allocating free space");
+  *found = true;
   d.at_end = false;
   d.off = best_off;
   d.room = best_len;
   return absl::OkStatus();
+}
+
+absl::Status WriteTxn::StartDestination(Destination& d) {
+  d.ready = 0;
+  d.at_end = true;
+  d.off = space_.high_water;
+  // The largest of the first few free extents: finding room stays cheap
+  // when free space is fragmented (a graph that outgrows it finds more).
+  bool found;
+  return TakeFree(0, kStartScan, d, &found);
 }
 
 absl::Status WriteTxn::MakeRoom(Destination& d, std::uint64_t need) {
@@ -77,11 +93,19 @@ absl::Status WriteTxn::MakeRoom(Destination& d, std::uint64_t need) {
     const std::uint64_t from = d.off;
     s = AddFree(from, d.room);
     if (!s.ok()) return s;
+    // The first free extent of twice what is needed (the extent just
+    // returned may have merged into it: then the graph stays or moves
+    // down), else the high-water mark.
     d.at_end = true;
     d.off = space_.high_water;
+    bool found;
+    s = TakeFree(AlignUp(2 * need, kExtentAlign), 0, d, &found);
+    if (!s.ok()) return s;
     if (d.off != from) {
-      s = EnsureArena(d.off + d.ready);
-      if (!s.ok()) return s;
+      if (d.at_end) {
+        s = EnsureArena(d.off + d.ready);
+        if (!s.ok()) return s;
+      }
       char* w = core_->arena().write_base();
       std::memmove(w + d.off, w + from, d.ready);
     }

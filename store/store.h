@@ -366,8 +366,9 @@ class Store {
   //   thread); ResourceExhausted (disk full, max_size reached, LMDB map
   //   full); DataLoss (damaged space records). On error nothing changes.
   // How: the graph is marked in one pass straight into the arena, starting
-  // in the largest free extent (moved to the arena's end, once, if it
-  // outgrows it) and growing the file as it goes; vectors of numbers or
+  // in the largest of the first 16 free extents, moved when it outgrows
+  // that into the first free extent of twice the size it needs or to the
+  // arena's end, where the file grows as it goes; vectors of numbers or
   // strings are measured first and written into a first-fit extent. The
   // writer's heap memory beside the graph is reported in
   // ShareInfo::scratch_bytes (its queue, sharing table, slot bitmap).

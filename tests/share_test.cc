@@ -164,6 +164,49 @@ TEST(OnePassShare, StartsInAFreeExtentAndMovesWhenItOutgrowsIt) {
   ExpectStatsAddUp(*store);
 }
 
+TEST(OnePassShare, OutgrowingASmallExtentMovesIntoAFreeOneThatFits) {
+  // Free space fragmented into 20 small extents, then one big one: a Share
+  // starts in one of the first few (small), outgrows it, and moves into the
+  // big extent instead of growing the file.
+  auto store = OpenOrDie(TempDir("frag"));
+  {
+    auto batch = store->Write();
+    ASSERT_TRUE(batch.ok());
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_TRUE(
+          batch->Share("t" + std::to_string(i), MakeGraph(3, 4, i)).ok());
+      ASSERT_TRUE(
+          batch->Share("f" + std::to_string(i), MakeGraph(3, 4, i)).ok());
+    }
+    ASSERT_TRUE(batch->Share("big", MakeGraph(30000, 40, 13)).ok());
+    ASSERT_TRUE(batch->Share("tail", MakeGraph(3, 4, 14)).ok());
+    ASSERT_TRUE(batch->Commit().ok());
+  }
+  const std::uint64_t big_off = OffsetOf(*store, "big");
+  {
+    auto batch = store->Write();
+    ASSERT_TRUE(batch.ok());
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_TRUE(batch->Delete("t" + std::to_string(i)).ok());
+    }
+    ASSERT_TRUE(batch->Delete("big").ok());
+    ASSERT_TRUE(batch->Commit().ok());
+  }
+  auto before = store->Stats();
+  ASSERT_TRUE(before.ok());
+  const Graph g = MakeGraph(8000, 40, 15);
+  auto info = store->Share("g", g);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->offset, big_off);
+  auto after = store->Stats();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->arena_size, before->arena_size);
+  EXPECT_EQ(after->bytes_never_used, before->bytes_never_used);
+  ExpectSameGraph(g, **store->GetVerified<Graph>("g"));
+  EXPECT_TRUE(store->Verify().ok()) << store->Verify();
+  ExpectStatsAddUp(*store);
+}
+
 TEST(OnePassShare, ReplacingAGraphWithOneOfItsSizeReusesItsSpace) {
   // The steady state of a key rewritten with data of the same size: each
   // version goes where the one before last was (its relocation record must
