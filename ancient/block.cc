@@ -37,6 +37,7 @@ GrowableBlock::~GrowableBlock() { FreeBlock(base_, mapped_); }
 bool GrowableBlock::Grow(void* self, std::uint64_t need,
                          MarkContext::Room* room) {
   auto* b = static_cast<GrowableBlock*>(self);
+  if (need > MarkContext::kMaxBlockBytes) return false;
   if (b->mapped_ == 0 && need <= kHeapBytes) {  // clear the next step
     const std::uint64_t to = std::min(RoundUp(need, kZeroStep), kHeapBytes);
     std::memset(b->base_ + b->ready_, 0, to - b->ready_);

@@ -77,6 +77,9 @@ class MarkContext {
   // then, with `may_fail`, marking stops (failed() is true and nothing more
   // is written); without, the process aborts, as operator new would.
   using GrowFn = bool (*)(void* arg, std::uint64_t need, Room* room);
+  // The largest block (queued tasks hold offsets in 48 bits): growers
+  // refuse more.
+  static constexpr std::uint64_t kMaxBlockBytes = std::uint64_t{1} << 48;
   void StartOnePass(const Room& room, GrowFn grow, void* arg,
                     bool may_fail = false) {
     base_ = room.base;

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <limits>
 
+#include "absl/strings/str_format.h"
 #include "ancient/block.h"
 #include "store/core.h"
 
@@ -85,6 +86,11 @@ absl::Status WriteTxn::StartDestination(Destination& d) {
 }
 
 absl::Status WriteTxn::MakeRoom(Destination& d, std::uint64_t need) {
+  if (need > internal::MarkContext::kMaxBlockBytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("store %s: a graph of more than %d bytes", core_->dir(),
+                        internal::MarkContext::kMaxBlockBytes));
+  }
   absl::Status s;
   if (!d.at_end && need > d.room) {
     // Outgrown: the extent goes back to the free list first (so that, if it
