@@ -351,9 +351,9 @@ struct HashedLayout {
     }
   }
 
-  // Whether the buckets of a container with this mask are logged (as
-  // 32-bit numbers: every container of fewer than 2^32 entries).
-  static bool Logged(std::uint64_t mask) { return mask <= 0xffffffffu; }
+  // Whether a container with this mask has buckets that fit 32 bits (every
+  // container of fewer than 2^32 entries).
+  static bool Buckets32(std::uint64_t mask) { return mask <= 0xffffffffu; }
 
   // One pass: Mark hashes each entry once and sorts the entries by bucket
   // in the block itself, each entry's slot holding the address of its
@@ -366,7 +366,7 @@ struct HashedLayout {
   static constexpr bool kStashable =
       sizeof(FE) >= sizeof(void*) && alignof(FE) >= alignof(void*);
   static bool Stashed(const MarkContext& c, std::uint64_t mask) {
-    return kStashable && c.writing() && !c.replaying() && Logged(mask);
+    return kStashable && c.writing() && !c.replaying() && Buckets32(mask);
   }
   static void PlaceByBucket(MarkContext& c, const C& src, std::uint64_t* s,
                             std::uint64_t data, std::uint64_t buckets) {
@@ -423,21 +423,17 @@ struct HashedLayout {
     FrozenAccess::SetHashed<F>(c, off, data, starts, n, buckets - 1);
     if (c.writing()) {
       // Counting sort of the entries by bucket: starts[b] is where bucket b
-      // begins; the entries themselves are written by Contents, in the
-      // source's iteration order, at the slots the starts give. The
-      // buckets were logged by the measuring pass (each key hashed once).
+      // begins. One pass places the entries too (PlaceByBucket); otherwise
+      // (the writing pass of two, which must allocate in the measuring
+      // pass's order) Contents writes them in the source's iteration order
+      // at the slots the starts give, hashing each key again.
       std::uint64_t* s = c.At<std::uint64_t>(starts);
       if (Stashed(c, buckets - 1)) {
         PlaceByBucket(c, src, s, data, buckets);
         if (n != 0) c.Defer<&Contents>(&src, off);
         return;
       }
-      if (Logged(buckets - 1) && c.replaying()) {
-        const std::uint32_t* bucket = c.BucketsForMark(n);
-        for (std::size_t i = 0; i < n; ++i) ++s[bucket[i] + 1];
-      } else {
-        for (const auto& e : src) ++s[(HashOf(e) & (buckets - 1)) + 1];
-      }
+      for (const auto& e : src) ++s[(HashOf(e) & (buckets - 1)) + 1];
       for (std::uint64_t b = 0; b < buckets; ++b) s[b + 1] += s[b];
     }
     if (n != 0) c.Defer<&Contents>(&src, off);
@@ -445,13 +441,7 @@ struct HashedLayout {
   static void Contents(MarkContext& c, const void* src, std::uint64_t off) {
     const C& v = *static_cast<const C*>(src);
     if (!c.writing()) {
-      const std::uint64_t mask = BucketCount(v.size()) - 1;
-      for (const auto& e : v) {
-        if (Logged(mask)) {
-          c.LogBucket(static_cast<std::uint32_t>(HashOf(e) & mask));
-        }
-        Layout<E>::Mark(c, e, 0);
-      }
+      for (const auto& e : v) Layout<E>::Mark(c, e, 0);
       return;
     }
     // Reads back the header that Mark wrote, then fills each bucket.
@@ -465,14 +455,8 @@ struct HashedLayout {
       return;
     }
     std::vector<std::uint64_t> fill(starts, starts + mask + 1);
-    const std::uint32_t* bucket = Logged(mask) && c.replaying()
-                                      ? c.BucketsForContents(v.size())
-                                      : nullptr;
-    std::size_t i = 0;
     for (const auto& e : v) {
-      const std::uint64_t b =
-          bucket != nullptr ? bucket[i++] : HashOf(e) & mask;
-      const std::uint64_t slot = fill[b]++;
+      const std::uint64_t slot = fill[HashOf(e) & mask]++;
       Layout<E>::Mark(c, e, data + slot * sizeof(FE));
     }
   }

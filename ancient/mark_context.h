@@ -58,7 +58,6 @@ class MarkContext {
     address_ = address != nullptr ? address : base;
     size_ = 0;
     next_ptr_ = 0;
-    buckets_mark_ = buckets_contents_ = 0;
     slot_bits_.assign(BitWords(measured_size_), 0);
   }
 
@@ -240,25 +239,6 @@ class MarkContext {
     if (!replaying()) seen_.prefetch(addr);
   }
 
-  // The bucket of each entry of each hash container, in the order the
-  // containers are marked: the measuring pass logs them (hashing every key
-  // once), the writing pass reads each container's run twice, to count the
-  // buckets (Mark) and to place the entries (Contents), without hashing or,
-  // for counting, touching the entries again.
-  void LogBucket(std::uint32_t b) { buckets_.push_back(b); }
-  // Writing pass: the next container's `n` buckets, for Mark and for
-  // Contents (each walks the runs in the same order).
-  const std::uint32_t* BucketsForMark(std::size_t n) {
-    const std::uint32_t* p = buckets_.data() + buckets_mark_;
-    buckets_mark_ += n;
-    return p;
-  }
-  const std::uint32_t* BucketsForContents(std::size_t n) {
-    const std::uint32_t* p = buckets_.data() + buckets_contents_;
-    buckets_contents_ += n;
-    return p;
-  }
-
   // Scratch for sorting one hash container's `n` entries by bucket: their
   // sources and buckets (reused by the next container).
   void HashScratch(std::size_t n, const void*** from, std::uint32_t** bucket) {
@@ -331,7 +311,6 @@ class MarkContext {
                                  std::uint64_t>) +
                 1) +
            ptr_log_.capacity() * sizeof(std::uint64_t) +
-           buckets_.capacity() * sizeof(std::uint32_t) +
            hash_from_.capacity() * sizeof(const void*) +
            hash_bucket_.capacity() * sizeof(std::uint32_t) +
            slot_bits_.capacity() * sizeof(std::uint64_t);
@@ -499,7 +478,6 @@ class MarkContext {
   std::uint64_t last_type_ = 0;
   std::vector<std::uint64_t> ptr_log_;
   std::size_t next_ptr_ = 0;
-  std::vector<std::uint32_t> buckets_;
   std::vector<const void*> hash_from_;
   std::vector<std::uint32_t> hash_bucket_;
   bool one_pass_ = false;
@@ -508,7 +486,6 @@ class MarkContext {
   std::uint64_t capacity_ = ~std::uint64_t{0};  // one pass: bytes ready
   GrowFn grow_ = nullptr;
   void* grow_arg_ = nullptr;
-  std::size_t buckets_mark_ = 0, buckets_contents_ = 0;
   const std::vector<const void*>* shareable_ = nullptr;
   std::size_t relocs_count_ = 0;
   std::uint64_t measured_size_ = 0;

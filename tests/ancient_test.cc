@@ -331,9 +331,10 @@ TEST(HashSet, RoundTrip) {
   EXPECT_FALSE(b.Follow().contains(4));
 }
 
-// Nested hash containers, some empty, in vectors and behind pointers: the
-// writing pass reads each container's buckets as the measuring pass logged
-// them, in the same order.
+// Nested hash containers, some empty, in vectors and behind pointers: each
+// is sorted by bucket in the block (its slots holding source addresses)
+// while the others wait in the queue, with the sort's scratch reused from
+// one container to the next.
 TEST(HashMap, NestedAndSharedContainersFindEveryKey) {
   using Inner = std::unordered_set<std::int32_t>;
   using Outer = std::unordered_map<std::string, Inner>;
