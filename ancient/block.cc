@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_format.h"
 #include "ancient/mark_context.h"
+#include "ancient/varint.h"
 
 namespace ancient {
 
@@ -101,13 +102,8 @@ std::string EncodeRelocations(std::vector<std::uint64_t>& slots) {
   char* p = out.data();
   std::uint64_t last = 0;
   for (const std::uint64_t slot : slots) {
-    std::uint64_t v = (slot - last) / 8;
+    p = internal::PutVarint(p, (slot - last) / 8);
     last = slot;
-    while (v >= 0x80) {
-      *p++ = static_cast<char>((v & 0x7f) | 0x80);
-      v >>= 7;
-    }
-    *p++ = static_cast<char>(v);
   }
   out.resize(static_cast<std::size_t>(p - out.data()));
   return out;

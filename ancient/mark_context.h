@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "ancient/varint.h"
 
 namespace ancient {
 namespace internal {
@@ -325,16 +326,14 @@ class MarkContext {
   std::uint64_t RelocationsBound() const {
     std::uint64_t slots = 0;
     for (const std::uint64_t w : slot_bits_) slots += __builtin_popcountll(w);
-    int per_slot = 1;  // the varint length of the largest possible delta
-    for (std::uint64_t v = size_ >> 3; v >= 0x80; v >>= 7) ++per_slot;
-    return slots * per_slot;
+    // Each delta's varint is at most as long as the largest possible one's.
+    return slots * VarintLength(size_ >> 3);
   }
   // Its exact length (a scan of the slots more than the bound).
   std::uint64_t RelocationsLength() const {
     std::uint64_t n = 0, last = 0;
     ForEachSlot([&](std::uint64_t slot) {
-      for (std::uint64_t v = (slot - last) >> 3; v >= 0x80; v >>= 7) ++n;
-      ++n;
+      n += VarintLength((slot - last) >> 3);
       last = slot;
     });
     return n;
@@ -342,13 +341,8 @@ class MarkContext {
   char* EncodeRelocationsTo(char* out) const {
     std::uint64_t last = 0;
     ForEachSlot([&](std::uint64_t slot) {
-      std::uint64_t v = (slot - last) >> 3;
+      out = PutVarint(out, (slot - last) >> 3);
       last = slot;
-      while (v >= 0x80) {
-        *out++ = static_cast<char>((v & 0x7f) | 0x80);
-        v >>= 7;
-      }
-      *out++ = static_cast<char>(v);
     });
     return out;
   }

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "ancient/varint.h"
 
 namespace ancient::store_internal {
 
@@ -88,15 +89,6 @@ absl::StatusOr<SpaceRecord> ReadSpace(MDB_txn* txn, MDB_dbi meta_db,
   }
   if (!sp) return absl::DataLossError(Cat("store ", dir, ": bad space record"));
   return *sp;
-}
-
-int VarintLength(std::uint64_t v) {
-  int n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
 }
 
 }  // namespace
@@ -811,7 +803,7 @@ absl::StatusOr<ShareInfo> WriteTxn::Share(std::string_view key,
   if (!s.ok()) return s;
   // Room for the graph and the largest relocation record it can have.
   const std::uint64_t reloc_bound =
-      pointers * static_cast<std::uint64_t>(VarintLength(size / 8));
+      pointers * static_cast<std::uint64_t>(internal::VarintLength(size / 8));
   const std::uint64_t reserve = AlignUp(size + reloc_bound, kExtentAlign);
   bool zeroed = false;
   absl::StatusOr<std::uint64_t> off = Allocate(reserve, &zeroed);
