@@ -721,34 +721,54 @@ absl::Status WriteTxn::ReadFree(const MDB_val& k, const MDB_val& v,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::uint64_t> WriteTxn::Allocate(std::uint64_t len,
-                                                 bool* zeroed) {
-  if (zeroed != nullptr) *zeroed = false;
-  // First fit among free extents.
+absl::Status WriteTxn::TakeFree(std::uint64_t min_len, std::size_t scan,
+                                std::optional<Extent>* taken) {
+  taken->reset();
   Cursor cursor;
   int rc = cursor.Open(txn_.get(), core_->free_db());
   if (rc != MDB_SUCCESS) return LmdbError(rc, "opening free cursor");
   MDB_val k, v;
-  rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
-  while (rc == MDB_SUCCESS) {
-    std::uint64_t off, have;
-    if (absl::Status s = ReadFree(k, v, &off, &have); !s.ok()) return s;
-    if (have >= len) {
-      rc = mdb_cursor_del(cursor.get(), 0);
-      if (rc != MDB_SUCCESS) return LmdbError(rc, "allocating free space");
-      if (have > len) {
-        const std::string rk = BigEndian64(off + len),
-                          rv = BigEndian64(have - len);
-        MDB_val k2 = ToVal(rk), v2 = ToVal(rv);
-        rc = mdb_put(txn_.get(), core_->free_db(), &k2, &v2, 0);
-        if (rc != MDB_SUCCESS) return LmdbError(rc, "splitting free space");
-      }
-      fresh_.insert(off);
-      return off;
+  Extent best{0, 0};
+  std::size_t seen = 0;
+  for (rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+       rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
+    std::uint64_t off, len;
+    if (absl::Status s = ReadFree(k, v, &off, &len); !s.ok()) return s;
+    if (len >= min_len && len > best.length) {
+      best = Extent{off, len};
+      if (min_len > 0) break;  // first fit
     }
-    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+    if (++seen == scan) break;
   }
-  if (rc != MDB_NOTFOUND) return LmdbError(rc, "reading free space");
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+    return LmdbError(rc, "reading free space");
+  }
+  if (best.length == 0) return absl::OkStatus();
+  const std::string key = BigEndian64(best.offset);
+  MDB_val dk = ToVal(key);
+  rc = mdb_del(txn_.get(), core_->free_db(), &dk, nullptr);
+  if (rc != MDB_SUCCESS) return LmdbError(rc, "allocating free space");
+  *taken = best;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::uint64_t> WriteTxn::Allocate(std::uint64_t len,
+                                                 bool* zeroed) {
+  if (zeroed != nullptr) *zeroed = false;
+  // First fit among free extents; the rest of it stays free.
+  std::optional<Extent> e;
+  if (absl::Status s = TakeFree(len, 0, &e); !s.ok()) return s;
+  if (e) {
+    if (e->length > len) {
+      const std::string rk = BigEndian64(e->offset + len),
+                        rv = BigEndian64(e->length - len);
+      MDB_val k2 = ToVal(rk), v2 = ToVal(rv);
+      const int rc = mdb_put(txn_.get(), core_->free_db(), &k2, &v2, 0);
+      if (rc != MDB_SUCCESS) return LmdbError(rc, "splitting free space");
+    }
+    fresh_.insert(e->offset);
+    return e->offset;
+  }
   const std::uint64_t off = space_.high_water;
   absl::Status s = EnsureArena(off + len);
   if (!s.ok()) return s;

@@ -11,6 +11,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -227,11 +228,9 @@ class WriteTxn {
   // Where a one-pass Share writes (share.cc).
   struct Destination;
   absl::Status StartDestination(Destination& d);
-  // Takes out of the free list, as d's room, the first extent of at least
-  // `min_len` bytes or (min_len 0) the largest of the first `scan`; *found
-  // says whether there was one (d is unchanged otherwise).
-  absl::Status TakeFree(std::uint64_t min_len, std::size_t scan, Destination& d,
-                        bool* found);
+  // TakeFree, making the extent taken (if any) d's room.
+  absl::Status TakeFreeFor(Destination& d, std::uint64_t min_len,
+                           std::size_t scan);
   absl::Status MakeRoom(Destination& d, std::uint64_t need);
   static bool GrowDestination(void* self, std::uint64_t need,
                               internal::MarkContext::Room* room);
@@ -247,6 +246,16 @@ class WriteTxn {
                         std::uint64_t* len) const;
   absl::Status Init();
   absl::Status Reclaim();
+  // A free extent: offset and length in the arena.
+  struct Extent {
+    std::uint64_t offset;
+    std::uint64_t length;
+  };
+  // Takes out of the free list the first extent of at least `min_len`
+  // bytes, or (min_len 0) the largest of the first `scan` (0: all); sets
+  // *taken to it, or to nullopt when there is none.
+  absl::Status TakeFree(std::uint64_t min_len, std::size_t scan,
+                        std::optional<Extent>* taken);
   // Allocates `len` bytes; sets *zeroed when they are known to hold zeros
   // (space the file grew by in this transaction, never written since).
   absl::StatusOr<std::uint64_t> Allocate(std::uint64_t len,

@@ -40,49 +40,25 @@ struct WriteTxn::Destination {
   absl::Status error;       // why room could not be had
 };
 
-absl::Status WriteTxn::TakeFree(std::uint64_t min_len, std::size_t scan,
-                                Destination& d, bool* found) {
-  *found = false;
-  Cursor cursor;
-  int rc = cursor.Open(txn_.get(), core_->free_db());
-  if (rc != MDB_SUCCESS) return LmdbError(rc, "opening free cursor");
-  MDB_val k, v;
-  std::uint64_t best_off = 0, best_len = 0;
-  std::size_t seen = 0;
-  for (rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
-       rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
-    std::uint64_t off, len;
-    if (absl::Status s = ReadFree(k, v, &off, &len); !s.ok()) return s;
-    if (len >= min_len && len > best_len) {
-      best_off = off;
-      best_len = len;
-      if (min_len > 0) break;  // first fit
-    }
-    if (++seen == scan) break;
-  }
-  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
-    return LmdbError(rc, "reading free space");
-  }
-  if (best_len == 0) return absl::OkStatus();
-  const std::string key = BigEndian64(best_off);
-  MDB_val dk = ToVal(key);
-  rc = mdb_del(txn_.get(), core_->free_db(), &dk, nullptr);
-  if (rc != MDB_SUCCESS) return LmdbError(rc, "allocating free space");
-  *found = true;
-  d.at_end = false;
-  d.off = best_off;
-  d.room = best_len;
-  return absl::OkStatus();
-}
-
 absl::Status WriteTxn::StartDestination(Destination& d) {
   d.ready = 0;
   d.at_end = true;
   d.off = space_.high_water;
   // The largest of the first few free extents: finding room stays cheap
   // when free space is fragmented (a graph that outgrows it finds more).
-  bool found;
-  return TakeFree(0, kStartScan, d, &found);
+  return TakeFreeFor(d, 0, kStartScan);
+}
+
+absl::Status WriteTxn::TakeFreeFor(Destination& d, std::uint64_t min_len,
+                                   std::size_t scan) {
+  std::optional<Extent> e;
+  absl::Status s = TakeFree(min_len, scan, &e);
+  if (s.ok() && e) {
+    d.at_end = false;
+    d.off = e->offset;
+    d.room = e->length;
+  }
+  return s;
 }
 
 absl::Status WriteTxn::MakeRoom(Destination& d, std::uint64_t need) {
@@ -95,7 +71,7 @@ absl::Status WriteTxn::MakeRoom(Destination& d, std::uint64_t need) {
   if (!d.at_end && need > d.room) {
     // Outgrown: the extent goes back to the free list first (so that, if it
     // ends at the high-water mark, that mark comes down to it and the graph
-    // stays where it is), then the graph moves to the high-water mark.
+    // stays where it is).
     const std::uint64_t from = d.off;
     s = AddFree(from, d.room);
     if (!s.ok()) return s;
@@ -104,8 +80,7 @@ absl::Status WriteTxn::MakeRoom(Destination& d, std::uint64_t need) {
     // down), else the high-water mark.
     d.at_end = true;
     d.off = space_.high_water;
-    bool found;
-    s = TakeFree(AlignUp(2 * need, kExtentAlign), 0, d, &found);
+    s = TakeFreeFor(d, AlignUp(2 * need, kExtentAlign), 0);
     if (!s.ok()) return s;
     if (d.off != from) {
       if (d.at_end) {
