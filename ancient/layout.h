@@ -62,9 +62,9 @@ struct FrozenAccess {
                         std::uint64_t data_off, std::uint64_t size,
                         bool record = true) {
     if (record) {
-      c.StorePointer(off + offsetof(String, data_), data_off);
+      c.StorePointer(off + kStringPointerAt, data_off);
     } else {
-      c.WritePointer(off + offsetof(String, data_), data_off);
+      c.WritePointer(off + kStringPointerAt, data_off);
     }
     c.Store(off + offsetof(String, size_), size);
   }
@@ -430,11 +430,10 @@ struct HashedLayout {
       std::uint64_t* s = c.At<std::uint64_t>(starts);
       if (Stashed(c, buckets - 1)) {
         PlaceByBucket(c, src, s, data, buckets);
-        if (n != 0) c.Defer<&Contents>(&src, off);
-        return;
+      } else {
+        for (const auto& e : src) ++s[(HashOf(e) & (buckets - 1)) + 1];
+        for (std::uint64_t b = 0; b < buckets; ++b) s[b + 1] += s[b];
       }
-      for (const auto& e : src) ++s[(HashOf(e) & (buckets - 1)) + 1];
-      for (std::uint64_t b = 0; b < buckets; ++b) s[b + 1] += s[b];
     }
     if (n != 0) c.Defer<&Contents>(&src, off);
   }
