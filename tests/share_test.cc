@@ -326,7 +326,9 @@ TEST(OnePassShare, MaxSizeReachedWhileWritingLosesNothing) {
   EXPECT_LE(after->arena_size, o.max_size);
 }
 
-TEST(OnePassShare, DurableShareOfAGraph) {
+TEST(OnePassShare, SyncedShareReadsBackAfterReopening) {
+  // The kSync path (graph synced before its root) writes a whole graph;
+  // whether it reached the disk before a crash is crash_torture's to test.
   StoreOptions o = Small();
   o.durability = ancient::Durability::kSync;
   const std::string dir = TempDir("sync");
