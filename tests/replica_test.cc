@@ -126,6 +126,10 @@ TEST(Replica, FiftyVersionsWhileFourReadersRead) {
     EXPECT_EQ(line.substr(0, 6), "READS ") << line;
     EXPECT_NE(line.find(" LAST 49 "), std::string::npos) << line;
     std::printf("reader: %s\n", line.c_str());  // reads, versions seen
+    // Each reader read across at least one switch of versions.
+    const std::size_t at = line.find(" VERSIONS ");
+    ASSERT_NE(at, std::string::npos) << line;
+    EXPECT_GE(std::stoull(line.substr(at + 10)), 2u) << line;
   }
   kill(follower.pid, SIGTERM);
   Wait(follower);
@@ -149,43 +153,88 @@ TEST(Replica, FiftyVersionsWhileFourReadersRead) {
   EXPECT_EQ(ReadSeq(local), 49);
 }
 
+// Whether dir/tmp holds anything: what a publish or fetch killed midway
+// leaves behind (until the next run removes it).
+bool TmpInUse(const std::string& dir) {
+  std::error_code ec;
+  return !std::filesystem::is_empty(dir + "/tmp", ec) && !ec;
+}
+
 TEST(Replica, KilledPublisherNeverAnnouncesAHalfVersion) {
   const std::string root = TempDir("killpub");
   const std::string repo = root + "/repo";
   std::mt19937 rng(7);
   std::uint64_t next = 0;
+  bool ever_announced = false;
+  int checked = 0, mid_publish = 0;
+  std::string line;
+  auto published = [&](const std::string& l) {
+    EXPECT_EQ(l.rfind("PUBLISHED ", 0), 0u) << l;
+    next = std::stoull(l.substr(l.rfind(' ') + 1)) + 1;
+  };
   for (int round = 0; round < 20; ++round) {
     Child p = Spawn({Helper(), "publish", root + "/src", repo,
                      std::to_string(next), "1000", "2", "0"});
-    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 60));
-    kill(p.pid, SIGKILL);
-    std::string line;
-    while (ReadLine(p.out, &line)) {
-      if (line.rfind("PUBLISHED ", 0) == 0) {
-        next = std::stoull(line.substr(line.rfind(' ') + 1)) + 1;
-      }
+    if (round % 2 == 0) {
+      // Early: anywhere in the first 60 ms (start-up, the repository's
+      // layout, the first publish), however slow this build runs.
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 60));
+    } else {
+      // Mid-run: after two publishes, at a random point of the next one,
+      // measured on this run (sanitizer builds are many times slower).
+      ASSERT_TRUE(ReadLine(p.out, &line)) << "round " << round;
+      published(line);
+      const auto t1 = std::chrono::steady_clock::now();
+      ASSERT_TRUE(ReadLine(p.out, &line)) << "round " << round;
+      published(line);
+      const auto period = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - t1);
+      std::this_thread::sleep_for(
+          std::chrono::microseconds(rng() % (period.count() + 1)));
     }
-    Wait(p);
+    kill(p.pid, SIGKILL);
+    while (ReadLine(p.out, &line)) published(line);
+    const int status = Wait(p);
+    // 1000 versions take far longer than this: our kill ended it.
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << "round " << round << ": status " << status;
+    if (TmpInUse(repo)) ++mid_publish;  // Killed between copy and rename.
     // Whatever is announced is whole: a fresh host fetches and checks it.
     auto st = ancient::GetReplicaStatus(repo);
-    if (!st.ok() || !st->announced) continue;  // Killed before the first.
+    if (!ever_announced && (!st.ok() || !st->announced)) {
+      // Killed before the first version was announced (or before the
+      // repository's FORMAT was written): nothing to follow yet.
+      if (!st.ok()) {
+        EXPECT_EQ(st.status().code(), absl::StatusCode::kNotFound)
+            << st.status();
+      }
+      continue;
+    }
+    ASSERT_TRUE(st.ok()) << "round " << round << ": " << st.status();
+    ASSERT_TRUE(st->announced.has_value()) << "round " << round;
+    ever_announced = true;
     const std::string local = root + "/local" + std::to_string(round);
     auto f = ancient::FollowOnce(repo, local);
     ASSERT_TRUE(f.ok()) << "round " << round << ": " << f.status();
     EXPECT_EQ(f->version, *st->announced);
     EXPECT_GE(ReadSeq(local), 0) << "round " << round;
+    ++checked;
     std::filesystem::remove_all(local);
   }
+  std::printf("killed publisher: %d rounds checked, %d killed mid-publish\n",
+              checked, mid_publish);
+  EXPECT_GE(checked, 10);     // The check ran, on many versions...
+  EXPECT_GE(mid_publish, 5);  // ...and kills landed inside a publish.
   // The next run completes, after whatever the kills left.
   Child p = Spawn({Helper(), "publish", root + "/src", repo,
                    std::to_string(next), "1", "2", "0"});
-  std::string line;
   ASSERT_TRUE(ReadLine(p.out, &line));
   EXPECT_EQ(ExitCode(Wait(p)), 0) << line;
   auto st = ancient::GetReplicaStatus(repo);
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(line, absl::StrFormat("PUBLISHED %d %d", *st->announced, next));
   EXPECT_LE(st->versions.size(), 3u);  // keep 2, plus any unannounced one
+  EXPECT_FALSE(TmpInUse(repo));        // What the kills left is gone.
 }
 
 TEST(Replica, KilledFollowerNeverSwitchesToAHalfVersion) {
@@ -195,15 +244,42 @@ TEST(Replica, KilledFollowerNeverSwitchesToAHalfVersion) {
   std::uint64_t seq = 0;
   auto src = Source(root + "/src", seq, 20000);  // ~0.5 MB a version
   PublishOrDie(*src, repo);
+  // How long a follower takes, on this build, from its start to the end of
+  // its first fetch ("version N fetched, ... in F s"): the kills below land
+  // in the window of the fetch, [end - F, end], with some slack around it.
+  std::int64_t start_us = 0, fetch_us = 0;
+  {
+    const auto t0 = std::chrono::steady_clock::now();
+    Child f = Spawn({Ctl(), "follow", repo, local, "--interval", "0.001"});
+    std::string line;
+    ASSERT_TRUE(ReadLine(f.out, &line));
+    const std::int64_t total_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - t0)
+            .count();
+    const std::size_t in = line.rfind(" in ");
+    ASSERT_NE(in, std::string::npos) << line;
+    fetch_us = static_cast<std::int64_t>(std::stod(line.substr(in + 4)) * 1e6);
+    start_us = std::max<std::int64_t>(0, total_us - fetch_us);
+    kill(f.pid, SIGKILL);
+    Wait(f);
+  }
+  std::uniform_int_distribution<std::int64_t> when(start_us * 3 / 4,
+                                                   start_us + fetch_us * 5 / 4);
+  int checked = 0, mid_fetch = 0;
   for (int round = 0; round < 20; ++round) {
     ASSERT_TRUE(src->Share("v", MakeValue(++seq, 20000)).ok());
     PublishOrDie(*src, repo);
     Child f = Spawn({Ctl(), "follow", repo, local, "--interval", "0.001"});
-    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 30000));
+    std::this_thread::sleep_for(std::chrono::microseconds(when(rng)));
     kill(f.pid, SIGKILL);
-    Wait(f);
+    const int status = Wait(f);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << "round " << round << ": status " << status;
+    if (TmpInUse(local)) ++mid_fetch;  // Killed between fetch and rename.
     // CURRENT is absent or names a whole, checked version.
     if (std::optional<std::uint64_t> cur = Current(local)) {
+      ++checked;
       auto st = Store::Open(VersionDir(local, *cur),
                             ancient::StoreOptions{.read_only = true});
       ASSERT_TRUE(st.ok()) << "round " << round << ": " << st.status();
@@ -215,6 +291,13 @@ TEST(Replica, KilledFollowerNeverSwitchesToAHalfVersion) {
     ASSERT_TRUE(r.ok()) << "round " << round << ": " << r.status();
     EXPECT_EQ(ReadSeq(local), static_cast<std::int64_t>(seq));
   }
+  std::printf(
+      "killed follower: %d rounds checked, %d killed mid-fetch (start-up "
+      "%ld us, fetch %ld us)\n",
+      checked, mid_fetch, static_cast<long>(start_us),
+      static_cast<long>(fetch_us));
+  EXPECT_GE(checked, 15);   // CURRENT was there to check (after round 0)...
+  EXPECT_GE(mid_fetch, 3);  // ...and kills landed inside a fetch.
 }
 
 TEST(Replica, DamagedOrIncompleteVersionIsRefusedAndTheOldOneKept) {
@@ -334,13 +417,15 @@ TEST(Replica, ThreadsShareOneReplicaAcrossSwitches) {
   std::atomic<bool> stop{false};
   std::atomic<int> bad{0};
   std::vector<std::thread> threads;
+  std::vector<int> seen(4, 0);  // distinct values each thread read
   for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, t] {
       std::int64_t last = -1;
       while (!stop.load()) {
         auto v = f.replica->Get<Strings>("v");
         const std::int64_t seq = v.ok() ? CheckValue(**v) : -1;
         if (seq < last || seq < 0) ++bad;  // torn, failed or backwards
+        if (seq > last) ++seen[t];
         last = std::max(last, seq);
       }
     });
@@ -354,6 +439,9 @@ TEST(Replica, ThreadsShareOneReplicaAcrossSwitches) {
   stop = true;
   for (auto& t : threads) t.join();
   EXPECT_EQ(bad.load(), 0);
+  for (int t = 0; t < 4; ++t) {
+    EXPECT_GE(seen[t], 2) << "thread " << t << " never saw a switch";
+  }
   // version() is the version the last call used: the threads may have
   // stopped before any call after the last switch, so call once more.
   EXPECT_EQ(CheckValue(**f.replica->Get<Strings>("v")), 20);
@@ -381,6 +469,10 @@ TEST(Replica, FullRepositoryAnnouncesNothing) {
   const std::string mnt = root + "/mnt";
   ASSERT_EQ(mkdir(mnt.c_str(), 0700), 0);
   if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=3m,mode=0700") != 0) {
+    // CI runs as root, where mounting works: a skip there would hide
+    // the test, so as root a failed mount fails.
+    if (geteuid() == 0)
+      FAIL() << "as root, cannot mount a tmpfs: " << std::strerror(errno);
     GTEST_SKIP() << "cannot mount a small tmpfs (" << std::strerror(errno)
                  << "); needs root";
   }

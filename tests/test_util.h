@@ -3,6 +3,7 @@
 #ifndef ANCIENT_TESTS_TEST_UTIL_H_
 #define ANCIENT_TESTS_TEST_UTIL_H_
 
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,6 +136,12 @@ inline bool ReadLine(int fd, std::string* line) {
     if (ch == '\n') return true;
     line->push_back(ch);
   }
+}
+
+// Whether fd has something to read (or is at its end) within `millis`.
+inline bool ReadableWithin(int fd, int millis) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, millis) == 1;
 }
 
 // Waits for the child; returns its wait status.

@@ -105,8 +105,9 @@ void Probe(bool read_only, bool relocated) {
     blocker = mmap(want, 4096, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     if (blocker != want) {
-      if (blocker != MAP_FAILED) munmap(blocker, 4096);
-      return;
+      // The relocated probe must not silently become the in-place one.
+      std::fprintf(stderr, "cannot take the template's base %p\n", want);
+      std::abort();
     }
   }
   struct Unblock {
@@ -122,7 +123,15 @@ void Probe(bool read_only, bool relocated) {
   o.durability = ancient::Durability::kNoSync;
   auto store = ancient::Store::Open(work_dir, o);
   if (!store.ok()) return;
-  (void)(*store)->Stats();
+  // Where Stats can be had and the recorded base is the template's, the
+  // store is mapped as this probe asked.
+  if (auto st = (*store)->Stats(); st.ok() &&
+                                   st->base_address == template_base &&
+                                   st->relocated != relocated) {
+    std::fprintf(stderr, "store %s relocated, asked %s\n",
+                 st->relocated ? "is" : "is not", relocated ? "so" : "not");
+    std::abort();
+  }
   const absl::Status verified = (*store)->Verify();
   auto snap = (*store)->Read();
   if (!snap.ok()) return;
@@ -153,9 +162,20 @@ void Probe(bool read_only, bool relocated) {
     }
   }
   if (!read_only) {
-    (void)(*store)->Share("new", std::vector<std::string>{"fuzz"});
-    (void)(*store)->Delete("map");
-    (void)(*store)->Verify();
+    const auto shared =
+        (*store)->Share("new", std::vector<std::string>{"fuzz"});
+    const absl::Status deleted = (*store)->Delete("map");
+    const absl::Status after = (*store)->Verify();
+    // A store that verified stays sound through writes: they succeed
+    // ("map" is gone after the first read-write probe) and it verifies.
+    if (verified.ok() &&
+        (!shared.ok() || !(deleted.ok() || absl::IsNotFound(deleted)) ||
+         !after.ok())) {
+      std::fprintf(stderr, "writes to a verified store: %s / %s / %s\n",
+                   shared.status().ToString().c_str(),
+                   deleted.ToString().c_str(), after.ToString().c_str());
+      std::abort();
+    }
   }
 }
 
@@ -195,7 +215,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     }
   }
   // A fresh copy of the template. (Copying can be interrupted by a signal,
-  // EINTR: retry; an input whose copy cannot be made is skipped.)
+  // EINTR: retry; a copy that cannot be made at all stops the run, rather
+  // than skipping inputs unprobed.)
   std::error_code ec;
   for (int attempt = 0; attempt < 5; ++attempt) {
     fs::remove_all(work_dir, ec);
@@ -203,7 +224,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     fs::copy(template_dir, work_dir, ec);
     if (!ec) break;
   }
-  if (ec) return 0;
+  if (ec) {
+    std::fprintf(stderr, "cannot copy %s to %s: %s\n", template_dir.c_str(),
+                 work_dir.c_str(), ec.message().c_str());
+    std::abort();
+  }
   // Mutations of 6 bytes each: kind, selector (2), offset (2), value.
   std::vector<std::pair<std::uint64_t, std::uint8_t>> arena_edits;
   MDB_env* env = nullptr;
@@ -219,9 +244,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
         mdb_env_create(&env);
         mdb_env_set_maxdbs(env, 8);
         mdb_env_set_mapsize(env, std::size_t{1} << 30);
-        if (mdb_env_open(env, work_dir.c_str(), 0, 0600) != 0) {
-          mdb_env_close(env);
-          return 0;
+        if (const int rc = mdb_env_open(env, work_dir.c_str(), 0, 0600)) {
+          std::fprintf(stderr, "cannot open the copy %s: %s\n",
+                       work_dir.c_str(), mdb_strerror(rc));
+          std::abort();
         }
       }
       MutateRecord(env, sel, off, data + i + 5,
