@@ -22,8 +22,9 @@
 #include "absl/status/statusor.h"
 #include "store/arena.h"
 #include "store/format.h"
+#include "store/graph_ref.h"
 #include "store/lmdb_util.h"
-#include "store/store.h"
+#include "store/options.h"
 
 #if defined(__SANITIZE_THREAD__)
 extern "C" void __tsan_acquire(void* addr);

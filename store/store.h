@@ -79,101 +79,10 @@
 #include "absl/status/statusor.h"
 #include "ancient/ancient.h"
 #include "ancient/schema_graph.h"
+#include "store/graph_ref.h"
+#include "store/options.h"
 
 namespace ancient {
-
-enum class Durability {
-  kSync,    // Share returns once the graph and its root are on disk.
-  kNoSync,  // Survives a crash of the process, not of the machine.
-};
-
-struct StoreOptions {
-  // Create the directory and the store when missing (ignored if read_only).
-  bool create_if_missing = true;
-  // Open for reading only: the arena is mapped PROT_READ and this process
-  // can never modify the store; Share, Delete and Write fail.
-  bool read_only = false;
-  // The address graphs are written for. 0: picked at creation (a free
-  // range, random so that stores rarely collide). Always recorded in the
-  // store; a non-zero value that differs from the recorded one is
-  // FailedPrecondition. Where it is taken in a process, the store is
-  // relocated there (see above), not refused.
-  std::uintptr_t base_address = 0;
-  // The largest the arena may grow to (a limit, checked by writers; no
-  // address space is reserved for it).
-  std::size_t max_size = std::size_t{1} << 40;
-  // How durable each commit is.
-  Durability durability = Durability::kSync;
-};
-
-// Where a shared graph lives: its offset in the arena and its size.
-struct ShareInfo {
-  std::uint64_t offset;
-  std::uint64_t size_bytes;
-  // Heap memory the writer held beside the graph while writing it (its
-  // task queue, sharing table and list of pointer slots): for measuring.
-  std::uint64_t scratch_bytes = 0;
-};
-
-// A root as listed by Snapshot::List.
-struct RootInfo {
-  std::string key;
-  std::string type_name;     // TypeName<T>() of the value shared
-  std::uint64_t type_id;     // TypeId<T>()
-  std::uint64_t offset;      // in the arena
-  std::uint64_t size_bytes;  // the graph's size
-};
-
-struct StoreStats {
-  std::uint64_t roots = 0;             // number of keys
-  std::uint64_t bytes_live = 0;        // arena bytes held by roots
-  std::uint64_t bytes_free = 0;        // freed, reusable now or once readers go
-  std::uint64_t bytes_pending = 0;     //   of which still visible to readers
-  std::uint64_t bytes_never_used = 0;  // arena bytes past the high-water mark
-  std::uint64_t arena_size = 0;        // = live + free + never_used
-  std::uint64_t arena_file_bytes = 0;  // the arena file's length
-  std::uint64_t lmdb_file_bytes = 0;   // data.mdb's length
-  std::uintptr_t base_address = 0;
-  std::uint64_t max_size = 0;  // the limit on arena_size (options)
-  std::uint64_t readers = 0;   // live read snapshots, all processes
-  // This process only:
-  bool relocated = false;  // the base range is taken here (wholly, or the
-                           // part a root needed): graphs are relocated
-  std::uint64_t graphs_relocated = 0;  // relocated so far (once each)
-  std::uint64_t bytes_relocated = 0;   // private memory they hold (pages)
-  std::uint64_t address_reserved = 0;  // address space of all its views
-};
-
-namespace store_internal {
-// The program's type for a root: its TypeId, short name and full layout
-// description (what the store records in its types table).
-struct TypeRef {
-  std::uint64_t id;
-  const std::string& name;
-  const std::string& description;
-};
-template <class T>
-const TypeRef& TypeOf() {
-  static const TypeRef ref{TypeId<T>(), TypeName<T>(),
-                           CachedTypeDescription<T>()};
-  return ref;
-}
-// A graph found in the arena: its root and its size.
-struct GraphRef {
-  const void* root;
-  std::uint64_t size;
-};
-class Core;
-class ReadTxn;
-class WriteTxn;
-// Writes a graph at `dest` with its pointers for `address` (the same bytes,
-// mapped elsewhere); `zeroed`: `dest` holds zeros already. Returns its
-// relocation record.
-using GraphWriteFn = absl::FunctionRef<std::string(
-    void* dest, const void* address, bool zeroed)>;
-// Marks a graph in one pass into a context that WriteTxn set up.
-using GraphMarkFn = absl::FunctionRef<void(internal::MarkContext& c)>;
-}  // namespace store_internal
 
 // One frozen graph and what keeps it readable (an LMDB read snapshot, and
 // the mapping). Valid for as long as it lives, even after the Store object
