@@ -1,5 +1,6 @@
-// Internal: the state shared by a Store, its Snapshots and Roots, and the
-// read and write transactions over it.
+// Internal: the state shared by a Store, its Snapshots and Roots (one open
+// store: LMDB environment, tables, arena), and the records every transaction
+// reads. Transactions: read_txn.h, write_txn.h.
 
 #ifndef ANCIENT_STORE_CORE_H_
 #define ANCIENT_STORE_CORE_H_
@@ -103,7 +104,18 @@ class Core : public std::enable_shared_from_this<Core> {
 
  private:
   Core(std::string dir, const StoreOptions& options);
+  // Opening, in steps: the environment, its tables, the meta and space
+  // records (made in a new store, checked in an existing one), the arena
+  // (trimming what a crashed writer's growth left), the creating commit.
   absl::Status Init();
+  absl::Status OpenEnvironment();
+  absl::Status OpenTables(MDB_txn* txn);
+  absl::Status ReadOrMakeMeta(MDB_txn* txn, MetaRecord* meta,
+                              SpaceRecord* space, bool* created);
+  absl::Status OpenArena(const MetaRecord& meta, const SpaceRecord& space,
+                         bool created);
+  absl::Status CommitInit(Txn& txn, const MetaRecord& meta,
+                          const SpaceRecord& space, bool created);
 
   const std::string dir_;
   const StoreOptions options_;
@@ -119,166 +131,14 @@ class Core : public std::enable_shared_from_this<Core> {
   const int pid_;  // of the opening process
 };
 
-// An LMDB read transaction over a Core: one consistent snapshot.
-class ReadTxn {
- public:
-  static absl::StatusOr<std::shared_ptr<ReadTxn>> Begin(
-      std::shared_ptr<Core> core);
-  ~ReadTxn() {
-    AnnotateTxnEnd(core_.get());  // Before the slot is freed for reuse.
-    // In a forked child the reader slot is the parent's: leave it alone.
-    if (core_->InOpeningProcess())
-      txn_.Abort();
-    else
-      txn_.Leak();
-  }
+// The root record at `key` (and its type name), NotFound if absent.
+absl::StatusOr<RootRecord> ReadRoot(const Core& core, MDB_txn* txn,
+                                    std::string_view key,
+                                    std::string_view* name);
 
-  Core& core() const { return *core_; }
-  MDB_txn* txn() const { return txn_.get(); }
-
-  absl::StatusOr<GraphRef> Find(std::string_view key,
-                                const TypeRef& type) const;
-  // The graph at `key` whatever its type; sets *record to its root record.
-  absl::StatusOr<GraphRef> FindUntyped(std::string_view key,
-                                       RootRecord* record) const;
-  // The recorded layout description of `type_id`; NotFound when the store
-  // has none (older stores); DataLoss when it does not hash to `type_id`.
-  absl::StatusOr<std::string> TypeDescriptionOf(std::uint64_t type_id) const;
-  // Calls f(key, record, type_name) for each root whose key has `prefix`.
-  template <class F>
-  absl::Status ForEachRoot(std::string_view prefix, F f) const;
-  absl::StatusOr<RootInfo> Info(std::string_view key) const;
-  absl::StatusOr<SpaceRecord> Space() const;
-
- private:
-  // Checks record r's extent and base; maps (or relocates) its graph.
-  absl::StatusOr<GraphRef> Locate(std::string_view key,
-                                  const RootRecord& r) const;
-  ReadTxn(std::shared_ptr<Core> core, Txn txn)
-      : core_(std::move(core)), txn_(std::move(txn)) {}
-  std::shared_ptr<Core> core_;
-  Txn txn_;
-};
-
-template <class F>
-absl::Status ReadTxn::ForEachRoot(std::string_view prefix, F f) const {
-  if (absl::Status s = core_->CheckProcess(); !s.ok()) return s;
-  Cursor cursor;
-  int rc = cursor.Open(txn(), core_->roots_db());
-  if (rc != MDB_SUCCESS) return LmdbError(rc, "opening roots cursor");
-  MDB_val k = ToVal(prefix), v;
-  rc = mdb_cursor_get(cursor.get(), &k, &v,
-                      prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
-  while (rc == MDB_SUCCESS) {
-    const std::string_view key = FromVal(k);
-    if (key.substr(0, prefix.size()) != prefix) break;
-    std::string_view name;
-    std::optional<RootRecord> r = DecodeRoot(FromVal(v), &name);
-    if (!r) {
-      return absl::DataLossError("store " + core_->dir() +
-                                 ": malformed root record for key '" +
-                                 std::string(key) + "'");
-    }
-    absl::Status s = f(key, *r, name);
-    if (!s.ok()) return s;
-    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
-  }
-  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
-    return LmdbError(rc, "reading roots of " + core_->dir());
-  }
-  return absl::OkStatus();
-}
-
-// An LMDB write transaction: allocation in the arena and root updates.
-class WriteTxn {
- public:
-  static absl::StatusOr<std::unique_ptr<WriteTxn>> Begin(
-      std::shared_ptr<Core> core);
-  ~WriteTxn();
-
-  absl::StatusOr<ShareInfo> Share(std::string_view key, const TypeRef& type,
-                                  std::uint64_t size, std::uint64_t pointers,
-                                  GraphWriteFn write);
-  // Shares in one pass: `mark` writes the graph straight into the arena
-  // (see share.cc), in a free extent or at the end, as it grows.
-  absl::StatusOr<ShareInfo> ShareMarked(std::string_view key,
-                                        const TypeRef& type, GraphMarkFn mark);
-  absl::Status Delete(std::string_view key);
-  absl::Status Commit();
-
-  // For CopyTo: places raw bytes (a graph written for `old_base` plus its
-  // relocation record) at a chosen offset or, if offset is nullopt, wherever
-  // there is room; relocates them to this store's base.
-  absl::Status PutCopy(std::string_view key, const RootRecord& src,
-                       std::string_view type_name, const char* src_bytes,
-                       std::uintptr_t old_base,
-                       std::optional<std::uint64_t> offset);
-  // Records `description` for `type_id` unless the store has it already
-  // (nothing in a store opened without a types table).
-  absl::Status PutType(std::uint64_t type_id, std::string_view description);
-  // For CopyTo: makes the arena `size` bytes with high-water mark `hw`.
-  absl::Status SetSpace(std::uint64_t size, std::uint64_t hw);
-  // For CopyTo: marks [off, off + len) free.
-  absl::Status AddFree(std::uint64_t off, std::uint64_t len);
-
-  Core& core() const { return *core_; }
-
- private:
-  WriteTxn(std::shared_ptr<Core> core, std::unique_lock<std::mutex> lock)
-      : core_(std::move(core)), lock_(std::move(lock)) {}
-  // Where a one-pass Share writes (share.cc).
-  struct Destination;
-  absl::Status StartDestination(Destination& d);
-  // TakeFree, making the extent taken (if any) d's room.
-  absl::Status TakeFreeFor(Destination& d, std::uint64_t min_len,
-                           std::size_t scan);
-  absl::Status MakeRoom(Destination& d, std::uint64_t need);
-  static bool GrowDestination(void* self, std::uint64_t need,
-                              internal::MarkContext::Room* room);
-  void Abandon(Destination& d);
-  // Records the graph written at `off` (graph, then relocation record) as
-  // the root of `key`: checksum, sync (kSync), type and root records.
-  absl::StatusOr<ShareInfo> Record(std::string_view key, const TypeRef& type,
-                                   std::uint64_t off, std::uint64_t graph_size,
-                                   std::uint64_t reloc_size);
-  // Reads a free-space record, checking it lies below the high-water mark
-  // (DataLoss, naming the store, otherwise).
-  absl::Status ReadFree(const MDB_val& k, const MDB_val& v, std::uint64_t* off,
-                        std::uint64_t* len) const;
-  absl::Status Init();
-  absl::Status Reclaim();
-  // A free extent: offset and length in the arena.
-  struct Extent {
-    std::uint64_t offset;
-    std::uint64_t length;
-  };
-  // Takes out of the free list the first extent of at least `min_len`
-  // bytes, or (min_len 0) the largest of the first `scan` (0: all); sets
-  // *taken to it, or to nullopt when there is none.
-  absl::Status TakeFree(std::uint64_t min_len, std::size_t scan,
-                        std::optional<Extent>* taken);
-  // Allocates `len` bytes; sets *zeroed when they are known to hold zeros
-  // (space the file grew by in this transaction, never written since).
-  absl::StatusOr<std::uint64_t> Allocate(std::uint64_t len,
-                                         bool* zeroed = nullptr);
-  absl::Status Release(std::uint64_t off, std::uint64_t len);
-  absl::Status EnsureArena(std::uint64_t end);
-  absl::Status PutRoot(std::string_view key, const RootRecord& r,
-                       std::string_view type_name);
-
-  std::shared_ptr<Core> core_;
-  std::unique_lock<std::mutex> lock_;
-  Txn txn_;
-  std::uint64_t txn_id_ = 0;
-  SpaceRecord space_{};
-  // Extents allocated by this transaction: invisible to every reader, so
-  // freed straight away if released before the commit.
-  absl::flat_hash_set<std::uint64_t> fresh_;
-  // Arena bytes from here on are zero: the file grew there in this
-  // transaction (fallocate) and nothing has written there since, except
-  // below the high-water mark. UINT64_MAX: none known.
-  std::uint64_t zero_from_ = std::numeric_limits<std::uint64_t>::max();
-};
+// The space record, DataLoss if missing or malformed.
+absl::StatusOr<SpaceRecord> ReadSpace(MDB_txn* txn, MDB_dbi meta_db,
+                                      const std::string& dir);
 
 }  // namespace ancient::store_internal
 

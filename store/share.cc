@@ -18,7 +18,7 @@
 
 #include "absl/strings/str_format.h"
 #include "ancient/block.h"
-#include "store/core.h"
+#include "store/write_txn.h"
 
 namespace ancient::store_internal {
 

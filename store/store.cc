@@ -12,7 +12,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "store/core.h"
+#include "store/read_txn.h"
+#include "store/write_txn.h"
 
 namespace ancient {
 

@@ -1,0 +1,155 @@
+// ReadTxn: one LMDB read snapshot of a store, and finding roots in it.
+
+#include "store/read_txn.h"
+
+#include <xxhash.h>
+
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+
+namespace ancient::store_internal {
+
+absl::StatusOr<std::shared_ptr<ReadTxn>> ReadTxn::Begin(
+    std::shared_ptr<Core> core) {
+  if (absl::Status s = core->CheckProcess(); !s.ok()) return s;
+  MDB_txn* raw = nullptr;
+  int rc = mdb_txn_begin(core->env(), nullptr, MDB_RDONLY, &raw);
+  if (rc == MDB_READERS_FULL) {
+    // Slots held by dead processes are reclaimed, then try once more.
+    int dead = 0;
+    mdb_reader_check(core->env(), &dead);
+    rc = mdb_txn_begin(core->env(), nullptr, MDB_RDONLY, &raw);
+  }
+  if (rc != MDB_SUCCESS) {
+    return LmdbError(rc, "starting a read snapshot of " + core->dir());
+  }
+  AnnotateTxnBegin(core.get());
+  return std::shared_ptr<ReadTxn>(new ReadTxn(std::move(core), Txn(raw)));
+}
+
+absl::StatusOr<std::string> ReadTxn::TypeDescriptionOf(
+    std::uint64_t type_id) const {
+  if (absl::Status s = core_->CheckProcess(); !s.ok()) return s;
+  if (!core_->has_types()) {
+    return absl::NotFoundError(
+        Cat("store ", core_->dir(), " records no type descriptions"));
+  }
+  const std::string k = BigEndian64(type_id);
+  MDB_val kv = ToVal(k), v;
+  const int rc = mdb_get(txn(), core_->types_db(), &kv, &v);
+  if (rc == MDB_NOTFOUND) {
+    return absl::NotFoundError(absl::StrFormat(
+        "store %s has no description of type id %#x", core_->dir(), type_id));
+  }
+  if (rc != MDB_SUCCESS) return LmdbError(rc, "reading a type description");
+  const std::string_view d = FromVal(v);
+  if (XXH3_64bits(d.data(), d.size()) != type_id) {
+    return absl::DataLossError(absl::StrFormat(
+        "store %s: the description of type id %#x is damaged (it does not "
+        "hash to its id)",
+        core_->dir(), type_id));
+  }
+  return std::string(d);
+}
+
+absl::StatusOr<GraphRef> ReadTxn::Find(std::string_view key,
+                                       const TypeRef& type) const {
+  const std::uint64_t type_id = type.id;
+  // The fast path: one mdb_get and a few comparisons, no Status built.
+  if (!core_->InOpeningProcess()) return core_->ForkedError();
+  RootRecord r;
+  bool found = false;
+  if (!key.empty() && key.size() <= core_->max_key_size()) {
+    MDB_val k = ToVal(key), v;
+    if (mdb_get(txn(), core_->roots_db(), &k, &v) == MDB_SUCCESS &&
+        v.mv_size >= sizeof(RootRecord)) {
+      std::memcpy(&r, v.mv_data, sizeof r);
+      found = r.type_id == type_id;
+    }
+  }
+  if (!found) {
+    // Say why: a bad key, no such key, a bad record, or another type.
+    absl::Status s = core_->CheckKey(key);
+    if (!s.ok()) return s;
+    std::string_view name;
+    absl::StatusOr<RootRecord> rec = ReadRoot(*core_, txn(), key, &name);
+    if (!rec.ok()) return rec.status();
+    // Where the two types differ, when the store recorded its type.
+    std::string diff;
+    absl::StatusOr<std::string> stored = TypeDescriptionOf(rec->type_id);
+    if (stored.ok()) {
+      absl::StatusOr<Schema> a = Schema::Parse(*stored);
+      absl::StatusOr<Schema> b = Schema::Parse(type.description);
+      if (a.ok() && b.ok()) {
+        diff =
+            "; " + Schema::FirstDifference(*a, *b, "the store", "this program");
+      }
+    }
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "store %s: key '%s' holds %s (type id %#x), not %s (type id %#x)%s",
+        core_->dir(), key, name, rec->type_id, type.name, type_id, diff));
+  }
+  return Locate(key, r);
+}
+
+absl::StatusOr<GraphRef> ReadTxn::FindUntyped(std::string_view key,
+                                              RootRecord* record) const {
+  if (absl::Status s = core_->CheckProcess(); !s.ok()) return s;
+  if (absl::Status s = core_->CheckKey(key); !s.ok()) return s;
+  std::string_view name;
+  absl::StatusOr<RootRecord> r = ReadRoot(*core_, txn(), key, &name);
+  if (!r.ok()) return r.status();
+  *record = *r;
+  return Locate(key, *r);
+}
+
+absl::StatusOr<GraphRef> ReadTxn::Locate(std::string_view key,
+                                         const RootRecord& r) const {
+  // Structure only; Verify checks contents (checksum, every pointer).
+  const std::uint64_t end = r.offset + r.extent_size;
+  if (end < r.offset || r.graph_size == 0 || r.offset % kExtentAlign != 0 ||
+      r.graph_size > r.extent_size ||
+      r.reloc_size > r.extent_size - r.graph_size) {
+    return absl::DataLossError(absl::StrFormat(
+        "store %s: key '%s' has a bad extent: bytes [%d, %d), graph %d, "
+        "relocations %d",
+        core_->dir(), key, r.offset, end, r.graph_size, r.reloc_size));
+  }
+  if (r.base_address != core_->base()) {
+    return absl::DataLossError(absl::StrFormat(
+        "store %s: key '%s' was written for base address %#x, but the store "
+        "is mapped at %#x",
+        core_->dir(), key, r.base_address, core_->base()));
+  }
+  if (const char* p = core_->arena().InPlace(r.offset, end)) {
+    return GraphRef{p, r.graph_size};
+  }
+  absl::StatusOr<const char*> p = core_->arena().Resolve(r);
+  if (!p.ok()) {
+    return absl::Status(
+        p.status().code(),
+        absl::StrFormat("store %s: key '%s': %s", core_->dir(), key,
+                        std::string(p.status().message())));
+  }
+  return GraphRef{*p, r.graph_size};
+}
+
+absl::StatusOr<RootInfo> ReadTxn::Info(std::string_view key) const {
+  absl::Status s = core_->CheckProcess();
+  if (!s.ok()) return s;
+  s = core_->CheckKey(key);
+  if (!s.ok()) return s;
+  std::string_view name;
+  absl::StatusOr<RootRecord> r = ReadRoot(*core_, txn(), key, &name);
+  if (!r.ok()) return r.status();
+  return RootInfo{std::string(key), std::string(name), r->type_id, r->offset,
+                  r->graph_size};
+}
+
+absl::StatusOr<SpaceRecord> ReadTxn::Space() const {
+  if (absl::Status s = core_->CheckProcess(); !s.ok()) return s;
+  return ReadSpace(txn(), core_->meta_db(), core_->dir());
+}
+
+}  // namespace ancient::store_internal
