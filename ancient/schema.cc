@@ -336,12 +336,7 @@ absl::StatusOr<Schema> Schema::Parse(std::string_view description) {
   return schema;
 }
 
-std::string Schema::NativePlatform() {
-  return absl::StrFormat(
-      "ancient/%d;%s;p%d", kFormatVersion,
-      std::endian::native == std::endian::little ? "le" : "be",
-      sizeof(void*) * 8);
-}
+std::string Schema::NativePlatform() { return ancient::NativePlatform(); }
 
 namespace {
 void AppendName(const SchemaType& t, std::string* out) {

@@ -16,6 +16,7 @@
 #include <bit>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ancient/layout.h"
@@ -26,14 +27,27 @@ namespace ancient {
 // The version of the frozen formats; part of every TypeId.
 inline constexpr std::uint32_t kFormatVersion = 1;
 
+// "ancient/1;le;p64": the format version, byte order and pointer width
+// this build writes. Every full description starts with it and ';'.
+inline std::string NativePlatform() {
+  return "ancient/" + std::to_string(kFormatVersion) +
+         (std::endian::native == std::endian::little ? ";le;p" : ";be;p") +
+         std::to_string(sizeof(void*) * 8);
+}
+
+// The TypeId of a full layout description: TypeId<T>() is
+// TypeIdOf(TypeDescription<T>()); a store checks recorded descriptions
+// against their ids with it.
+inline std::uint64_t TypeIdOf(std::string_view description) {
+  return static_cast<std::uint64_t>(
+      XXH3_64bits(description.data(), description.size()));
+}
+
 // The full layout description that TypeId<T>() hashes.
 template <class T>
 std::string TypeDescription() {
   internal::Describer d(internal::Describer::Mode::kFull);
-  d.Append("ancient/");
-  d.AppendNumber(kFormatVersion);
-  d.Append(std::endian::native == std::endian::little ? ";le;p" : ";be;p");
-  d.AppendNumber(sizeof(void*) * 8);
+  d.Append(NativePlatform());
   d.Append(";");
   internal::Describe<T>(d);
   return d.str();
@@ -48,10 +62,7 @@ const std::string& CachedTypeDescription() {
 
 template <class T>
 std::uint64_t TypeId() {
-  static const std::uint64_t id = [] {
-    const std::string& s = CachedTypeDescription<T>();
-    return static_cast<std::uint64_t>(XXH3_64bits(s.data(), s.size()));
-  }();
+  static const std::uint64_t id = TypeIdOf(CachedTypeDescription<T>());
   return id;
 }
 

@@ -136,6 +136,14 @@ absl::StatusOr<RootRecord> ReadRoot(const Core& core, MDB_txn* txn,
                                     std::string_view key,
                                     std::string_view* name);
 
+// Checks a root record's structure, not its contents: its extent aligned
+// and holding its graph (not empty) and relocation record, below
+// `high_water` when given; its pointers written for this store's base.
+// DataLoss naming the store and `key` otherwise.
+absl::Status CheckRootRecord(const Core& core, std::string_view key,
+                             const RootRecord& r,
+                             std::optional<std::uint64_t> high_water);
+
 // The space record, DataLoss if missing or malformed.
 absl::StatusOr<SpaceRecord> ReadSpace(MDB_txn* txn, MDB_dbi meta_db,
                                       const std::string& dir);

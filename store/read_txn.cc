@@ -2,8 +2,6 @@
 
 #include "store/read_txn.h"
 
-#include <xxhash.h>
-
 #include <cstring>
 
 #include "absl/strings/str_format.h"
@@ -44,7 +42,7 @@ absl::StatusOr<std::string> ReadTxn::TypeDescriptionOf(
   }
   if (rc != MDB_SUCCESS) return LmdbError(rc, "reading a type description");
   const std::string_view d = FromVal(v);
-  if (XXH3_64bits(d.data(), d.size()) != type_id) {
+  if (TypeIdOf(d) != type_id) {
     return absl::DataLossError(absl::StrFormat(
         "store %s: the description of type id %#x is damaged (it does not "
         "hash to its id)",
@@ -107,21 +105,9 @@ absl::StatusOr<GraphRef> ReadTxn::FindUntyped(std::string_view key,
 absl::StatusOr<GraphRef> ReadTxn::Locate(std::string_view key,
                                          const RootRecord& r) const {
   // Structure only; Verify checks contents (checksum, every pointer).
+  absl::Status s = CheckRootRecord(*core_, key, r, std::nullopt);
+  if (!s.ok()) return s;
   const std::uint64_t end = r.offset + r.extent_size;
-  if (end < r.offset || r.graph_size == 0 || r.offset % kExtentAlign != 0 ||
-      r.graph_size > r.extent_size ||
-      r.reloc_size > r.extent_size - r.graph_size) {
-    return absl::DataLossError(absl::StrFormat(
-        "store %s: key '%s' has a bad extent: bytes [%d, %d), graph %d, "
-        "relocations %d",
-        core_->dir(), key, r.offset, end, r.graph_size, r.reloc_size));
-  }
-  if (r.base_address != core_->base()) {
-    return absl::DataLossError(absl::StrFormat(
-        "store %s: key '%s' was written for base address %#x, but the store "
-        "is mapped at %#x",
-        core_->dir(), key, r.base_address, core_->base()));
-  }
   if (const char* p = core_->arena().InPlace(r.offset, end)) {
     return GraphRef{p, r.graph_size};
   }
@@ -150,6 +136,29 @@ absl::StatusOr<RootInfo> ReadTxn::Info(std::string_view key) const {
 absl::StatusOr<SpaceRecord> ReadTxn::Space() const {
   if (absl::Status s = core_->CheckProcess(); !s.ok()) return s;
   return ReadSpace(txn(), core_->meta_db(), core_->dir());
+}
+
+absl::Status ForEachExtent(
+    const ReadTxn& txn, MDB_dbi dbi, std::size_t key_size,
+    const std::function<void(std::uint64_t, std::uint64_t)>& f) {
+  Cursor cursor;
+  int rc = cursor.Open(txn.txn(), dbi);
+  if (rc != MDB_SUCCESS) return LmdbError(rc, "opening cursor");
+  MDB_val k, v;
+  rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
+  while (rc == MDB_SUCCESS) {
+    if (k.mv_size != key_size || v.mv_size != 8) {
+      return absl::DataLossError("store " + txn.core().dir() +
+                                 ": malformed free-space record");
+    }
+    const std::string_view key = FromVal(k);
+    f(ReadBigEndian64(key.substr(key_size - 8)), ReadBigEndian64(FromVal(v)));
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != MDB_NOTFOUND) {
+    return LmdbError(rc, "reading free space");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ancient::store_internal

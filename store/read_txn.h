@@ -3,6 +3,7 @@
 #ifndef ANCIENT_STORE_READ_TXN_H_
 #define ANCIENT_STORE_READ_TXN_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -83,6 +84,13 @@ absl::Status ReadTxn::ForEachRoot(std::string_view prefix, F f) const {
   }
   return absl::OkStatus();
 }
+
+// Calls f(offset, length) for each record of a free-space table (keys BE64
+// offset, or BE64 txnid + offset; values BE64 lengths): the free table
+// (key_size 8) or the pending one (16). DataLoss for a malformed record.
+absl::Status ForEachExtent(
+    const ReadTxn& txn, MDB_dbi dbi, std::size_t key_size,
+    const std::function<void(std::uint64_t, std::uint64_t)>& f);
 
 }  // namespace ancient::store_internal
 
