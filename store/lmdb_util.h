@@ -13,28 +13,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "store/strings.h"
 
 namespace ancient::store_internal {
-
-// Concatenates strings and numbers. (Debian's Abseil has its own
-// string_view, which absl::StrCat takes instead of std::string_view.)
-inline void AppendPiece(std::string& out, std::string_view s) { out.append(s); }
-inline void AppendPiece(std::string& out, const std::string& s) {
-  out.append(s);
-}
-inline void AppendPiece(std::string& out, const char* s) { out.append(s); }
-inline void AppendPiece(std::string& out, absl::string_view s) {
-  out.append(s.data(), s.size());
-}
-template <class N>
-requires std::is_arithmetic_v<N>
-void AppendPiece(std::string& out, N n) { out.append(std::to_string(n)); }
-template <class... Args>
-std::string Cat(const Args&... args) {
-  std::string out;
-  (AppendPiece(out, args), ...);
-  return out;
-}
 
 // Maps an LMDB return code or an errno value to a canonical Status whose
 // message names `what` (the operation, file or key) and the code's text

@@ -5,149 +5,47 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "store/lmdb_util.h"
+#include "store/file_util.h"
+#include "store/manifest.h"
+#include "store/strings.h"
 
 namespace ancient {
 namespace {
 
 using store_internal::Cat;
+using store_internal::CopyHashed;
+using store_internal::DecodeManifest;
+using store_internal::DirBytes;
+using store_internal::DirLock;
+using store_internal::EncodeManifest;
+using store_internal::Exists;
+using store_internal::FileError;
+using store_internal::FileSum;
+using store_internal::Fsync;
+using store_internal::kVersionFiles;
+using store_internal::ListNames;
+using store_internal::MakeDir;
+using store_internal::Manifest;
+using store_internal::MtimeSeconds;
+using store_internal::ReadSmallFile;
+using store_internal::RemoveAll;
+using store_internal::WriteFileAtomic;
 
 constexpr char kRepoFormat[] = "ancient-repository 1\n";
 constexpr char kLocalFormat[] = "ancient-local 1\n";
-constexpr char kManifestHeader[] = "ancient-manifest 1";
-// The files of a version, as published (lock.mdb is per host).
-constexpr const char* kVersionFiles[] = {"arena", "data.mdb"};
-
-// errno as a Status naming `what`; a network file system's transient
-// failures are Unavailable (try again later), the rest as the store maps
-// them (ENOSPC: ResourceExhausted, ENOENT: NotFound, EACCES: ...).
-absl::Status FileError(int err, const std::string& what) {
-  switch (err) {
-    case ETIMEDOUT:
-    case EHOSTDOWN:
-    case EHOSTUNREACH:
-    case ENOTCONN:
-    case ESTALE:
-    case ECONNREFUSED:
-    case ECONNRESET:
-      return absl::UnavailableError(Cat(what, ": ", std::strerror(err)));
-    default:
-      return store_internal::LmdbError(err, what);
-  }
-}
 
 std::string VersionName(std::uint64_t v) { return absl::StrFormat("%010d", v); }
-
-// A file descriptor closed on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now, reporting the error (a late write error shows up here).
-  absl::Status Close(const std::string& path) {
-    const int fd = fd_;
-    fd_ = -1;
-    if (fd >= 0 && ::close(fd) != 0) return FileError(errno, "close " + path);
-    return absl::OkStatus();
-  }
-
- private:
-  int fd_;
-};
-
-absl::Status Fsync(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return FileError(errno, "open " + path);
-  if (::fsync(fd.get()) != 0) return FileError(errno, "fsync " + path);
-  return absl::OkStatus();
-}
-
-absl::Status MakeDir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    return FileError(errno, "mkdir " + path);
-  }
-  return absl::OkStatus();
-}
-
-bool Exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-absl::Status WriteAll(int fd, const char* p, std::size_t n,
-                      const std::string& path) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return FileError(errno, "write " + path);
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return absl::OkStatus();
-}
-
-// Replaces dir/name with `content` atomically and durably: a reader sees
-// the old file or the new one, never a part.
-absl::Status WriteFileAtomic(const std::string& dir, const std::string& name,
-                             const std::string& content) {
-  const std::string path = dir + "/" + name;
-  const std::string tmp = absl::StrFormat("%s.tmp.%d", path, getpid());
-  {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (fd.get() < 0) return FileError(errno, "create " + tmp);
-    absl::Status s = WriteAll(fd.get(), content.data(), content.size(), tmp);
-    if (s.ok() && ::fsync(fd.get()) != 0) s = FileError(errno, "fsync " + tmp);
-    if (s.ok()) s = fd.Close(tmp);
-    if (!s.ok()) {
-      ::unlink(tmp.c_str());
-      return s;
-    }
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const absl::Status s = FileError(errno, "rename " + tmp + " to " + path);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  return Fsync(dir);
-}
-
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return FileError(errno, "open " + path);
-  std::string out;
-  char buf[4096];
-  while (true) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FileError(errno, "read " + path);
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > (std::size_t{64} << 20)) {
-      return absl::DataLossError(Cat(path, " is implausibly large"));
-    }
-  }
-  return out;
-}
 
 // "version N\n" files (ANNOUNCE, CURRENT, PIN): nullopt when absent.
 absl::StatusOr<std::optional<std::uint64_t>> ReadVersionFile(
@@ -195,199 +93,6 @@ absl::StatusOr<std::vector<std::uint64_t>> ListVersions(
   return out;
 }
 
-// The entries of dir other than "." and "..".
-std::vector<std::string> ListNames(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") out.push_back(name);
-  }
-  ::closedir(d);
-  return out;
-}
-
-void RemoveAll(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::remove_all(path, ec);
-}
-
-std::int64_t MtimeSeconds(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 ? st.st_mtime : 0;
-}
-
-// An exclusive lock on dir/LOCK, held while alive.
-class DirLock {
- public:
-  static absl::StatusOr<std::unique_ptr<DirLock>> Take(const std::string& dir) {
-    const std::string path = dir + "/LOCK";
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return FileError(errno, "open " + path);
-    while (::flock(fd, LOCK_EX) != 0) {
-      if (errno != EINTR) {
-        const absl::Status s = FileError(errno, "flock " + path);
-        ::close(fd);
-        return s;
-      }
-    }
-    return std::unique_ptr<DirLock>(new DirLock(fd));
-  }
-  ~DirLock() { ::close(fd_); }
-
- private:
-  explicit DirLock(int fd) : fd_(fd) {}
-  int fd_;
-};
-
-// A file's size and XXH3-64, read in full.
-struct FileSum {
-  std::uint64_t size = 0;
-  std::uint64_t hash = 0;
-};
-
-// Copies src to dst (when dst is non-empty; durably) while hashing it.
-absl::StatusOr<FileSum> CopyHashed(const std::string& src,
-                                   const std::string& dst) {
-  Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.get() < 0) return FileError(errno, "open " + src);
-  Fd out(dst.empty() ? -1
-                     : ::open(dst.c_str(),
-                              O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!dst.empty() && out.get() < 0) return FileError(errno, "create " + dst);
-  XXH3_state_t* state = XXH3_createState();
-  XXH3_64bits_reset(state);
-  std::vector<char> buf(1 << 20);
-  FileSum sum;
-  absl::Status s;
-  while (s.ok()) {
-    const ssize_t n = ::read(in.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      s = FileError(errno, "read " + src);
-      break;
-    }
-    if (n == 0) break;
-    XXH3_64bits_update(state, buf.data(), static_cast<std::size_t>(n));
-    sum.size += static_cast<std::uint64_t>(n);
-    if (out.get() >= 0) {
-      s = WriteAll(out.get(), buf.data(), static_cast<std::size_t>(n), dst);
-    }
-  }
-  sum.hash = XXH3_64bits_digest(state);
-  XXH3_freeState(state);
-  if (s.ok() && out.get() >= 0 && ::fsync(out.get()) != 0) {
-    s = FileError(errno, "fsync " + dst);
-  }
-  if (s.ok() && out.get() >= 0) s = out.Close(dst);
-  if (!s.ok()) return s;
-  return sum;
-}
-
-// ---------------------------------------------------------------- manifest
-
-struct Manifest {
-  std::uint64_t version = 0;
-  struct File {
-    std::string name;
-    FileSum sum;
-  };
-  std::vector<File> files;
-  std::vector<RootInfo> roots;
-};
-
-std::string HexEncode(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) out += absl::StrFormat("%02x", c);
-  return out;
-}
-
-bool HexDecode(std::string_view hex, std::string* out) {
-  if (hex.size() % 2 != 0) return false;
-  out->clear();
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    int v = 0;
-    for (char c : hex.substr(i, 2)) {
-      v <<= 4;
-      if (c >= '0' && c <= '9')
-        v |= c - '0';
-      else if (c >= 'a' && c <= 'f')
-        v |= c - 'a' + 10;
-      else
-        return false;
-    }
-    out->push_back(static_cast<char>(v));
-  }
-  return true;
-}
-
-// One line a fact; keys hex-encoded (any bytes), type names last (spaces).
-//   ancient-manifest 1
-//   version N
-//   file NAME SIZE XXH3-HEX
-//   root KEY-HEX TYPE-ID-HEX SIZE TYPE NAME...
-std::string EncodeManifest(const Manifest& m) {
-  std::string out = Cat(kManifestHeader, "\n", "version ", m.version, "\n");
-  for (const auto& f : m.files) {
-    out +=
-        absl::StrFormat("file %s %d %016x\n", f.name, f.sum.size, f.sum.hash);
-  }
-  for (const auto& r : m.roots) {
-    out += absl::StrFormat("root %s %016x %d %s\n", HexEncode(r.key), r.type_id,
-                           r.size_bytes, r.type_name);
-  }
-  return out;
-}
-
-absl::StatusOr<Manifest> DecodeManifest(const std::string& text,
-                                        const std::string& path) {
-  Manifest m;
-  auto bad = [&](std::string_view line) {
-    return absl::DataLossError(
-        Cat("bad manifest ", path, ": '", line.substr(0, 80), "'"));
-  };
-  std::vector<std::string> lines = absl::StrSplit(text, '\n');
-  if (lines.empty() || lines[0] != kManifestHeader) {
-    return bad(lines.empty() ? "" : lines[0]);
-  }
-  for (std::size_t i = 1; i < lines.size(); ++i) {
-    const std::string& line = lines[i];
-    if (line.empty()) continue;
-    std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(' ', 4));
-    if (f[0] == "version" && f.size() == 2) {
-      if (!absl::SimpleAtoi(f[1], &m.version)) return bad(line);
-    } else if (f[0] == "file" && f.size() == 4) {
-      Manifest::File file{f[1], {}};
-      if (!absl::SimpleAtoi(f[2], &file.sum.size) ||
-          !absl::SimpleHexAtoi(f[3], &file.sum.hash) ||
-          file.name.find('/') != std::string::npos) {
-        return bad(line);
-      }
-      m.files.push_back(std::move(file));
-    } else if (f[0] == "root" && f.size() == 5) {
-      RootInfo r;
-      if (!HexDecode(f[1], &r.key) || !absl::SimpleHexAtoi(f[2], &r.type_id) ||
-          !absl::SimpleAtoi(f[3], &r.size_bytes)) {
-        return bad(line);
-      }
-      r.type_name = f[4];
-      m.roots.push_back(std::move(r));
-    } else {
-      return bad(line);
-    }
-  }
-  for (const char* name : kVersionFiles) {
-    if (std::none_of(m.files.begin(), m.files.end(),
-                     [&](const Manifest::File& f) { return f.name == name; })) {
-      return absl::DataLossError(
-          Cat("bad manifest ", path, ": no '", name, "' listed"));
-    }
-  }
-  if (m.version == 0) return bad("(no version)");
-  return m;
-}
-
 // Opens an existing store read-only.
 absl::StatusOr<std::unique_ptr<Store>> OpenExisting(const std::string& dir) {
   StoreOptions o;
@@ -414,17 +119,6 @@ std::uint64_t ReadersOf(const std::string& dir) {
   if (!store.ok()) return 0;
   absl::StatusOr<StoreStats> st = (*store)->Stats();
   return st.ok() ? st->readers : 1;  // Unsure: keep it.
-}
-
-std::uint64_t DirBytes(const std::string& dir) {
-  std::uint64_t total = 0;
-  for (const std::string& name : ListNames(dir)) {
-    struct stat st;
-    if (::stat((dir + "/" + name).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      total += static_cast<std::uint64_t>(st.st_size);
-    }
-  }
-  return total;
 }
 
 // Creates dir (and its versions/ and tmp/) with its format marker.
