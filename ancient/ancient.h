@@ -44,10 +44,26 @@ namespace internal {
 // Aborts with `message` on stderr: for misuse that cannot return a Status.
 [[noreturn]] void Fatal(const char* message);
 
-// Marks a heap value: the constructor measures the graph (one traversal);
-// Write then writes it to its final address (a second traversal).
+// A vector of numbers or strings: measuring it is one linear scan of the
+// vector (no pointer chasing), cheaper than growing a block as one pass
+// does; such values are marked in two passes into a block of exact size.
+template <class T>
+struct MeasuredCheaply : std::false_type {};
+template <class E, class A>
+struct MeasuredCheaply<std::vector<E, A>>
+    : std::bool_constant<std::is_arithmetic_v<E> ||
+                         std::is_same_v<E, std::string>> {};
+
+// Marks a vector of numbers or strings in two passes: the constructor
+// measures the graph (one traversal); Write then writes it to its final
+// address (a second traversal, allocating in the same order). Only for such
+// vectors: nothing in them is shared, so the second pass needs no record of
+// the first's decisions.
 template <class T>
 class GraphWriter {
+  static_assert(MeasuredCheaply<T>::value,
+                "GraphWriter marks vectors of numbers or strings; use Mark");
+
  public:
   explicit GraphWriter(const T& value) : value_(value) {
     context_.set_shareable(&SharedPointees<T>());
@@ -172,16 +188,6 @@ class Ancient {
 // with huge pages); vectors of numbers or strings, which are measured in
 // one cheap scan, in two passes into a block of their exact size.
 namespace internal {
-// A vector of numbers or strings: measuring it is one linear scan of the
-// vector (no pointer chasing), cheaper than growing a block as one pass
-// does; such values are marked in two passes into a block of exact size.
-template <class T>
-struct MeasuredCheaply : std::false_type {};
-template <class E, class A>
-struct MeasuredCheaply<std::vector<E, A>>
-    : std::bool_constant<std::is_arithmetic_v<E> ||
-                         std::is_same_v<E, std::string>> {};
-
 // Marks the graph of `value` (its root at offset 0) into `c`, set up for
 // one pass (MarkContext::StartOnePass).
 template <class T>

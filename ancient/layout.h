@@ -218,7 +218,7 @@ void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
     // elements ahead of the lookups (when they are looked up at all).
     constexpr std::size_t kAhead = 8;
     const E* p = std::to_address(it);
-    const bool probe = !c.replaying() && c.MayBeShared(&kTypeTag<Pointee>);
+    const bool probe = c.MayBeShared(&kTypeTag<Pointee>);
     if constexpr (kIsUniquePtr<E>) {
       // Owned pointees are distinct: room for all of them at once, instead
       // of the table growing (and moving every entry) as they come.
@@ -264,10 +264,8 @@ struct SequenceLayout {
       // task: nothing to recurse into).
       MarkElements<E>(c, std::begin(src), n, data);
     } else if constexpr (kPointers) {
-      c.Defer<&Contents>(&src, data,
-                         !c.replaying() && c.MayBeShared(&kTypeTag<Pointee>)
-                             ? &Prefetch
-                             : nullptr);
+      c.Defer<&Contents>(
+          &src, data, c.MayBeShared(&kTypeTag<Pointee>) ? &Prefetch : nullptr);
     } else {
       c.Defer<&Contents>(&src, data);
     }
@@ -366,7 +364,7 @@ struct HashedLayout {
   static constexpr bool kStashable =
       sizeof(FE) >= sizeof(void*) && alignof(FE) >= alignof(void*);
   static bool Stashed(const MarkContext& c, std::uint64_t mask) {
-    return kStashable && c.writing() && !c.replaying() && Buckets32(mask);
+    return kStashable && c.writing() && c.one_pass() && Buckets32(mask);
   }
   static void PlaceByBucket(MarkContext& c, const C& src, std::uint64_t* s,
                             std::uint64_t data, std::uint64_t buckets) {

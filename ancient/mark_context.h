@@ -3,10 +3,11 @@
 //
 // Marking runs one traversal into room that grows and may move
 // (StartOnePass: ancient::Mark into a GrowableBlock, Store::Share into the
-// arena), or the same traversal twice (GraphWriter: vectors of numbers or
-// strings, measured in one cheap scan): the measuring pass computes every
-// allocation's offset and the block's size; the writing pass replays it with
-// the block in hand and writes each object straight to its final address.
+// arena), or, for vectors of numbers or strings only (GraphWriter: measured
+// in one cheap scan, nothing shared), the same traversal twice: the
+// measuring pass computes every allocation's offset and the block's size;
+// the writing pass, allocating in the same order, gets the same offsets
+// and writes each object straight to its final address.
 // Out-of-line parts (array contents, pointees) are queued, not recursed into,
 // so the C++ stack depth depends only on how deeply types nest inline, never
 // on the data: million-long chains and cycles mark with a small stack.
@@ -58,7 +59,6 @@ class MarkContext {
     base_ = base;
     address_ = address != nullptr ? address : base;
     size_ = 0;
-    next_ptr_ = 0;
     slot_bits_.assign(BitWords(measured_size_), 0);
   }
 
@@ -106,8 +106,8 @@ class MarkContext {
   bool failed() const { return failed_; }
 
   bool writing() const { return base_ != nullptr; }
-  // The writing pass of two, which replays the measuring pass's decisions.
-  bool replaying() const { return base_ != nullptr && !one_pass_; }
+  // Marking in one pass (StartOnePass), not two (GraphWriter).
+  bool one_pass() const { return one_pass_; }
   std::uint64_t size() const { return size_; }
 
   // Reserves `size` bytes aligned to `align`; returns their offset.
@@ -173,15 +173,10 @@ class MarkContext {
   // The offset of the copy of heap object `addr` (of the type that `tag`
   // stands for), allocating `size` bytes for it on first sight. Sets *fresh
   // when the object was not seen before: its contents are then the caller's
-  // to queue. The measuring pass decides; the writing pass replays.
+  // to queue. One pass only: two-pass marking (GraphWriter) is for graphs
+  // with nothing to share.
   std::uint64_t Intern(const void* addr, const void* tag, std::uint64_t size,
                        std::uint64_t align, bool* fresh) {
-    if (replaying()) {
-      const std::uint64_t v = ptr_log_[next_ptr_++];
-      *fresh = (v & 1) != 0;
-      if (*fresh) size_ = (v >> 1) + size;
-      return v >> 1;
-    }
     // Keyed by address alone, with the type's small index beside the offset
     // (16-byte slots: the table stays cache-friendly on big graphs); an
     // object of another type at an address already seen goes to a side map.
@@ -201,15 +196,12 @@ class MarkContext {
       off = other->second;
     }
     *fresh = inserted;
-    if (!one_pass_) ptr_log_.push_back((off << 1) | (inserted ? 1 : 0));
     return off;
   }
 
   // As Intern, for an object that nothing else in the graph can point to (a
   // unique_ptr's pointee, when no raw or shared pointer of the graph's types
   // can reach its type): always fresh, and no table lookup.
-  // Nothing to log for the replay: both passes allocate in the same order,
-  // so the writing pass's Alloc returns the measuring pass's offset.
   std::uint64_t Fresh(std::uint64_t size, std::uint64_t align) {
     return Alloc(size, align);
   }
@@ -229,16 +221,12 @@ class MarkContext {
 
   // Makes room in the sharing table for `more` objects (measuring or one
   // pass): for pointees known to be distinct.
-  void ReserveInterned(std::size_t more) {
-    if (!replaying()) seen_.reserve(seen_.size() + more);
-  }
+  void ReserveInterned(std::size_t more) { seen_.reserve(seen_.size() + more); }
 
   // Starts fetching the sharing table's slot for `addr` (measuring only),
   // for a pointer that Intern will look up soon: on big graphs each probe
   // is otherwise a cache miss.
-  void PrefetchIntern(const void* addr) const {
-    if (!replaying()) seen_.prefetch(addr);
-  }
+  void PrefetchIntern(const void* addr) const { seen_.prefetch(addr); }
 
   // Scratch for sorting one hash container's `n` entries by bucket: their
   // sources and buckets (reused by the next container).
@@ -311,7 +299,6 @@ class MarkContext {
                (sizeof(std::pair<std::pair<const void*, const void*>,
                                  std::uint64_t>) +
                 1) +
-           ptr_log_.capacity() * sizeof(std::uint64_t) +
            hash_from_.capacity() * sizeof(const void*) +
            hash_bucket_.capacity() * sizeof(std::uint32_t) +
            slot_bits_.capacity() * sizeof(std::uint64_t);
@@ -470,8 +457,6 @@ class MarkContext {
   std::vector<const void*> types_;
   const void* last_tag_ = nullptr;
   std::uint64_t last_type_ = 0;
-  std::vector<std::uint64_t> ptr_log_;
-  std::size_t next_ptr_ = 0;
   std::vector<const void*> hash_from_;
   std::vector<std::uint32_t> hash_bucket_;
   bool one_pass_ = false;

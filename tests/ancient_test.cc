@@ -972,8 +972,8 @@ namespace {
 TEST(GraphWriter, WritesPointersForAnotherAddress) {
   // Written at one place with pointers for another (as the store writes
   // through its writable view), then moved there: reads back intact.
-  std::unordered_map<std::string, std::vector<std::string>> m = {
-      {"a", {"x", "y"}}, {"b", {}}, {"c", {"z"}}};
+  std::vector<std::string> m = {"x", "a string longer than inline", "",
+                                std::string(1000, 'z')};
   ancient::internal::GraphWriter<decltype(m)> w(m);
   const std::size_t n = w.size();
   void* write_at = ::operator new (n, std::align_val_t{64});
@@ -983,10 +983,8 @@ TEST(GraphWriter, WritesPointersForAnotherAddress) {
   EXPECT_TRUE(ancient::VerifyBlock(read_at, n, relocs).ok());
   EXPECT_TRUE(ancient::VerifyGraph<decltype(m)>(read_at, n).ok());
   const auto& f = *static_cast<const ancient::Frozen<decltype(m)>*>(read_at);
-  ASSERT_NE(f.get("a"), nullptr);
-  EXPECT_EQ((*f.get("a"))[1], "y");
-  EXPECT_TRUE(f.get("b")->empty());
-  EXPECT_EQ(f.get("d"), nullptr);
+  ASSERT_EQ(f.size(), 4u);
+  for (std::size_t i = 0; i < m.size(); ++i) EXPECT_EQ(f[i].view(), m[i]);
   ::operator delete (write_at, std::align_val_t{64});
   ::operator delete (read_at, std::align_val_t{64});
 }
