@@ -32,6 +32,8 @@
 #include "ancient/block.h"
 #include "ancient/check.h"
 #include "ancient/frozen.h"
+#include "ancient/internal/fatal.h"
+#include "ancient/internal/graph_writer.h"
 #include "ancient/layout.h"
 #include "ancient/schema.h"
 #include "ancient/struct.h"
@@ -39,74 +41,6 @@
 #include "ancient/value.h"
 
 namespace ancient {
-namespace internal {
-
-// Aborts with `message` on stderr: for misuse that cannot return a Status.
-[[noreturn]] void Fatal(const char* message);
-
-// A vector of numbers or strings: measuring it is one linear scan of the
-// vector (no pointer chasing), cheaper than growing a block as one pass
-// does; such values are marked in two passes into a block of exact size.
-template <class T>
-struct MeasuredCheaply : std::false_type {};
-template <class E, class A>
-struct MeasuredCheaply<std::vector<E, A>>
-    : std::bool_constant<std::is_arithmetic_v<E> ||
-                         std::is_same_v<E, std::string>> {};
-
-// Marks a vector of numbers or strings in two passes: the constructor
-// measures the graph (one traversal); Write then writes it to its final
-// address (a second traversal, allocating in the same order). Only for such
-// vectors: nothing in them is shared, so the second pass needs no record of
-// the first's decisions.
-template <class T>
-class GraphWriter {
-  static_assert(MeasuredCheaply<T>::value,
-                "GraphWriter marks vectors of numbers or strings; use Mark");
-
- public:
-  explicit GraphWriter(const T& value) : value_(value) {
-    context_.set_shareable(&SharedPointees<T>());
-    Layout<T>::Mark(context_, value_, RootOffset());
-    context_.Drain();
-    context_.FinishMeasuring();
-  }
-
-  // The block's exact size in bytes.
-  std::uint64_t size() const { return context_.size(); }
-  // How many pointers the block holds (what sizes its relocation record).
-  std::uint64_t pointer_count() const { return context_.pointer_count(); }
-  // Heap memory held beside the block (see MarkContext::scratch_bytes).
-  std::size_t scratch_bytes() const { return context_.scratch_bytes(); }
-
-  // Writes the graph to `dest`, which must hold size() bytes, be aligned to
-  // kBlockAlignment and stay where it is: the graph's pointers are written
-  // for this address. Returns the relocation record. The heap value must not
-  // have changed since construction.
-  // With `address`, the graph's pointers are written for that address
-  // instead: for memory mapped twice, written through one mapping (`dest`)
-  // and read through the other. With `zeroed`, `dest` is known to hold
-  // zeros already (fresh file space) and is not cleared again.
-  std::string Write(void* dest, const void* address = nullptr,
-                    bool zeroed = false) {
-    if (!zeroed) std::memset(dest, 0, size());
-    context_.StartWriting(static_cast<char*>(dest),
-                          static_cast<const char*>(address));
-    Layout<T>::Mark(context_, value_, RootOffset());
-    context_.Drain();
-    return context_.EncodeRelocations();
-  }
-
- private:
-  std::uint64_t RootOffset() {
-    return context_.Alloc(sizeof(Frozen<T>), alignof(Frozen<T>));
-  }
-
-  const T& value_;
-  MarkContext context_;
-};
-
-}  // namespace internal
 
 // The owner of one marked block: a move-only handle to memory outside the
 // heap's objects that holds a whole frozen graph. Made by ancient::Mark.
@@ -187,17 +121,6 @@ class Ancient {
 // block that grows as needed (GrowableBlock: a heap buffer, then a mapping
 // with huge pages); vectors of numbers or strings, which are measured in
 // one cheap scan, in two passes into a block of their exact size.
-namespace internal {
-// Marks the graph of `value` (its root at offset 0) into `c`, set up for
-// one pass (MarkContext::StartOnePass).
-template <class T>
-void MarkGraph(MarkContext& c, const T& value) {
-  c.set_shareable(&SharedPointees<T>());
-  const std::uint64_t root = c.Alloc(sizeof(Frozen<T>), alignof(Frozen<T>));
-  Layout<T>::Mark(c, value, root);
-  c.Drain();
-}
-}  // namespace internal
 
 template <class T>
 Ancient<T> Mark(const T& value) {

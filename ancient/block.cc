@@ -8,8 +8,8 @@
 #include <new>
 
 #include "absl/strings/str_format.h"
-#include "ancient/mark_context.h"
-#include "ancient/varint.h"
+#include "ancient/internal/mark_context.h"
+#include "ancient/internal/varint.h"
 
 namespace ancient {
 

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "ancient/mark_context.h"
+#include "ancient/internal/mark_context.h"
 
 namespace ancient {
 

@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
-#include "ancient/varint.h"
+#include "ancient/internal/varint.h"
 
 namespace ancient::store_internal {
 

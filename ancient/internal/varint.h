@@ -1,7 +1,7 @@
 // Internal: the unsigned LEB128 varints of relocation records (block.h).
 
-#ifndef ANCIENT_VARINT_H_
-#define ANCIENT_VARINT_H_
+#ifndef ANCIENT_INTERNAL_VARINT_H_
+#define ANCIENT_INTERNAL_VARINT_H_
 
 #include <cstdint>
 
@@ -23,4 +23,4 @@ inline char* PutVarint(char* out, std::uint64_t v) {
 
 }  // namespace ancient::internal
 
-#endif  // ANCIENT_VARINT_H_
+#endif  // ANCIENT_INTERNAL_VARINT_H_

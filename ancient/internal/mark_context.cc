@@ -1,16 +1,8 @@
-#include <cstdio>
-#include <cstdlib>
+#include "ancient/internal/mark_context.h"
+
 #include <mutex>
 
-#include "ancient/ancient.h"
-
 namespace ancient::internal {
-
-void Fatal(const char* message) {
-  std::fprintf(stderr, "%s\n", message);
-  std::fflush(stderr);
-  std::abort();
-}
 
 std::uint64_t MarkContext::RegisterTask(TaskFn fn) {
   static std::mutex mu;

@@ -12,8 +12,8 @@
 // so the C++ stack depth depends only on how deeply types nest inline, never
 // on the data: million-long chains and cycles mark with a small stack.
 
-#ifndef ANCIENT_MARK_CONTEXT_H_
-#define ANCIENT_MARK_CONTEXT_H_
+#ifndef ANCIENT_INTERNAL_MARK_CONTEXT_H_
+#define ANCIENT_INTERNAL_MARK_CONTEXT_H_
 
 #include <algorithm>
 #include <cstddef>
@@ -24,13 +24,11 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "ancient/varint.h"
+#include "ancient/internal/fatal.h"
+#include "ancient/internal/varint.h"
 
 namespace ancient {
 namespace internal {
-
-// Aborts with `message` on stderr: for misuse that cannot return a Status.
-[[noreturn]] void Fatal(const char* message);
 
 // Every block starts at an address aligned to this.
 inline constexpr std::size_t kBlockAlignment = 64;
@@ -472,52 +470,7 @@ class MarkContext {
   std::vector<std::uint64_t> slot_bits_;
 };
 
-// Builds the text from which TypeId and TypeName are computed.
-class Describer {
- public:
-  // kFull: everything that decides the layout (hashed into TypeId).
-  // kName: a short readable name (struct names without their fields).
-  enum class Mode { kFull, kName };
-  explicit Describer(Mode mode) : mode_(mode) {}
-
-  Mode mode() const { return mode_; }
-  void Append(std::string_view s) { out_.append(s); }
-  void AppendNumber(std::uint64_t n) { out_.append(std::to_string(n)); }
-
-  // Enters a struct type. Returns false (having written a back reference)
-  // when the type is already being described: a recursive type.
-  bool EnterStruct(const void* tag) {
-    for (std::size_t i = 0; i < stack_.size(); ++i) {
-      if (stack_[i] == tag) {
-        out_.append("^");
-        out_.append(std::to_string(stack_.size() - i));
-        return false;
-      }
-    }
-    stack_.push_back(tag);
-    return true;
-  }
-  void LeaveStruct() { stack_.pop_back(); }
-
-  // Notes that a raw or shared pointer can reach type `tag` (kTypeTag).
-  void NoteShareable(const void* tag) {
-    for (const void* t : shareable_) {
-      if (t == tag) return;
-    }
-    shareable_.push_back(tag);
-  }
-  const std::vector<const void*>& shareable() const { return shareable_; }
-
-  const std::string& str() const { return out_; }
-
- private:
-  Mode mode_;
-  std::string out_;
-  std::vector<const void*> stack_;
-  std::vector<const void*> shareable_;
-};
-
 }  // namespace internal
 }  // namespace ancient
 
-#endif  // ANCIENT_MARK_CONTEXT_H_
+#endif  // ANCIENT_INTERNAL_MARK_CONTEXT_H_

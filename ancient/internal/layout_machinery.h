@@ -1,0 +1,525 @@
+// Internal: the primary Layout<T> template (an error: no layout for T) and
+// the machinery its container specialisations in ancient/layout.h share:
+// marking elements and pointees, sequences, sorted and hashed containers,
+// pointers.
+
+#ifndef ANCIENT_INTERNAL_LAYOUT_MACHINERY_H_
+#define ANCIENT_INTERNAL_LAYOUT_MACHINERY_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/container/node_hash_set.h"
+#include "ancient/frozen.h"
+#include "ancient/internal/describer.h"
+#include "ancient/internal/mark_context.h"
+
+namespace ancient {
+
+template <class T, class Enable = void>
+struct Layout {
+  static_assert(sizeof(T) == 0,
+                "ancient: no frozen layout for this type; declare structs "
+                "with ANCIENT_STRUCT(Type, fields...)");
+};
+
+// The frozen layout of heap type T.
+template <class T>
+using Frozen = typename Layout<std::remove_cv_t<T>>::type;
+
+namespace internal {
+
+// Writes the fields of frozen containers. Only the marker uses it.
+struct FrozenAccess {
+  // Where a String's pointer is.
+  static constexpr std::size_t kStringPointerAt = offsetof(String, data_);
+  // With `record` false, the caller records the pointer's slot itself
+  // (MarkContext::RecordSlots).
+  static void SetString(MarkContext& c, std::uint64_t off,
+                        std::uint64_t data_off, std::uint64_t size,
+                        bool record = true) {
+    if (record) {
+      c.StorePointer(off + kStringPointerAt, data_off);
+    } else {
+      c.WritePointer(off + kStringPointerAt, data_off);
+    }
+    c.Store(off + offsetof(String, size_), size);
+  }
+  // Vector, SortedArray: {data_, size_}. A null data pointer when empty.
+  template <class F>
+  static void SetArray(MarkContext& c, std::uint64_t off,
+                       std::uint64_t data_off, std::uint64_t size) {
+    if (size != 0) c.StorePointer(off + offsetof(F, data_), data_off);
+    c.Store(off + offsetof(F, size_), size);
+  }
+  template <class F>
+  static void SetHashed(MarkContext& c, std::uint64_t off,
+                        std::uint64_t data_off, std::uint64_t starts_off,
+                        std::uint64_t size, std::uint64_t mask) {
+    if (size != 0) c.StorePointer(off + offsetof(F, data_), data_off);
+    c.StorePointer(off + offsetof(F, starts_), starts_off);
+    c.Store(off + offsetof(F, size_), size);
+    c.Store(off + offsetof(F, mask_), mask);
+  }
+  // Offsets (in the block being written) of a hashed container's entries
+  // and bucket starts, from the pointers Mark wrote.
+  template <class F>
+  static std::uint64_t HashedData(const MarkContext& c, const F& f) {
+    return static_cast<std::uint64_t>(reinterpret_cast<const char*>(f.data_) -
+                                      c.address(0));
+  }
+  template <class F>
+  static std::uint64_t HashedStartsOffset(const MarkContext& c, const F& f) {
+    return static_cast<std::uint64_t>(reinterpret_cast<const char*>(f.starts_) -
+                                      c.address(0));
+  }
+  template <class F>
+  static const std::uint64_t* HashedStarts(const F& f) {
+    return f.starts_;
+  }
+  template <class F>
+  static std::uint8_t OptionalFlag(const F& f) {
+    return f.has_;
+  }
+  template <class F>
+  static std::uint64_t HashedMask(const F& f) {
+    return f.mask_;
+  }
+  template <class F>
+  static constexpr std::size_t OptionalValueOffset() {
+    return offsetof(F, storage_);
+  }
+  template <class F>
+  static void SetOptionalHas(MarkContext& c, std::uint64_t off) {
+    c.Store(off + offsetof(F, has_), std::uint8_t{1});
+  }
+  template <class F>
+  static constexpr std::size_t VariantValueOffset() {
+    return offsetof(F, storage_);
+  }
+  template <class F>
+  static void SetVariantIndex(MarkContext& c, std::uint64_t off,
+                              std::uint32_t index) {
+    c.Store(off + offsetof(F, index_), index);
+  }
+  template <class F>
+  static void SetPtr(MarkContext& c, std::uint64_t off, std::uint64_t target) {
+    c.StorePointer(off + offsetof(F, p_), target);
+  }
+};
+
+// True when the frozen form is the heap form, bit for bit.
+template <class T>
+inline constexpr bool kIsIdentity =
+    std::is_same_v<Frozen<T>, T>&& std::is_trivially_copyable_v<T>;
+
+template <class T>
+void Describe(Describer& d) {
+  Layout<std::remove_cv_t<T>>::Describe(d);
+}
+
+template <class... Ts>
+void DescribeList(Describer& d) {
+  bool first = true;
+  ((d.Append(first ? "" : ","), first = false, Describe<Ts>(d)), ...);
+}
+
+// The pointee type of a pointer-like element type, or void.
+template <class E>
+struct PointeeOf {
+  using type = void;
+};
+template <class T>
+struct PointeeOf<T*> {
+  using type = std::remove_cv_t<T>;
+};
+template <class T>
+struct PointeeOf<std::shared_ptr<T>> {
+  using type = T;
+};
+template <class T, class D>
+struct PointeeOf<std::unique_ptr<T, D>> {
+  using type = T;
+};
+template <class E>
+inline constexpr bool kIsUniquePtr = false;
+template <class T, class D>
+inline constexpr bool kIsUniquePtr<std::unique_ptr<T, D>> = true;
+
+template <class E>
+const void* RawPointer(const E& e) {
+  if constexpr (std::is_pointer_v<E>) {
+    return e;
+  } else {
+    return e.get();
+  }
+}
+
+// Elements whose only pointer is a string's, at the same place in each:
+// strings, and pairs of a string and plain bytes (entries of a map from
+// strings to numbers). Mark writes one without recording its slot; At() is
+// where its String is.
+template <class E>
+struct StringSlot {
+  static constexpr bool kOnly =
+      std::is_same_v<E, std::string> || std::is_same_v<E, std::string_view>;
+  static constexpr std::size_t At() { return 0; }
+  static void Mark(MarkContext& c, const E& e, std::uint64_t off) {
+    Layout<E>::Mark(c, e, off, /*record=*/false);
+  }
+};
+template <class K, class V>
+struct StringSlot<std::pair<K, V>> {
+  using P = Frozen<std::pair<K, V>>;
+  static constexpr bool kOnly =
+      std::is_same_v<std::remove_const_t<K>, std::string> && kIsIdentity<V>;
+  static constexpr std::size_t At() { return offsetof(P, first); }
+  static void Mark(MarkContext& c, const std::pair<K, V>& e,
+                   std::uint64_t off) {
+    Layout<std::remove_const_t<K>>::Mark(c, e.first, off + offsetof(P, first),
+                                         /*record=*/false);
+    Layout<V>::Mark(c, e.second, off + offsetof(P, second));
+  }
+};
+
+// Marks `n` elements, taken from `it` onwards, into the array at `off`.
+template <class E, class It>
+void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
+  using FE = Frozen<E>;
+  using Pointee = typename PointeeOf<E>::type;
+  if constexpr (kIsIdentity<E> && std::contiguous_iterator<It>) {
+    if (c.writing() && n != 0) std::memcpy(c.bytes(off), &*it, n * sizeof(E));
+  } else if constexpr (!std::is_void_v<Pointee> &&
+                       std::contiguous_iterator<It>) {
+    // An array of pointers: their sharing-table slots are fetched a few
+    // elements ahead of the lookups (when they are looked up at all).
+    constexpr std::size_t kAhead = 8;
+    const E* p = std::to_address(it);
+    const bool probe = c.MayBeShared(&kTypeTag<Pointee>);
+    if constexpr (kIsUniquePtr<E>) {
+      // Owned pointees are distinct: room for all of them at once, instead
+      // of the table growing (and moving every entry) as they come.
+      if (probe) c.ReserveInterned(n);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      if (probe && i + kAhead < n) c.PrefetchIntern(RawPointer(p[i + kAhead]));
+      Layout<E>::Mark(c, p[i], off + i * sizeof(FE));
+    }
+  } else if constexpr (StringSlot<E>::kOnly) {
+    // One string's pointer per element, at the same place: the slots are
+    // recorded at once, in a loop of their own (cheaper than one at a time).
+    for (std::size_t i = 0; i < n; ++i, ++it) {
+      StringSlot<E>::Mark(c, *it, off + i * sizeof(FE));
+    }
+    c.RecordSlots(off + StringSlot<E>::At() + FrozenAccess::kStringPointerAt,
+                  sizeof(FE), n);
+  } else {
+    for (std::size_t i = 0; i < n; ++i, ++it) {
+      Layout<E>::Mark(c, *it, off + i * sizeof(FE));
+    }
+  }
+}
+
+// Any range of E that is marked into a Vector<Frozen<E>>.
+template <class C, class E>
+struct SequenceLayout {
+  using type = Vector<Frozen<E>>;
+  using Pointee = typename PointeeOf<E>::type;
+  static constexpr bool kPointers =
+      !std::is_void_v<Pointee> &&
+      std::contiguous_iterator<decltype(std::begin(std::declval<const C&>()))>;
+
+  static void Mark(MarkContext& c, const C& src, std::uint64_t off) {
+    const std::size_t n = src.size();
+    using FE = Frozen<E>;
+    const std::uint64_t data = c.Alloc(n * sizeof(FE), alignof(FE));
+    FrozenAccess::SetArray<type>(c, off, data, n);
+    if (n == 0) return;
+    if constexpr (kIsIdentity<E> &&
+                  std::contiguous_iterator<decltype(std::begin(src))>) {
+      // Plain bytes: copied now, while the destination is in cache (no
+      // task: nothing to recurse into).
+      MarkElements<E>(c, std::begin(src), n, data);
+    } else if constexpr (kPointers) {
+      c.Defer<&Contents>(
+          &src, data, c.MayBeShared(&kTypeTag<Pointee>) ? &Prefetch : nullptr);
+    } else {
+      c.Defer<&Contents>(&src, data);
+    }
+  }
+  // An array of pointers, a few tasks ahead: its elements, then the table
+  // slots Contents will look them up in (the first few).
+  static void Prefetch(const MarkContext& c, const void* src, int stage) {
+    const C& v = *static_cast<const C*>(src);
+    const E* p = std::to_address(std::begin(v));
+    if (stage == 1) {
+      __builtin_prefetch(p);
+      return;
+    }
+    const std::size_t n = std::min<std::size_t>(v.size(), 8);
+    for (std::size_t i = 0; i < n; ++i) c.PrefetchIntern(RawPointer(p[i]));
+  }
+  static void Contents(MarkContext& c, const void* src, std::uint64_t off) {
+    const C& v = *static_cast<const C*>(src);
+    MarkElements<E>(c, std::begin(v), v.size(), off);
+  }
+  static void Describe(Describer& d) {
+    d.Append("vector<");
+    internal::Describe<E>(d);
+    d.Append(">");
+  }
+};
+
+// Sorted containers: std::map, std::set, absl::btree_*. Frozen lookups
+// binary-search with operator<, so the source must be ordered by it.
+template <class C, class E, class F, const char* kName>
+struct SortedLayout {
+  static_assert(std::is_same_v<typename C::key_compare,
+                               std::less<typename C::key_type>> ||
+                    std::is_same_v<typename C::key_compare, std::less<>>,
+                "ancient: sorted containers must use std::less (frozen lookups "
+                "binary-search with operator<); copy into one that does");
+  using type = F;
+  static void Mark(MarkContext& c, const C& src, std::uint64_t off) {
+    const std::size_t n = src.size();
+    using FE = typename F::value_type;
+    const std::uint64_t data = c.Alloc(n * sizeof(FE), alignof(FE));
+    FrozenAccess::SetArray<F>(c, off, data, n);
+    if (n != 0) c.Defer<&Contents>(&src, data);
+  }
+  static void Contents(MarkContext& c, const void* src, std::uint64_t off) {
+    const C& v = *static_cast<const C*>(src);
+    MarkElements<E>(c, v.begin(), v.size(), off);
+  }
+  static void Describe(Describer& d);
+};
+
+// Starts fetching the out-of-line bytes of `x` (a string's or vector's
+// elements, those of a pair's members), which marking it will read.
+template <class X>
+void PrefetchData(const X& x) {
+  if constexpr (PairLike<X>) {
+    PrefetchData(x.first);
+    PrefetchData(x.second);
+  } else if constexpr (requires { std::data(x); }) {
+    __builtin_prefetch(std::data(x));
+  }
+}
+
+// Hashed containers: std::unordered_*, absl::flat_hash_*, absl::node_hash_*.
+template <class C, class E, class F, const char* kName>
+struct HashedLayout {
+  using type = F;
+  using FE = typename F::value_type;
+
+  static std::uint64_t BucketCount(std::size_t n) {
+    std::uint64_t b = 1;
+    while (b < n) b <<= 1;
+    return b;
+  }
+  template <class Elem>
+  static std::uint64_t HashOf(const Elem& e) {
+    if constexpr (PairLike<Elem>) {
+      return StableHash(e.first);
+    } else {
+      return StableHash(e);
+    }
+  }
+
+  // Whether a container with this mask has buckets that fit 32 bits (every
+  // container of fewer than 2^32 entries).
+  static bool Buckets32(std::uint64_t mask) { return mask <= 0xffffffffu; }
+
+  // One pass: Mark hashes each entry once and sorts the entries by bucket
+  // in the block itself, each entry's slot holding the address of its
+  // source until Contents writes the entry there. Contents then walks the
+  // slots in order, fetching sources ahead: the block is written
+  // sequentially, and the source is traversed once, not twice. Needs slots
+  // that hold a pointer, and buckets that fit 32 bits.
+  using Source =
+      std::remove_reference_t<decltype(*std::begin(std::declval<const C&>()))>;
+  static constexpr bool kStashable =
+      sizeof(FE) >= sizeof(void*) && alignof(FE) >= alignof(void*);
+  static bool Stashed(const MarkContext& c, std::uint64_t mask) {
+    return kStashable && c.writing() && c.one_pass() && Buckets32(mask);
+  }
+  static void PlaceByBucket(MarkContext& c, const C& src, std::uint64_t* s,
+                            std::uint64_t data, std::uint64_t buckets) {
+    const std::size_t n = src.size();
+    const void** from = nullptr;
+    std::uint32_t* bucket = nullptr;
+    c.HashScratch(n, &from, &bucket);
+    std::size_t i = 0;
+    for (const auto& e : src) {
+      const auto b = static_cast<std::uint32_t>(HashOf(e) & (buckets - 1));
+      from[i] = &e;
+      bucket[i++] = b;
+      ++s[b + 1];
+    }
+    for (std::uint64_t b = 0; b < buckets; ++b) s[b + 1] += s[b];
+    // s[b + 1] is where bucket b ends; filled backwards, so that each
+    // bucket keeps the source's order, it ends up where bucket b starts.
+    char* const slots = c.bytes(data);
+    for (i = n; i-- > 0;) {
+      const std::uint64_t pos = --s[bucket[i] + 1];
+      std::memcpy(slots + pos * sizeof(FE), &from[i], sizeof(void*));
+    }
+    std::memmove(s, s + 1, buckets * sizeof(std::uint64_t));
+    s[buckets] = n;
+  }
+  static const Source* StashAt(const MarkContext& c, std::uint64_t slot) {
+    const Source* p;
+    std::memcpy(&p, c.bytes(slot), sizeof p);
+    return p;
+  }
+  static void WriteStashed(MarkContext& c, std::uint64_t data, std::size_t n) {
+    constexpr std::size_t kAhead = 8;
+    for (std::size_t j = 0; j < n; ++j) {
+      // The source entry 8 slots ahead, then (once it has arrived) what it
+      // points to, 4 ahead.
+      if (j + kAhead < n)
+        __builtin_prefetch(StashAt(c, data + (j + kAhead) * sizeof(FE)));
+      if (j + kAhead / 2 < n) {
+        PrefetchData(*StashAt(c, data + (j + kAhead / 2) * sizeof(FE)));
+      }
+      const std::uint64_t slot = data + j * sizeof(FE);
+      const Source* e = StashAt(c, slot);
+      std::memset(c.bytes(slot), 0, sizeof(void*));  // the block's zeros
+      Layout<E>::Mark(c, *e, slot);
+    }
+  }
+
+  static void Mark(MarkContext& c, const C& src, std::uint64_t off) {
+    const std::size_t n = src.size();
+    const std::uint64_t buckets = BucketCount(n);
+    const std::uint64_t data = c.Alloc(n * sizeof(FE), alignof(FE));
+    const std::uint64_t starts =
+        c.Alloc((buckets + 1) * sizeof(std::uint64_t), alignof(std::uint64_t));
+    FrozenAccess::SetHashed<F>(c, off, data, starts, n, buckets - 1);
+    if (c.writing()) {
+      // Counting sort of the entries by bucket: starts[b] is where bucket b
+      // begins. One pass places the entries too (PlaceByBucket); otherwise
+      // (the writing pass of two, which must allocate in the measuring
+      // pass's order) Contents writes them in the source's iteration order
+      // at the slots the starts give, hashing each key again.
+      std::uint64_t* s = c.At<std::uint64_t>(starts);
+      if (Stashed(c, buckets - 1)) {
+        PlaceByBucket(c, src, s, data, buckets);
+      } else {
+        for (const auto& e : src) ++s[(HashOf(e) & (buckets - 1)) + 1];
+        for (std::uint64_t b = 0; b < buckets; ++b) s[b + 1] += s[b];
+      }
+    }
+    if (n != 0) c.Defer<&Contents>(&src, off);
+  }
+  static void Contents(MarkContext& c, const void* src, std::uint64_t off) {
+    const C& v = *static_cast<const C*>(src);
+    if (!c.writing()) {
+      for (const auto& e : v) Layout<E>::Mark(c, e, 0);
+      return;
+    }
+    // Reads back the header that Mark wrote, then fills each bucket.
+    const F& f = *c.At<F>(off);
+    const std::uint64_t data = FrozenAccess::HashedData(c, f);
+    const std::uint64_t mask = f.bucket_count() - 1;
+    const std::uint64_t* starts =
+        c.At<std::uint64_t>(FrozenAccess::HashedStartsOffset(c, f));
+    if (Stashed(c, mask)) {
+      WriteStashed(c, data, v.size());
+      return;
+    }
+    std::vector<std::uint64_t> fill(starts, starts + mask + 1);
+    for (const auto& e : v) {
+      const std::uint64_t slot = fill[HashOf(e) & mask]++;
+      Layout<E>::Mark(c, e, data + slot * sizeof(FE));
+    }
+  }
+  static void Describe(Describer& d);
+};
+
+inline constexpr char kMapName[] = "map";
+inline constexpr char kSetName[] = "set";
+inline constexpr char kHashMapName[] = "hash_map";
+inline constexpr char kHashSetName[] = "hash_set";
+
+// "name<K,V>" for maps (E a pair), "name<K>" for sets.
+template <class E>
+void DescribeContainer(Describer& d, const char* name) {
+  d.Append(name);
+  d.Append("<");
+  if constexpr (PairLike<E>) {
+    DescribeList<std::remove_const_t<typename E::first_type>,
+                 typename E::second_type>(d);
+  } else {
+    internal::Describe<E>(d);
+  }
+  d.Append(">");
+}
+
+template <class C, class E, class F, const char* kName>
+void SortedLayout<C, E, F, kName>::Describe(Describer& d) {
+  DescribeContainer<E>(d, kName);
+}
+
+template <class C, class E, class F, const char* kName>
+void HashedLayout<C, E, F, kName>::Describe(Describer& d) {
+  DescribeContainer<E>(d, kName);
+}
+
+template <class T>
+struct PointerLayout {
+  using type = Ptr<Frozen<T>>;
+  // `owned`: a unique_ptr, whose pointee no other owner shares; only a raw
+  // or shared pointer elsewhere in the graph could reach it too.
+  static void Mark(MarkContext& c, const T* p, std::uint64_t off,
+                   bool owned = false) {
+    if (p == nullptr) return;  // The block is zero-filled: null stays null.
+    using FT = Frozen<T>;
+    bool fresh = true;
+    const std::uint64_t target =
+        owned && !c.MayBeShared(&kTypeTag<T>)
+            ? c.Fresh(sizeof(FT), alignof(FT))
+            : c.Intern(p, &kTypeTag<T>, sizeof(FT), alignof(FT), &fresh);
+    FrozenAccess::SetPtr<type>(c, off, target);
+    if (fresh) c.Defer<&Pointee>(p, target);
+  }
+  static void Pointee(MarkContext& c, const void* src, std::uint64_t off) {
+    Layout<T>::Mark(c, *static_cast<const T*>(src), off);
+  }
+  // Any pointer but a unique_ptr may share its pointee: noted as such.
+  static void Describe(Describer& d) {
+    d.NoteShareable(&kTypeTag<T>);
+    DescribeOwned(d);
+  }
+  static void DescribeOwned(Describer& d) {
+    d.Append("ptr<");
+    internal::Describe<T>(d);
+    d.Append(">");
+  }
+};
+
+}  // namespace internal
+
+}  // namespace ancient
+
+#endif  // ANCIENT_INTERNAL_LAYOUT_MACHINERY_H_
