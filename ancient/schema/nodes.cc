@@ -1,4 +1,4 @@
-#include "ancient/schema_nodes.h"
+#include "ancient/schema/nodes.h"
 
 #include <algorithm>
 #include <set>

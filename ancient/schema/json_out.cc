@@ -13,9 +13,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "ancient/schema_check.h"
+#include "ancient/schema/check.h"
+#include "ancient/schema/nodes.h"
 #include "ancient/schema_graph.h"
-#include "ancient/schema_nodes.h"
 #include "ancient/value.h"
 
 namespace ancient {
@@ -287,6 +287,36 @@ class Printer {
     }
   }
 
+  // A Value (node: a variant of the JSON kinds, kValueIndexAt).
+  void EmitValue(int node, const Node& n, std::uint64_t off) {
+    switch (v_.Load<std::uint32_t>(off + kValueIndexAt)) {
+      case 0:
+        out_.append("null");
+        return;
+      case 1:
+        out_.append(v_.Load<std::uint8_t>(off) ? "true" : "false");
+        return;
+      case 2:
+        return absl::StrAppend(&out_, v_.Load<std::int64_t>(off));
+      case 3: {
+        const double d = v_.Load<double>(off);
+        if (std::isfinite(d)) return AppendDouble(d, &out_);
+        out_.append("null");
+        return;
+      }
+      case 4:
+        return AppendLossy(Bytes(off), &out_);
+      case 5: {
+        const ArrayRef a = Elements(node, off, false);
+        return Open(Mode::kArray, node, a.off, a.n);
+      }
+      default: {
+        const ArrayRef a = Elements(n.args[1], off, false);
+        return Open(Mode::kObject, n.args[1], a.off, a.n);
+      }
+    }
+  }
+
   void Emit(int node, std::uint64_t off) {
     const Node& n = n_[node];
     switch (n.op) {
@@ -315,32 +345,7 @@ class Printer {
       case Op::kString:
         return AppendBytes(Bytes(off), &out_);
       case Op::kValue:
-        switch (v_.Load<std::uint32_t>(off + kValueIndexAt)) {
-          case 0:
-            out_.append("null");
-            return;
-          case 1:
-            out_.append(v_.Load<std::uint8_t>(off) ? "true" : "false");
-            return;
-          case 2:
-            return absl::StrAppend(&out_, v_.Load<std::int64_t>(off));
-          case 3: {
-            const double d = v_.Load<double>(off);
-            if (std::isfinite(d)) return AppendDouble(d, &out_);
-            out_.append("null");
-            return;
-          }
-          case 4:
-            return AppendLossy(Bytes(off), &out_);
-          case 5: {
-            const ArrayRef a = Elements(node, off, false);
-            return Open(Mode::kArray, node, a.off, a.n);
-          }
-          default: {
-            const ArrayRef a = Elements(n.args[1], off, false);
-            return Open(Mode::kObject, n.args[1], a.off, a.n);
-          }
-        }
+        return EmitValue(node, n, off);
       case Op::kVector:
       case Op::kSet:
       case Op::kHashSet: {

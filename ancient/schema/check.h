@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "ancient/schema_nodes.h"
+#include "ancient/schema/nodes.h"
 #include "ancient/value.h"
 
 namespace ancient::schema_internal {

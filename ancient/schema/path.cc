@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "ancient/schema_check.h"
-#include "ancient/schema_nodes.h"
+#include "ancient/schema/check.h"
+#include "ancient/schema/nodes.h"
 
 namespace ancient::schema_internal {
 namespace {
