@@ -3,9 +3,10 @@
 //
 //   std::map<std::string, std::vector<int>> m = ...;
 //   ancient::Ancient<decltype(m)> a = ancient::Mark(m);
-//   const auto& frozen = a.Follow();          // ancient::Map<String,
-//   Vector<int>> if (const auto* v = frozen.get("key")) use((*v)[0]);
-//   a.Delete();                               // or let it go out of scope
+//   // frozen is an ancient::Map<ancient::String, ancient::Vector<int>>:
+//   const auto& frozen = a.Follow();
+//   if (const auto* v = frozen.get("key")) use((*v)[0]);
+//   a.Delete();  // or let `a` go out of scope
 //
 // This header brings the whole graph layer: the frozen containers
 // (frozen.h), layouts for std and Abseil types (layout.h), ANCIENT_STRUCT
@@ -121,7 +122,10 @@ class Ancient {
 // block that grows as needed (GrowableBlock: a heap buffer, then a mapping
 // with huge pages); vectors of numbers or strings, which are measured in
 // one cheap scan, in two passes into a block of their exact size.
-
+//
+// Like operator new, Mark has no error to return: when memory runs out
+// (or the block would pass 2^48 bytes) it aborts with a message on stderr.
+// Store::Share, which writes into a file, returns ResourceExhausted instead.
 template <class T>
 Ancient<T> Mark(const T& value) {
   Ancient<T> a;

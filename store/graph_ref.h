@@ -1,5 +1,6 @@
 // Internal: how the Store's templates (store/store.h) hand typed graphs to
-// the untyped core (store/core.h) and back. Not for users.
+// the untyped core (store/core.h) and back (a graph found comes back as
+// GraphBytes, schema_graph.h). Not for users.
 
 #ifndef ANCIENT_STORE_GRAPH_REF_H_
 #define ANCIENT_STORE_GRAPH_REF_H_
@@ -9,6 +10,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "ancient/ancient.h"
+#include "ancient/schema_graph.h"
 
 namespace ancient {
 namespace store_internal {
@@ -25,11 +27,6 @@ const TypeRef& TypeOf() {
                            CachedTypeDescription<T>()};
   return ref;
 }
-// A graph found in the arena: its root and its size.
-struct GraphRef {
-  const void* root;
-  std::uint64_t size;
-};
 class Core;
 class ReadTxn;
 class WriteTxn;

@@ -51,8 +51,8 @@ absl::StatusOr<std::string> ReadTxn::TypeDescriptionOf(
   return std::string(d);
 }
 
-absl::StatusOr<GraphRef> ReadTxn::Find(std::string_view key,
-                                       const TypeRef& type) const {
+absl::StatusOr<GraphBytes> ReadTxn::Find(std::string_view key,
+                                         const TypeRef& type) const {
   const std::uint64_t type_id = type.id;
   // The fast path: one mdb_get and a few comparisons, no Status built.
   if (!core_->InOpeningProcess()) return core_->ForkedError();
@@ -91,8 +91,8 @@ absl::StatusOr<GraphRef> ReadTxn::Find(std::string_view key,
   return Locate(key, r);
 }
 
-absl::StatusOr<GraphRef> ReadTxn::FindUntyped(std::string_view key,
-                                              RootRecord* record) const {
+absl::StatusOr<GraphBytes> ReadTxn::FindUntyped(std::string_view key,
+                                                RootRecord* record) const {
   if (absl::Status s = core_->CheckProcess(); !s.ok()) return s;
   if (absl::Status s = core_->CheckKey(key); !s.ok()) return s;
   std::string_view name;
@@ -102,14 +102,14 @@ absl::StatusOr<GraphRef> ReadTxn::FindUntyped(std::string_view key,
   return Locate(key, *r);
 }
 
-absl::StatusOr<GraphRef> ReadTxn::Locate(std::string_view key,
-                                         const RootRecord& r) const {
+absl::StatusOr<GraphBytes> ReadTxn::Locate(std::string_view key,
+                                           const RootRecord& r) const {
   // Structure only; Verify checks contents (checksum, every pointer).
   absl::Status s = CheckRootRecord(*core_, key, r, std::nullopt);
   if (!s.ok()) return s;
   const std::uint64_t end = r.offset + r.extent_size;
   if (const char* p = core_->arena().InPlace(r.offset, end)) {
-    return GraphRef{p, r.graph_size};
+    return GraphBytes{p, r.graph_size, reinterpret_cast<std::uintptr_t>(p)};
   }
   absl::StatusOr<const char*> p = core_->arena().Resolve(r);
   if (!p.ok()) {
@@ -118,7 +118,7 @@ absl::StatusOr<GraphRef> ReadTxn::Locate(std::string_view key,
         absl::StrFormat("store %s: key '%s': %s", core_->dir(), key,
                         std::string(p.status().message())));
   }
-  return GraphRef{*p, r.graph_size};
+  return GraphBytes{*p, r.graph_size, reinterpret_cast<std::uintptr_t>(*p)};
 }
 
 absl::StatusOr<RootInfo> ReadTxn::Info(std::string_view key) const {

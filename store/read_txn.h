@@ -32,11 +32,11 @@ class ReadTxn {
   Core& core() const { return *core_; }
   MDB_txn* txn() const { return txn_.get(); }
 
-  absl::StatusOr<GraphRef> Find(std::string_view key,
-                                const TypeRef& type) const;
+  absl::StatusOr<GraphBytes> Find(std::string_view key,
+                                  const TypeRef& type) const;
   // The graph at `key` whatever its type; sets *record to its root record.
-  absl::StatusOr<GraphRef> FindUntyped(std::string_view key,
-                                       RootRecord* record) const;
+  absl::StatusOr<GraphBytes> FindUntyped(std::string_view key,
+                                         RootRecord* record) const;
   // The recorded layout description of `type_id`; NotFound when the store
   // has none (older stores); DataLoss when it does not hash to `type_id`.
   absl::StatusOr<std::string> TypeDescriptionOf(std::uint64_t type_id) const;
@@ -48,8 +48,8 @@ class ReadTxn {
 
  private:
   // Checks record r's extent and base; maps (or relocates) its graph.
-  absl::StatusOr<GraphRef> Locate(std::string_view key,
-                                  const RootRecord& r) const;
+  absl::StatusOr<GraphBytes> Locate(std::string_view key,
+                                    const RootRecord& r) const;
   ReadTxn(std::shared_ptr<Core> core, Txn txn)
       : core_(std::move(core)), txn_(std::move(txn)) {}
   std::shared_ptr<Core> core_;

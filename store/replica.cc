@@ -370,7 +370,10 @@ absl::Status SetPin(const std::string& local,
   absl::Status s = MakeLayout(local, kLocalFormat);
   if (!s.ok()) return s;
   if (version) {
-    if (*version == 0) return absl::InvalidArgumentError("version 0");
+    if (*version == 0) {
+      return absl::InvalidArgumentError(
+          Cat("cannot pin ", local, " to version 0 (versions start at 1)"));
+    }
     return WriteFileAtomic(local, "PIN", VersionFileText(*version));
   }
   if (::unlink((local + "/PIN").c_str()) != 0 && errno != ENOENT) {

@@ -96,7 +96,13 @@ absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
                                         const std::string& local);
 
 // Pins `local` to `version` (followed instead of the announced one), or
-// unpins it (nullopt). Takes effect at the next FollowOnce.
+// unpins it (nullopt). Takes effect at the next FollowOnce. Makes `local`'s
+// layout if it has none.
+// Errors: InvalidArgument (version 0, naming `local`); FailedPrecondition
+//   (`local` is not a local replica directory: its FORMAT says otherwise);
+//   the file system's, naming the file (PermissionDenied, ResourceExhausted
+//   for a full disk, Unavailable for a network file system's transient
+//   failure).
 absl::Status SetPin(const std::string& local,
                     std::optional<std::uint64_t> version);
 
@@ -143,7 +149,8 @@ class Replica {
     return CurrentStore()->template GetVerified<T>(key);
   }
 
-  // Keys of the current version starting with `prefix`.
+  // Keys of the current version starting with `prefix`. Errors: as
+  // Store::Keys.
   absl::StatusOr<std::vector<std::string>> Keys(
       std::string_view prefix = "") const;
 

@@ -23,7 +23,7 @@ using store_internal::WriteTxn;
 
 // ------------------------------------------------------------- Snapshot
 
-absl::StatusOr<store_internal::GraphRef> Snapshot::Find(
+absl::StatusOr<GraphBytes> Snapshot::Find(
     std::string_view key, const store_internal::TypeRef& type) const {
   return txn_->Find(key, type);
 }
@@ -69,7 +69,7 @@ absl::Status Snapshot::WriteJson(
     std::string_view key, const JsonOptions& options,
     absl::FunctionRef<void(std::string_view)> out) const {
   RootRecord r;
-  absl::StatusOr<store_internal::GraphRef> g = txn_->FindUntyped(key, &r);
+  absl::StatusOr<GraphBytes> g = txn_->FindUntyped(key, &r);
   if (!g.ok()) return g.status();
   const std::string& dir = txn_->core().dir();
   absl::StatusOr<std::string> d = txn_->TypeDescriptionOf(r.type_id);
@@ -87,9 +87,7 @@ absl::Status Snapshot::WriteJson(
     return absl::DataLossError(
         Cat("store ", dir, ": key '", key, "': ", schema.status().message()));
   }
-  const char* p = static_cast<const char*>(g->root);
-  absl::Status s = WriteGraphJson(
-      *schema, {p, g->size, reinterpret_cast<std::uintptr_t>(p)}, options, out);
+  absl::Status s = WriteGraphJson(*schema, *g, options, out);
   if (!s.ok()) {
     return absl::Status(s.code(),
                         Cat("store ", dir, ": key '", key, "': ", s.message()));
@@ -206,10 +204,12 @@ absl::StatusOr<WriteBatch> Store::Write() {
 
 absl::StatusOr<ShareInfo> Store::ShareJson(std::string_view key,
                                            std::string_view description,
-                                           std::string_view json) {
+                                           std::string_view json,
+                                           std::string_view member) {
   absl::StatusOr<WriteBatch> batch = Write();
   if (!batch.ok()) return batch.status();
-  absl::StatusOr<ShareInfo> info = batch->ShareJson(key, description, json);
+  absl::StatusOr<ShareInfo> info =
+      batch->ShareJson(key, description, json, member);
   if (!info.ok()) return info.status();
   if (absl::Status s = batch->Commit(); !s.ok()) return s;
   return info;

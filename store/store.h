@@ -112,10 +112,9 @@ class Snapshot {
   // DataLoss (damaged record), InvalidArgument (bad key).
   template <class T>
   absl::StatusOr<const Frozen<T>*> Get(std::string_view key) const {
-    absl::StatusOr<store_internal::GraphRef> g =
-        Find(key, store_internal::TypeOf<T>());
+    absl::StatusOr<GraphBytes> g = Find(key, store_internal::TypeOf<T>());
     if (!g.ok()) return g.status();
-    return static_cast<const Frozen<T>*>(g->root);
+    return reinterpret_cast<const Frozen<T>*>(g->bytes);
   }
 
   // As Get, then checks the whole graph against T with VerifyGraph
@@ -124,21 +123,24 @@ class Snapshot {
   // first problem found.
   template <class T>
   absl::StatusOr<const Frozen<T>*> GetVerified(std::string_view key) const {
-    absl::StatusOr<store_internal::GraphRef> g =
-        Find(key, store_internal::TypeOf<T>());
+    absl::StatusOr<GraphBytes> g = Find(key, store_internal::TypeOf<T>());
     if (!g.ok()) return g.status();
-    absl::Status s = VerifyGraph<T>(g->root, g->size);
+    absl::Status s = VerifyGraph<T>(g->bytes, g->size);
     if (!s.ok()) {
       return absl::DataLossError("key '" + std::string(key) +
                                  "': " + std::string(s.message()));
     }
-    return static_cast<const Frozen<T>*>(g->root);
+    return reinterpret_cast<const Frozen<T>*>(g->bytes);
   }
 
-  // Keys starting with `prefix`, in byte order.
+  // Keys starting with `prefix`, in byte order (empty: none).
+  // Errors: DataLoss (a malformed root record, naming its key);
+  //   FailedPrecondition (used in a child after fork()); LMDB's, mapped as
+  //   at the top of this file.
   absl::StatusOr<std::vector<std::string>> Keys(
       std::string_view prefix = "") const;
   // The roots whose keys start with `prefix`, with their types and sizes.
+  // Errors: as Keys.
   absl::StatusOr<std::vector<RootInfo>> List(
       std::string_view prefix = "") const;
   // One root's description; NotFound if absent.
@@ -169,8 +171,8 @@ class Snapshot {
   friend class Store;
   explicit Snapshot(std::shared_ptr<store_internal::ReadTxn> txn)
       : txn_(std::move(txn)) {}
-  absl::StatusOr<store_internal::GraphRef> Find(
-      std::string_view key, const store_internal::TypeRef& type) const;
+  absl::StatusOr<GraphBytes> Find(std::string_view key,
+                                  const store_internal::TypeRef& type) const;
   std::shared_ptr<store_internal::ReadTxn> txn_;
 };
 
@@ -292,10 +294,12 @@ class Store {
     return info;
   }
 
-  // WriteBatch::ShareJson in a batch of its own.
+  // WriteBatch::ShareJson in a batch of its own (same parameters, same
+  // errors).
   absl::StatusOr<ShareInfo> ShareJson(std::string_view key,
                                       std::string_view description,
-                                      std::string_view json);
+                                      std::string_view json,
+                                      std::string_view member = "");
 
   // Removes `key`. Its space is reused once no reader can see it.
   // Errors: NotFound (absent), InvalidArgument (bad key), FailedPrecondition
@@ -314,10 +318,9 @@ class Store {
   absl::StatusOr<Root<T>> Get(std::string_view key) const {
     absl::StatusOr<Snapshot> snap = Read();
     if (!snap.ok()) return snap.status();
-    absl::StatusOr<store_internal::GraphRef> g =
-        snap->Find(key, store_internal::TypeOf<T>());
+    absl::StatusOr<GraphBytes> g = snap->Find(key, store_internal::TypeOf<T>());
     if (!g.ok()) return g.status();
-    return Root<T>(std::move(snap->txn_), g->root);
+    return Root<T>(std::move(snap->txn_), g->bytes);
   }
 
   // As Get, then checks the whole graph against T (see
@@ -341,11 +344,15 @@ class Store {
   //   this thread, which would deadlock).
   absl::StatusOr<WriteBatch> Write();
 
-  // Keys starting with `prefix`, in byte order, as of now.
+  // Keys starting with `prefix`, in byte order, as of now. Errors: as
+  // Snapshot::Keys; ResourceExhausted when LMDB's reader table is full.
   absl::StatusOr<std::vector<std::string>> Keys(
       std::string_view prefix = "") const;
   // Space accounting and readers; bytes_live + bytes_free +
   // bytes_never_used == arena_size. Clears dead processes' reader slots.
+  // Errors: DataLoss (a malformed space, root or free-space record, naming
+  //   the store); FailedPrecondition (used in a child after fork());
+  //   ResourceExhausted (LMDB's reader table full).
   absl::StatusOr<StoreStats> Stats() const;
 
   // Checks the whole store: every root's graph lies inside its extent and
