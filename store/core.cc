@@ -71,14 +71,11 @@ absl::StatusOr<RootRecord> ReadRoot(const Core& core, MDB_txn* txn,
   return *r;
 }
 
-absl::Status CheckRootRecord(const Core& core, std::string_view key,
+absl::Status RootRecordError(const Core& core, std::string_view key,
                              const RootRecord& r,
                              std::optional<std::uint64_t> high_water) {
-  const std::uint64_t end = r.offset + r.extent_size;
-  if (end < r.offset || r.graph_size == 0 || r.offset % kExtentAlign != 0 ||
-      r.graph_size > r.extent_size ||
-      r.reloc_size > r.extent_size - r.graph_size ||
-      (high_water && end > *high_water)) {
+  if (BadExtent(r, high_water)) {
+    const std::uint64_t end = r.offset + r.extent_size;
     return absl::DataLossError(absl::StrFormat(
         "store %s: key '%s' has a bad extent: bytes [%d, %d), graph %d, "
         "relocations %d%s",
@@ -86,13 +83,10 @@ absl::Status CheckRootRecord(const Core& core, std::string_view key,
         high_water ? absl::StrFormat(", high-water mark %d", *high_water)
                    : ""));
   }
-  if (r.base_address != core.base()) {
-    return absl::DataLossError(absl::StrFormat(
-        "store %s: key '%s' was written for base address %#x, but the store "
-        "is mapped at %#x",
-        core.dir(), key, r.base_address, core.base()));
-  }
-  return absl::OkStatus();
+  return absl::DataLossError(absl::StrFormat(
+      "store %s: key '%s' was written for base address %#x, but the store "
+      "is mapped at %#x",
+      core.dir(), key, r.base_address, core.base()));
 }
 
 // The space record, DataLoss if missing or malformed.

@@ -136,13 +136,34 @@ absl::StatusOr<RootRecord> ReadRoot(const Core& core, MDB_txn* txn,
                                     std::string_view key,
                                     std::string_view* name);
 
-// Checks a root record's structure, not its contents: its extent aligned
-// and holding its graph (not empty) and relocation record, below
-// `high_water` when given; its pointers written for this store's base.
-// DataLoss naming the store and `key` otherwise.
-absl::Status CheckRootRecord(const Core& core, std::string_view key,
+// Whether a root record's extent is unsound: past the end of the address
+// range, not aligned, not holding its graph (not empty) and relocation
+// record, or (when given) past `high_water`.
+inline bool BadExtent(const RootRecord& r,
+                      std::optional<std::uint64_t> high_water) {
+  const std::uint64_t end = r.offset + r.extent_size;
+  return end < r.offset || r.graph_size == 0 || r.offset % kExtentAlign != 0 ||
+         r.graph_size > r.extent_size ||
+         r.reloc_size > r.extent_size - r.graph_size ||
+         (high_water && end > *high_water);
+}
+
+// The DataLoss CheckRootRecord returns for a record it refuses.
+absl::Status RootRecordError(const Core& core, std::string_view key,
                              const RootRecord& r,
                              std::optional<std::uint64_t> high_water);
+
+// Checks a root record's structure, not its contents: a sound extent
+// (BadExtent) and pointers written for this store's base. DataLoss naming
+// the store and `key` otherwise. Inline: every Get runs it.
+inline absl::Status CheckRootRecord(const Core& core, std::string_view key,
+                                    const RootRecord& r,
+                                    std::optional<std::uint64_t> high_water) {
+  if (BadExtent(r, high_water) || r.base_address != core.base()) [[unlikely]] {
+    return RootRecordError(core, key, r, high_water);
+  }
+  return absl::OkStatus();
+}
 
 // The space record, DataLoss if missing or malformed.
 absl::StatusOr<SpaceRecord> ReadSpace(MDB_txn* txn, MDB_dbi meta_db,
