@@ -80,12 +80,10 @@ absl::Status Store::CopyTo(const std::string& dest_dir, bool compact) const {
   if (!compact) {
     // The source's free space (including what readers still see there) is
     // plain free space in the copy, which has no readers yet.
-    auto add = [&](std::uint64_t off, std::uint64_t len) {
-      if (s.ok()) s = (*w)->AddFree(off, len);
-    };
-    absl::Status r = store_internal::ForEachExtent(t, core_->free_db(), 8, add);
-    if (r.ok())
-      r = store_internal::ForEachExtent(t, core_->pending_db(), 16, add);
+    absl::Status r = store_internal::ForEachFreeExtent(
+        t, [&](std::uint64_t off, std::uint64_t len, bool) {
+          if (s.ok()) s = (*w)->AddFree(off, len);
+        });
     if (!r.ok()) return r;
     if (!s.ok()) return s;
   }

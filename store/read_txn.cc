@@ -138,25 +138,28 @@ absl::StatusOr<SpaceRecord> ReadTxn::Space() const {
   return ReadSpace(txn(), core_->meta_db(), core_->dir());
 }
 
-absl::Status ForEachExtent(
-    const ReadTxn& txn, MDB_dbi dbi, std::size_t key_size,
-    const std::function<void(std::uint64_t, std::uint64_t)>& f) {
-  Cursor cursor;
-  int rc = cursor.Open(txn.txn(), dbi);
-  if (rc != MDB_SUCCESS) return LmdbError(rc, "opening cursor");
-  MDB_val k, v;
-  rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
-  while (rc == MDB_SUCCESS) {
-    if (k.mv_size != key_size || v.mv_size != 8) {
-      return absl::DataLossError("store " + txn.core().dir() +
-                                 ": malformed free-space record");
+absl::Status ForEachFreeExtent(
+    const ReadTxn& txn,
+    const std::function<void(std::uint64_t, std::uint64_t, bool)>& f) {
+  for (const bool pending : {false, true}) {
+    const std::size_t key_size = pending ? 16 : 8;
+    Cursor cursor;
+    int rc = cursor.Open(
+        txn.txn(), pending ? txn.core().pending_db() : txn.core().free_db());
+    if (rc != MDB_SUCCESS) return LmdbError(rc, "opening cursor");
+    MDB_val k, v;
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
+    while (rc == MDB_SUCCESS) {
+      if (k.mv_size != key_size || v.mv_size != 8) {
+        return absl::DataLossError("store " + txn.core().dir() +
+                                   ": malformed free-space record");
+      }
+      const std::string_view key = FromVal(k);
+      f(ReadBigEndian64(key.substr(key_size - 8)), ReadBigEndian64(FromVal(v)),
+        pending);
+      rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
     }
-    const std::string_view key = FromVal(k);
-    f(ReadBigEndian64(key.substr(key_size - 8)), ReadBigEndian64(FromVal(v)));
-    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
-  }
-  if (rc != MDB_NOTFOUND) {
-    return LmdbError(rc, "reading free space");
+    if (rc != MDB_NOTFOUND) return LmdbError(rc, "reading free space");
   }
   return absl::OkStatus();
 }

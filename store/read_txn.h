@@ -85,12 +85,13 @@ absl::Status ReadTxn::ForEachRoot(std::string_view prefix, F f) const {
   return absl::OkStatus();
 }
 
-// Calls f(offset, length) for each record of a free-space table (keys BE64
-// offset, or BE64 txnid + offset; values BE64 lengths): the free table
-// (key_size 8) or the pending one (16). DataLoss for a malformed record.
-absl::Status ForEachExtent(
-    const ReadTxn& txn, MDB_dbi dbi, std::size_t key_size,
-    const std::function<void(std::uint64_t, std::uint64_t)>& f);
+// Calls f(offset, length, pending) for each extent of free space: the free
+// table's (reusable now; keys BE64 offset), then the pending table's (freed
+// by a transaction some reader may still see; keys BE64 txnid + offset).
+// Values are BE64 lengths. DataLoss for a malformed record.
+absl::Status ForEachFreeExtent(
+    const ReadTxn& txn,
+    const std::function<void(std::uint64_t, std::uint64_t, bool)>& f);
 
 }  // namespace ancient::store_internal
 

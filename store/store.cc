@@ -256,15 +256,11 @@ absl::StatusOr<StoreStats> Store::Stats() const {
         return absl::OkStatus();
       });
   if (!s.ok()) return s;
-  s = store_internal::ForEachExtent(
-      t, core_->free_db(), 8,
-      [&](std::uint64_t, std::uint64_t len) { st.bytes_free += len; });
-  if (!s.ok()) return s;
-  s = store_internal::ForEachExtent(t, core_->pending_db(), 16,
-                                    [&](std::uint64_t, std::uint64_t len) {
-                                      st.bytes_free += len;
-                                      st.bytes_pending += len;
-                                    });
+  s = store_internal::ForEachFreeExtent(
+      t, [&](std::uint64_t, std::uint64_t len, bool pending) {
+        st.bytes_free += len;
+        if (pending) st.bytes_pending += len;
+      });
   if (!s.ok()) return s;
   st.arena_size = space->arena_size;
   st.bytes_never_used = space->arena_size - space->high_water;

@@ -181,18 +181,13 @@ absl::Status Store::Verify() const {
                       return v;
                     });
   if (!s.ok()) return s;
-  // The free table (8-byte keys) and the pending one (txnid + offset).
-  for (const auto& table : {std::tuple{core_->free_db(), 8, "free"},
-                            std::tuple{core_->pending_db(), 16, "freed"}}) {
-    const char* what = std::get<2>(table);
-    s = store_internal::ForEachExtent(
-        t, std::get<0>(table), std::get<1>(table),
-        [&](std::uint64_t off, std::uint64_t len) {
-          extents.emplace_back(off, len,
-                               absl::StrFormat("%s extent at %d", what, off));
-        });
-    if (!s.ok()) return s;
-  }
+  s = store_internal::ForEachFreeExtent(
+      t, [&](std::uint64_t off, std::uint64_t len, bool pending) {
+        extents.emplace_back(off, len,
+                             absl::StrFormat("%s extent at %d",
+                                             pending ? "freed" : "free", off));
+      });
+  if (!s.ok()) return s;
   return VerifyTiling(core_->dir(), std::move(extents), space->high_water);
 }
 
