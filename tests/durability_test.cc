@@ -156,10 +156,9 @@ TEST(Durability, ArenaBytesAreDurableBeforeTheirRootCommits) {
       RawLmdb raw(dir);
       for (int i = 0; i < 3; ++i) {
         const std::string rec = *raw.Get("roots", "k" + std::to_string(i));
-        std::uint64_t off, graph, reloc;
-        std::memcpy(&off, rec.data(), 8);
-        std::memcpy(&graph, rec.data() + 16, 8);
-        std::memcpy(&reloc, rec.data() + 24, 8);
+        const std::uint64_t off = GetField(rec, kOffset);
+        const std::uint64_t graph = GetField(rec, kGraph);
+        const std::uint64_t reloc = GetField(rec, kReloc);
         ASSERT_EQ(off, offsets[i]);
         ASSERT_GT(reloc, 0u);
         ranges.emplace_back(off, off + graph + reloc);
@@ -257,10 +256,7 @@ TEST(Durability, LostUnsyncedWritesDamageNothingCommitted) {
     RawLmdb raw(dir);
     for (const auto& key : raw.Keys("roots")) {
       const std::string rec = *raw.Get("roots", key);
-      std::uint64_t off, len;
-      std::memcpy(&off, rec.data(), 8);
-      std::memcpy(&len, rec.data() + 8, 8);
-      live.emplace_back(off, len);
+      live.emplace_back(GetField(rec, kOffset), GetField(rec, kExtent));
     }
   }
   const int fd = open((dir + "/arena").c_str(), O_RDWR);

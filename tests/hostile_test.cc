@@ -23,21 +23,8 @@ namespace {
 
 using ancient::Store;
 using ancient::StoreOptions;
-using ancient_test::RawLmdb;
+using namespace ancient_test;  // RawLmdb, RootField, GetField, SetField
 using Strings = std::vector<std::string>;
-
-// The RootRecord layout (store/format.h): offset, extent size, graph size,
-// relocation size, type id, checksum, base address; then the type name.
-enum Field { kOffset, kExtent, kGraph, kReloc, kTypeId, kChecksum, kBase };
-
-std::uint64_t GetField(const std::string& rec, Field f) {
-  std::uint64_t v;
-  std::memcpy(&v, rec.data() + 8 * f, 8);
-  return v;
-}
-void SetField(std::string& rec, Field f, std::uint64_t v) {
-  std::memcpy(rec.data() + 8 * f, &v, 8);
-}
 
 // Whether this run's stores open relocated (the test's parameter).
 bool relocate = false;

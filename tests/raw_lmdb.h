@@ -6,12 +6,27 @@
 
 #include <lmdb.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace ancient_test {
+
+// The RootRecord layout (store/format.h): offset, extent size, graph size,
+// relocation size, type id, checksum, base address; then the type name.
+enum RootField { kOffset, kExtent, kGraph, kReloc, kTypeId, kChecksum, kBase };
+
+inline std::uint64_t GetField(const std::string& rec, RootField f) {
+  std::uint64_t v;
+  std::memcpy(&v, rec.data() + 8 * f, 8);
+  return v;
+}
+inline void SetField(std::string& rec, RootField f, std::uint64_t v) {
+  std::memcpy(rec.data() + 8 * f, &v, 8);
+}
 
 class RawLmdb {
  public:
