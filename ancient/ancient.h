@@ -156,4 +156,7 @@ Ancient<T> Mark(const T& value) {
 
 }  // namespace ancient
 
+// Struct defaults (for reading other versions of a type) need Mark.
+#include "ancient/defaults.h"  // IWYU pragma: export
+
 #endif  // ANCIENT_ANCIENT_H_

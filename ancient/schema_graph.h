@@ -4,6 +4,7 @@
 //   VerifyGraph(schema, g)        the full typed check VerifyGraph<T> does
 //   WriteGraphJson(schema, g, …)  any root (or part of it) as JSON
 //   JsonGraph::Build(schema, j)   the inverse: a frozen graph from that JSON
+//   ConvertGraph(from, g, to)     g, of one version of a type, as another
 //
 // The JSON form (stable; `ancientctl dump` writes it, `load` reads it back):
 //   bool, integers, enums   JSON true/false and numbers (enums: their bits
@@ -53,6 +54,11 @@
 #include "ancient/schema.h"
 
 namespace ancient {
+
+struct StructDefault;  // ancient/defaults.h
+namespace schema_internal {
+class Converter;
+}  // namespace schema_internal
 
 // A frozen graph as some memory holds it: `size` bytes at `bytes`, root
 // first, whose pointers were written for `address` (== bytes when it is read
@@ -104,13 +110,43 @@ std::string JsonBytes(std::string_view bytes);
 // stands for. Errors: InvalidArgument for anything else.
 absl::StatusOr<std::string> ParseJsonBytes(std::string_view json);
 
+// A frozen graph built in memory (by JsonGraph::Build or ConvertGraph),
+// its pointers held as offsets until Write places it.
+class FlatGraph {
+ public:
+  FlatGraph();
+  FlatGraph(FlatGraph&&) noexcept;
+  FlatGraph& operator=(FlatGraph&&) noexcept;
+  ~FlatGraph();
+
+  // The graph's size in bytes, and how many pointers it holds.
+  std::uint64_t size() const { return bytes_.size(); }
+  std::uint64_t pointer_count() const { return slots_.size(); }
+
+  // Writes the graph to `dest` (size() bytes, aligned to 64) with its
+  // pointers for `address` (dest when null); returns the relocation record
+  // (block.h). `zeroed` is accepted for GraphWriteFn's sake; every byte is
+  // written anyway.
+  std::string Write(void* dest, const void* address = nullptr,
+                    bool zeroed = false) const;
+  // The same, without making the relocation record: for a graph read
+  // where it is placed.
+  void Place(void* dest) const;
+
+ private:
+  friend class JsonGraphBuilder;
+  friend class schema_internal::Converter;
+  std::string bytes_;                 // pointers hold target offsets
+  std::vector<std::uint64_t> slots_;  // offsets of the pointer slots
+};
+
 // A frozen graph built from JSON (the form above) by a schema, for a store
 // to copy in (WriteBatch::ShareJson) or for Write to place anywhere.
 // Containers must be in the form above; sorted containers are sorted here
 // when their keys have a known order (numbers, strings, chars, bools, and
 // pairs and tuples of them) and must come sorted otherwise. Map and set
 // keys must be distinct.
-class JsonGraph {
+class JsonGraph : public FlatGraph {
  public:
   // Errors: InvalidArgument naming the JSON path and what was expected
   //   (bad JSON, a value that does not fit its type, a number out of range,
@@ -123,27 +159,52 @@ class JsonGraph {
                                          std::string_view json,
                                          std::string_view member = "");
 
-  JsonGraph(JsonGraph&&) noexcept;
-  JsonGraph& operator=(JsonGraph&&) noexcept;
-  ~JsonGraph();
-
-  // The graph's size in bytes, and how many pointers it holds.
-  std::uint64_t size() const { return bytes_.size(); }
-  std::uint64_t pointer_count() const { return slots_.size(); }
-
-  // Writes the graph to `dest` (size() bytes, aligned to 64) with its
-  // pointers for `address` (dest when null); returns the relocation record
-  // (block.h). `zeroed` is accepted for GraphWriteFn's sake; every byte is
-  // written anyway.
-  std::string Write(void* dest, const void* address = nullptr,
-                    bool zeroed = false) const;
-
  private:
   JsonGraph() = default;
-  friend class JsonGraphBuilder;
-  std::string bytes_;                 // pointers hold target offsets
-  std::vector<std::uint64_t> slots_;  // offsets of the pointer slots
 };
+
+// Reading a graph written with one version of a type (`from`) as another
+// (`to`): schema resolution, as Avro and Protocol Buffers do it. The rules
+// (README.md has the table):
+//   struct fields match by name, in any order; a field `from` lacks gets
+//     its default (below), a field `to` lacks is dropped; struct names do
+//     not matter (a struct renamed or moved matches where it stands);
+//   numbers widen without loss: an integer to a wider one of the same
+//     signedness, unsigned to a wider signed, integers and f32 to f64,
+//     enums to and from integers as wide or wider (bits read with the
+//     integer's signedness); narrowing is refused;
+//   X to optional<X'>; the parts of vectors, sets, maps, hash containers,
+//     pairs, tuples, optionals and pointers by the same rules; sorted
+//     containers stay sorted (re-sorted if a key's conversion reorders
+//     them), hash containers are rebuilt for the new key's hash;
+//   variant alternatives match by type (the same type first, else the
+//     first that converts); a value holding an alternative `to` lacks is
+//     an error at that value;
+//   anything else (a string where a number was, a vector where a struct
+//     was, a different container) is refused.
+// Sharing and cycles are kept (each object converted once); nothing
+// recurses on the data.
+//
+// Defaults: a struct field `from` lacks takes its value from the entry of
+// `defaults` for that struct (StructDefaultsOf<T>(), ancient/defaults.h;
+// matched by name and layout); a struct without one gets zeros (0, false,
+// "", empty containers, null pointers and optionals, a variant's first
+// alternative zeroed).
+
+// Whether graphs of `from` can be read as `to`, decided on the types alone.
+// Errors: FailedPrecondition naming the first path that cannot convert
+//   (`population` is i64 in the store, i32 here: narrowing) and why;
+//   FailedPrecondition when either schema is for another platform.
+absl::Status CheckConvertible(const Schema& from, const Schema& to);
+
+// `graph` (of type `from`) converted to `to`'s layout. The graph is checked
+// first (VerifyGraph), so a damaged one is DataLoss, never a crash.
+// Errors: CheckConvertible's; DataLoss (damaged graph); FailedPrecondition
+//   naming the path of a value that cannot convert (a variant alternative
+//   `to` lacks; two keys of a set or map equal once converted).
+absl::StatusOr<FlatGraph> ConvertGraph(
+    const Schema& from, const GraphBytes& graph, const Schema& to,
+    const std::vector<const StructDefault*>& defaults = {});
 
 }  // namespace ancient
 

@@ -65,6 +65,10 @@ std::size_t MemberOffset(M S::*member) {
       reinterpret_cast<const unsigned char*>(&(s->*member)) - buffer);
 }
 
+// The frozen default of struct T (defined in ancient/defaults.h).
+template <class T>
+const StructDefault* DefaultOf();
+
 }  // namespace internal
 
 template <class T>
@@ -79,6 +83,7 @@ struct Layout<T, std::enable_if_t<internal::AncientStruct<T>>> {
     d.Append(StructInfo<T>::kName);
     if (d.mode() == internal::Describer::Mode::kName) return;
     if (!d.EnterStruct(&internal::kTypeTag<T>)) return;
+    d.NoteStruct(&internal::DefaultOf<T>);
     d.Append("{");
     d.AppendNumber(sizeof(Struct<T>));
     std::apply([&](const auto&... field) { (DescribeField(d, field), ...); },

@@ -10,7 +10,14 @@
 #include <string_view>
 #include <vector>
 
+namespace ancient {
+struct StructDefault;
+}  // namespace ancient
+
 namespace ancient::internal {
+
+// Makes (once) the frozen default of a struct type: see ancient/defaults.h.
+using StructDefaultFn = const StructDefault* (*)();
 
 // Builds the text from which TypeId and TypeName are computed.
 class Describer {
@@ -48,6 +55,11 @@ class Describer {
   }
   const std::vector<const void*>& shareable() const { return shareable_; }
 
+  // Notes a struct type met (kFull), with the function that makes its
+  // default (StructDefaultsOf, ancient/defaults.h, collects them).
+  void NoteStruct(StructDefaultFn fn) { structs_.push_back(fn); }
+  const std::vector<StructDefaultFn>& structs() const { return structs_; }
+
   const std::string& str() const { return out_; }
 
  private:
@@ -55,6 +67,7 @@ class Describer {
   std::string out_;
   std::vector<const void*> stack_;
   std::vector<const void*> shareable_;
+  std::vector<StructDefaultFn> structs_;
 };
 
 }  // namespace ancient::internal

@@ -293,9 +293,10 @@ absl::StatusOr<std::string> ParseJsonBytes(std::string_view json) {
   return *std::move(bytes);
 }
 
-JsonGraph::JsonGraph(JsonGraph&&) noexcept = default;
-JsonGraph& JsonGraph::operator=(JsonGraph&&) noexcept = default;
-JsonGraph::~JsonGraph() = default;
+FlatGraph::FlatGraph() = default;
+FlatGraph::FlatGraph(FlatGraph&&) noexcept = default;
+FlatGraph& FlatGraph::operator=(FlatGraph&&) noexcept = default;
+FlatGraph::~FlatGraph() = default;
 
 absl::StatusOr<JsonGraph> JsonGraph::Build(const Schema& schema,
                                            std::string_view json,
@@ -327,18 +328,29 @@ absl::StatusOr<JsonGraph> JsonGraph::Build(const Schema& schema,
   return g;
 }
 
-std::string JsonGraph::Write(void* dest, const void* address, bool) const {
-  char* d = static_cast<char*>(dest);
-  std::memcpy(d, bytes_.data(), bytes_.size());
-  const auto base = reinterpret_cast<std::uint64_t>(address ? address : dest);
-  for (const std::uint64_t slot : slots_) {
+namespace {
+void PlaceAt(const std::string& bytes, const std::vector<std::uint64_t>& slots,
+             char* d, std::uint64_t base) {
+  std::memcpy(d, bytes.data(), bytes.size());
+  for (const std::uint64_t slot : slots) {
     std::uint64_t v;
     std::memcpy(&v, d + slot, sizeof v);
     v += base;
     std::memcpy(d + slot, &v, sizeof v);
   }
+}
+}  // namespace
+
+std::string FlatGraph::Write(void* dest, const void* address, bool) const {
+  PlaceAt(bytes_, slots_, static_cast<char*>(dest),
+          reinterpret_cast<std::uint64_t>(address ? address : dest));
   std::vector<std::uint64_t> slots = slots_;
   return EncodeRelocations(slots);
+}
+
+void FlatGraph::Place(void* dest) const {
+  PlaceAt(bytes_, slots_, static_cast<char*>(dest),
+          reinterpret_cast<std::uint64_t>(dest));
 }
 
 }  // namespace ancient

@@ -1,0 +1,512 @@
+// ConvertGraph and CheckConvertible (schema_graph.h): a graph of one
+// version of a type rewritten in another's layout, by the Planner's plans
+// (convert_plan.h). Inline parts are converted as they are met (recursion
+// bounded by the type's nesting); out-of-line ones (arrays, pointees) are
+// queued, so nothing recurses on the data.
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <numeric>
+#include <variant>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_format.h"
+#include "ancient/hash.h"
+#include "ancient/schema/convert_plan.h"
+#include "ancient/schema_graph.h"
+
+namespace ancient {
+namespace schema_internal {
+
+namespace {
+// One scalar of a converted key: keys compare and hash as tuples of them.
+using KeyPart = std::variant<std::int64_t, std::uint64_t, double, std::string>;
+using Key = std::vector<KeyPart>;
+
+bool IsEnum(const Node& n) { return n.expression.rfind("enum", 0) == 0; }
+}  // namespace
+
+class Converter {
+ public:
+  Converter(Planner& planner, const View& graph, FlatGraph* out)
+      : pl_(planner), to_(planner.to()), g_(out) {
+    views_.push_back(graph);
+    for (int side = 1; side < pl_.sides(); ++side) {
+      const StructDefault& d = pl_.default_of(side);
+      views_.emplace_back(d.bytes, d.size,
+                          reinterpret_cast<std::uintptr_t>(d.bytes));
+    }
+  }
+
+  absl::Status Run(const Plan& root) {
+    g_->bytes_.reserve(views_[0].size() + views_[0].size() / 4);
+    Alloc(to_[0].size, 64);
+    Put(root, 0, 0);
+    while (!tasks_.empty() && error_.ok()) {
+      const Task t = std::move(tasks_.front());
+      tasks_.pop_front();
+      RunTask(t);
+    }
+    return error_;
+  }
+
+ private:
+  // Elements (or one pointee, or a Value's array or object) to convert.
+  struct Task {
+    const Plan* plan;  // nullptr: Values (node `value`)
+    std::uint64_t from, to, count;
+    std::vector<std::uint64_t> order;  // target index per element, or none
+    int value = 0;
+    bool object = false;
+  };
+
+  const Node& From(const Plan& p) const { return pl_.nodes(p.side)[p.f]; }
+
+  std::uint64_t Alloc(std::uint64_t size, std::uint64_t align) {
+    std::string& b = g_->bytes_;
+    const std::uint64_t off = (b.size() + align - 1) / align * align;
+    b.resize(off + size);
+    return off;
+  }
+  template <class V>
+  void Store(std::uint64_t off, const V& v) {
+    std::memcpy(g_->bytes_.data() + off, &v, sizeof v);
+  }
+  void StorePointer(std::uint64_t slot, std::uint64_t target) {
+    Store(slot, target);
+    g_->slots_.push_back(slot);
+  }
+  void PutBytes(std::uint64_t off, std::string_view s) {
+    const std::uint64_t data = Alloc(s.size() + 1, 1);
+    if (!s.empty()) std::memcpy(g_->bytes_.data() + data, s.data(), s.size());
+    StorePointer(off, data);
+    Store<std::uint64_t>(off + 8, s.size());
+  }
+  void Fail(const Plan& p, const std::string& what) {
+    if (!error_.ok()) return;
+    error_ = absl::FailedPreconditionError(absl::StrFormat(
+        "`%s`: %s", p.path.empty() ? "(the root)" : p.path, what));
+  }
+
+  void Put(const Plan& p, std::uint64_t s, std::uint64_t t);
+  void Number(const Node& a, const Node& b, const View& v, std::uint64_t s,
+              std::uint64_t t);
+  void Array(const Plan& elem, const View& v, std::uint64_t s, std::uint64_t t);
+  void Keyed(const Plan& p, const View& v, std::uint64_t s, std::uint64_t t);
+  void Pointer(const Plan& p, const View& v, std::uint64_t s, std::uint64_t t);
+  void Value(int value, const View& v, std::uint64_t s, std::uint64_t t);
+  void Zero(int node, std::uint64_t t);
+  void RunTask(const Task& task);
+  // The converted key of a set's element or a map's entry at s.
+  void KeyOf(const Plan& key, const View& v, std::uint64_t s, Key* out) const;
+  std::uint64_t HashOf(int node, const Key& k, std::size_t* i) const;
+  // The integer bits of a converted number (integer targets).
+  static std::uint64_t Bits(const Node& a, const Node& b, const View& v,
+                            std::uint64_t s);
+  static double Real(const Node& a, const View& v, std::uint64_t s);
+
+  Planner& pl_;
+  const Nodes& to_;
+  FlatGraph* g_;
+  std::vector<View> views_;  // per side
+  std::deque<Task> tasks_;
+  // Objects reached by pointers, converted once: (side, offset, target
+  // node) -> target offset.
+  struct Seen {
+    int side, t;
+    std::uint64_t off;
+    bool operator==(const Seen&) const = default;
+    template <class H>
+    friend H AbslHashValue(H h, const Seen& s) {
+      return H::combine(std::move(h), s.side, s.t, s.off);
+    }
+  };
+  absl::flat_hash_map<Seen, std::uint64_t> seen_;
+  absl::Status error_;
+};
+
+std::uint64_t Converter::Bits(const Node& a, const Node& b, const View& v,
+                              std::uint64_t s) {
+  // Sign-extended when the source is signed, or an enum read as signed.
+  const bool sign = a.op == Op::kSigned || (IsEnum(a) && b.op == Op::kSigned) ||
+                    (a.op == Op::kChar && b.op == Op::kSigned);
+  return sign ? static_cast<std::uint64_t>(v.Signed(s, a.size))
+              : v.Unsigned(s, a.size);
+}
+
+double Converter::Real(const Node& a, const View& v, std::uint64_t s) {
+  if (a.op == Op::kFloat) {
+    return a.size == 4 ? v.Load<float>(s) : v.Load<double>(s);
+  }
+  return a.op == Op::kSigned ? static_cast<double>(v.Signed(s, a.size))
+                             : static_cast<double>(v.Unsigned(s, a.size));
+}
+
+void Converter::Number(const Node& a, const Node& b, const View& v,
+                       std::uint64_t s, std::uint64_t t) {
+  if (b.op == Op::kFloat) {
+    if (b.size == 4) {
+      Store(t, static_cast<float>(Real(a, v, s)));
+    } else {
+      Store(t, Real(a, v, s));
+    }
+    return;
+  }
+  const std::uint64_t bits = Bits(a, b, v, s);
+  std::memcpy(g_->bytes_.data() + t, &bits, b.size);  // little-endian
+}
+
+void Converter::Put(const Plan& p, std::uint64_t s, std::uint64_t t) {
+  const View& v = views_[p.side];
+  const Node& b = to_[p.t];
+  if (p.copy) {
+    std::memcpy(g_->bytes_.data() + t, v.at(s), b.size);
+    return;
+  }
+  if (p.wrap) {
+    Put(*p.kids[0], s, t);
+    Store<std::uint8_t>(t + to_[b.args[0]].size, 1);
+    return;
+  }
+  const Node& a = From(p);
+  switch (b.op) {
+    case Op::kBool:
+    case Op::kChar:
+    case Op::kNone:
+      std::memcpy(g_->bytes_.data() + t, v.at(s), b.size);
+      return;
+    case Op::kSigned:
+    case Op::kUnsigned:
+    case Op::kFloat:
+      return Number(a, b, v, s, t);
+    case Op::kString:
+      return PutBytes(t, v.Bytes(s));
+    case Op::kValue:
+      return Value(p.t, v, s, t);
+    case Op::kVector:
+      return Array(*p.kids[0], v, s, t);
+    case Op::kSet:
+    case Op::kMap:
+    case Op::kHashSet:
+    case Op::kHashMap:
+      return Keyed(p, v, s, t);
+    case Op::kPair:
+    case Op::kTuple:
+      for (std::size_t k = 0; k < b.args.size(); ++k) {
+        Put(*p.kids[k], s + a.offsets[k], t + b.offsets[k]);
+      }
+      return;
+    case Op::kStruct:
+      for (std::size_t k = 0; k < b.args.size(); ++k) {
+        if (p.map[k] >= 0) {
+          Put(*p.kids[k], s + a.offsets[p.map[k]], t + b.offsets[k]);
+        } else if (p.kids[k] != nullptr) {
+          Put(*p.kids[k], p.dflt_off[k], t + b.offsets[k]);
+        } else {
+          Zero(b.args[k], t + b.offsets[k]);
+        }
+      }
+      return;
+    case Op::kOptional:
+      if (v.Load<std::uint8_t>(s + pl_.nodes(p.side)[a.args[0]].size) == 1) {
+        Put(*p.kids[0], s, t);
+        Store<std::uint8_t>(t + to_[b.args[0]].size, 1);
+      }
+      return;
+    case Op::kVariant: {
+      const auto i = v.Load<std::uint32_t>(s + a.offsets[0]);
+      if (p.map[i] < 0) {
+        return Fail(
+            p, absl::StrFormat("holds alternative %d (%s), which %s lacks", i,
+                               pl_.nodes(p.side)[a.args[i]].expression,
+                               b.expression));
+      }
+      Put(*p.alts[i], s, t);
+      Store<std::uint32_t>(t + b.offsets[0], p.map[i]);
+      return;
+    }
+    case Op::kPtr:
+      return Pointer(p, v, s, t);
+  }
+}
+
+void Converter::Array(const Plan& elem, const View& v, std::uint64_t s,
+                      std::uint64_t t) {
+  const Node& a = From(elem);
+  const Node& b = to_[elem.t];
+  const auto n = v.Load<std::uint64_t>(s + 8);
+  const std::uint64_t data = Alloc(n * b.size, b.align);
+  Store<std::uint64_t>(t + 8, n);
+  if (n == 0) return;
+  StorePointer(t, data);
+  std::uint64_t from = 0;
+  v.Range(v.Load<std::uint64_t>(s), n, a.size, a.align, &from);
+  if (elem.copy) {
+    std::memcpy(g_->bytes_.data() + data, v.at(from), n * b.size);
+  } else {
+    tasks_.push_back(Task{&elem, from, data, n, {}});
+  }
+}
+
+void Converter::Pointer(const Plan& p, const View& v, std::uint64_t s,
+                        std::uint64_t t) {
+  const auto ptr = v.Load<std::uint64_t>(s);
+  if (ptr == 0) return;
+  const Plan& e = *p.kids[0];
+  const Node& a = From(e);
+  const Node& b = to_[e.t];
+  std::uint64_t from = 0;
+  v.Range(ptr, 1, a.size, a.align, &from);
+  auto [it, fresh] = seen_.try_emplace(Seen{e.side, e.t, from}, 0);
+  if (fresh) {
+    it->second = Alloc(b.size, b.align);
+    tasks_.push_back(Task{&e, from, it->second, 1, {}});
+  }
+  StorePointer(t, it->second);
+}
+
+void Converter::KeyOf(const Plan& key, const View& v, std::uint64_t s,
+                      Key* out) const {
+  const Node& a = pl_.nodes(key.side)[key.f];
+  const Node& b = to_[key.t];
+  if (key.wrap) return KeyOf(*key.kids[0], v, s, out);
+  switch (b.op) {
+    case Op::kString:
+      out->emplace_back(std::string(v.Bytes(s)));
+      return;
+    case Op::kBool:
+      out->emplace_back(std::int64_t{v.Load<std::uint8_t>(s)});
+      return;
+    case Op::kChar:
+      out->emplace_back(std::int64_t{v.Load<signed char>(s)});
+      return;
+    case Op::kSigned: {
+      const std::uint64_t bits = Bits(a, b, v, s);
+      const std::uint64_t sign = std::uint64_t{1} << (8 * b.size - 1);
+      const std::uint64_t mask =
+          b.size == 8 ? ~std::uint64_t{0} : (sign << 1) - 1;
+      out->emplace_back(
+          static_cast<std::int64_t>(((bits & mask) ^ sign) - sign));
+      return;
+    }
+    case Op::kUnsigned: {
+      const std::uint64_t bits = Bits(a, b, v, s);
+      out->emplace_back(
+          b.size == 8 ? bits : bits & ((std::uint64_t{1} << (8 * b.size)) - 1));
+      return;
+    }
+    case Op::kFloat:
+      out->emplace_back(
+          b.size == 4 ? static_cast<double>(static_cast<float>(Real(a, v, s)))
+                      : Real(a, v, s));
+      return;
+    default:  // pair, tuple (KeyKnown)
+      for (std::size_t k = 0; k < b.args.size(); ++k) {
+        KeyOf(*key.kids[k], v, s + a.offsets[k], out);
+      }
+      return;
+  }
+}
+
+std::uint64_t Converter::HashOf(int node, const Key& k, std::size_t* i) const {
+  const Node& n = to_[node];
+  if (n.op == Op::kPair || n.op == Op::kTuple) {
+    std::uint64_t acc = internal::kHashSeed;
+    for (int a : n.args) acc = internal::Combine(acc, HashOf(a, k, i));
+    return acc;
+  }
+  const KeyPart& part = k[(*i)++];
+  if (const auto* s = std::get_if<std::string>(&part)) {
+    return StableHash(std::string_view(*s));
+  }
+  if (const auto* x = std::get_if<std::int64_t>(&part)) {
+    return internal::Mix64(static_cast<std::uint64_t>(*x));
+  }
+  if (const auto* u = std::get_if<std::uint64_t>(&part)) {
+    return internal::Mix64(*u);
+  }
+  return StableHash(std::get<double>(part));
+}
+
+void Converter::Keyed(const Plan& p, const View& v, std::uint64_t s,
+                      std::uint64_t t) {
+  const Node& b = to_[p.t];
+  const bool hashed = b.op == Op::kHashSet || b.op == Op::kHashMap;
+  const bool is_map = b.op == Op::kMap || b.op == Op::kHashMap;
+  const Plan& elem = *p.kids[0];
+  const Plan& key = is_map ? *p.kids[1] : elem;
+  const Node& fe = From(elem);
+  const Node& te = to_[elem.t];
+  const auto n = v.Load<std::uint64_t>(s + (hashed ? 16 : 8));
+  std::uint64_t from = 0;
+  if (n != 0) v.Range(v.Load<std::uint64_t>(s), n, fe.size, fe.align, &from);
+  const std::uint64_t data = Alloc(n * te.size, te.align);
+  std::vector<std::uint64_t> order;  // target index per source element
+  if (p.rekey) {
+    std::vector<Key> keys(n);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      KeyOf(key, v, from + i * fe.size, &keys[i]);
+    }
+    std::vector<std::uint64_t> sorted(n);
+    std::iota(sorted.begin(), sorted.end(), 0);
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [&](auto x, auto y) { return keys[x] < keys[y]; });
+    for (std::uint64_t i = 1; i < n; ++i) {
+      if (keys[sorted[i - 1]] == keys[sorted[i]]) {
+        return Fail(key, absl::StrFormat(
+                             "two keys (elements %d and %d) are equal once "
+                             "read as %s",
+                             sorted[i - 1], sorted[i], to_[key.t].expression));
+      }
+    }
+    order.assign(n, 0);
+    if (!hashed) {
+      for (std::uint64_t i = 0; i < n; ++i) order[sorted[i]] = i;
+    } else {
+      std::uint64_t buckets = 1;
+      while (buckets < n) buckets <<= 1;
+      const std::uint64_t starts = Alloc((buckets + 1) * 8, 8);
+      std::vector<std::uint64_t> bucket(n), fill(buckets + 1, 0);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        std::size_t at = 0;
+        bucket[i] = HashOf(key.t, keys[i], &at) & (buckets - 1);
+        ++fill[bucket[i] + 1];
+      }
+      for (std::uint64_t k = 0; k < buckets; ++k) fill[k + 1] += fill[k];
+      for (std::uint64_t k = 0; k <= buckets; ++k) {
+        Store(starts + 8 * k, fill[k]);
+      }
+      for (std::uint64_t i = 0; i < n; ++i) order[i] = fill[bucket[i]]++;
+      StorePointer(t + 8, starts);
+      Store<std::uint64_t>(t + 24, buckets - 1);
+    }
+  } else if (hashed) {  // The same keys: the same buckets.
+    const auto mask = v.Load<std::uint64_t>(s + 24);
+    std::uint64_t sb = 0;
+    v.Range(v.Load<std::uint64_t>(s + 8), mask + 2, 8, 8, &sb);
+    const std::uint64_t starts = Alloc((mask + 2) * 8, 8);
+    std::memcpy(g_->bytes_.data() + starts, v.at(sb), (mask + 2) * 8);
+    StorePointer(t + 8, starts);
+    Store<std::uint64_t>(t + 24, mask);
+  }
+  Store<std::uint64_t>(t + (hashed ? 16 : 8), n);
+  if (n == 0) return;
+  StorePointer(t, data);
+  if (elem.copy && order.empty()) {
+    std::memcpy(g_->bytes_.data() + data, v.at(from), n * te.size);
+  } else {
+    tasks_.push_back(Task{&elem, from, data, n, std::move(order)});
+  }
+}
+
+void Converter::Value(int value, const View& v, std::uint64_t s,
+                      std::uint64_t t) {
+  const auto type = v.Load<std::uint32_t>(s + kValueIndexAt);
+  Store<std::uint32_t>(t + kValueIndexAt, type);
+  if (type >= 1 && type <= 3) {
+    std::memcpy(g_->bytes_.data() + t, v.at(s), 8);
+  } else if (type == 4) {
+    PutBytes(t, v.Bytes(s));
+  } else if (type == 5 || type == 6) {
+    const auto n = v.Load<std::uint64_t>(s + 8);
+    if (n == 0) return;
+    const Node& e = to_[type == 5 ? value : to_[value].args[1]];
+    const std::uint64_t data = Alloc(n * e.size, e.align);
+    StorePointer(t, data);
+    Store<std::uint64_t>(t + 8, n);
+    std::uint64_t from = 0;
+    v.Range(v.Load<std::uint64_t>(s), n, e.size, e.align, &from);
+    Task task{nullptr, from, data, n, {}};
+    task.value = value;
+    task.object = type == 6;
+    tasks_.push_back(std::move(task));
+  }
+}
+
+void Converter::RunTask(const Task& task) {
+  if (task.plan == nullptr) {  // A Value's array or object
+    const View& v = views_[0];
+    const Node& e = to_[task.object ? to_[task.value].args[1] : task.value];
+    for (std::uint64_t i = 0; i < task.count; ++i) {
+      const std::uint64_t s = task.from + i * e.size;
+      const std::uint64_t t = task.to + i * e.size;
+      if (task.object) {
+        PutBytes(t, v.Bytes(s));
+        Value(task.value, v, s + e.offsets[1], t + e.offsets[1]);
+      } else {
+        Value(task.value, v, s, t);
+      }
+    }
+    return;
+  }
+  const std::uint64_t fs = From(*task.plan).size;
+  const std::uint64_t ts = to_[task.plan->t].size;
+  for (std::uint64_t i = 0; i < task.count; ++i) {
+    const std::uint64_t at = task.order.empty() ? i : task.order[i];
+    Put(*task.plan, task.from + i * fs, task.to + at * ts);
+  }
+}
+
+void Converter::Zero(int node, std::uint64_t t) {
+  const Node& n = to_[node];
+  switch (n.op) {
+    case Op::kString:
+      return PutBytes(t, "");
+    case Op::kHashSet:
+    case Op::kHashMap:  // One empty bucket.
+      StorePointer(t + 8, Alloc(16, 8));
+      return;
+    case Op::kStruct:
+    case Op::kPair:
+    case Op::kTuple:
+      for (std::size_t k = 0; k < n.args.size(); ++k) {
+        Zero(n.args[k], t + n.offsets[k]);
+      }
+      return;
+    case Op::kVariant:
+      return Zero(n.args[0], t);
+    default:  // All-zero bytes are its empty or zero value.
+      return;
+  }
+}
+
+}  // namespace schema_internal
+
+namespace {
+using schema_internal::Nodes;
+using schema_internal::Planner;
+
+absl::Status CompileBoth(const Schema& from, const Schema& to, Nodes* f,
+                         Nodes* t) {
+  absl::Status s = Nodes::Compile(from, f);
+  if (s.ok()) s = Nodes::Compile(to, t);
+  return s;
+}
+}  // namespace
+
+absl::Status CheckConvertible(const Schema& from, const Schema& to) {
+  Nodes f, t;
+  if (absl::Status s = CompileBoth(from, to, &f, &t); !s.ok()) return s;
+  Planner planner(f, t, {});
+  return planner.Root().status();
+}
+
+absl::StatusOr<FlatGraph> ConvertGraph(
+    const Schema& from, const GraphBytes& graph, const Schema& to,
+    const std::vector<const StructDefault*>& defaults) {
+  Nodes f, t;
+  if (absl::Status s = CompileBoth(from, to, &f, &t); !s.ok()) return s;
+  Planner planner(f, t, defaults);
+  absl::StatusOr<const schema_internal::Plan*> root = planner.Root();
+  if (!root.ok()) return root.status();
+  if (absl::Status s = VerifyGraph(from, graph); !s.ok()) return s;
+  FlatGraph out;
+  schema_internal::Converter c(
+      planner, schema_internal::View(graph.bytes, graph.size, graph.address),
+      &out);
+  if (absl::Status s = c.Run(**root); !s.ok()) return s;
+  return out;
+}
+
+}  // namespace ancient
