@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -52,6 +53,14 @@ inline void AnnotateTxnEnd([[maybe_unused]] void* core) {
 // Counts fork()s: a child sees a value its parent's Cores did not record.
 // (A relaxed load is all the hot path pays; getpid() is a system call.)
 extern std::atomic<std::uint64_t> fork_generation;
+
+// A root's graph converted to another version of its type, in private
+// memory (64-aligned), for the graph at `offset` with `checksum`.
+struct ConvertedGraph {
+  std::uint64_t offset = 0, checksum = 0, graph_size = 0, type_id = 0;
+  std::unique_ptr<char, void (*)(void*)> bytes{nullptr, nullptr};
+  std::uint64_t size = 0;
+};
 
 // One open store: the LMDB environment, its tables and the arena mapping.
 class Core : public std::enable_shared_from_this<Core> {
@@ -102,6 +111,18 @@ class Core : public std::enable_shared_from_this<Core> {
   std::mutex& write_mutex() { return write_mu_; }
   std::atomic<std::thread::id>& writer_thread() { return writer_thread_; }
 
+  // Roots converted to another version of their type (store/convert.cc):
+  // the one made for graph `r` read as `type_id`, or nullptr.
+  std::shared_ptr<const ConvertedGraph> FindConverted(
+      const RootRecord& r, std::uint64_t type_id) const;
+  // Keeps `g` (unless another thread kept one first: that one is
+  // returned), replacing what was kept for a graph no longer at its
+  // offset.
+  std::shared_ptr<const ConvertedGraph> KeepConverted(
+      std::shared_ptr<const ConvertedGraph> g);
+  // How many graphs were converted in this process, and their bytes.
+  std::pair<std::uint64_t, std::uint64_t> converted() const;
+
  private:
   Core(std::string dir, const StoreOptions& options);
   // Opening, in steps: the environment, its tables, the meta and space
@@ -129,6 +150,12 @@ class Core : public std::enable_shared_from_this<Core> {
   std::uint64_t registry_key_[2] = {0, 0};
   const std::uint64_t fork_generation_;
   const int pid_;  // of the opening process
+  mutable std::mutex convert_mu_;
+  // (offset, target type id) -> the converted graph.
+  std::map<std::pair<std::uint64_t, std::uint64_t>,
+           std::shared_ptr<const ConvertedGraph>>
+      converted_;
+  std::uint64_t graphs_converted_ = 0, bytes_converted_ = 0;
 };
 
 // The root record at `key` (and its type name), NotFound if absent.

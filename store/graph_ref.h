@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "ancient/ancient.h"
@@ -15,16 +16,18 @@
 namespace ancient {
 namespace store_internal {
 // The program's type for a root: its TypeId, short name and full layout
-// description (what the store records in its types table).
+// description (what the store records in its types table), and its
+// structs' defaults (for reading roots of other versions of the type).
 struct TypeRef {
   std::uint64_t id;
   const std::string& name;
   const std::string& description;
+  const std::vector<const StructDefault*>& (*defaults)() = nullptr;
 };
 template <class T>
 const TypeRef& TypeOf() {
   static const TypeRef ref{TypeId<T>(), TypeName<T>(),
-                           CachedTypeDescription<T>()};
+                           CachedTypeDescription<T>(), &StructDefaultsOf<T>};
   return ref;
 }
 class Core;

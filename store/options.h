@@ -32,6 +32,14 @@ struct StoreOptions {
   std::size_t max_size = std::size_t{1} << 40;
   // How durable each commit is.
   Durability durability = Durability::kSync;
+  // Get and GetVerified of a root shared as another version of the type
+  // asked for (fields added, dropped or reordered, numbers widened: see
+  // ConvertGraph in ancient/schema_graph.h) return it converted into the
+  // asked type's layout: a private copy, made once per graph and type in
+  // this process. false: such reads are FailedPrecondition, as for types
+  // that cannot convert, so that nothing is ever paid for a conversion.
+  // (Per handle: two handles on one store may differ.)
+  bool convert_types = true;
 };
 
 // Where a shared graph lives: its offset in the arena and its size.
@@ -70,6 +78,11 @@ struct StoreStats {
   std::uint64_t graphs_relocated = 0;  // relocated so far (once each)
   std::uint64_t bytes_relocated = 0;   // private memory they hold (pages)
   std::uint64_t address_reserved = 0;  // address space of all its views
+  // Roots read as another version of their type (StoreOptions::
+  // convert_types), converted so far (once per graph and type), and the
+  // bytes of private memory the conversions made.
+  std::uint64_t graphs_converted = 0;
+  std::uint64_t bytes_converted = 0;
 };
 
 }  // namespace ancient

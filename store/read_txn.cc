@@ -29,13 +29,19 @@ absl::StatusOr<std::shared_ptr<ReadTxn>> ReadTxn::Begin(
 absl::StatusOr<std::string> ReadTxn::TypeDescriptionOf(
     std::uint64_t type_id) const {
   if (absl::Status s = core_->CheckProcess(); !s.ok()) return s;
+  return ReadTypeDescription(*core_, txn(), type_id);
+}
+
+absl::StatusOr<std::string> ReadTypeDescription(const Core& core, MDB_txn* txn,
+                                                std::uint64_t type_id) {
+  const Core* core_ = &core;
   if (!core_->has_types()) {
     return absl::NotFoundError(
         Cat("store ", core_->dir(), " records no type descriptions"));
   }
   const std::string k = BigEndian64(type_id);
   MDB_val kv = ToVal(k), v;
-  const int rc = mdb_get(txn(), core_->types_db(), &kv, &v);
+  const int rc = mdb_get(txn, core_->types_db(), &kv, &v);
   if (rc == MDB_NOTFOUND) {
     return absl::NotFoundError(absl::StrFormat(
         "store %s has no description of type id %#x", core_->dir(), type_id));
@@ -66,28 +72,7 @@ absl::StatusOr<GraphBytes> ReadTxn::Find(std::string_view key,
       found = r.type_id == type_id;
     }
   }
-  if (!found) {
-    // Say why: a bad key, no such key, a bad record, or another type.
-    absl::Status s = core_->CheckKey(key);
-    if (!s.ok()) return s;
-    std::string_view name;
-    absl::StatusOr<RootRecord> rec = ReadRoot(*core_, txn(), key, &name);
-    if (!rec.ok()) return rec.status();
-    // Where the two types differ, when the store recorded its type.
-    std::string diff;
-    absl::StatusOr<std::string> stored = TypeDescriptionOf(rec->type_id);
-    if (stored.ok()) {
-      absl::StatusOr<Schema> a = Schema::Parse(*stored);
-      absl::StatusOr<Schema> b = Schema::Parse(type.description);
-      if (a.ok() && b.ok()) {
-        diff =
-            "; " + Schema::FirstDifference(*a, *b, "the store", "this program");
-      }
-    }
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "store %s: key '%s' holds %s (type id %#x), not %s (type id %#x)%s",
-        core_->dir(), key, name, rec->type_id, type.name, type_id, diff));
-  }
+  if (!found) return FindOther(key, type);
   return Locate(key, r);
 }
 

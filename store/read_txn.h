@@ -5,9 +5,11 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,6 +33,9 @@ class ReadTxn {
 
   Core& core() const { return *core_; }
   MDB_txn* txn() const { return txn_.get(); }
+  // Whether Find converts roots of other versions of the type asked for
+  // (StoreOptions::convert_types of the handle that began it).
+  void set_convert(bool convert) { convert_ = convert; }
 
   absl::StatusOr<GraphBytes> Find(std::string_view key,
                                   const TypeRef& type) const;
@@ -50,10 +55,18 @@ class ReadTxn {
   // Checks record r's extent and base; maps (or relocates) its graph.
   absl::StatusOr<GraphBytes> Locate(std::string_view key,
                                     const RootRecord& r) const;
+  // Find's slow path: the root at `key` (record r) is not of `type`; read
+  // it converted (store/convert.cc), or say why not.
+  absl::StatusOr<GraphBytes> FindOther(std::string_view key,
+                                       const TypeRef& type) const;
   ReadTxn(std::shared_ptr<Core> core, Txn txn)
       : core_(std::move(core)), txn_(std::move(txn)) {}
   std::shared_ptr<Core> core_;
   Txn txn_;
+  bool convert_ = true;
+  // Converted graphs handed out: kept while this snapshot lives.
+  mutable std::mutex held_mu_;
+  mutable std::vector<std::shared_ptr<const ConvertedGraph>> held_;
 };
 
 template <class F>
@@ -84,6 +97,11 @@ absl::Status ReadTxn::ForEachRoot(std::string_view prefix, F f) const {
   }
   return absl::OkStatus();
 }
+
+// The recorded layout description of `type_id` as of `txn`; as
+// ReadTxn::TypeDescriptionOf.
+absl::StatusOr<std::string> ReadTypeDescription(const Core& core, MDB_txn* txn,
+                                                std::uint64_t type_id);
 
 // Calls f(offset, length, pending) for each extent of free space: the free
 // table's (reusable now; keys BE64 offset), then the pending table's (freed

@@ -94,9 +94,11 @@ absl::StatusOr<std::vector<std::uint64_t>> ListVersions(
 }
 
 // Opens an existing store read-only.
-absl::StatusOr<std::unique_ptr<Store>> OpenExisting(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<Store>> OpenExisting(const std::string& dir,
+                                                   bool convert_types = true) {
   StoreOptions o;
   o.read_only = true;
+  o.convert_types = convert_types;
   o.create_if_missing = false;
   return Store::Open(dir, o);
 }
@@ -425,8 +427,8 @@ absl::StatusOr<ReplicaStatus> GetReplicaStatus(const std::string& dir) {
 // ------------------------------------------------------------------ Replica
 
 absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(
-    const std::string& local) {
-  std::unique_ptr<Replica> r(new Replica(local));
+    const std::string& local, const ReplicaOptions& options) {
+  std::unique_ptr<Replica> r(new Replica(local, options));
   absl::StatusOr<std::optional<std::uint64_t>> current =
       ReadVersionFile(local + "/CURRENT");
   if (!current.ok()) return current.status();
@@ -435,7 +437,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Open(
         Cat("no current version in ", local, " (run a follower first)"));
   }
   absl::StatusOr<std::unique_ptr<Store>> s =
-      OpenExisting(local + "/versions/" + VersionName(**current));
+      OpenExisting(local + "/versions/" + VersionName(**current),
+                   options.convert_types);
   if (!s.ok()) return s.status();
   // CURRENT's stamp stays unset: the first call reads it again (and moves
   // on if it changed meanwhile).
@@ -461,7 +464,8 @@ std::shared_ptr<Store> Replica::CurrentStore() const {
   if (!v.ok() || !*v) return store_;
   if (**v != version_) {
     absl::StatusOr<std::unique_ptr<Store>> s =
-        OpenExisting(local_ + "/versions/" + VersionName(**v));
+        OpenExisting(local_ + "/versions/" + VersionName(**v),
+                     options_.convert_types);
     if (!s.ok()) return store_;  // Keep serving; try again next call.
     store_ = std::shared_ptr<Store>(*std::move(s));
     version_ = **v;
@@ -472,6 +476,10 @@ std::shared_ptr<Store> Replica::CurrentStore() const {
 
 absl::StatusOr<Snapshot> Replica::Read() const {
   return CurrentStore()->Read();
+}
+
+absl::StatusOr<StoreStats> Replica::Stats() const {
+  return CurrentStore()->Stats();
 }
 
 absl::StatusOr<std::vector<std::string>> Replica::Keys(

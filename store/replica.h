@@ -129,11 +129,17 @@ absl::StatusOr<ReplicaStatus> GetReplicaStatus(const std::string& dir);
 // when it changed; what was returned before keeps its own version. A switch
 // never fails a call: if the new version cannot be opened, the old one goes
 // on serving. Thread-safe.
+struct ReplicaOptions {
+  // Roots of another version of the type asked for are read converted (see
+  // StoreOptions::convert_types); false: FailedPrecondition instead.
+  bool convert_types = true;
+};
+
 class Replica {
  public:
   // Errors: NotFound (no current version in `local`), and Store::Open's.
   static absl::StatusOr<std::unique_ptr<Replica>> Open(
-      const std::string& local);
+      const std::string& local, const ReplicaOptions& options = {});
 
   // A snapshot of the current version. Errors: Store::Read's.
   absl::StatusOr<Snapshot> Read() const;
@@ -154,15 +160,21 @@ class Replica {
   absl::StatusOr<std::vector<std::string>> Keys(
       std::string_view prefix = "") const;
 
+  // The current version's Store::Stats (how many roots this process read
+  // converted: graphs_converted, bytes_converted).
+  absl::StatusOr<StoreStats> Stats() const;
+
   // The version the last call used.
   std::uint64_t version() const;
 
  private:
-  explicit Replica(std::string local) : local_(std::move(local)) {}
+  Replica(std::string local, const ReplicaOptions& options)
+      : local_(std::move(local)), options_(options) {}
   // The current version's store, switching first if CURRENT changed.
   std::shared_ptr<Store> CurrentStore() const;
 
   const std::string local_;
+  const ReplicaOptions options_;
   mutable std::mutex mu_;
   mutable std::shared_ptr<Store> store_;
   mutable std::uint64_t version_ = 0;

@@ -171,15 +171,18 @@ absl::Status WriteBatch::Commit() {
 
 // ---------------------------------------------------------------- Store
 
-Store::Store(std::shared_ptr<Core> core, bool read_only)
-    : core_(std::move(core)), read_only_(read_only) {}
+Store::Store(std::shared_ptr<Core> core, bool read_only, bool convert_types)
+    : core_(std::move(core)),
+      read_only_(read_only),
+      convert_types_(convert_types) {}
 Store::~Store() = default;
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(
     const std::string& dir, const StoreOptions& options) {
   absl::StatusOr<std::shared_ptr<Core>> core = Core::Open(dir, options);
   if (!core.ok()) return core.status();
-  return std::unique_ptr<Store>(new Store(*std::move(core), options.read_only));
+  return std::unique_ptr<Store>(
+      new Store(*std::move(core), options.read_only, options.convert_types));
 }
 
 const std::string& Store::dir() const { return core_->dir(); }
@@ -188,6 +191,7 @@ std::uintptr_t Store::base_address() const { return core_->base(); }
 absl::StatusOr<Snapshot> Store::Read() const {
   absl::StatusOr<std::shared_ptr<ReadTxn>> txn = ReadTxn::Begin(core_);
   if (!txn.ok()) return txn.status();
+  (*txn)->set_convert(convert_types_);
   return Snapshot(*std::move(txn));
 }
 
@@ -273,6 +277,7 @@ absl::StatusOr<StoreStats> Store::Stats() const {
   st.graphs_relocated = u.graphs_relocated;
   st.bytes_relocated = u.bytes_relocated;
   st.address_reserved = u.address_reserved;
+  std::tie(st.graphs_converted, st.bytes_converted) = core_->converted();
   return st;
 }
 

@@ -223,6 +223,26 @@ class WriteBatch {
                                       std::string_view description,
                                       std::string_view json,
                                       std::string_view member = "");
+  // Rewrites the root at `key` in T's layout, converted by the rules Get<T>
+  // reads it by (ConvertGraph, ancient/schema_graph.h), so that readers
+  // built with T read it in place again, with no conversion. Readers that
+  // hold the old version keep it until they let go; readers still built
+  // with the old type then read the new one converted (if it converts back).
+  // A root already of T's type is left as it is (its place is returned).
+  // Errors: NotFound (no such key; no description recorded for it);
+  //   FailedPrecondition (the types do not convert, naming the first path
+  //   and why; a value that cannot convert); DataLoss (damaged root);
+  //   Share's.
+  template <class T>
+  absl::StatusOr<ShareInfo> Migrate(std::string_view key) {
+    return MigrateTo(key, store_internal::TypeOf<T>());
+  }
+  // The same to the type `description` names (as TypeDescription returns
+  // it; what `ancientctl migrate` does): fields the stored type lacks are
+  // zeros (0, "", empty), as no C++ type is there to give defaults.
+  // Errors: Migrate's; InvalidArgument (a description that does not parse).
+  absl::StatusOr<ShareInfo> Migrate(std::string_view key,
+                                    std::string_view description);
   // Deletes `key`; NotFound if absent (the batch stays usable).
   absl::Status Delete(std::string_view key);
   // Commits every change, or none. The batch is finished either way.
@@ -239,6 +259,8 @@ class WriteBatch {
   absl::StatusOr<ShareInfo> ShareMarked(std::string_view key,
                                         const store_internal::TypeRef& type,
                                         store_internal::GraphMarkFn mark);
+  absl::StatusOr<ShareInfo> MigrateTo(std::string_view key,
+                                      const store_internal::TypeRef& type);
   std::unique_ptr<store_internal::WriteTxn> txn_;
 };
 
@@ -300,6 +322,16 @@ class Store {
                                       std::string_view description,
                                       std::string_view json,
                                       std::string_view member = "");
+
+  // WriteBatch::Migrate in a batch of its own (same errors).
+  template <class T>
+  absl::StatusOr<ShareInfo> Migrate(std::string_view key) {
+    return InBatch([&](WriteBatch& b) { return b.Migrate<T>(key); });
+  }
+  absl::StatusOr<ShareInfo> Migrate(std::string_view key,
+                                    std::string_view description) {
+    return InBatch([&](WriteBatch& b) { return b.Migrate(key, description); });
+  }
 
   // Removes `key`. Its space is reused once no reader can see it.
   // Errors: NotFound (absent), InvalidArgument (bad key), FailedPrecondition
@@ -380,9 +412,22 @@ class Store {
   std::uintptr_t base_address() const;
 
  private:
-  Store(std::shared_ptr<store_internal::Core> core, bool read_only);
+  Store(std::shared_ptr<store_internal::Core> core, bool read_only,
+        bool convert_types);
   std::shared_ptr<store_internal::Core> core_;
-  const bool read_only_;  // this handle, whatever the environment's mode
+  const bool read_only_;      // this handle, whatever the environment's mode
+  const bool convert_types_;  // StoreOptions::convert_types
+  // f(batch) in a batch of its own, committed when f succeeds.
+  template <class F>
+  absl::StatusOr<ShareInfo> InBatch(F f) {
+    absl::StatusOr<WriteBatch> batch = Write();
+    if (!batch.ok()) return batch.status();
+    absl::StatusOr<ShareInfo> info = f(*batch);
+    if (!info.ok()) return info.status();
+    absl::Status s = batch->Commit();
+    if (!s.ok()) return s;
+    return info;
+  }
 };
 
 }  // namespace ancient

@@ -36,6 +36,13 @@ class WriteTxn {
   absl::Status Delete(std::string_view key);
   absl::Status Commit();
 
+  // For Migrate (store/convert.cc): the root at `key` converted to `type`
+  // (its structs' defaults from type.defaults, else zeros), or nullopt with
+  // *current set when it has that type already.
+  absl::StatusOr<std::optional<FlatGraph>> Converted(std::string_view key,
+                                                     const TypeRef& type,
+                                                     ShareInfo* current);
+
   // For CopyTo: places raw bytes (a graph written for `old_base` plus its
   // relocation record) at a chosen offset or, if offset is nullopt, wherever
   // there is room; relocates them to this store's base.
