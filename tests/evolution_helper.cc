@@ -1,6 +1,6 @@
 // One release of a program (built twice: EVOLUTION_RELEASE 1 and 2) that
 // shares and reads cities with its own version of the type:
-//   evolution_helper share DIR N        shares N cities at "cities"
+//   evolution_helper share DIR N [KEY]  shares N cities at KEY ("cities")
 //   evolution_helper read DIR           reads "cities" as its type; prints
 //                                       "COUNT n POP p FOUNDED f CONVERTED c"
 //   evolution_helper follow REPO LOCAL  FollowOnce, then reads "cities"
@@ -17,11 +17,9 @@
 
 namespace {
 
+using Cities = evolution::Mine;
 #if EVOLUTION_RELEASE == 1
-using Cities = evolution::V1;
 constexpr int kFounded = -1;  // release 1 has no such field
-#else
-using Cities = evolution::V2;
 #endif
 
 int Fail(const absl::Status& s) {
@@ -47,10 +45,10 @@ void Print(const Root& root, std::uint64_t converted) {
 
 int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "";
-  if (cmd == "share" && argc == 4) {
+  if (cmd == "share" && (argc == 4 || argc == 5)) {
     auto store = ancient::Store::Open(argv[2]);
     if (!store.ok()) return Fail(store.status());
-    auto info = (*store)->Share("cities",
+    auto info = (*store)->Share(argc == 5 ? argv[4] : "cities",
                                 evolution::Cities<Cities>(std::atoi(argv[3])));
     return info.ok() ? 0 : Fail(info.status());
   }
@@ -78,8 +76,9 @@ int main(int argc, char** argv) {
     Print(*root, st->graphs_converted);
     return 0;
   }
-  std::fprintf(stderr,
-               "usage: evolution_helper share DIR N | read DIR | follow REPO "
-               "LOCAL\n");
+  std::fprintf(
+      stderr,
+      "usage: evolution_helper share DIR N [KEY] | read DIR | follow REPO "
+      "LOCAL\n");
   return 2;
 }

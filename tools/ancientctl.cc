@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,8 @@ ABSL_FLAG(std::string, path, "",
           "get: print only this part of the root (e.g. next.a.word)");
 ABSL_FLAG(bool, compact, false, "copy: pack live graphs together");
 ABSL_FLAG(bool, l, false, "ls: add each root's full type (its schema)");
+ABSL_FLAG(bool, description, false,
+          "schema: print the raw layout description (for migrate --type)");
 ABSL_FLAG(int, readers, 4, "demo: reader processes to start");
 ABSL_FLAG(std::string, words, "",
           "demo: the word list (default /usr/share/dict/words, else the "
@@ -183,6 +186,12 @@ int Ls(const Strings& a) {
 int SchemaCommand(const Strings& a) {
   auto snap = ReadExisting(a[0]);
   if (!snap.ok()) return Fail(snap.status());
+  if (absl::GetFlag(FLAGS_description)) {
+    absl::StatusOr<std::string> d = snap->TypeDescription(a[1]);
+    if (!d.ok()) return Fail(d.status());
+    std::printf("%s\n", d->c_str());
+    return kExitOk;
+  }
   absl::StatusOr<std::string> schema = SchemaText(*snap, a[1]);
   if (!schema.ok()) return Fail(schema.status());
   std::printf("%s", schema->c_str());
@@ -213,6 +222,25 @@ int Stat(const Strings& a) {
       st->lmdb_file_bytes, st->base_address, st->max_size, st->readers,
       st->relocated ? "yes" : "no", st->graphs_relocated, st->bytes_relocated,
       st->address_reserved);
+  // Types shared in more than one layout: a program reads the roots of the
+  // layouts it was not built with converted (once per graph, in private
+  // memory) until they are migrated.
+  auto snap = (*store)->Read();
+  if (!snap.ok()) return Fail(snap.status());
+  auto roots = snap->List();
+  if (!roots.ok()) return Fail(roots.status());
+  std::map<std::string, std::map<std::uint64_t, int>> layouts;
+  for (const auto& r : *roots) ++layouts[r.type_name][r.type_id];
+  for (const auto& [name, ids] : layouts) {
+    if (ids.size() < 2) continue;
+    std::printf("type %s in %zu layouts:", name.c_str(), ids.size());
+    for (const auto& [id, n] : ids) {
+      std::printf(" %#lx (%d roots)", static_cast<unsigned long>(id), n);
+    }
+    std::printf(
+        " -- readers convert the layouts they were not built with; "
+        "see `ancientctl migrate`\n");
+  }
   return kExitOk;
 }
 
@@ -275,10 +303,22 @@ const Command kCommands[] = {
      "Lists keys (starting with PREFIX) with type and size; with -l, each "
      "root's full type as the store recorded it.",
      1, 2, Ls},
-    {"schema", "DIR KEY",
+    {"schema", "DIR KEY [--description]",
      "Prints the type of the root at KEY, C++-like (struct definitions with "
-     "their fields), as the store recorded it: no C++ definition needed.",
+     "their fields), as the store recorded it: no C++ definition needed. "
+     "With --description, the raw layout description instead (what "
+     "`migrate --type` and `dump` use).",
      2, 2, SchemaCommand},
+    {"migrate", "DIR KEY (--type FILE | --like STORE:KEY)",
+     "Rewrites the root at KEY in another version of its type, in one "
+     "commit, so that programs built with that version read it in place "
+     "again: fields matched by name, numbers widened, the rules of "
+     "README's 'Changing types'. Fields the old type lacks become zero or "
+     "empty (no C++ defaults here; Store::Migrate<T> uses T's). The target "
+     "type: a file holding its description (`schema --description`), or the "
+     "type of the root KEY of another store. Readers holding the old version "
+     "keep it until they let go.",
+     2, 2, MigrateCommand},
     {"dump", "DIR [PREFIX]",
      "Writes every root (starting with PREFIX) as JSON lines on stdout: a "
      "header line, then {\"key\": ..., \"type\": DESCRIPTION, \"value\": "

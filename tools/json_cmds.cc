@@ -16,6 +16,11 @@
 #include "tools/cli_util.h"
 
 ABSL_FLAG(bool, replace, false, "load: replace keys the store holds already");
+ABSL_FLAG(std::string, type, "",
+          "migrate: a file holding the target type's description (as "
+          "`schema --description` prints it; '-': stdin)");
+ABSL_FLAG(std::string, like, "",
+          "migrate: STORE:KEY, a root whose recorded type is the target");
 
 namespace ancientctl {
 namespace {
@@ -138,6 +143,72 @@ int LoadCommand(const std::vector<std::string>& args) {
   std::printf("loaded %lu roots (%lu bytes of JSON) in %.3f s\n",
               static_cast<unsigned long>(count),
               static_cast<unsigned long>(bytes), SecondsSince(t0));
+  return kExitOk;
+}
+
+namespace {
+
+// The target type of `migrate`: from --type FILE or --like STORE:KEY.
+absl::StatusOr<std::string> TargetType() {
+  const std::string file = absl::GetFlag(FLAGS_type);
+  const std::string like = absl::GetFlag(FLAGS_like);
+  if (file.empty() == like.empty()) {
+    return absl::InvalidArgumentError(
+        "migrate needs exactly one of --type FILE or --like STORE:KEY");
+  }
+  if (!file.empty()) {
+    absl::StatusOr<std::string> d = ReadInput(file);
+    if (!d.ok()) return d.status();
+    while (!d->empty() && (d->back() == '\n' || d->back() == '\r')) {
+      d->pop_back();
+    }
+    return d;
+  }
+  const std::size_t colon = like.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == like.size()) {
+    return absl::InvalidArgumentError("--like wants STORE:KEY, not '" + like +
+                                      "'");
+  }
+  ancient::StoreOptions o;
+  o.read_only = true;
+  o.create_if_missing = false;
+  auto other = ancient::Store::Open(like.substr(0, colon), o);
+  if (!other.ok()) return other.status();
+  auto snap = (*other)->Read();
+  if (!snap.ok()) return snap.status();
+  return snap->TypeDescription(like.substr(colon + 1));
+}
+
+}  // namespace
+
+int MigrateCommand(const std::vector<std::string>& args) {
+  absl::StatusOr<std::string> type = TargetType();
+  if (!type.ok()) return Fail(type.status());
+  absl::StatusOr<ancient::Schema> schema = ancient::Schema::Parse(*type);
+  if (!schema.ok()) {
+    return Fail(absl::StrCat("the target type: ", schema.status().message()));
+  }
+  ancient::StoreOptions o;
+  o.create_if_missing = false;
+  auto store = ancient::Store::Open(args[0], o);
+  if (!store.ok()) return Fail(store.status());
+  auto before = (*store)->Read();
+  if (!before.ok()) return Fail(before.status());
+  auto info = before->Info(args[1]);
+  if (!info.ok()) return Fail(info.status());
+  absl::StatusOr<ancient::ShareInfo> done = (*store)->Migrate(args[1], *type);
+  if (!done.ok()) return Fail(done.status());
+  if (info->type_id == ancient::TypeIdOf(*type)) {
+    std::printf("%s: already %s; nothing written\n", args[1].c_str(),
+                schema->TypeName().c_str());
+  } else {
+    std::printf("%s: %s (%lu bytes) -> %s (%lu bytes at offset %lu)\n",
+                args[1].c_str(), info->type_name.c_str(),
+                static_cast<unsigned long>(info->size_bytes),
+                schema->TypeName().c_str(),
+                static_cast<unsigned long>(done->size_bytes),
+                static_cast<unsigned long>(done->offset));
+  }
   return kExitOk;
 }
 

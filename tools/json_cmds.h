@@ -13,6 +13,8 @@ namespace ancientctl {
 int DumpCommand(const std::vector<std::string>& args);
 // load DIR [FILE] [--replace]
 int LoadCommand(const std::vector<std::string>& args);
+// migrate DIR KEY (--type FILE | --like STORE:KEY)
+int MigrateCommand(const std::vector<std::string>& args);
 
 }  // namespace ancientctl
 
