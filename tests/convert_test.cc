@@ -19,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "ancient/ancient.h"
 #include "ancient/schema_graph.h"
 
@@ -394,6 +395,36 @@ TEST(Convert, CheckConvertibleOnTypesAlone) {
   absl::Status back = ancient::CheckConvertible(town, city);
   EXPECT_EQ(back.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(ancient::CheckConvertible(city, city).ok());
+}
+
+}  // namespace
+
+namespace {
+
+// A set of pairs was once described as a map ("set<u8,string>"), which no
+// schema parses: its roots could not be read without their C++ type, nor
+// converted. Found by tests/fuzz/convert_fuzzer.cc.
+TEST(Convert, SetsOfPairsAreDescribedAsSets) {
+  using S = std::set<std::pair<std::uint8_t, std::string>>;
+  EXPECT_EQ(ancient::TypeName<S>(), "set<pair<u8,string>>");
+  EXPECT_TRUE(Schema::Parse(ancient::TypeDescription<S>()).ok());
+  using H = absl::flat_hash_set<std::pair<std::int32_t, std::int32_t>>;
+  EXPECT_TRUE(Schema::Parse(ancient::TypeDescription<H>()).ok());
+  S s{{1, "b"}, {1, "a"}, {200, ""}};
+  auto t = Convert<std::set<std::pair<std::int16_t, std::string>>>(s);
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ((*t)->size(), 3u);
+  EXPECT_EQ((**t)[2].first, 200);
+  EXPECT_EQ((**t)[0].second.view(), "a");
+  H h{{1, 2}, {-3, 4}};
+  auto th =
+      Convert<absl::flat_hash_set<std::pair<std::int64_t, std::int32_t>>>(h);
+  ASSERT_TRUE(th.ok()) << th.status();
+  ASSERT_EQ((*th)->size(), 2u);
+  for (const auto& e : **th) {
+    EXPECT_TRUE((*th)->contains(e)) << e.first;  // in its new bucket
+    EXPECT_EQ(e.first == -3 ? 4 : 2, e.second);
+  }
 }
 
 }  // namespace

@@ -462,12 +462,13 @@ inline constexpr char kSetName[] = "set";
 inline constexpr char kHashMapName[] = "hash_map";
 inline constexpr char kHashSetName[] = "hash_set";
 
-// "name<K,V>" for maps (E a pair), "name<K>" for sets.
-template <class E>
+// "name<K,V>" for maps (E their entry pair), "name<K>" for sets (E their
+// key, which may be a pair: "set<pair<K,V>>").
+template <class E, bool kEntries>
 void DescribeContainer(Describer& d, const char* name) {
   d.Append(name);
   d.Append("<");
-  if constexpr (PairLike<E>) {
+  if constexpr (kEntries) {
     DescribeList<std::remove_const_t<typename E::first_type>,
                  typename E::second_type>(d);
   } else {
@@ -478,12 +479,12 @@ void DescribeContainer(Describer& d, const char* name) {
 
 template <class C, class E, class F, const char* kName>
 void SortedLayout<C, E, F, kName>::Describe(Describer& d) {
-  DescribeContainer<E>(d, kName);
+  DescribeContainer<E, kName == kMapName>(d, kName);
 }
 
 template <class C, class E, class F, const char* kName>
 void HashedLayout<C, E, F, kName>::Describe(Describer& d) {
-  DescribeContainer<E>(d, kName);
+  DescribeContainer<E, kName == kHashMapName>(d, kName);
 }
 
 template <class T>
