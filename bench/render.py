@@ -2,7 +2,7 @@
 """Renders BENCHMARKS.md and PNG charts from the results of tools/bench.
 
 Reads bench/results/peers.json (Google Benchmark JSON), bench/results/open.jsonl
-(open_bench), bench/results/mark.json, json.json and mark_big.json; writes BENCHMARKS.md and
+(open_bench), bench/results/mark.json, json.json, convert.json and mark_big.json; writes BENCHMARKS.md and
 bench/results/*.png (with gnuplot). Every figure comes from the one run.
 """
 import json
@@ -372,6 +372,51 @@ def main():
                 % (fmt_time(lines_b["s"]), lines_b["bps"] / 1e6,
                    fmt_time(tojson["s"]), tojson["bps"] / 1e6,
                    fmt_time(wv["s"]), wv["bps"] / 1e6))
+    conv_path = os.path.join(RES, "convert.json")
+    if os.path.exists(conv_path):
+        cb, _ = load_gbench("convert.json")
+
+        def pick(prefix):
+            for k, v in cb.items():
+                if k == prefix or k.startswith(prefix + "/"):
+                    return v
+            return None
+        add("## Reading old types through new ones (issue 17)\n")
+        add("`convert_bench`: a graph written with one release of a type, "
+            "converted into the next release's layout (`ConvertGraph`, what "
+            "`Get<T>` does once per graph when the store holds another "
+            "version of T: the source checked by schema first, then "
+            "converted, then placed in private memory) beside `Mark` of the "
+            "same data, in MiB of graph a second. Target: conversion at >= "
+            "50% of Mark's speed. Private memory: the converted graph (and, "
+            "while converting, a sharing table of 8 bytes per 8 bytes of "
+            "source graph when it holds pointers).\n")
+        add("| data (change) | graph | Mark | Mark MiB/s | convert | convert MiB/s | converted | ratio | target |")
+        add("|---|---|---|---|---|---|---|---|---|")
+        for name, label in (("Trie", "trie, 1.65M nodes (a field added)"),
+                            ("Map", "4M-entry hash map (vector<i64> to vector<f64>)"),
+                            ("Graph", "1M-node graph (a string field added)")):
+            m, c = pick("BM_Mark" + name), pick("BM_Convert" + name)
+            if not m or not c:
+                continue
+            ratio = c["bps"] / m["bps"]
+            add("| %s | %.0f MiB | %s | %.0f | %s | %.0f | %.0f MiB | %.2f | %s |"
+                % (label, c["raw"]["graph_mib"], fmt_time(m["s"]),
+                   m["bps"] / 2**20, fmt_time(c["s"]), c["bps"] / 2**20,
+                   c["raw"]["converted_mib"], ratio, verdict(ratio >= 0.5)))
+        add("")
+        mg = pick("BM_MigrateMap")
+        if mg:
+            add("`Store::Migrate` of the 4M-entry map (%.0f MiB graph) to its "
+                "next release: %s for the whole commit (read, convert, write; "
+                "kNoSync); the arena grew by %.0f MiB (the new graph, beside the "
+                "old one until no reader holds it; then the old one's space is "
+                "reused).\n" % (mg["raw"]["old_graph_mib"], fmt_time(mg["s"]),
+                                 mg["raw"]["arena_growth_mib"]))
+        add("Same-type reads are unchanged: `Get<T>` still compares one "
+            "TypeId and goes to conversion only when it differs (the "
+            "`peers_bench` traversal and root lookup figures above are from "
+            "the same code path as before).\n")
     add("## Concurrent readers (random map lookups, separate processes)\n")
     add("| processes | lookups/s | private memory per reader |")
     add("|---|---|---|")

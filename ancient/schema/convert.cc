@@ -44,9 +44,10 @@ class Converter {
     Alloc(to_[0].size, 64);
     Put(root, 0, 0);
     while (!tasks_.empty() && error_.ok()) {
-      const Task t = std::move(tasks_.front());
+      const Task t = tasks_.front();
       tasks_.pop_front();
       RunTask(t);
+      if (t.order >= 0) orders_[t.order] = {};
     }
     return error_;
   }
@@ -56,7 +57,7 @@ class Converter {
   struct Task {
     const Plan* plan;  // nullptr: Values (node `value`)
     std::uint64_t from, to, count;
-    std::vector<std::uint64_t> order;  // target index per element, or none
+    std::int32_t order = -1;  // orders_[order]: target index per element
     int value = 0;
     bool object = false;
   };
@@ -98,6 +99,10 @@ class Converter {
   void Value(int value, const View& v, std::uint64_t s, std::uint64_t t);
   void Zero(int node, std::uint64_t t);
   void RunTask(const Task& task);
+  // The target of the object at `from` (side 0 or a default's) as plan
+  // `e` converts it, or 0 when not converted yet; Remember records it.
+  std::uint64_t Seen(const Plan& e, std::uint64_t from) const;
+  void Remember(const Plan& e, std::uint64_t from, std::uint64_t to);
   // The converted key of a set's element or a map's entry at s.
   void KeyOf(const Plan& key, const View& v, std::uint64_t s, Key* out) const;
   std::uint64_t HashOf(int node, const Key& k, std::size_t* i) const;
@@ -113,16 +118,21 @@ class Converter {
   std::deque<Task> tasks_;
   // Objects reached by pointers, converted once: (side, offset, target
   // node) -> target offset.
-  struct Seen {
+  struct SeenKey {
     int side, t;
     std::uint64_t off;
-    bool operator==(const Seen&) const = default;
+    bool operator==(const SeenKey&) const = default;
     template <class H>
-    friend H AbslHashValue(H h, const Seen& s) {
+    friend H AbslHashValue(H h, const SeenKey& s) {
       return H::combine(std::move(h), s.side, s.t, s.off);
     }
   };
-  absl::flat_hash_map<Seen, std::uint64_t> seen_;
+  absl::flat_hash_map<SeenKey, std::uint64_t> seen_;
+  // The common case, side 0, dense: (target node << 48) | (target + 1) per
+  // source offset / 8 (pointees are 8-aligned in practice; others and
+  // targets past 2^48 use seen_). Allocated at the first pointer.
+  std::vector<std::uint64_t> dense_;
+  std::vector<std::vector<std::uint64_t>> orders_;
   absl::Status error_;
 };
 
@@ -245,7 +255,7 @@ void Converter::Array(const Plan& elem, const View& v, std::uint64_t s,
   if (elem.copy) {
     std::memcpy(g_->bytes_.data() + data, v.at(from), n * b.size);
   } else {
-    tasks_.push_back(Task{&elem, from, data, n, {}});
+    tasks_.push_back(Task{&elem, from, data, n});
   }
 }
 
@@ -258,12 +268,35 @@ void Converter::Pointer(const Plan& p, const View& v, std::uint64_t s,
   const Node& b = to_[e.t];
   std::uint64_t from = 0;
   v.Range(ptr, 1, a.size, a.align, &from);
-  auto [it, fresh] = seen_.try_emplace(Seen{e.side, e.t, from}, 0);
-  if (fresh) {
-    it->second = Alloc(b.size, b.align);
-    tasks_.push_back(Task{&e, from, it->second, 1, {}});
+  std::uint64_t target = Seen(e, from);
+  if (target == 0) {
+    target = Alloc(b.size, b.align);
+    Remember(e, from, target);
+    tasks_.push_back(Task{&e, from, target, 1});
   }
-  StorePointer(t, it->second);
+  StorePointer(t, target);
+}
+
+std::uint64_t Converter::Seen(const Plan& e, std::uint64_t from) const {
+  if (e.side == 0 && from % 8 == 0 && !dense_.empty()) {
+    const std::uint64_t d = dense_[from / 8];
+    if (d == 0) return 0;
+    if (static_cast<int>(d >> 48) == e.t) return (d & ((1ull << 48) - 1)) - 1;
+  }
+  auto it = seen_.find(SeenKey{e.side, e.t, from});
+  return it == seen_.end() ? 0 : it->second;
+}
+
+void Converter::Remember(const Plan& e, std::uint64_t from, std::uint64_t to) {
+  if (e.side == 0 && from % 8 == 0 && e.t < 0xffff && to < (1ull << 47)) {
+    if (dense_.empty()) dense_.resize(views_[0].size() / 8 + 1);
+    std::uint64_t& d = dense_[from / 8];
+    if (d == 0) {
+      d = (static_cast<std::uint64_t>(e.t) << 48) | (to + 1);
+      return;
+    }
+  }
+  seen_[SeenKey{e.side, e.t, from}] = to;
 }
 
 void Converter::KeyOf(const Plan& key, const View& v, std::uint64_t s,
@@ -396,7 +429,12 @@ void Converter::Keyed(const Plan& p, const View& v, std::uint64_t s,
   if (elem.copy && order.empty()) {
     std::memcpy(g_->bytes_.data() + data, v.at(from), n * te.size);
   } else {
-    tasks_.push_back(Task{&elem, from, data, n, std::move(order)});
+    Task task{&elem, from, data, n};
+    if (!order.empty()) {
+      task.order = static_cast<std::int32_t>(orders_.size());
+      orders_.push_back(std::move(order));
+    }
+    tasks_.push_back(task);
   }
 }
 
@@ -417,7 +455,7 @@ void Converter::Value(int value, const View& v, std::uint64_t s,
     Store<std::uint64_t>(t + 8, n);
     std::uint64_t from = 0;
     v.Range(v.Load<std::uint64_t>(s), n, e.size, e.align, &from);
-    Task task{nullptr, from, data, n, {}};
+    Task task{nullptr, from, data, n};
     task.value = value;
     task.object = type == 6;
     tasks_.push_back(std::move(task));
@@ -442,9 +480,15 @@ void Converter::RunTask(const Task& task) {
   }
   const std::uint64_t fs = From(*task.plan).size;
   const std::uint64_t ts = to_[task.plan->t].size;
+  if (task.order < 0) {
+    for (std::uint64_t i = 0; i < task.count; ++i) {
+      Put(*task.plan, task.from + i * fs, task.to + i * ts);
+    }
+    return;
+  }
+  const std::vector<std::uint64_t>& order = orders_[task.order];
   for (std::uint64_t i = 0; i < task.count; ++i) {
-    const std::uint64_t at = task.order.empty() ? i : task.order[i];
-    Put(*task.plan, task.from + i * fs, task.to + at * ts);
+    Put(*task.plan, task.from + i * fs, task.to + order[i] * ts);
   }
 }
 
