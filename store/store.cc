@@ -23,6 +23,18 @@ using store_internal::WriteTxn;
 
 // ------------------------------------------------------------- Snapshot
 
+absl::StatusOr<Snapshot::RawRoot> Snapshot::GetRaw(std::string_view key) const {
+  store_internal::RootRecord r;
+  absl::StatusOr<GraphBytes> g = txn_->FindUntyped(key, &r);
+  if (!g.ok()) return g.status();
+  return RawRoot{*g, r.type_id, r.checksum};
+}
+
+absl::StatusOr<std::string> Snapshot::TypeDescriptionOf(
+    std::uint64_t type_id) const {
+  return txn_->TypeDescriptionOf(type_id);
+}
+
 absl::StatusOr<GraphBytes> Snapshot::Find(
     std::string_view key, const store_internal::TypeRef& type) const {
   return txn_->Find(key, type);

@@ -152,6 +152,22 @@ class Snapshot {
   // description does not hash to the root's TypeId.
   absl::StatusOr<std::string> TypeDescription(std::string_view key) const;
 
+  // The graph at `key` whatever its type, for readers without its C++ type
+  // (the Python module): its bytes where this process reads them, its
+  // TypeId and checksum. Only its extent is checked: check its contents
+  // (VerifyGraph by schema, with TypeDescriptionOf(type_id)) before
+  // following a pointer in it. Valid while this Snapshot lives.
+  // Errors: as Get's, but no FailedPrecondition for the type.
+  struct RawRoot {
+    GraphBytes graph;
+    std::uint64_t type_id;
+    std::uint64_t checksum;
+  };
+  absl::StatusOr<RawRoot> GetRaw(std::string_view key) const;
+  // The layout description recorded for `type_id`. Errors: NotFound (none
+  //   recorded), DataLoss (it does not hash to the id).
+  absl::StatusOr<std::string> TypeDescriptionOf(std::uint64_t type_id) const;
+
   // The root at `key` (or the part `options.path` names) as JSON, read
   // through the layout description the store recorded for it: no C++ type
   // needed. The form is documented in ancient/schema_graph.h. The whole
