@@ -2,7 +2,8 @@
 """Renders BENCHMARKS.md and PNG charts from the results of tools/bench.
 
 Reads bench/results/peers.json (Google Benchmark JSON), bench/results/open.jsonl
-(open_bench), bench/results/mark.json, json.json, convert.json and mark_big.json; writes BENCHMARKS.md and
+(open_bench), bench/results/mark.json, json.json, convert.json, python.json
+and mark_big.json; writes BENCHMARKS.md and
 bench/results/*.png (with gnuplot). Every figure comes from the one run.
 """
 import json
@@ -417,6 +418,70 @@ def main():
             "TypeId and goes to conversion only when it differs (the "
             "`peers_bench` traversal and root lookup figures above are from "
             "the same code path as before).\n")
+    py_path = os.path.join(RES, "python.json")
+    if os.path.exists(py_path):
+        with open(py_path) as f:
+            pb = json.load(f)
+        r = pb["per_op_ns"]
+        add("## Python: reading in place (issue 19)\n")
+        add("`bench/python_bench.py` (Debian's Python 3.11, the module built "
+            "with `-c opt`), one run, peers holding the same data: a dict or "
+            "list, py-lmdb 1.4 (`get` of an 8-byte value + `struct.unpack`), "
+            "Debian's marisa 0.2.6 bindings (a lookup through an `Agent`). "
+            "Best of 3 loops of %d operations; ns per operation.\n" % 300000)
+        rows = (
+            ("root lookup (`store[key]`)", "root_lookup_ancient",
+             "py-lmdb `env.begin().get(k)`", "get_pylmdb_new_txn"),
+            ("", None, "py-lmdb `txn.get(k)` in an open txn",
+             "get_pylmdb_open_txn"),
+            ("struct field", "struct_field_ancient", "dict item",
+             "struct_field_dict"),
+            ("vector index (10M)", "vector_index_ancient", "list index",
+             "vector_index_list"),
+            ("map lookup by str, %dM entries" % (pb["map_entries"] // 10**6),
+             "map_lookup_ancient_4m", "dict", "map_lookup_dict_4m"),
+            ("word map lookup (sorted, %s words)" % "99k",
+             "word_lookup_ancient", "dict", "word_lookup_dict"),
+            ("", None, "marisa-trie lookup", "word_lookup_marisa"),
+            ("iteration, per element", "iterate_ancient", "list",
+             "iterate_list"),
+            ("numpy.asarray(view).sum(), per element", "numpy_sum_ancient",
+             "", None))
+        add("| operation | ancient | peer | peer's |")
+        add("|---|---|---|---|")
+        for label, ours, peer, theirs in rows:
+            add("| %s | %s | %s | %s |" % (
+                label, "%.0f" % r[ours] if ours else "",
+                peer, "%.0f" % r[theirs] if theirs else ""))
+        add("")
+        lk = r["root_lookup_ancient"]
+        add("Targets: a struct field <= 150 ns: %.0f ns, %s; a root lookup "
+            ">= 2.5x faster than py-lmdb's get (%.0f ns with a new txn): "
+            "%.2fx, %s; a map lookup by key within 3x of a dict's: %.1fx, %s.\n"
+            % (r["struct_field_ancient"],
+               verdict(r["struct_field_ancient"] <= 150),
+               r["get_pylmdb_new_txn"], r["get_pylmdb_new_txn"] / lk,
+               verdict(r["get_pylmdb_new_txn"] / lk >= 2.5),
+               r["map_lookup_ancient_4m"] / r["map_lookup_dict_4m"],
+               verdict(r["map_lookup_ancient_4m"] / r["map_lookup_dict_4m"] <= 3)))
+        add("Time to first read in a fresh interpreter (interpreter start-up "
+            "subtracted): open the store and read the last element, against "
+            "`pickle.load` of a list of the same numbers and reading it.\n")
+        add("| data | pickle file | ancient | pickle.load |")
+        add("|---|---|---|---|")
+        for label, v in pb["first_read"].items():
+            add("| %s elements | %.1f MiB | %s | %s |" % (
+                "{:,}".format(v["elements"]), v["pickle_bytes"] / 2**20,
+                fmt_time(v["ancient_s"]), fmt_time(v["pickle_s"])))
+        add("")
+        fv, fl = pb["fork16_view_kib"], pb["fork16_list_kib"]
+        add("Forked workers (16, each iterating all %s elements; the parent "
+            "made the view, or the list, before forking): private memory "
+            "growth per worker (Private_Clean + Private_Dirty of "
+            "/proc/PID/smaps_rollup): ancient view %d-%d KiB; Python list "
+            "%.0f-%.0f MiB, %.0f MiB for all 16.\n"
+            % ("{:,}".format(pb["big_elements"]), min(fv), max(fv),
+               min(fl) / 1024, max(fl) / 1024, sum(fl) / 1024))
     add("## Concurrent readers (random map lookups, separate processes)\n")
     add("| processes | lookups/s | private memory per reader |")
     add("|---|---|---|")

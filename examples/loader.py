@@ -50,8 +50,9 @@ def main():
         if pid == 0:
             before = private_kib()
             total = sum(ds[i] for i in range(w, len(ds), workers))
-            print(f"worker {w}: sum {total}, private memory "
-                  f"+{private_kib() - before} KiB", flush=True)
+            line = (f"worker {w}: sum {total}, private memory "
+                    f"+{private_kib() - before} KiB\n")
+            os.write(1, line.encode())  # one write: lines never interleave
             os._exit(0)
         pids.append(pid)
     ok = all(os.waitpid(p, 0)[1] == 0 for p in pids)

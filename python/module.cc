@@ -176,11 +176,25 @@ class PyStore {
     return p;
   }
 
-  PySnapshot Snapshot() const {
+  // A snapshot of the latest version. Reads through the store reuse one
+  // while no commit has happened since (one LMDB reader slot, not one per
+  // view held); snapshot() always starts its own.
+  PySnapshot Snapshot(bool fresh = false) const {
     Live();
+    if (!fresh && store_ != nullptr) {
+      const std::uint64_t v = store_->version();
+      std::lock_guard<std::mutex> lock(latest_mu_);
+      if (latest_ != nullptr && v != 0 && latest_->version() == v) {
+        return PySnapshot(st_, latest_);
+      }
+    }
     ancient::Snapshot s = Check(replica_ ? replica_->Read() : store_->Read());
-    return PySnapshot(st_,
-                      std::make_shared<const ancient::Snapshot>(std::move(s)));
+    auto shared = std::make_shared<const ancient::Snapshot>(std::move(s));
+    if (!fresh && store_ != nullptr) {
+      std::lock_guard<std::mutex> lock(latest_mu_);
+      latest_ = shared;
+    }
+    return PySnapshot(st_, std::move(shared));
   }
   ancient::Store& Writable() {
     Live();
@@ -209,6 +223,10 @@ class PyStore {
   std::uint64_t Version() const { return replica_ ? replica_->version() : 0; }
   void Close() {
     st_->closed = true;
+    {
+      std::lock_guard<std::mutex> lock(latest_mu_);
+      latest_.reset();
+    }
     store_.reset();
     replica_.reset();
   }
@@ -219,6 +237,8 @@ class PyStore {
     if (st_->closed) throw py::value_error("ancient: the store was closed");
   }
   std::shared_ptr<StoreState> st_ = std::make_shared<StoreState>();
+  mutable std::mutex latest_mu_;
+  mutable std::shared_ptr<const ancient::Snapshot> latest_;
   std::unique_ptr<ancient::Store> store_;
   std::unique_ptr<ancient::Replica> replica_;
 };
@@ -318,7 +338,7 @@ class PermissionDenied(Error, PermissionError):
   py::class_<PyStore>(m, "_Store")
       .def_static("open", &PyStore::Open)
       .def_static("open_replica", &PyStore::OpenReplica)
-      .def("snapshot", &PyStore::Snapshot)
+      .def("snapshot", [](const PyStore& s) { return s.Snapshot(true); })
       .def("__getitem__",
            [](const PyStore& s, const std::string& key) {
              return s.Snapshot().GetItem(key);

@@ -440,6 +440,43 @@ std::string Format(const Node& n) {
   }
 }
 
+// tp_getattro of Struct: fields first, without the failed generic lookup
+// (and the AttributeError it makes) that __getattr__ would follow.
+PyObject* StructGetAttr(PyObject* self, PyObject* name) {
+  Py_ssize_t len = 0;
+  const char* c = PyUnicode_AsUTF8AndSize(name, &len);
+  if (c == nullptr) return nullptr;
+  const std::string_view want(c, static_cast<std::size_t>(len));
+  const StructView* s = nullptr;
+  try {
+    s = &py::handle(self).cast<const StructView&>();
+    if (want.substr(0, 2) != "__") {
+      const Node& n = s->r.n();
+      for (std::size_t i = 0; i < n.names.size(); ++i) {
+        if (n.names[i] == want) {
+          s->r.g->CheckOpen();
+          return Wrap(s->r.g, n.args[i], s->r.off + n.offsets[i])
+              .release()
+              .ptr();
+        }
+      }
+    }
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+    return nullptr;
+  }
+  PyObject* r = PyObject_GenericGetAttr(self, name);
+  if (r == nullptr && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+    PyErr_Clear();
+    PyErr_Format(PyExc_AttributeError, "struct %s has no field '%U'",
+                 s->r.n().expression.c_str(), name);
+  }
+  return r;
+}
+
 // bf_getbuffer of Sequence: numbers only, read-only, zero-copy.
 int GetBuffer(PyObject* obj, Py_buffer* view, int flags) {
   const SequenceView* s = nullptr;
@@ -526,18 +563,6 @@ std::string Short(py::handle x) {
 
 void DefineViews(py::module_& m) {
   py::class_<StructView>(m, "Struct")
-      .def("__getattr__",
-           [](const StructView& s, const std::string& name) {
-             s.r.g->CheckOpen();
-             const Node& n = s.r.n();
-             for (std::size_t i = 0; i < n.names.size(); ++i) {
-               if (n.names[i] == name) {
-                 return Wrap(s.r.g, n.args[i], s.r.off + n.offsets[i]);
-               }
-             }
-             throw py::attribute_error("struct " + n.expression +
-                                       " has no field '" + name + "'");
-           })
       .def_property_readonly("_fields",
                              [](const StructView& s) {
                                return py::tuple(py::cast(s.r.n().names));
@@ -602,6 +627,9 @@ void DefineViews(py::module_& m) {
         }
         return out + (s.count > 20 ? ", ...])" : "])");
       });
+  auto* struct_type = reinterpret_cast<PyTypeObject*>(m.attr("Struct").ptr());
+  struct_type->tp_getattro = StructGetAttr;
+  PyType_Modified(struct_type);
   // The buffer protocol by hand: pybind11's def_buffer cannot refuse
   // (an exception there ends the process).
   auto* type = reinterpret_cast<PyTypeObject*>(m.attr("Sequence").ptr());

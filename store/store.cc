@@ -35,6 +35,8 @@ absl::StatusOr<std::string> Snapshot::TypeDescriptionOf(
   return txn_->TypeDescriptionOf(type_id);
 }
 
+std::uint64_t Snapshot::version() const { return mdb_txn_id(txn_->txn()); }
+
 absl::StatusOr<GraphBytes> Snapshot::Find(
     std::string_view key, const store_internal::TypeRef& type) const {
   return txn_->Find(key, type);
@@ -199,6 +201,13 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
 
 const std::string& Store::dir() const { return core_->dir(); }
 std::uintptr_t Store::base_address() const { return core_->base(); }
+
+std::uint64_t Store::version() const {
+  if (!core_->InOpeningProcess()) return 0;
+  MDB_envinfo info;
+  if (mdb_env_info(core_->env(), &info) != MDB_SUCCESS) return 0;
+  return info.me_last_txnid;
+}
 
 absl::StatusOr<Snapshot> Store::Read() const {
   absl::StatusOr<std::shared_ptr<ReadTxn>> txn = ReadTxn::Begin(core_);

@@ -167,6 +167,9 @@ class Snapshot {
   // The layout description recorded for `type_id`. Errors: NotFound (none
   //   recorded), DataLoss (it does not hash to the id).
   absl::StatusOr<std::string> TypeDescriptionOf(std::uint64_t type_id) const;
+  // The version this snapshot reads: LMDB's id of the last transaction
+  // committed when it began (Store::version() compares with it).
+  std::uint64_t version() const;
 
   // The root at `key` (or the part `options.path` names) as JSON, read
   // through the layout description the store recorded for it: no C++ type
@@ -421,6 +424,12 @@ class Store {
   // Errors: FailedPrecondition (`dest_dir` holds data), InvalidArgument
   //   (the source itself), DataLoss (a damaged source root), and Open's.
   absl::Status CopyTo(const std::string& dest_dir, bool compact) const;
+
+  // The version a Read() now would see: LMDB's id of the last committed
+  // transaction, read without starting one (0 after fork(), in the child).
+  // A Snapshot whose version() equals it sees what a new one would: a
+  // reader may keep it instead of starting another (the Python module does).
+  std::uint64_t version() const;
 
   const std::string& dir() const;
   // The address the store's graphs are written for (StoreStats says whether

@@ -1,10 +1,13 @@
 // Writes the store the Python tests read (python/tests/test_ancient.py):
-//   py_fixture DIR [BIG]   BIG: the length of the "big" root (default 1000)
+//   py_fixture DIR [BIG [MAP]]   BIG: the length of the "big" root (1000);
+//                                MAP: entries of "bigmap" (0: none) and
+//                                also "words" (the dictionary, word -> i)
 // Every frozen kind, with values the tests know by heart.
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -135,6 +138,20 @@ int main(int argc, char** argv) {
   obj["nested"] = ancient::Value::Object{{"k", "v"}};
   Share(b, "value", ancient::Value(obj));
 
+  const std::int64_t map_n = argc > 3 ? std::atoll(argv[3]) : 0;
+  if (map_n > 0) {
+    std::unordered_map<std::string, std::int64_t> bigmap;
+    bigmap.reserve(static_cast<std::size_t>(map_n));
+    for (std::int64_t i = 0; i < map_n; ++i) {
+      bigmap["key" + std::to_string(i)] = i;
+    }
+    Share(b, "bigmap", bigmap);
+    std::map<std::string, std::int64_t> words;
+    std::ifstream in("/usr/share/dict/words");
+    std::int64_t i = 0;
+    for (std::string w; std::getline(in, w);) words.emplace(w, i++);
+    Share(b, "words", words);
+  }
   std::vector<std::int64_t> bigv(static_cast<std::size_t>(big));
   for (std::int64_t i = 0; i < big; ++i) bigv[i] = i;
   Share(b, "big", bigv);

@@ -282,3 +282,19 @@ def test_loader_example(store_dir):
     sums = sorted(int(line.split()[3].rstrip(",")) for line in
                   r.stdout.splitlines())
     assert sum(sums) == sum(i * 7 - 3 for i in range(1000))
+
+
+def test_views_share_one_snapshot_until_a_commit(tmp_path, store_dir):
+    # Thousands of views held at once: one LMDB reader slot while nothing
+    # is committed (LMDB has 126), a new version after a commit.
+    d = str(tmp_path / "v")
+    shutil.copytree(store_dir, d)
+    ints_type = ancient.open(store_dir).type_description("ints")
+    with ancient.open(d, readonly=False) as w:
+        held = [w["ints"] for _ in range(5000)]
+        assert held[-1][0] == -3
+        w.put("ints", [5, 6], ints_type)
+        assert list(w["ints"]) == [5, 6]  # sees the commit
+        assert held[0][0] == -3  # the old version, still held
+        with w.snapshot() as a, w.snapshot() as b:
+            assert a["ints"] == b["ints"]
