@@ -298,3 +298,20 @@ def test_views_share_one_snapshot_until_a_commit(tmp_path, store_dir):
         assert held[0][0] == -3  # the old version, still held
         with w.snapshot() as a, w.snapshot() as b:
             assert a["ints"] == b["ints"]
+
+
+def test_replica_reads_the_current_version(tmp_path, store_dir, ancientctl):
+    repo, local = str(tmp_path / "repo"), str(tmp_path / "local")
+    os.makedirs(repo)
+    subprocess.run([ancientctl, "publish", store_dir, repo], check=True,
+                   capture_output=True)
+    subprocess.run([ancientctl, "follow", repo, local, "--once"], check=True,
+                   capture_output=True)
+    r = ancient.Replica(local)
+    assert r.version == 1
+    assert r["ints"][3] == 18
+    assert r["cities"]["Lisbon"].population == 545923
+    assert "hash" in r.keys()
+    with pytest.raises(TypeError, match="read-only"):
+        r.delete("ints")
+    r.close()
