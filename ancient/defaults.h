@@ -29,21 +29,19 @@ struct StructDefault {
 
 namespace internal {
 
-// Made once per struct type and kept for the life of the process (a few
-// bytes each); nullptr when T has no default constructor (its missing
+// Made once per struct type and kept until the process exits (a few bytes
+// each); nullptr when T has no default constructor (its missing
 // fields are then zero: 0, "", empty, null).
 template <class T>
 const StructDefault* DefaultOf() {
   if constexpr (!std::is_default_constructible_v<T>) {
     return nullptr;
   } else {
-    static const StructDefault* const d = [] {
-      auto* a = new Ancient<T>(Mark(T{}));
-      return new StructDefault{
-          std::string(StructInfo<T>::kName), TypeDescription<T>(),
-          static_cast<const char*>(a->data()), a->size_bytes()};
-    }();
-    return d;
+    static const Ancient<T> block = Mark(T{});
+    static const StructDefault d{
+        std::string(StructInfo<T>::kName), TypeDescription<T>(),
+        static_cast<const char*>(block.data()), block.size_bytes()};
+    return &d;
   }
 }
 

@@ -462,6 +462,14 @@ inline constexpr char kSetName[] = "set";
 inline constexpr char kHashMapName[] = "hash_map";
 inline constexpr char kHashSetName[] = "hash_set";
 
+// Whether a container's name is a map's (its elements are entries). By the
+// characters: comparing the arrays' addresses is not a constant expression
+// under -fsanitize=address.
+constexpr bool IsMapName(const char* name) {
+  return std::string_view(name) == "map" ||
+         std::string_view(name) == "hash_map";
+}
+
 // "name<K,V>" for maps (E their entry pair), "name<K>" for sets (E their
 // key, which may be a pair: "set<pair<K,V>>").
 template <class E, bool kEntries>
@@ -479,12 +487,12 @@ void DescribeContainer(Describer& d, const char* name) {
 
 template <class C, class E, class F, const char* kName>
 void SortedLayout<C, E, F, kName>::Describe(Describer& d) {
-  DescribeContainer<E, kName == kMapName>(d, kName);
+  DescribeContainer<E, IsMapName(kName)>(d, kName);
 }
 
 template <class C, class E, class F, const char* kName>
 void HashedLayout<C, E, F, kName>::Describe(Describer& d) {
-  DescribeContainer<E, kName == kHashMapName>(d, kName);
+  DescribeContainer<E, IsMapName(kName)>(d, kName);
 }
 
 template <class T>
