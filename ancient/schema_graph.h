@@ -43,6 +43,7 @@
 #define ANCIENT_SCHEMA_GRAPH_H_
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -136,6 +137,28 @@ class FlatGraph {
  private:
   friend class JsonGraphBuilder;
   friend class schema_internal::Converter;
+  // For the builders: `size` zeroed bytes aligned to `align` at the end
+  // (their offset); a value at `off`; a pointer slot at `slot` holding
+  // offset `target`; a String at `off` holding `s` (with its NUL).
+  std::uint64_t Alloc(std::uint64_t size, std::uint64_t align) {
+    const std::uint64_t off = (bytes_.size() + align - 1) / align * align;
+    bytes_.resize(off + size);
+    return off;
+  }
+  template <class V>
+  void Store(std::uint64_t off, const V& v) {
+    std::memcpy(bytes_.data() + off, &v, sizeof v);
+  }
+  void StorePointer(std::uint64_t slot, std::uint64_t target) {
+    Store(slot, target);
+    slots_.push_back(slot);
+  }
+  void PutBytes(std::uint64_t off, std::string_view s) {
+    const std::uint64_t data = Alloc(s.size() + 1, 1);
+    if (!s.empty()) std::memcpy(bytes_.data() + data, s.data(), s.size());
+    StorePointer(off, data);
+    Store<std::uint64_t>(off + 8, s.size());
+  }
   std::string bytes_;                 // pointers hold target offsets
   std::vector<std::uint64_t> slots_;  // offsets of the pointer slots
 };

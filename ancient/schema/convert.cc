@@ -41,7 +41,7 @@ class Converter {
 
   absl::Status Run(const Plan& root) {
     g_->bytes_.reserve(views_[0].size() + views_[0].size() / 4);
-    Alloc(to_[0].size, 64);
+    g_->Alloc(to_[0].size, 64);
     Put(root, 0, 0);
     while (!tasks_.empty() && error_.ok()) {
       const Task t = tasks_.front();
@@ -64,26 +64,6 @@ class Converter {
 
   const Node& From(const Plan& p) const { return pl_.nodes(p.side)[p.f]; }
 
-  std::uint64_t Alloc(std::uint64_t size, std::uint64_t align) {
-    std::string& b = g_->bytes_;
-    const std::uint64_t off = (b.size() + align - 1) / align * align;
-    b.resize(off + size);
-    return off;
-  }
-  template <class V>
-  void Store(std::uint64_t off, const V& v) {
-    std::memcpy(g_->bytes_.data() + off, &v, sizeof v);
-  }
-  void StorePointer(std::uint64_t slot, std::uint64_t target) {
-    Store(slot, target);
-    g_->slots_.push_back(slot);
-  }
-  void PutBytes(std::uint64_t off, std::string_view s) {
-    const std::uint64_t data = Alloc(s.size() + 1, 1);
-    if (!s.empty()) std::memcpy(g_->bytes_.data() + data, s.data(), s.size());
-    StorePointer(off, data);
-    Store<std::uint64_t>(off + 8, s.size());
-  }
   void Fail(const Plan& p, const std::string& what) {
     if (!error_.ok()) return;
     error_ = absl::FailedPreconditionError(absl::StrFormat(
@@ -157,9 +137,9 @@ void Converter::Number(const Node& a, const Node& b, const View& v,
                        std::uint64_t s, std::uint64_t t) {
   if (b.op == Op::kFloat) {
     if (b.size == 4) {
-      Store(t, static_cast<float>(Real(a, v, s)));
+      g_->Store(t, static_cast<float>(Real(a, v, s)));
     } else {
-      Store(t, Real(a, v, s));
+      g_->Store(t, Real(a, v, s));
     }
     return;
   }
@@ -176,7 +156,7 @@ void Converter::Put(const Plan& p, std::uint64_t s, std::uint64_t t) {
   }
   if (p.wrap) {
     Put(*p.kids[0], s, t);
-    Store<std::uint8_t>(t + to_[b.args[0]].size, 1);
+    g_->Store<std::uint8_t>(t + to_[b.args[0]].size, 1);
     return;
   }
   const Node& a = From(p);
@@ -191,7 +171,7 @@ void Converter::Put(const Plan& p, std::uint64_t s, std::uint64_t t) {
     case Op::kFloat:
       return Number(a, b, v, s, t);
     case Op::kString:
-      return PutBytes(t, v.Bytes(s));
+      return g_->PutBytes(t, v.Bytes(s));
     case Op::kValue:
       return Value(p.t, v, s, t);
     case Op::kVector:
@@ -221,7 +201,7 @@ void Converter::Put(const Plan& p, std::uint64_t s, std::uint64_t t) {
     case Op::kOptional:
       if (v.Load<std::uint8_t>(s + pl_.nodes(p.side)[a.args[0]].size) == 1) {
         Put(*p.kids[0], s, t);
-        Store<std::uint8_t>(t + to_[b.args[0]].size, 1);
+        g_->Store<std::uint8_t>(t + to_[b.args[0]].size, 1);
       }
       return;
     case Op::kVariant: {
@@ -233,7 +213,7 @@ void Converter::Put(const Plan& p, std::uint64_t s, std::uint64_t t) {
                                b.expression));
       }
       Put(*p.alts[i], s, t);
-      Store<std::uint32_t>(t + b.offsets[0], p.map[i]);
+      g_->Store<std::uint32_t>(t + b.offsets[0], p.map[i]);
       return;
     }
     case Op::kPtr:
@@ -246,10 +226,10 @@ void Converter::Array(const Plan& elem, const View& v, std::uint64_t s,
   const Node& a = From(elem);
   const Node& b = to_[elem.t];
   const auto n = v.Load<std::uint64_t>(s + 8);
-  const std::uint64_t data = Alloc(n * b.size, b.align);
-  Store<std::uint64_t>(t + 8, n);
+  const std::uint64_t data = g_->Alloc(n * b.size, b.align);
+  g_->Store<std::uint64_t>(t + 8, n);
   if (n == 0) return;
-  StorePointer(t, data);
+  g_->StorePointer(t, data);
   std::uint64_t from = 0;
   v.Range(v.Load<std::uint64_t>(s), n, a.size, a.align, &from);
   if (elem.copy) {
@@ -270,11 +250,11 @@ void Converter::Pointer(const Plan& p, const View& v, std::uint64_t s,
   v.Range(ptr, 1, a.size, a.align, &from);
   std::uint64_t target = Seen(e, from);
   if (target == 0) {
-    target = Alloc(b.size, b.align);
+    target = g_->Alloc(b.size, b.align);
     Remember(e, from, target);
     tasks_.push_back(Task{&e, from, target, 1});
   }
-  StorePointer(t, target);
+  g_->StorePointer(t, target);
 }
 
 std::uint64_t Converter::Seen(const Plan& e, std::uint64_t from) const {
@@ -374,7 +354,7 @@ void Converter::Keyed(const Plan& p, const View& v, std::uint64_t s,
   const auto n = v.Load<std::uint64_t>(s + (hashed ? 16 : 8));
   std::uint64_t from = 0;
   if (n != 0) v.Range(v.Load<std::uint64_t>(s), n, fe.size, fe.align, &from);
-  const std::uint64_t data = Alloc(n * te.size, te.align);
+  const std::uint64_t data = g_->Alloc(n * te.size, te.align);
   std::vector<std::uint64_t> order;  // target index per source element
   if (p.rekey) {
     std::vector<Key> keys(n);
@@ -399,7 +379,7 @@ void Converter::Keyed(const Plan& p, const View& v, std::uint64_t s,
     } else {
       std::uint64_t buckets = 1;
       while (buckets < n) buckets <<= 1;
-      const std::uint64_t starts = Alloc((buckets + 1) * 8, 8);
+      const std::uint64_t starts = g_->Alloc((buckets + 1) * 8, 8);
       std::vector<std::uint64_t> bucket(n), fill(buckets + 1, 0);
       for (std::uint64_t i = 0; i < n; ++i) {
         std::size_t at = 0;
@@ -408,24 +388,24 @@ void Converter::Keyed(const Plan& p, const View& v, std::uint64_t s,
       }
       for (std::uint64_t k = 0; k < buckets; ++k) fill[k + 1] += fill[k];
       for (std::uint64_t k = 0; k <= buckets; ++k) {
-        Store(starts + 8 * k, fill[k]);
+        g_->Store(starts + 8 * k, fill[k]);
       }
       for (std::uint64_t i = 0; i < n; ++i) order[i] = fill[bucket[i]]++;
-      StorePointer(t + 8, starts);
-      Store<std::uint64_t>(t + 24, buckets - 1);
+      g_->StorePointer(t + 8, starts);
+      g_->Store<std::uint64_t>(t + 24, buckets - 1);
     }
   } else if (hashed) {  // The same keys: the same buckets.
     const auto mask = v.Load<std::uint64_t>(s + 24);
     std::uint64_t sb = 0;
     v.Range(v.Load<std::uint64_t>(s + 8), mask + 2, 8, 8, &sb);
-    const std::uint64_t starts = Alloc((mask + 2) * 8, 8);
+    const std::uint64_t starts = g_->Alloc((mask + 2) * 8, 8);
     std::memcpy(g_->bytes_.data() + starts, v.at(sb), (mask + 2) * 8);
-    StorePointer(t + 8, starts);
-    Store<std::uint64_t>(t + 24, mask);
+    g_->StorePointer(t + 8, starts);
+    g_->Store<std::uint64_t>(t + 24, mask);
   }
-  Store<std::uint64_t>(t + (hashed ? 16 : 8), n);
+  g_->Store<std::uint64_t>(t + (hashed ? 16 : 8), n);
   if (n == 0) return;
-  StorePointer(t, data);
+  g_->StorePointer(t, data);
   if (elem.copy && order.empty()) {
     std::memcpy(g_->bytes_.data() + data, v.at(from), n * te.size);
   } else {
@@ -441,18 +421,18 @@ void Converter::Keyed(const Plan& p, const View& v, std::uint64_t s,
 void Converter::Value(int value, const View& v, std::uint64_t s,
                       std::uint64_t t) {
   const auto type = v.Load<std::uint32_t>(s + kValueIndexAt);
-  Store<std::uint32_t>(t + kValueIndexAt, type);
+  g_->Store<std::uint32_t>(t + kValueIndexAt, type);
   if (type >= 1 && type <= 3) {
     std::memcpy(g_->bytes_.data() + t, v.at(s), 8);
   } else if (type == 4) {
-    PutBytes(t, v.Bytes(s));
+    g_->PutBytes(t, v.Bytes(s));
   } else if (type == 5 || type == 6) {
     const auto n = v.Load<std::uint64_t>(s + 8);
     if (n == 0) return;
     const Node& e = to_[type == 5 ? value : to_[value].args[1]];
-    const std::uint64_t data = Alloc(n * e.size, e.align);
-    StorePointer(t, data);
-    Store<std::uint64_t>(t + 8, n);
+    const std::uint64_t data = g_->Alloc(n * e.size, e.align);
+    g_->StorePointer(t, data);
+    g_->Store<std::uint64_t>(t + 8, n);
     std::uint64_t from = 0;
     v.Range(v.Load<std::uint64_t>(s), n, e.size, e.align, &from);
     Task task{nullptr, from, data, n};
@@ -470,7 +450,7 @@ void Converter::RunTask(const Task& task) {
       const std::uint64_t s = task.from + i * e.size;
       const std::uint64_t t = task.to + i * e.size;
       if (task.object) {
-        PutBytes(t, v.Bytes(s));
+        g_->PutBytes(t, v.Bytes(s));
         Value(task.value, v, s + e.offsets[1], t + e.offsets[1]);
       } else {
         Value(task.value, v, s, t);
@@ -496,10 +476,10 @@ void Converter::Zero(int node, std::uint64_t t) {
   const Node& n = to_[node];
   switch (n.op) {
     case Op::kString:
-      return PutBytes(t, "");
+      return g_->PutBytes(t, "");
     case Op::kHashSet:
     case Op::kHashMap:  // One empty bucket.
-      StorePointer(t + 8, Alloc(16, 8));
+      g_->StorePointer(t + 8, g_->Alloc(16, 8));
       return;
     case Op::kStruct:
     case Op::kPair:

@@ -146,27 +146,6 @@ class JsonGraphBuilder {
         Path(w), ": expected ", schema_internal::Av(what), ", found ", shown));
   }
 
-  std::uint64_t Alloc(std::uint64_t size, std::uint64_t align) {
-    std::string& b = g_->bytes_;
-    const std::uint64_t off = (b.size() + align - 1) / align * align;
-    b.resize(off + size);
-    return off;
-  }
-  template <class V>
-  void Store(std::uint64_t off, const V& v) {
-    std::memcpy(g_->bytes_.data() + off, &v, sizeof v);
-  }
-  void StorePointer(std::uint64_t slot, std::uint64_t target) {
-    Store(slot, target);
-    g_->slots_.push_back(slot);
-  }
-  void PutBytes(std::uint64_t off, std::string_view s) {
-    const std::uint64_t data = Alloc(s.size() + 1, 1);
-    if (!s.empty()) std::memcpy(g_->bytes_.data() + data, s.data(), s.size());
-    StorePointer(off, data);
-    Store<std::uint64_t>(off + 8, s.size());
-  }
-
   absl::Status Put(int node, const Json& j, std::uint64_t off, const Where& w);
   // Put's cases: numbers, null and strings; structs; optionals; variants.
   absl::Status PutScalar(const Node& n, const Json& j, std::uint64_t off,

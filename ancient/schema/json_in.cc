@@ -10,7 +10,7 @@
 namespace ancient {
 
 absl::Status JsonGraphBuilder::Build(const Json& doc) {
-  Alloc(n_[0].size, 64);
+  g_->Alloc(n_[0].size, 64);
   ids_[0] = Id{0, 0, true};
   const Where root{nullptr, {}, 0, -1};
   if (absl::Status s = Put(0, doc, 0, root); !s.ok()) return s;
@@ -88,7 +88,7 @@ absl::Status JsonGraphBuilder::PutScalar(const Node& n, const Json& j,
   switch (n.op) {
     case Op::kBool:
       if (!j.is_boolean()) return Bad(w, "true or false", j);
-      Store<std::uint8_t>(off, j.get<bool>() ? 1 : 0);
+      g_->Store<std::uint8_t>(off, j.get<bool>() ? 1 : 0);
       return absl::OkStatus();
     case Op::kChar: {
       std::optional<std::int64_t> c = SignedOf(j);
@@ -98,7 +98,7 @@ absl::Status JsonGraphBuilder::PutScalar(const Node& n, const Json& j,
       if (!c || *c < -128 || *c > 255) {
         return Bad(w, "a one-byte string or a number for a char", j);
       }
-      Store(off, static_cast<char>(*c));
+      g_->Store(off, static_cast<char>(*c));
       return absl::OkStatus();
     }
     case Op::kSigned: {
@@ -139,9 +139,9 @@ absl::Status JsonGraphBuilder::PutScalar(const Node& n, const Json& j,
             std::fabs(d) > std::numeric_limits<float>::max()) {
           return Bad(w, "a number that fits f32", j);
         }
-        Store(off, static_cast<float>(d));
+        g_->Store(off, static_cast<float>(d));
       } else {
-        Store(off, d);
+        g_->Store(off, d);
       }
       return absl::OkStatus();
     }
@@ -151,7 +151,7 @@ absl::Status JsonGraphBuilder::PutScalar(const Node& n, const Json& j,
     case Op::kString: {
       const std::optional<std::string> s = StringOf(j);
       if (!s) return Bad(w, "a string or {\"$base64\": ...}", j);
-      PutBytes(off, *s);
+      g_->PutBytes(off, *s);
       return absl::OkStatus();
     }
     default:
@@ -199,7 +199,7 @@ absl::Status JsonGraphBuilder::PutOptional(const Node& n, const Json& j,
     inner = &j[0];
   }
   if (absl::Status s = Put(e, *inner, off, w); !s.ok()) return s;
-  Store<std::uint8_t>(off + n_[e].size, 1);
+  g_->Store<std::uint8_t>(off + n_[e].size, 1);
   return absl::OkStatus();
 }
 
@@ -217,16 +217,16 @@ absl::Status JsonGraphBuilder::PutVariant(const Node& n, const Json& j,
   const auto i = index->get<std::uint32_t>();
   const Where at{&w, "value", 0};
   if (absl::Status s = Put(n.args[i], *value, off, at); !s.ok()) return s;
-  Store<std::uint32_t>(off + n.offsets[0], i);
+  g_->Store<std::uint32_t>(off + n.offsets[0], i);
   return absl::OkStatus();
 }
 
 absl::Status JsonGraphBuilder::PutArray(int elem, const Json& j,
                                         std::uint64_t off, const Where& w) {
   const Node& e = n_[elem];
-  const std::uint64_t data = Alloc(j.size() * e.size, e.align);
-  if (!j.empty()) StorePointer(off, data);
-  Store<std::uint64_t>(off + 8, j.size());
+  const std::uint64_t data = g_->Alloc(j.size() * e.size, e.align);
+  if (!j.empty()) g_->StorePointer(off, data);
+  g_->Store<std::uint64_t>(off + 8, j.size());
   for (std::size_t k = 0; k < j.size(); ++k) {
     const Where at{&w, {}, k};
     if (absl::Status s = Put(elem, j[k], data + k * e.size, at); !s.ok()) {
@@ -245,11 +245,11 @@ absl::Status JsonGraphBuilder::PutPtr(int e, const Json& j, std::uint64_t off,
     const std::optional<std::int64_t> id = SignedOf(j["$ref"]);
     if (j.size() != 1 || !id) return Bad(w, "{\"$ref\": N}", j);
     auto [it, fresh] = ids_.try_emplace(*id, Id{0, e, false});
-    if (fresh) it->second.off = Alloc(n_[e].size, n_[e].align);
+    if (fresh) it->second.off = g_->Alloc(n_[e].size, n_[e].align);
     if (!n_.Same(it->second.node, e)) {
       return Bad(w, "a $ref to a " + n_[e].expression, j);
     }
-    StorePointer(off, it->second.off);
+    g_->StorePointer(off, it->second.off);
     return absl::OkStatus();
   }
   if (j.is_object() && j.contains("$id")) {
@@ -265,7 +265,7 @@ absl::Status JsonGraphBuilder::PutPtr(int e, const Json& j, std::uint64_t off,
   std::uint64_t target;
   if (def) {
     auto [it, fresh] = ids_.try_emplace(*def, Id{0, e, false});
-    if (fresh) it->second.off = Alloc(n_[e].size, n_[e].align);
+    if (fresh) it->second.off = g_->Alloc(n_[e].size, n_[e].align);
     if (it->second.defined) {
       return Bad(w, absl::StrFormat("\"$id\" %d once only", *def), j);
     }
@@ -275,9 +275,9 @@ absl::Status JsonGraphBuilder::PutPtr(int e, const Json& j, std::uint64_t off,
     it->second.defined = true;
     target = it->second.off;
   } else {
-    target = Alloc(n_[e].size, n_[e].align);
+    target = g_->Alloc(n_[e].size, n_[e].align);
   }
-  StorePointer(off, target);
+  g_->StorePointer(off, target);
   tasks_.push_back(Queue(e, content, target, w));
   return absl::OkStatus();
 }

@@ -16,25 +16,25 @@ absl::Status JsonGraphBuilder::PutValue(int value, const Json& j,
       break;
     case Json::value_t::boolean:
       type = 1;
-      Store<std::uint8_t>(off, j.get<bool>());
+      g_->Store<std::uint8_t>(off, j.get<bool>());
       break;
     case Json::value_t::number_integer:
     case Json::value_t::number_unsigned:
       if (const auto v = SignedOf(j)) {
         type = 2;
-        Store(off, *v);
+        g_->Store(off, *v);
       } else {
         type = 3;
-        Store(off, j.get<double>());
+        g_->Store(off, j.get<double>());
       }
       break;
     case Json::value_t::number_float:
       type = 3;
-      Store(off, j.get<double>());
+      g_->Store(off, j.get<double>());
       break;
     case Json::value_t::string:
       type = 4;
-      PutBytes(off, j.get_ref<const std::string&>());
+      g_->PutBytes(off, j.get_ref<const std::string&>());
       break;
     case Json::value_t::array:
     case Json::value_t::object:
@@ -48,16 +48,16 @@ absl::Status JsonGraphBuilder::PutValue(int value, const Json& j,
     default:
       return Bad(w, "a JSON value", j);
   }
-  Store<std::uint32_t>(off + schema_internal::kValueIndexAt, type);
+  g_->Store<std::uint32_t>(off + schema_internal::kValueIndexAt, type);
   return absl::OkStatus();
 }
 
 absl::Status JsonGraphBuilder::ValueArray(int value, const Json& j,
                                           std::uint64_t off, const Where& w) {
   const Node& e = n_[value];
-  const std::uint64_t data = Alloc(j.size() * e.size, e.align);
-  StorePointer(off, data);
-  Store<std::uint64_t>(off + 8, j.size());
+  const std::uint64_t data = g_->Alloc(j.size() * e.size, e.align);
+  g_->StorePointer(off, data);
+  g_->Store<std::uint64_t>(off + 8, j.size());
   for (std::size_t k = 0; k < j.size(); ++k) {
     const Where at{&w, {}, k};
     absl::Status s = PutValue(value, j[k], data + k * e.size, at);
@@ -69,12 +69,12 @@ absl::Status JsonGraphBuilder::ValueArray(int value, const Json& j,
 absl::Status JsonGraphBuilder::ValueObject(int value, const Json& j,
                                            std::uint64_t off, const Where& w) {
   const Node& e = n_[n_[value].args[1]];  // the entry: pair<string, value>
-  const std::uint64_t data = Alloc(j.size() * e.size, e.align);
-  StorePointer(off, data);
-  Store<std::uint64_t>(off + 8, j.size());
+  const std::uint64_t data = g_->Alloc(j.size() * e.size, e.align);
+  g_->StorePointer(off, data);
+  g_->Store<std::uint64_t>(off + 8, j.size());
   std::uint64_t at = data;
   for (const auto& [k, v] : j.items()) {
-    PutBytes(at, k);
+    g_->PutBytes(at, k);
     const Where kw{&w, k, 0};
     absl::Status s = PutValue(value, v, at + e.offsets[1], kw);
     if (!s.ok()) return s;
@@ -229,17 +229,17 @@ absl::Status JsonGraphBuilder::PutKeyed(int node, const Json& j,
   }
   const Node& e = n_[elem];
   const std::uint64_t count = entries.size();
-  const std::uint64_t data = Alloc(count * e.size, e.align);
+  const std::uint64_t data = g_->Alloc(count * e.size, e.align);
   // Where each entry goes: its index, or for hash containers its slot.
   std::vector<std::uint64_t> slot(count);
   if (!hashed) {
     for (std::uint64_t i = 0; i < count; ++i) slot[order[i]] = i;
-    if (count != 0) StorePointer(off, data);
-    Store<std::uint64_t>(off + 8, count);
+    if (count != 0) g_->StorePointer(off, data);
+    g_->Store<std::uint64_t>(off + 8, count);
   } else {
     std::uint64_t buckets = 1;
     while (buckets < count) buckets <<= 1;
-    const std::uint64_t starts = Alloc((buckets + 1) * 8, 8);
+    const std::uint64_t starts = g_->Alloc((buckets + 1) * 8, 8);
     std::vector<std::uint64_t> bucket(count), fill(buckets + 1, 0);
     for (std::uint64_t i = 0; i < count; ++i) {
       const auto h = HashKey(key, entries[i].key, entries[i].name);
@@ -253,13 +253,13 @@ absl::Status JsonGraphBuilder::PutKeyed(int node, const Json& j,
     }
     for (std::uint64_t b = 0; b < buckets; ++b) fill[b + 1] += fill[b];
     for (std::uint64_t b = 0; b <= buckets; ++b) {
-      Store(starts + 8 * b, fill[b]);
+      g_->Store(starts + 8 * b, fill[b]);
     }
     for (std::uint64_t i = 0; i < count; ++i) slot[i] = fill[bucket[i]]++;
-    if (count != 0) StorePointer(off, data);
-    StorePointer(off + 8, starts);
-    Store<std::uint64_t>(off + 16, count);
-    Store<std::uint64_t>(off + 24, buckets - 1);
+    if (count != 0) g_->StorePointer(off, data);
+    g_->StorePointer(off + 8, starts);
+    g_->Store<std::uint64_t>(off + 16, count);
+    g_->Store<std::uint64_t>(off + 24, buckets - 1);
   }
   for (std::uint64_t i = 0; i < count; ++i) {
     const std::uint64_t at = data + slot[i] * e.size;
@@ -269,9 +269,9 @@ absl::Status JsonGraphBuilder::PutKeyed(int node, const Json& j,
     if (en.name != nullptr) {  // an object member: its name is the key
       if (n_[key].op == Op::kChar) {
         if (en.name->size() != 1) return Bad(ew, "a one-byte key", *en.value);
-        Store(at, (*en.name)[0]);
+        g_->Store(at, (*en.name)[0]);
       } else {
-        PutBytes(at, *en.name);
+        g_->PutBytes(at, *en.name);
       }
     } else {
       s = Put(key, *en.key, at, ew);
