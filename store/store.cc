@@ -231,13 +231,9 @@ absl::StatusOr<ShareInfo> Store::ShareJson(std::string_view key,
                                            std::string_view description,
                                            std::string_view json,
                                            std::string_view member) {
-  absl::StatusOr<WriteBatch> batch = Write();
-  if (!batch.ok()) return batch.status();
-  absl::StatusOr<ShareInfo> info =
-      batch->ShareJson(key, description, json, member);
-  if (!info.ok()) return info.status();
-  if (absl::Status s = batch->Commit(); !s.ok()) return s;
-  return info;
+  return InBatch([&](WriteBatch& b) {
+    return b.ShareJson(key, description, json, member);
+  });
 }
 
 absl::Status Store::Delete(std::string_view key) {

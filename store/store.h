@@ -326,13 +326,7 @@ class Store {
   // ShareInfo::scratch_bytes (its queue, sharing table, slot bitmap).
   template <class T>
   absl::StatusOr<ShareInfo> Share(std::string_view key, const T& value) {
-    absl::StatusOr<WriteBatch> batch = Write();
-    if (!batch.ok()) return batch.status();
-    absl::StatusOr<ShareInfo> info = batch->Share(key, value);
-    if (!info.ok()) return info.status();
-    absl::Status s = batch->Commit();
-    if (!s.ok()) return s;
-    return info;
+    return InBatch([&](WriteBatch& b) { return b.Share(key, value); });
   }
 
   // WriteBatch::ShareJson in a batch of its own (same parameters, same
