@@ -200,12 +200,14 @@ TEST(Evolution, FollowersOfEitherReleaseReadEveryPublishedVersion) {
   const std::string old_host = TempDir("host1");
   const std::string new_host = TempDir("host2");
   const std::string pop = std::to_string(19 * 20 / 2 * 1000);
-  // Version 1 by the old release, read by an old and an upgraded host.
-  RunHelper(1, {"share", producer, "20"});
-  {
+  // The producer of `release` shares 20 cities and publishes a version.
+  auto ShareAndPublish = [&](int release) {
+    RunHelper(release, {"share", producer, "20"});
     auto store = OpenStore(producer);
     ASSERT_TRUE(ancient::Publish(*store, repo).ok());
-  }
+  };
+  // Version 1 by the old release, read by an old and an upgraded host.
+  ShareAndPublish(1);
   EXPECT_EQ(RunHelper(1, {"follow", repo, old_host}),
             "COUNT 20 POP " + pop + " FOUNDED -1 CONVERTED 0");
   EXPECT_EQ(RunHelper(2, {"follow", repo, new_host}),
@@ -216,11 +218,7 @@ TEST(Evolution, FollowersOfEitherReleaseReadEveryPublishedVersion) {
   auto r1 = (*replica)->Get<V1>("cities");
   ASSERT_TRUE(r1.ok()) << r1.status();
   // Version 2 by the upgraded producer: the old host reads it converted.
-  RunHelper(2, {"share", producer, "20"});
-  {
-    auto store = OpenStore(producer);
-    ASSERT_TRUE(ancient::Publish(*store, repo).ok());
-  }
+  ShareAndPublish(2);
   EXPECT_EQ(RunHelper(1, {"follow", repo, old_host}),
             "COUNT 20 POP " + pop + " FOUNDED -1 CONVERTED 1");
   EXPECT_EQ(RunHelper(2, {"follow", repo, new_host}),
@@ -234,11 +232,7 @@ TEST(Evolution, FollowersOfEitherReleaseReadEveryPublishedVersion) {
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->graphs_converted, 1u);
   // A rollback of the producer: the upgraded host reads old data again.
-  RunHelper(1, {"share", producer, "20"});
-  {
-    auto store = OpenStore(producer);
-    ASSERT_TRUE(ancient::Publish(*store, repo).ok());
-  }
+  ShareAndPublish(1);
   EXPECT_EQ(RunHelper(2, {"follow", repo, new_host}),
             "COUNT 20 POP " + pop + " FOUNDED 1143 CONVERTED 1");
   ancient::ReplicaOptions strict;
