@@ -90,6 +90,19 @@ absl::Status RootRecordError(const Core& core, std::string_view key,
 }
 
 // The space record, DataLoss if missing or malformed.
+absl::StatusOr<std::optional<std::string>> ReadMeta(MDB_txn* txn,
+                                                    MDB_dbi meta_db,
+                                                    std::string_view key,
+                                                    const std::string& dir) {
+  MDB_val k = ToVal(key), v;
+  const int rc = mdb_get(txn, meta_db, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  if (rc != MDB_SUCCESS) {
+    return LmdbError(rc, Cat("reading record '", key, "' of ", dir));
+  }
+  return std::string(FromVal(v));
+}
+
 absl::StatusOr<SpaceRecord> ReadSpace(MDB_txn* txn, MDB_dbi meta_db,
                                       const std::string& dir) {
   MDB_val k = ToVal("space"), v;

@@ -192,6 +192,12 @@ inline absl::Status CheckRootRecord(const Core& core, std::string_view key,
   return absl::OkStatus();
 }
 
+// A record of the "meta" table; nullopt when absent.
+absl::StatusOr<std::optional<std::string>> ReadMeta(MDB_txn* txn,
+                                                    MDB_dbi meta_db,
+                                                    std::string_view key,
+                                                    const std::string& dir);
+
 // The space record, DataLoss if missing or malformed.
 absl::StatusOr<SpaceRecord> ReadSpace(MDB_txn* txn, MDB_dbi meta_db,
                                       const std::string& dir);

@@ -33,6 +33,7 @@ const TypeRef& TypeOf() {
 class Core;
 class ReadTxn;
 class WriteTxn;
+struct StoreAccess;  // store/replica_util.h
 // Writes a graph at `dest` with its pointers for `address` (the same bytes,
 // mapped elsewhere); `zeroed`: `dest` holds zeros already. Returns its
 // relocation record.

@@ -188,6 +188,7 @@ class Snapshot {
 
  private:
   friend class Store;
+  friend struct store_internal::StoreAccess;
   explicit Snapshot(std::shared_ptr<store_internal::ReadTxn> txn)
       : txn_(std::move(txn)) {}
   absl::StatusOr<GraphBytes> Find(std::string_view key,
@@ -431,6 +432,7 @@ class Store {
   std::uintptr_t base_address() const;
 
  private:
+  friend struct store_internal::StoreAccess;
   Store(std::shared_ptr<store_internal::Core> core, bool read_only,
         bool convert_types);
   std::shared_ptr<store_internal::Core> core_;

@@ -239,3 +239,25 @@ absl::Status WriteTxn::PutCopy(std::string_view key, const RootRecord& src,
 }
 
 }  // namespace ancient::store_internal
+
+namespace ancient::store_internal {
+
+absl::Status WriteTxn::PutMeta(std::string_view key, std::string_view value) {
+  MDB_val k = ToVal(key), v = ToVal(value);
+  return LmdbError(mdb_put(txn_.get(), core_->meta_db(), &k, &v, 0),
+                   Cat("writing record '", key, "' of ", core_->dir()));
+}
+
+absl::Status WriteTxn::DeleteMeta(std::string_view key) {
+  MDB_val k = ToVal(key);
+  const int rc = mdb_del(txn_.get(), core_->meta_db(), &k, nullptr);
+  if (rc == MDB_NOTFOUND) return absl::OkStatus();
+  return LmdbError(rc, Cat("deleting record '", key, "' of ", core_->dir()));
+}
+
+absl::StatusOr<std::optional<std::string>> WriteTxn::GetMeta(
+    std::string_view key) {
+  return ReadMeta(txn_.get(), core_->meta_db(), key, core_->dir());
+}
+
+}  // namespace ancient::store_internal

@@ -53,6 +53,13 @@ class WriteTxn {
   // Records `description` for `type_id` unless the store has it already
   // (nothing in a store opened without a types table).
   absl::Status PutType(std::uint64_t type_id, std::string_view description);
+  // Records of the "meta" table other than the store's own ("meta",
+  // "space"): replication keeps its version there (store/follow.cc), so
+  // that it changes in the same commit as the roots. GetMeta: nullopt when
+  // absent.
+  absl::Status PutMeta(std::string_view key, std::string_view value);
+  absl::Status DeleteMeta(std::string_view key);
+  absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view key);
   // For CopyTo: makes the arena `size` bytes with high-water mark `hw`.
   absl::Status SetSpace(std::uint64_t size, std::uint64_t hw);
   // For CopyTo: marks [off, off + len) free.

@@ -185,20 +185,29 @@ TEST(Ancientctl, PublishFollowStatus) {
   EXPECT_NE(p.out.find("removed old versions 1"), std::string::npos) << p.out;
   Result f = Ctl("follow " + repo + " " + local + " --once");
   EXPECT_EQ(f.code, 0) << f.err;
-  EXPECT_NE(f.out.find("version 2 fetched, checked and made current"),
+  EXPECT_NE(f.out.find("version 2 fetched, checked and made current: 68 "
+                       "bytes fetched of 68 in the version (1 roots placed, 0 "
+                       "removed)"),
             std::string::npos)
       << f.out;
+  // Publishing an unchanged store makes no version.
+  p = Ctl("publish " + src + " " + repo);
+  EXPECT_NE(p.out.find("nothing changed: version 2 stays announced"),
+            std::string::npos)
+      << p.out;
   Result rs = Ctl("status " + repo);
   EXPECT_EQ(rs.code, 0) << rs.err;
   EXPECT_NE(rs.out.find("announced: 2\n"), std::string::npos) << rs.out;
   EXPECT_NE(rs.out.find("versions kept: 1\n"), std::string::npos) << rs.out;
+  EXPECT_NE(rs.out.find("version 2: 68 bytes, 68 new, made "),
+            std::string::npos)
+      << rs.out;
   Result ls = Ctl("status " + local);
   EXPECT_NE(ls.out.find("current: 2\npinned: none\n"), std::string::npos)
       << ls.out;
   EXPECT_NE(ls.out.find("0 readers"), std::string::npos) << ls.out;
   // The local version is an ordinary store: readable by the other commands.
-  EXPECT_EQ(Ctl("get " + local + "/versions/0000000002 doc").out,
-            "{\"v\":2}\n");
+  EXPECT_EQ(Ctl("get " + local + "/store doc").out, "{\"v\":2}\n");
   // Errors: one line naming the path.
   ExpectOneLineError(Ctl("follow " + root + "/nowhere " + local + " --once"),
                      root + "/nowhere");

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
@@ -266,7 +267,7 @@ TEST(Replica, KilledFollowerNeverSwitchesToAHalfVersion) {
   }
   std::uniform_int_distribution<std::int64_t> when(start_us * 3 / 4,
                                                    start_us + fetch_us * 5 / 4);
-  int checked = 0, mid_fetch = 0;
+  int checked = 0, killed_before = 0, killed_after = 0;
   for (int round = 0; round < 20; ++round) {
     ASSERT_TRUE(src->Share("v", MakeValue(++seq, 20000)).ok());
     PublishOrDie(*src, repo);
@@ -276,15 +277,19 @@ TEST(Replica, KilledFollowerNeverSwitchesToAHalfVersion) {
     const int status = Wait(f);
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         << "round " << round << ": status " << status;
-    if (TmpInUse(local)) ++mid_fetch;  // Killed between fetch and rename.
-    // CURRENT is absent or names a whole, checked version.
+    // The local store holds a whole version: the one before (killed
+    // before the commit) or this one, checked in full.
     if (std::optional<std::uint64_t> cur = Current(local)) {
       ++checked;
-      auto st = Store::Open(VersionDir(local, *cur),
+      auto st = Store::Open(local + "/store",
                             ancient::StoreOptions{.read_only = true});
       ASSERT_TRUE(st.ok()) << "round " << round << ": " << st.status();
       EXPECT_TRUE((*st)->Verify().ok()) << "round " << round;
-      EXPECT_GE(ReadSeq(local), 0);
+      const std::int64_t got = ReadSeq(local);
+      EXPECT_TRUE(got == static_cast<std::int64_t>(seq) ||
+                  got == static_cast<std::int64_t>(seq) - 1)
+          << "round " << round << ": " << got;
+      (got == static_cast<std::int64_t>(seq) ? killed_after : killed_before)++;
     }
     // The next run completes.
     auto r = ancient::FollowOnce(repo, local);
@@ -292,12 +297,26 @@ TEST(Replica, KilledFollowerNeverSwitchesToAHalfVersion) {
     EXPECT_EQ(ReadSeq(local), static_cast<std::int64_t>(seq));
   }
   std::printf(
-      "killed follower: %d rounds checked, %d killed mid-fetch (start-up "
-      "%ld us, fetch %ld us)\n",
-      checked, mid_fetch, static_cast<long>(start_us),
+      "killed follower: %d rounds checked, %d killed before the commit, %d "
+      "after (start-up %ld us, fetch %ld us)\n",
+      checked, killed_before, killed_after, static_cast<long>(start_us),
       static_cast<long>(fetch_us));
-  EXPECT_GE(checked, 15);   // CURRENT was there to check (after round 0)...
-  EXPECT_GE(mid_fetch, 3);  // ...and kills landed inside a fetch.
+  EXPECT_GE(checked, 15);       // A version was there to check...
+  EXPECT_GE(killed_before, 3);  // ...and kills landed before the commit.
+}
+
+// The one object of version `v` (its one root "v").
+std::string ObjectOf(const std::string& repo, std::uint64_t v) {
+  std::ifstream in(VersionDir(repo, v) + "/MANIFEST");
+  std::string word;
+  while (in >> word) {
+    if (word == "root") {
+      std::string key, type, graph, reloc, object;
+      in >> key >> type >> graph >> reloc >> object;
+      return object;
+    }
+  }
+  return "";
 }
 
 TEST(Replica, DamagedOrIncompleteVersionIsRefusedAndTheOldOneKept) {
@@ -306,32 +325,59 @@ TEST(Replica, DamagedOrIncompleteVersionIsRefusedAndTheOldOneKept) {
   const std::string &root = f.root, &repo = f.repo, &local = f.local;
   Store* src = f.src.get();
   Replica* replica = f.replica.get();
+  const std::string object1 = ObjectOf(repo, 1);
   ASSERT_TRUE(src->Share("v", MakeValue(2, 50)).ok());
   const std::uint64_t v2 = PublishOrDie(*src, repo);
   const std::string dir = VersionDir(repo, v2);
+  const std::string object = ObjectOf(repo, v2);
+  ASSERT_EQ(object.size(), 32u);
+  const std::string path = repo + "/objects/" + object;
   const std::string saved = root + "/saved";
-  std::filesystem::copy(dir, saved);
+  std::filesystem::copy(repo, saved, std::filesystem::copy_options::recursive);
 
   auto expect_refused = [&](absl::StatusCode code, const std::string& file) {
     auto r = ancient::FollowOnce(repo, local);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), code) << r.status();
     EXPECT_NE(r.status().message().find(file), std::string::npos) << r.status();
+    EXPECT_NE(r.status().message().find("root 'v'"), std::string::npos)
+        << r.status();
     EXPECT_EQ(Current(local), 1u);  // Kept.
     auto v = replica->Get<Strings>("v");
     ASSERT_TRUE(v.ok());
     EXPECT_EQ(CheckValue(**v), 1);
-    std::filesystem::remove_all(dir);
-    std::filesystem::copy(saved, dir);
+    std::filesystem::remove_all(repo);
+    std::filesystem::copy(saved, repo,
+                          std::filesystem::copy_options::recursive);
   };
-  FlipByte(dir + "/arena", 100);
-  expect_refused(absl::StatusCode::kDataLoss, dir + "/arena");
-  ASSERT_EQ(truncate((dir + "/data.mdb").c_str(), 4096), 0);
-  expect_refused(absl::StatusCode::kDataLoss, dir + "/data.mdb");
-  ASSERT_EQ(unlink((dir + "/arena").c_str()), 0);
-  expect_refused(absl::StatusCode::kNotFound, dir + "/arena");
+  FlipByte(path, 100);
+  expect_refused(absl::StatusCode::kDataLoss, path);
+  ASSERT_EQ(truncate(path.c_str(), 64), 0);
+  expect_refused(absl::StatusCode::kDataLoss, path);
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  expect_refused(absl::StatusCode::kNotFound, path);
+  // A manifest naming an object that is not there (a forged checksum).
+  auto forge = [&](const std::string& name) {
+    std::ifstream in(dir + "/MANIFEST");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    text.replace(text.find(object), object.size(), name);
+    std::ofstream(dir + "/MANIFEST", std::ios::trunc) << text;
+  };
+  forge(std::string(32, 'a'));
+  expect_refused(absl::StatusCode::kNotFound,
+                 repo + "/objects/" + std::string(32, 'a'));
   FlipByte(dir + "/MANIFEST", 3);
-  expect_refused(absl::StatusCode::kDataLoss, dir + "/MANIFEST");
+  {
+    auto r = ancient::FollowOnce(repo, local);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+    EXPECT_NE(r.status().message().find(dir + "/MANIFEST"), std::string::npos)
+        << r.status();
+    EXPECT_EQ(Current(local), 1u);
+    std::filesystem::remove_all(repo);
+    std::filesystem::copy(saved, repo,
+                          std::filesystem::copy_options::recursive);
+  }
   // Repaired: followed.
   auto r = ancient::FollowOnce(repo, local);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -340,6 +386,7 @@ TEST(Replica, DamagedOrIncompleteVersionIsRefusedAndTheOldOneKept) {
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(CheckValue(**v), 2);
   EXPECT_EQ(replica->version(), v2);
+  EXPECT_NE(object1, object);
 }
 
 TEST(Replica, PinAndUnpin) {
@@ -392,23 +439,30 @@ TEST(Replica, HeldRootKeepsItsVersionUntilReleased) {
   Replica* replica = f.replica.get();
   auto held = replica->Get<Strings>("v");
   ASSERT_TRUE(held.ok());
-  ASSERT_TRUE(src->Share("v", MakeValue(2, 50)).ok());
-  PublishOrDie(*src, repo);
-  auto r = ancient::FollowOnce(repo, local);
-  ASSERT_TRUE(r.ok());
-  EXPECT_TRUE(r->switched);
-  EXPECT_TRUE(r->removed.empty());  // Version 1 is still read.
-  EXPECT_TRUE(std::filesystem::exists(VersionDir(local, 1)));
-  EXPECT_EQ(CheckValue(**held), 1);
+  auto snap = replica->Read();
+  ASSERT_TRUE(snap.ok());
+  // Many versions later (each replacing the root: its old space freed),
+  // what was held still reads version 1: the space is not reused under it.
+  for (int i = 2; i <= 6; ++i) {
+    ASSERT_TRUE(src->Share("v", MakeValue(i, 50)).ok());
+    PublishOrDie(*src, repo);
+    auto r = ancient::FollowOnce(repo, local);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(r->switched);
+    EXPECT_EQ(CheckValue(**held), 1);
+  }
+  EXPECT_EQ(Replica::VersionOf(*snap).value_or(0), 1u);
+  EXPECT_EQ(CheckValue(**snap->Get<Strings>("v")), 1);
   auto now = replica->Get<Strings>("v");
   ASSERT_TRUE(now.ok());
-  EXPECT_EQ(CheckValue(**now), 2);
+  EXPECT_EQ(CheckValue(**now), 6);
+  EXPECT_EQ(replica->version(), 6u);
   held = absl::CancelledError("released");
-  r = ancient::FollowOnce(repo, local);
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->removed, std::vector<std::uint64_t>{1});
-  EXPECT_FALSE(std::filesystem::exists(VersionDir(local, 1)));
-  EXPECT_EQ(CheckValue(**now), 2);
+  snap = absl::CancelledError("released");
+  auto st = ancient::GetReplicaStatus(local);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->current, 6u);
+  EXPECT_EQ(CheckValue(**now), 6);
 }
 
 TEST(Replica, ThreadsShareOneReplicaAcrossSwitches) {

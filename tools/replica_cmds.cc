@@ -34,11 +34,22 @@ int PublishCommand(const std::vector<std::string>& args) {
   const auto t0 = std::chrono::steady_clock::now();
   auto r = ancient::Publish(**store, args[1], p);
   if (!r.ok()) return Fail(r.status());
-  std::printf("published version %lu: %lu bytes in %.3f s", r->version,
-              r->bytes, SecondsSince(t0));
+  if (r->published) {
+    std::printf(
+        "published version %lu: %lu bytes written of %lu in the version (%lu "
+        "roots) in %.3f s",
+        r->version, r->bytes_written, r->bytes, r->roots_written,
+        SecondsSince(t0));
+  } else {
+    std::printf("nothing changed: version %lu stays announced (%lu bytes)",
+                r->version, r->bytes);
+  }
   if (!r->removed.empty()) {
     std::printf("; removed old versions %s",
                 absl::StrJoin(r->removed, ", ").c_str());
+  }
+  if (r->objects_removed != 0) {
+    std::printf("; removed %lu unused objects", r->objects_removed);
   }
   std::printf("\n");
   return kExitOk;
@@ -67,7 +78,13 @@ int FollowCommand(const std::vector<std::string>& args) {
     } else if (r->switched || !r->removed.empty() || once) {
       std::printf("version %lu%s", r->version,
                   r->switched ? " fetched, checked and made current" : "");
-      if (r->switched) std::printf(" in %.3f s", SecondsSince(t0));
+      if (r->switched) {
+        std::printf(
+            ": %lu bytes fetched of %lu in the version (%lu roots placed, %lu "
+            "removed) in %.3f s",
+            r->bytes_fetched, r->bytes, r->roots_fetched, r->roots_removed,
+            SecondsSince(t0));
+      }
       if (!r->removed.empty()) {
         std::printf("; removed unread versions %s",
                     absl::StrJoin(r->removed, ", ").c_str());
@@ -101,7 +118,9 @@ int StatusCommand(const std::vector<std::string>& args) {
     if (gmtime_r(&t, &tm) != nullptr) {
       std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     }
-    std::printf("  version %lu: %lu bytes, made %s", v.version, v.bytes, when);
+    std::printf("  version %lu: %lu bytes", v.version, v.bytes);
+    if (st->is_repository) std::printf(", %lu new", v.new_bytes);
+    std::printf(", made %s", when);
     if (!st->is_repository) std::printf(", %lu readers", v.readers);
     std::printf("\n");
   }

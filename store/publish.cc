@@ -1,0 +1,320 @@
+// Publish: a store's roots as objects in a repository, plus a manifest;
+// see replica.h.
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <set>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_format.h"
+#include "ancient/block.h"
+#include "store/file_util.h"
+#include "store/manifest.h"
+#include "store/read_txn.h"
+#include "store/replica.h"
+#include "store/replica_util.h"
+#include "store/strings.h"
+
+namespace ancient {
+namespace {
+
+using store_internal::Cat;
+using store_internal::Core;
+using store_internal::DecodeManifest;
+using store_internal::EncodeManifest;
+using store_internal::Exists;
+using store_internal::Fd;
+using store_internal::FileError;
+using store_internal::Fsync;
+using store_internal::kObjectBase;
+using store_internal::kRepoFormat;
+using store_internal::ListNames;
+using store_internal::ListVersions;
+using store_internal::Manifest;
+using store_internal::MtimeSeconds;
+using store_internal::ObjectChecker;
+using store_internal::ObjectName;
+using store_internal::ObjectRoot;
+using store_internal::ReadSmallFile;
+using store_internal::ReadTxn;
+using store_internal::ReadVersionFile;
+using store_internal::RemoveAll;
+using store_internal::RootRecord;
+using store_internal::VersionFileText;
+using store_internal::VersionName;
+using store_internal::WriteFileAtomic;
+
+// Where the publisher read a root: a hash of its record, the same for the
+// same bytes at the same place of the same store.
+std::uint64_t SourceOf(const RootRecord& r) {
+  const std::uint64_t f[] = {r.base_address, r.offset,  r.graph_size,
+                             r.reloc_size,   r.type_id, r.checksum};
+  return XXH3_64bits(f, sizeof f);
+}
+
+// The manifest of version `v` of `repo`; nullopt when it cannot be read
+// (a removed or damaged version: its objects are written again).
+std::optional<Manifest> ReadManifest(const std::string& repo, std::uint64_t v) {
+  const std::string path = repo + "/versions/" + VersionName(v) + "/MANIFEST";
+  absl::StatusOr<std::string> text = ReadSmallFile(path);
+  if (!text.ok()) return std::nullopt;
+  absl::StatusOr<Manifest> m = DecodeManifest(*text, path);
+  if (!m.ok() || m->version != v) return std::nullopt;
+  return *std::move(m);
+}
+
+// Writes roots of one store as objects into a repository.
+class ObjectWriter {
+ public:
+  ObjectWriter(const Core& core, const std::string& repo)
+      : core_(core), repo_(repo) {}
+
+  // The object of root `key` (record r, type description `description`),
+  // written to REPO/objects/ unless there already; adds its bytes to
+  // *written when it was not.
+  absl::StatusOr<std::string> Write(std::string_view key, const RootRecord& r,
+                                    const std::string& description,
+                                    std::uint64_t* written) {
+    const std::uint64_t len = r.graph_size + r.reloc_size;
+    const std::string what = Cat("store ", core_.dir(), ": root '", key, "'");
+    absl::StatusOr<const char*> src =
+        core_.arena().RawBytes(r.offset, len, &buf_);
+    if (!src.ok()) return src.status();
+    if (XXH3_64bits(*src, len) != r.checksum) {
+      return absl::DataLossError(Cat(what, " fails its checksum"));
+    }
+    const std::string tmp =
+        absl::StrFormat("%s/tmp/object%d.%d", repo_, ++count_, ::getpid());
+    Fd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (fd.get() < 0) return FileError(errno, "create " + tmp);
+    auto fail = [&](absl::Status s) {
+      ::unlink(tmp.c_str());
+      return s;
+    };
+    // Allocated before it is mapped: a full disk is an error here, not a
+    // SIGBUS while copying.
+    if (const int e = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(len));
+        e != 0) {
+      return fail(FileError(e, "allocating " + tmp));
+    }
+    void* map =
+        ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    if (map == MAP_FAILED) return fail(FileError(errno, "mmap " + tmp));
+    char* p = static_cast<char*>(map);
+    std::memcpy(p, *src, len);
+    // Written for kObjectBase: the same bytes wherever the store held it.
+    absl::Status s = RelocateBlock(
+        p, r.graph_size, std::string_view(p + r.graph_size, r.reloc_size),
+        core_.base() + r.offset, kObjectBase);
+    if (!s.ok()) s = absl::DataLossError(Cat(what, ": ", s.message()));
+    if (s.ok()) {
+      s = checker_.Check(r.type_id, description, {p, r.graph_size, kObjectBase},
+                         what);
+    }
+    const std::string name = ObjectName(p, len);
+    ::munmap(map, len);
+    if (!s.ok()) return fail(s);
+    const std::string dest = repo_ + "/objects/" + name;
+    if (Exists(dest)) {  // Named by its content: the same bytes.
+      ::unlink(tmp.c_str());
+      return name;
+    }
+    if (::fsync(fd.get()) != 0) return fail(FileError(errno, "fsync " + tmp));
+    s = fd.Close(tmp);
+    if (!s.ok()) return fail(s);
+    if (::rename(tmp.c_str(), dest.c_str()) != 0) {
+      return fail(FileError(errno, "rename " + tmp + " to " + dest));
+    }
+    *written += len;
+    return name;
+  }
+
+ private:
+  const Core& core_;
+  const std::string& repo_;
+  std::string buf_;
+  std::uint64_t count_ = 0;
+  ObjectChecker checker_;
+};
+
+// Whether `a` and `b` hold the same roots (keys, types and objects).
+bool SameRoots(const Manifest& a, const Manifest& b) {
+  auto same = [](const ObjectRoot& x, const ObjectRoot& y) {
+    return x.key == y.key && x.object == y.object && x.type_id == y.type_id &&
+           x.type_name == y.type_name;
+  };
+  return a.format == 2 && b.format == 2 &&
+         std::equal(a.objects.begin(), a.objects.end(), b.objects.begin(),
+                    b.objects.end(), same);
+}
+
+// Versions beyond the newest `keep`, superseded for `grace` seconds, then
+// the objects no remaining version names.
+void RemoveOld(const std::string& repo, const PublishOptions& options,
+               PublishResult* result) {
+  absl::StatusOr<std::vector<std::uint64_t>> versions =
+      ListVersions(repo + "/versions");
+  if (!versions.ok()) return;
+  const std::int64_t now = std::time(nullptr);
+  const std::size_t n = versions->size();
+  std::vector<std::uint64_t> kept;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t v = (*versions)[i];
+    if (i + static_cast<std::size_t>(options.keep) < n) {
+      const std::string next =
+          repo + "/versions/" + VersionName((*versions)[i + 1]);
+      if (now - MtimeSeconds(next + "/MANIFEST") >= options.grace_seconds) {
+        // Out of versions/ in one step, then removed: a publish killed
+        // meanwhile leaves it in tmp/, not a version without its manifest.
+        const std::string gone =
+            absl::StrFormat("%s/tmp/gone%d.%d", repo, v, ::getpid());
+        if (::rename((repo + "/versions/" + VersionName(v)).c_str(),
+                     gone.c_str()) == 0) {
+          RemoveAll(gone);
+          result->removed.push_back(v);
+          continue;
+        }
+      }
+    }
+    kept.push_back(v);
+  }
+  absl::flat_hash_set<std::string> named;
+  for (const std::uint64_t v : kept) {
+    std::optional<Manifest> m = ReadManifest(repo, v);
+    // An unreadable manifest might name anything: remove no object.
+    if (!m) return;
+    for (const ObjectRoot& r : m->objects) named.insert(r.object);
+  }
+  for (const std::string& name : ListNames(repo + "/objects")) {
+    if (!named.contains(name)) {
+      RemoveAll(repo + "/objects/" + name);
+      ++result->objects_removed;
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<PublishResult> Publish(const Store& store,
+                                      const std::string& repo,
+                                      const PublishOptions& options) {
+  if (options.keep < 1) {
+    return absl::InvalidArgumentError("PublishOptions.keep must be >= 1");
+  }
+  absl::Status s = store_internal::MakeLayout(repo, kRepoFormat);
+  if (s.ok()) s = store_internal::MakeDir(repo + "/objects");
+  if (!s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<store_internal::DirLock>> lock =
+      store_internal::DirLock::Take(repo);
+  if (!lock.ok()) return lock.status();
+  store_internal::RemoveStaleTmp(repo, options.grace_seconds);
+
+  absl::StatusOr<std::vector<std::uint64_t>> versions =
+      ListVersions(repo + "/versions");
+  if (!versions.ok()) return versions.status();
+  absl::StatusOr<std::optional<std::uint64_t>> announced =
+      ReadVersionFile(repo + "/ANNOUNCE");
+  if (!announced.ok()) return announced.status();
+  std::optional<Manifest> previous;
+  if (*announced) previous = ReadManifest(repo, **announced);
+
+  // The objects of the roots the last version had where this store still
+  // has them: found by where they were read, not read again.
+  absl::flat_hash_map<std::uint64_t, const ObjectRoot*> known;
+  if (previous) {
+    for (const ObjectRoot& r : previous->objects) known[r.source] = &r;
+  }
+
+  const std::shared_ptr<Core>& core =
+      store_internal::StoreAccess::CoreOf(store);
+  absl::StatusOr<std::shared_ptr<ReadTxn>> txn = ReadTxn::Begin(core);
+  if (!txn.ok()) return txn.status();
+  absl::StatusOr<store_internal::SpaceRecord> space = (*txn)->Space();
+  if (!space.ok()) return space.status();
+  s = core->arena().CheckLength(space->high_water);
+  if (!s.ok()) return s;
+
+  PublishResult result;
+  Manifest m;
+  ObjectWriter writer(*core, repo);
+  s = (*txn)->ForEachRoot(
+      "",
+      [&](std::string_view key, const RootRecord& r,
+          std::string_view name) -> absl::Status {
+        absl::Status s =
+            store_internal::CheckRootRecord(*core, key, r, space->high_water);
+        if (!s.ok()) return s;
+        absl::StatusOr<ObjectRoot> entry =
+            store_internal::EntryFor(**txn, key, r, name, &m);
+        if (!entry.ok()) return entry.status();
+        ObjectRoot& o = *entry;
+        o.source = SourceOf(r);
+        auto k = known.find(o.source);
+        if (k != known.end() && k->second->type_id == r.type_id &&
+            k->second->object_size() == o.object_size() &&
+            Exists(repo + "/objects/" + k->second->object)) {
+          o.object = k->second->object;
+        } else {
+          absl::StatusOr<std::string> obj =
+              writer.Write(key, r, m.types[r.type_id], &result.bytes_written);
+          if (!obj.ok()) return obj.status();
+          o.object = *std::move(obj);
+          ++result.roots_written;
+        }
+        result.bytes += o.object_size();
+        m.objects.push_back(std::move(o));
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  txn->reset();
+
+  if (previous && SameRoots(*previous, m)) {
+    // Nothing changed: no new version for followers to fetch.
+    result.version = **announced;
+    result.published = false;
+    RemoveOld(repo, options, &result);
+    return result;
+  }
+  s = Fsync(repo + "/objects");
+  if (!s.ok()) return s;
+  result.version = std::max(versions->empty() ? 0 : versions->back(),
+                            announced->value_or(0)) +
+                   1;
+  m.version = result.version;
+  m.new_bytes = result.bytes_written;
+  // Made in tmp/, renamed into versions/ only once whole: a publish killed
+  // before that leaves nothing a follower reads (objects no version names
+  // are removed by the next publish).
+  const std::string tmp =
+      absl::StrFormat("%s/tmp/%d.%d", repo, result.version, getpid());
+  const std::string dest = repo + "/versions/" + VersionName(result.version);
+  RemoveAll(tmp);
+  s = store_internal::MakeDir(tmp);
+  if (s.ok()) s = WriteFileAtomic(tmp, "MANIFEST", EncodeManifest(m));
+  if (!s.ok()) {
+    RemoveAll(tmp);
+    return s;
+  }
+  if (::rename(tmp.c_str(), dest.c_str()) != 0) {
+    s = FileError(errno, "rename " + tmp + " to " + dest);
+    RemoveAll(tmp);
+    return s;
+  }
+  s = Fsync(repo + "/versions");
+  if (s.ok()) {
+    s = WriteFileAtomic(repo, "ANNOUNCE", VersionFileText(result.version));
+  }
+  if (!s.ok()) return s;  // In place but not announced: harmless.
+  RemoveOld(repo, options, &result);
+  return result;
+}
+
+}  // namespace ancient
