@@ -14,6 +14,7 @@
 #define ANCIENT_BLOCK_H_
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,6 +110,35 @@ absl::Status RelocateBlock(void* base, std::uint64_t size,
 absl::Status RelocateBlock(void* base, std::uint64_t size,
                            std::string_view relocs, std::uintptr_t old_base,
                            std::uintptr_t new_base);
+
+// Relocates a block while it is copied a chunk at a time (so that a copy
+// of any size is made in cache-sized pieces): Apply adds `delta` to the
+// pointer slots that lie in each chunk. Check the record first
+// (VerifyBlock on the source): this trusts it.
+class ChunkRelocator {
+ public:
+  ChunkRelocator(std::string_view relocs, std::uintptr_t delta)
+      : reader_(relocs), delta_(delta) {
+    more_ = reader_.Next(&slot_);
+  }
+  // `chunk` holds bytes [pos, pos + n) of the block; chunks come in order,
+  // each starting at a multiple of 8 (slots are 8-aligned, so none spans
+  // two chunks).
+  void Apply(char* chunk, std::uint64_t pos, std::uint64_t n) {
+    for (; more_ && slot_ < pos + n; more_ = reader_.Next(&slot_)) {
+      std::uintptr_t v;
+      std::memcpy(&v, chunk + (slot_ - pos), sizeof v);
+      v += delta_;
+      std::memcpy(chunk + (slot_ - pos), &v, sizeof v);
+    }
+  }
+
+ private:
+  RelocationReader reader_;
+  const std::uintptr_t delta_;
+  std::uint64_t slot_ = 0;
+  bool more_ = false;
+};
 
 }  // namespace ancient
 

@@ -9,9 +9,18 @@
 //  switches: a reader process's lookups per second (Replica::Get + one
 //           element) for 3 s without switches, then for 3 s while a new
 //           version of a small store is published and followed every 100 ms.
+//  delta:   a store of n roots (1.2 GiB in all by default) published and
+//           followed after changing k of them (k = 0, 1, n/100, n): bytes
+//           written and fetched and time, beside `rsync -a --checksum
+//           --no-whole-file` of the store's directory onto a copy of the
+//           version before (the classic delta transfer) and beside the
+//           whole copy that publishing moved before objects.
+//  sharded: a 4M-entry hash map shared as 256 shards: the bytes one changed
+//           key moves, and lookups in it beside the same map unsplit.
 //
 // Prints one JSON object per line (tools/bench collects them).
-//   replica_bench [--mib=1024]     (ANCIENT_BENCH_SCALE=tiny: 4 MiB, 0.3 s)
+//   replica_bench [--mib=1024] [--deltas]
+//                                  (ANCIENT_BENCH_SCALE=tiny: 4 MiB, 0.3 s)
 
 #include <sys/wait.h>
 #include <time.h>
@@ -24,10 +33,12 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "bench/bench_data.h"
 #include "store/replica.h"
+#include "store/sharded.h"
 #include "store/store.h"
 
 namespace ancient_bench {
@@ -129,8 +140,9 @@ void Run(std::size_t mib) {
   auto fol = ancient::FollowOnce(repo, local);
   const double follow_s = (NowNs() - t0) / 1e9;
   if (!fol.ok()) return;
+  // The version's files: its objects (and its manifest).
   const double cp_version_s =
-      CpSeconds(repo + "/versions/0000000001", root + "/cp_version");
+      CpSeconds(repo + "/objects", root + "/cp_version");
   std::printf(
       "{\"bench\":\"replica\",\"mib\":%.1f,\"publish_s\":%.4f,"
       "\"cp_src_s\":%.4f,\"src_mib\":%.1f,\"follow_s\":%.4f,"
@@ -219,6 +231,206 @@ void Switches() {
   fs::remove_all(root);
 }
 
+// One Publish of `src` to `repo`, then one FollowOnce into `local`, timed.
+struct Round {
+  absl::StatusOr<ancient::PublishResult> pub;
+  absl::StatusOr<ancient::FollowResult> fol;
+  double publish_s = 0, follow_s = 0;
+  bool ok() const { return pub.ok() && fol.ok(); }
+};
+Round PublishAndFollow(const ancient::Store& src, const std::string& repo,
+                       const std::string& local) {
+  Round r;
+  std::int64_t t0 = NowNs();
+  r.pub = ancient::Publish(src, repo);
+  r.publish_s = (NowNs() - t0) / 1e9;
+  t0 = NowNs();
+  r.fol = ancient::FollowOnce(repo, local);
+  r.follow_s = (NowNs() - t0) / 1e9;
+  if (!r.ok()) {
+    std::fprintf(stderr, "publish: %s; follow: %s\n",
+                 r.pub.status().ToString().c_str(),
+                 r.fol.status().ToString().c_str());
+  }
+  return r;
+}
+
+// Strings of 100 bytes, `count` of them, different for each seed.
+Strings RootStrings(std::uint64_t seed, std::size_t count) {
+  Strings v(count);
+  std::mt19937_64 rng(seed * 7919 + 1);
+  for (auto& s : v) {
+    s.resize(100);
+    for (char& c : s) c = static_cast<char>('a' + rng() % 26);
+  }
+  return v;
+}
+
+// `cmd`'s standard output, and its seconds in *secs.
+std::string RunTimed(const std::string& cmd, double* secs) {
+  const std::int64_t t0 = NowNs();
+  std::string out;
+  if (FILE* f = popen(cmd.c_str(), "r")) {
+    char buf[512];
+    std::size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    if (pclose(f) != 0) out.clear();
+  }
+  *secs = (NowNs() - t0) / 1e9;
+  return out;
+}
+
+// The number after `label` in rsync --stats output ("1,234" allowed).
+double StatNumber(const std::string& text, const std::string& label) {
+  const std::size_t at = text.find(label);
+  if (at == std::string::npos) return -1;
+  std::string digits;
+  for (std::size_t i = at + label.size(); i < text.size(); ++i) {
+    if (text[i] >= '0' && text[i] <= '9') {
+      digits += text[i];
+    } else if (text[i] != ',' && !digits.empty()) {
+      break;
+    }
+  }
+  return digits.empty() ? -1 : std::stod(digits);
+}
+
+void Deltas(std::size_t mib) {
+  const std::string root = TempDir("delta");
+  const std::string src_dir = root + "/src", repo = root + "/repo",
+                    local = root + "/local", mirror = root + "/mirror";
+  ancient::StoreOptions o;
+  o.durability = ancient::Durability::kNoSync;
+  auto src = ancient::Store::Open(src_dir, o);
+  const std::size_t n = Tiny() ? 8 : 256;
+  const std::size_t per_root = (mib << 20) / n / 100;
+  for (std::size_t i = 0; i < n; ++i) {
+    (void)(*src)->Share("root" + std::to_string(i), RootStrings(i, per_root));
+  }
+  const double store_mib = DirBytes(src_dir) / 1048576.0;
+  Round first = PublishAndFollow(**src, repo, local);
+  if (!first.ok()) return;
+  const double publish_s = first.publish_s, follow_s = first.follow_s;
+  const auto& pub = first.pub;
+  const auto& fol = first.fol;
+  const double cp_s = CpSeconds(src_dir, mirror);  // the host's old copy
+  std::printf(
+      "{\"bench\":\"delta\",\"k\":-1,\"n\":%zu,\"store_mib\":%.1f,"
+      "\"publish_s\":%.4f,\"written\":%lu,\"follow_s\":%.4f,"
+      "\"fetched\":%lu,\"cp_s\":%.4f,\"version_bytes\":%lu}\n",
+      n, store_mib, publish_s, static_cast<unsigned long>(pub->bytes_written),
+      follow_s, static_cast<unsigned long>(fol->bytes_fetched), cp_s,
+      static_cast<unsigned long>(pub->bytes));
+  std::fflush(stdout);
+  std::uint64_t seed = 1000000;
+  std::size_t start = 0;
+  for (const std::size_t k :
+       {std::size_t{0}, std::size_t{1}, std::max<std::size_t>(1, n / 100), n}) {
+    // k distinct roots, each given new content.
+    for (std::size_t j = 0; j < k; ++j) {
+      (void)(*src)->Share("root" + std::to_string((start + j) % n),
+                          RootStrings(++seed, per_root));
+    }
+    start += k + 5;
+    Round round = PublishAndFollow(**src, repo, local);
+    if (!round.ok()) return;
+    const double p_s = round.publish_s, f_s = round.follow_s;
+    const auto& pub = round.pub;
+    const auto& fol = round.fol;
+    double rsync_s = -1;
+    const std::string stats =
+        RunTimed("rsync -a --checksum --no-whole-file --stats '" + src_dir +
+                     "/' '" + mirror + "/' && sync '" + mirror + "'/*",
+                 &rsync_s);
+    std::printf(
+        "{\"bench\":\"delta\",\"k\":%zu,\"n\":%zu,\"store_mib\":%.1f,"
+        "\"publish_s\":%.4f,\"written\":%lu,\"follow_s\":%.4f,"
+        "\"fetched\":%lu,\"rsync_s\":%.4f,\"rsync_literal\":%.0f,"
+        "\"rsync_sent\":%.0f,\"version_bytes\":%lu,\"full_bytes\":%lu}\n",
+        k, n, store_mib, p_s, static_cast<unsigned long>(pub->bytes_written),
+        f_s, static_cast<unsigned long>(fol->bytes_fetched),
+        stats.empty() ? -1.0 : rsync_s, StatNumber(stats, "Literal data:"),
+        StatNumber(stats, "Total bytes sent:"),
+        static_cast<unsigned long>(pub->bytes),
+        static_cast<unsigned long>(DirBytes(src_dir)));
+    std::fflush(stdout);
+  }
+  fs::remove_all(root);
+}
+
+void ShardedMap() {
+  using Dict = std::unordered_map<std::string, std::vector<std::int64_t>>;
+  const std::string root = TempDir("sharded");
+  const std::string repo = root + "/repo", local = root + "/local";
+  ancient::StoreOptions o;
+  o.durability = ancient::Durability::kNoSync;
+  auto src = ancient::Store::Open(root + "/src", o);
+  auto whole_store = ancient::Store::Open(root + "/whole", o);
+  const std::size_t entries = Tiny() ? 20000 : 4000000;
+  const int shards = 256;
+  std::vector<std::string> keys(entries);
+  for (std::size_t i = 0; i < entries; ++i) keys[i] = "key" + std::to_string(i);
+  {
+    Dict whole;
+    for (std::size_t i = 0; i < entries; ++i) {
+      whole.emplace(keys[i], std::vector<std::int64_t>(2 + i % 4, i));
+    }
+    (void)(*whole_store)->Share("dict", whole);
+  }
+  ancient::Sharded<Dict> m(shards);
+  for (std::size_t i = 0; i < entries; ++i) {
+    m.insert_or_assign(keys[i], std::vector<std::int64_t>(2 + i % 4, i));
+  }
+  auto share = [&] {
+    auto batch = (*src)->Write();
+    (void)m.Share(*batch, "dict");
+    (void)batch->Commit();
+  };
+  share();
+  if (!PublishAndFollow(**src, repo, local).ok()) return;
+  m.insert_or_assign(keys[entries / 2], std::vector<std::int64_t>{-1});
+  share();
+  Round round = PublishAndFollow(**src, repo, local);
+  if (!round.ok()) return;
+  const double p_s = round.publish_s, f_s = round.follow_s;
+  const auto& pub = round.pub;
+  const auto& fol = round.fol;
+  std::int64_t t0;
+
+  // Lookups of existing keys in random order: the unsplit map against the
+  // sharded one, alternately, three times each; the best of each.
+  auto replica = ancient::Replica::Open(local);
+  auto snap = (*replica)->Read();
+  auto view = ancient::ShardedView<Dict>::Open(*snap, "dict");
+  auto wsnap = (*whole_store)->Read();
+  auto whole = wsnap->Get<Dict>("dict");
+  if (!view.ok() || !whole.ok()) return;
+  std::vector<const std::string*> order(Tiny() ? 20000 : 2000000);
+  std::mt19937_64 rng(5);
+  for (auto& k : order) k = &keys[rng() % entries];
+  double best_whole = 1e18, best_sharded = 1e18;
+  std::uint64_t sum = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    t0 = NowNs();
+    for (const std::string* k : order) sum += (*whole)->get(*k)->size();
+    best_whole = std::min(best_whole, double(NowNs() - t0) / order.size());
+    t0 = NowNs();
+    for (const std::string* k : order) sum += view->get(*k)->size();
+    best_sharded = std::min(best_sharded, double(NowNs() - t0) / order.size());
+  }
+  std::printf(
+      "{\"bench\":\"sharded\",\"entries\":%zu,\"shards\":%d,"
+      "\"map_bytes\":%lu,\"written\":%lu,\"fetched\":%lu,"
+      "\"publish_s\":%.4f,\"follow_s\":%.4f,\"whole_ns\":%.1f,"
+      "\"sharded_ns\":%.1f,\"check\":%lu}\n",
+      entries, shards, static_cast<unsigned long>(pub->bytes),
+      static_cast<unsigned long>(pub->bytes_written),
+      static_cast<unsigned long>(fol->bytes_fetched), p_s, f_s, best_whole,
+      best_sharded, static_cast<unsigned long>(sum & 1));
+  std::fflush(stdout);
+  fs::remove_all(root);
+}
+
 }  // namespace
 }  // namespace ancient_bench
 
@@ -234,7 +446,15 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--mib=", 6) == 0) mib = std::stoull(argv[i] + 6);
   }
-  Run(mib);
-  Switches();
+  bool only_deltas = false;  // --deltas: the delta and sharded runs only
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--deltas") == 0) only_deltas = true;
+  }
+  if (!only_deltas) {
+    Run(mib);
+    Switches();
+  }
+  Deltas(mib);
+  ShardedMap();
   return 0;
 }

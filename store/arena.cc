@@ -444,6 +444,21 @@ absl::Status Arena::Truncate(std::uint64_t size) {
   return absl::OkStatus();
 }
 
+absl::Status Arena::WriteAt(std::uint64_t offset, const char* data,
+                            std::uint64_t len) {
+  while (len > 0) {
+    const ssize_t n = ::pwrite(fd_, data, len, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, absl::StrFormat("pwrite %s", path_));
+    }
+    data += n;
+    offset += static_cast<std::uint64_t>(n);
+    len -= static_cast<std::uint64_t>(n);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Arena::Sync(std::uint64_t offset, std::uint64_t len) {
   const std::uint64_t lo = PageDown(offset);
   const std::uint64_t hi = PageUp(offset + len);

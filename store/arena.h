@@ -117,6 +117,12 @@ class Arena {
   // the view grows (Grow, MapForWrite): do not keep it across those calls.
   char* write_base() const { return write_.addr; }
 
+  // Writer: writes `len` bytes at `offset` of the file with pwrite(2) (no
+  // page faults on fresh file pages, unlike a copy into the writable view;
+  // the views see them at once: one page cache).
+  absl::Status WriteAt(std::uint64_t offset, const char* data,
+                       std::uint64_t len);
+
   // Writer: writes [offset, offset + len) to disk (msync MS_SYNC), and the
   // file's size if it changed (fdatasync).
   absl::Status Sync(std::uint64_t offset, std::uint64_t len);

@@ -72,9 +72,11 @@ absl::Status Store::CopyTo(const std::string& dest_dir, bool compact) const {
         } else if (!absl::IsNotFound(type.status())) {
           return type.status();
         }
-        return (*w)->PutCopy(
-            key, r, name, *bytes, core_->base() + r.offset,
-            compact ? std::nullopt : std::optional<std::uint64_t>(r.offset));
+        return (*w)
+            ->PutCopy(
+                key, r, name, *bytes, core_->base() + r.offset,
+                compact ? std::nullopt : std::optional<std::uint64_t>(r.offset))
+            .status();
       });
   if (!s.ok()) return s;
   if (!compact) {

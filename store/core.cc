@@ -366,16 +366,16 @@ absl::Status Core::OpenArena(const MetaRecord& meta, const SpaceRecord& space,
   arena_ = *std::move(arena);  // It checked the file holds the recorded size.
   absl::Status s;
   if (!ro && !created) {
-    // Bytes past the recorded end were never committed: what a writer that
-    // crashed while growing the arena left, or something appended. We hold
-    // the write lock, so no writer is using them: give them back.
-    absl::StatusOr<std::uint64_t> size = arena_->FileSize();
-    if (!size.ok()) return size.status();
-    if (*size > space.arena_size) {
-      s = arena_->Truncate(space.arena_size);
-      if (!s.ok()) return s;
-    }
+    s = TrimArena(space.arena_size);
+    if (!s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+absl::Status Core::TrimArena(std::uint64_t arena_size) {
+  absl::StatusOr<std::uint64_t> size = arena_->FileSize();
+  if (!size.ok()) return size.status();
+  if (*size > arena_size) return arena_->Truncate(arena_size);
   return absl::OkStatus();
 }
 

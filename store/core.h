@@ -100,6 +100,11 @@ class Core : public std::enable_shared_from_this<Core> {
     return ForkedError();
   }
   // Checks a key: InvalidArgument when empty or too long.
+  // Bytes of the arena file past `arena_size` (the committed size) were
+  // never committed: what a writer that died while growing the arena left,
+  // or something appended. Call with the write lock held (no writer is
+  // using them): gives them back.
+  absl::Status TrimArena(std::uint64_t arena_size);
   absl::Status CheckKey(std::string_view key) const;
 
   // The oldest snapshot any live reader holds, after clearing the slots of

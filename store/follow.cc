@@ -223,6 +223,7 @@ absl::Status Apply(const Store& local, const Manifest& m, ObjectSource& src,
   if (!w.ok()) return w.status();
   ObjectChecker checker;
   absl::flat_hash_set<std::string_view> keys;
+  std::uint64_t placed_from = ~std::uint64_t{0}, placed_to = 0;
   for (const ObjectRoot& o : m.objects) {
     keys.insert(o.key);
     auto h = held.find(o.key);
@@ -246,10 +247,16 @@ absl::Status Apply(const Store& local, const Manifest& m, ObjectSource& src,
     r.extent_size =
         store_internal::AlignUp(o.object_size(), store_internal::kExtentAlign);
     r.type_id = o.type_id;
-    s = (*w)->PutCopy(o.key, r, o.type_name, *bytes, kObjectBase, std::nullopt);
-    if (!s.ok()) {
-      return absl::Status(s.code(), Cat(root, ": ", s.message()));
+    // Synced all at once before the commit, not root by root.
+    absl::StatusOr<std::uint64_t> off =
+        (*w)->PutCopy(o.key, r, o.type_name, *bytes, kObjectBase, std::nullopt,
+                      /*sync=*/false);
+    if (!off.ok()) {
+      return absl::Status(off.status().code(),
+                          Cat(root, ": ", off.status().message()));
     }
+    placed_from = std::min(placed_from, *off);
+    placed_to = std::max(placed_to, *off + r.extent_size);
     s = (*w)->PutMeta(RootObjectKey(o.key), o.object);
     if (!s.ok()) return s;
     result->bytes_fetched += o.object_size();
@@ -264,6 +271,9 @@ absl::Status Apply(const Store& local, const Manifest& m, ObjectSource& src,
   }
   absl::Status s =
       (*w)->PutMeta(store_internal::kVersionRecord, absl::StrCat(m.version));
+  if (s.ok() && placed_to != 0) {
+    s = (*w)->Sync(placed_from, placed_to - placed_from);  // Before the roots.
+  }
   if (!s.ok()) return s;
   return (*w)->Commit();
 }

@@ -2,7 +2,6 @@
 // see replica.h.
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -41,7 +40,6 @@ using store_internal::ListVersions;
 using store_internal::Manifest;
 using store_internal::MtimeSeconds;
 using store_internal::ObjectChecker;
-using store_internal::ObjectName;
 using store_internal::ObjectRoot;
 using store_internal::ReadSmallFile;
 using store_internal::ReadTxn;
@@ -71,77 +69,111 @@ std::optional<Manifest> ReadManifest(const std::string& repo, std::uint64_t v) {
   return *std::move(m);
 }
 
-// Writes roots of one store as objects into a repository.
+// Writes roots of one store as objects into a repository: each is checked
+// in place, then copied a chunk at a time (relocated, hashed) into a file
+// in tmp/ with write(2), its write-back started at once; Finish() then
+// fsyncs them all and renames each to objects/<name>, so an object is
+// never under its name before its bytes are on disk.
 class ObjectWriter {
  public:
   ObjectWriter(const Core& core, const std::string& repo)
       : core_(core), repo_(repo) {}
+  ~ObjectWriter() {
+    for (const Pending& p : pending_) ::unlink(p.tmp.c_str());
+  }
 
-  // The object of root `key` (record r, type description `description`),
-  // written to REPO/objects/ unless there already; adds its bytes to
-  // *written when it was not.
+  // The name of root `key`'s object (record r, type description
+  // `description`), to be written unless the repository or this writer has
+  // it; adds its bytes to *written then.
   absl::StatusOr<std::string> Write(std::string_view key, const RootRecord& r,
                                     const std::string& description,
                                     std::uint64_t* written) {
     const std::uint64_t len = r.graph_size + r.reloc_size;
     const std::string what = Cat("store ", core_.dir(), ": root '", key, "'");
     absl::StatusOr<const char*> src =
-        core_.arena().RawBytes(r.offset, len, &buf_);
+        core_.arena().RawBytes(r.offset, len, &raw_);
     if (!src.ok()) return src.status();
     if (XXH3_64bits(*src, len) != r.checksum) {
       return absl::DataLossError(Cat(what, " fails its checksum"));
     }
+    // Checked in place: pointers by the relocation record, then contents
+    // by the recorded type.
+    const std::uintptr_t address = core_.base() + r.offset;
+    const std::string_view relocs(*src + r.graph_size, r.reloc_size);
+    absl::Status s = VerifyBlock(*src, r.graph_size, relocs, address);
+    if (!s.ok()) return absl::DataLossError(Cat(what, ": ", s.message()));
+    s = checker_.Check(r.type_id, description, {*src, r.graph_size, address},
+                       what);
+    if (!s.ok()) return s;
+    // Then copied a chunk at a time (in cache): pointers rewritten for
+    // kObjectBase (the same bytes wherever the store held it), hashed,
+    // written to a file in tmp/. Memory: one chunk, whatever the root's size.
     const std::string tmp =
         absl::StrFormat("%s/tmp/object%d.%d", repo_, ++count_, ::getpid());
-    Fd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (fd.get() < 0) return FileError(errno, "create " + tmp);
     auto fail = [&](absl::Status s) {
       ::unlink(tmp.c_str());
       return s;
     };
-    // Allocated before it is mapped: a full disk is an error here, not a
-    // SIGBUS while copying.
-    if (const int e = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(len));
-        e != 0) {
-      return fail(FileError(e, "allocating " + tmp));
+    XXH3_state_t* state = XXH3_createState();
+    if (state == nullptr) return fail(absl::ResourceExhaustedError("XXH3"));
+    XXH3_128bits_reset(state);
+    ChunkRelocator relocator(relocs, kObjectBase - address);
+    buf_.resize(kChunk);
+    for (std::uint64_t pos = 0; pos < len && s.ok(); pos += kChunk) {
+      const std::uint64_t n = std::min(kChunk, len - pos);
+      char* p = buf_.data();
+      std::memcpy(p, *src + pos, n);
+      relocator.Apply(p, pos, n);
+      XXH3_128bits_update(state, p, n);
+      s = store_internal::WriteAll(fd.get(), p, n, tmp);
     }
-    void* map =
-        ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-    if (map == MAP_FAILED) return fail(FileError(errno, "mmap " + tmp));
-    char* p = static_cast<char*>(map);
-    std::memcpy(p, *src, len);
-    // Written for kObjectBase: the same bytes wherever the store held it.
-    absl::Status s = RelocateBlock(
-        p, r.graph_size, std::string_view(p + r.graph_size, r.reloc_size),
-        core_.base() + r.offset, kObjectBase);
-    if (!s.ok()) s = absl::DataLossError(Cat(what, ": ", s.message()));
-    if (s.ok()) {
-      s = checker_.Check(r.type_id, description, {p, r.graph_size, kObjectBase},
-                         what);
-    }
-    const std::string name = ObjectName(p, len);
-    ::munmap(map, len);
+    const XXH128_hash_t h = XXH3_128bits_digest(state);
+    XXH3_freeState(state);
     if (!s.ok()) return fail(s);
-    const std::string dest = repo_ + "/objects/" + name;
-    if (Exists(dest)) {  // Named by its content: the same bytes.
-      ::unlink(tmp.c_str());
+    const std::string name = absl::StrFormat("%016x%016x", h.high64, h.low64);
+    if (names_.contains(name) || Exists(repo_ + "/objects/" + name)) {
+      ::unlink(tmp.c_str());  // Named by its content: the same bytes.
       return name;
     }
-    if (::fsync(fd.get()) != 0) return fail(FileError(errno, "fsync " + tmp));
+    ::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
     s = fd.Close(tmp);
     if (!s.ok()) return fail(s);
-    if (::rename(tmp.c_str(), dest.c_str()) != 0) {
-      return fail(FileError(errno, "rename " + tmp + " to " + dest));
-    }
+    pending_.push_back({tmp, name});
+    names_.insert(name);
     *written += len;
     return name;
   }
 
+  // Makes the objects written durable, then puts them under their names.
+  absl::Status Finish() {
+    for (const Pending& p : pending_) {
+      absl::Status s = Fsync(p.tmp);
+      if (!s.ok()) return s;
+    }
+    for (const Pending& p : pending_) {
+      const std::string dest = repo_ + "/objects/" + p.name;
+      if (::rename(p.tmp.c_str(), dest.c_str()) != 0) {
+        return FileError(errno, "rename " + p.tmp + " to " + dest);
+      }
+    }
+    pending_.clear();
+    return Fsync(repo_ + "/objects");
+  }
+
  private:
+  struct Pending {
+    std::string tmp, name;
+  };
   const Core& core_;
   const std::string& repo_;
-  std::string buf_;
+  std::string raw_;  // RawBytes' copy, when the view does not cover a root
+  static constexpr std::uint64_t kChunk = 1 << 20;  // a multiple of 8
+  std::string buf_;                                 // the chunk being made
   std::uint64_t count_ = 0;
+  std::vector<Pending> pending_;
+  absl::flat_hash_set<std::string> names_;
   ObjectChecker checker_;
 };
 
@@ -275,6 +307,8 @@ absl::StatusOr<PublishResult> Publish(const Store& store,
       });
   if (!s.ok()) return s;
   txn->reset();
+  s = writer.Finish();  // Before anything may name the objects.
+  if (!s.ok()) return s;
 
   if (previous && SameRoots(*previous, m)) {
     // Nothing changed: no new version for followers to fetch.
@@ -283,8 +317,6 @@ absl::StatusOr<PublishResult> Publish(const Store& store,
     RemoveOld(repo, options, &result);
     return result;
   }
-  s = Fsync(repo + "/objects");
-  if (!s.ok()) return s;
   result.version = std::max(versions->empty() ? 0 : versions->back(),
                             announced->value_or(0)) +
                    1;

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "ancient/block.h"
 #include "ancient/internal/varint.h"
 
 namespace ancient::store_internal {
@@ -60,8 +61,12 @@ absl::Status WriteTxn::Init() {
       ReadSpace(txn_.get(), core_->meta_db(), core_->dir());
   if (!sp.ok()) return sp.status();
   space_ = *sp;
+  // A writer that died while growing the arena (a follower killed mid-
+  // apply) left bytes past the committed end; the write lock is ours.
+  absl::Status s = core_->TrimArena(space_.arena_size);
+  if (!s.ok()) return s;
   // Another process may have grown the arena.
-  absl::Status s = core_->arena().MapForWrite(space_.arena_size);
+  s = core_->arena().MapForWrite(space_.arena_size);
   if (!s.ok()) return s;
   return Reclaim();
 }
@@ -204,10 +209,10 @@ absl::Status WriteTxn::SetSpace(std::uint64_t size, std::uint64_t hw) {
   return absl::OkStatus();
 }
 
-absl::Status WriteTxn::PutCopy(std::string_view key, const RootRecord& src,
-                               std::string_view type_name,
-                               const char* src_bytes, std::uintptr_t old_base,
-                               std::optional<std::uint64_t> offset) {
+absl::StatusOr<std::uint64_t> WriteTxn::PutCopy(
+    std::string_view key, const RootRecord& src, std::string_view type_name,
+    const char* src_bytes, std::uintptr_t old_base,
+    std::optional<std::uint64_t> offset, bool sync) {
   const std::uint64_t len = src.graph_size + src.reloc_size;
   std::uint64_t off;
   if (offset) {
@@ -220,22 +225,48 @@ absl::Status WriteTxn::PutCopy(std::string_view key, const RootRecord& src,
   Arena& arena = core_->arena();
   absl::Status s = arena.MapForWrite(off + src.extent_size);
   if (!s.ok()) return s;
-  char* dest = arena.write_base() + off;
-  std::memcpy(dest, src_bytes, len);
-  s = RelocateBlock(dest, src.graph_size,
-                    std::string_view(dest + src.graph_size, src.reloc_size),
-                    old_base,
-                    reinterpret_cast<std::uintptr_t>(arena.base()) + off);
+  // Every slot and pointer checked first; then copied a chunk at a time
+  // (in cache), pointers moved to this store's base, checksummed and
+  // written with pwrite: no page faults on fresh file pages.
+  const std::string_view relocs(src_bytes + src.graph_size, src.reloc_size);
+  s = VerifyBlock(src_bytes, src.graph_size, relocs, old_base);
   if (!s.ok()) return s;
+  const std::uintptr_t delta =
+      reinterpret_cast<std::uintptr_t>(arena.base()) + off - old_base;
+  XXH3_state_t* state = XXH3_createState();
+  if (state == nullptr) return absl::ResourceExhaustedError("XXH3 state");
+  XXH3_64bits_reset(state);
+  ChunkRelocator relocator(relocs, delta);
+  constexpr std::uint64_t kChunk = 1 << 20;  // a multiple of 8
+  std::string buf(std::min(kChunk, len), '\0');
+  for (std::uint64_t pos = 0; pos < len && s.ok(); pos += kChunk) {
+    const std::uint64_t n = std::min(kChunk, len - pos);
+    char* p = buf.data();
+    std::memcpy(p, src_bytes + pos, n);
+    relocator.Apply(p, pos, n);
+    XXH3_64bits_update(state, p, n);
+    s = arena.WriteAt(off + pos, p, n);
+  }
   RootRecord r = src;
   r.offset = off;
   r.base_address = core_->base();
-  r.checksum = XXH3_64bits(dest, len);
-  if (core_->options().durability == Durability::kSync) {
-    s = arena.Sync(off, r.extent_size);
+  r.checksum = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  if (!s.ok()) return s;
+  if (sync) {
+    s = Sync(off, r.extent_size);
     if (!s.ok()) return s;
   }
-  return PutRoot(key, r, type_name);
+  s = PutRoot(key, r, type_name);
+  if (!s.ok()) return s;
+  return off;
+}
+
+absl::Status WriteTxn::Sync(std::uint64_t off, std::uint64_t len) {
+  if (core_->options().durability != Durability::kSync) {
+    return absl::OkStatus();
+  }
+  return core_->arena().Sync(off, len);
 }
 
 }  // namespace ancient::store_internal

@@ -43,13 +43,17 @@ class WriteTxn {
                                                      const TypeRef& type,
                                                      ShareInfo* current);
 
-  // For CopyTo: places raw bytes (a graph written for `old_base` plus its
-  // relocation record) at a chosen offset or, if offset is nullopt, wherever
-  // there is room; relocates them to this store's base.
-  absl::Status PutCopy(std::string_view key, const RootRecord& src,
-                       std::string_view type_name, const char* src_bytes,
-                       std::uintptr_t old_base,
-                       std::optional<std::uint64_t> offset);
+  // For CopyTo and FollowOnce: places raw bytes (a graph written for
+  // `old_base` plus its relocation record) at a chosen offset or, if offset
+  // is nullopt, wherever there is room; relocates them to this store's
+  // base. Returns the offset. With `sync` false the extent is not synced
+  // under kSync: the caller syncs it (Sync) before committing.
+  absl::StatusOr<std::uint64_t> PutCopy(
+      std::string_view key, const RootRecord& src, std::string_view type_name,
+      const char* src_bytes, std::uintptr_t old_base,
+      std::optional<std::uint64_t> offset, bool sync = true);
+  // Under kSync, makes arena bytes [off, off + len) durable.
+  absl::Status Sync(std::uint64_t off, std::uint64_t len);
   // Records `description` for `type_id` unless the store has it already
   // (nothing in a store opened without a types table).
   absl::Status PutType(std::uint64_t type_id, std::string_view description);

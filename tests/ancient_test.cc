@@ -814,6 +814,32 @@ TEST(Ancient, SizeIsExact) {
   EXPECT_EQ(b.size_bytes(), 22u);
 }
 
+TEST(Block, ChunkRelocatorMatchesRelocateBlockForEveryChunkSize) {
+  std::vector<std::string> words;
+  for (int i = 0; i < 200; ++i)
+    words.push_back("word number " + std::to_string(i));
+  auto a = ancient::Mark(words);
+  const std::uint64_t size = a.size_bytes();
+  const auto old_base = reinterpret_cast<std::uintptr_t>(a.data());
+  const std::uintptr_t new_base = std::uintptr_t{1} << 44;
+  std::string whole(static_cast<const char*>(a.data()), size);
+  ASSERT_TRUE(ancient::RelocateBlock(whole.data(), size, a.relocations(),
+                                     old_base, new_base)
+                  .ok());
+  for (const std::uint64_t chunk : {8u, 64u, 4096u, 1u << 20}) {
+    std::string out;
+    std::string buf;
+    ancient::ChunkRelocator relocator(a.relocations(), new_base - old_base);
+    for (std::uint64_t pos = 0; pos < size; pos += chunk) {
+      const std::uint64_t n = std::min(chunk, size - pos);
+      buf.assign(static_cast<const char*>(a.data()) + pos, n);
+      relocator.Apply(buf.data(), pos, n);
+      out += buf;
+    }
+    EXPECT_EQ(out, whole) << "chunks of " << chunk;
+  }
+}
+
 TEST(Block, RelocateAndDetectDamage) {
   std::vector<std::string> words = {"one", "two", "three"};
   auto a = ancient::Mark(words);

@@ -1,8 +1,9 @@
 // A helper process for the many-hosts tests (tests/replica_test.cc).
 //
-//   replica_helper publish SRC REPO FIRST COUNT KEEP GRACE
-//       for seq FIRST..FIRST+COUNT-1: share MakeValue(seq) at "v" in the
-//       store SRC, then publish it to REPO; prints "PUBLISHED version seq"
+//   replica_helper publish SRC REPO FIRST COUNT KEEP GRACE [STRINGS]
+//       for seq FIRST..FIRST+COUNT-1: share MakeValue(seq, STRINGS (50)) at
+//       "v" in the store SRC (then prints "SHARED seq"), then publish it to
+//       REPO (then prints "PUBLISHED version seq")
 //   replica_helper read LOCAL MILLIS LAST
 //       reads "v" through a Replica on LOCAL until it holds seq LAST (or
 //       MILLIS pass): every value must be whole and seqs never go back;
@@ -25,7 +26,8 @@ namespace {
 using ancient_test::HelperFail;
 
 int Publish(const std::string& src, const std::string& repo,
-            std::uint64_t first, std::uint64_t count, int keep, double grace) {
+            std::uint64_t first, std::uint64_t count, int keep, double grace,
+            std::size_t strings) {
   ancient::StoreOptions o;
   o.durability = ancient::Durability::kNoSync;
   auto store = ancient::Store::Open(src, o);
@@ -34,8 +36,10 @@ int Publish(const std::string& src, const std::string& repo,
   p.keep = keep;
   p.grace_seconds = grace;
   for (std::uint64_t seq = first; seq < first + count; ++seq) {
-    auto info = (*store)->Share("v", ancient_test::MakeValue(seq, 50));
+    auto info = (*store)->Share("v", ancient_test::MakeValue(seq, strings));
     if (!info.ok()) return HelperFail("share", info.status());
+    std::printf("SHARED %lu\n", static_cast<unsigned long>(seq));
+    std::fflush(stdout);
     auto r = ancient::Publish(**store, repo, p);
     if (!r.ok()) return HelperFail("publish", r.status());
     std::printf("PUBLISHED %lu %lu\n", static_cast<unsigned long>(r->version),
@@ -97,9 +101,10 @@ int Read(const std::string& local, int millis, std::int64_t last) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "publish" && argc == 8) {
+  if (mode == "publish" && (argc == 8 || argc == 9)) {
     return Publish(argv[2], argv[3], std::stoull(argv[4]), std::stoull(argv[5]),
-                   std::stoi(argv[6]), std::stod(argv[7]));
+                   std::stoi(argv[6]), std::stod(argv[7]),
+                   argc == 9 ? std::stoull(argv[8]) : 50);
   }
   if (mode == "read" && argc == 5) {
     return Read(argv[2], std::stoi(argv[3]), std::stoll(argv[4]));
