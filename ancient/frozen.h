@@ -328,7 +328,12 @@ class HashedArray {
   // The element whose key equals q, or end(). O(1) expected.
   template <class Q>
   const E* find(const Q& q) const {
-    const std::uint64_t b = StableHash(q) & mask_;
+    return find(q, StableHash(q));
+  }
+  // The same, for a caller that has StableHash(q) already (`hash`).
+  template <class Q>
+  const E* find(const Q& q, std::uint64_t hash) const {
+    const std::uint64_t b = hash & mask_;
     for (std::uint64_t i = starts_[b], e = starts_[b + 1]; i < e; ++i) {
       if (KeyOf()(data_[i]) == q) return data_ + i;
     }

@@ -290,6 +290,7 @@ absl::Status Follow(const std::string& repo, std::uint64_t v,
   }
   absl::StatusOr<std::string> text = ReadSmallFile(src + "/MANIFEST");
   if (!text.ok()) return text.status();
+  result->manifest_bytes = text->size();
   absl::StatusOr<Manifest> m = DecodeManifest(*text, src + "/MANIFEST");
   if (!m.ok()) return m.status();
   if (m->version != v) {

@@ -330,7 +330,9 @@ absl::StatusOr<PublishResult> Publish(const Store& store,
   const std::string dest = repo + "/versions/" + VersionName(result.version);
   RemoveAll(tmp);
   s = store_internal::MakeDir(tmp);
-  if (s.ok()) s = WriteFileAtomic(tmp, "MANIFEST", EncodeManifest(m));
+  const std::string manifest = EncodeManifest(m);
+  result.manifest_bytes = manifest.size();
+  if (s.ok()) s = WriteFileAtomic(tmp, "MANIFEST", manifest);
   if (!s.ok()) {
     RemoveAll(tmp);
     return s;

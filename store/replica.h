@@ -88,6 +88,7 @@ struct PublishResult {
   bool published = true;
   std::uint64_t bytes = 0;             // the version's roots, in total
   std::uint64_t bytes_written = 0;     // objects this publish added
+  std::uint64_t manifest_bytes = 0;    // its MANIFEST (0: none was made)
   std::uint64_t roots_written = 0;     // roots read and hashed (new or moved)
   std::vector<std::uint64_t> removed;  // old versions removed now
   std::uint64_t objects_removed = 0;   // objects no kept version names
@@ -114,7 +115,8 @@ struct FollowResult {
   std::uint64_t version = 0;           // current after the call
   bool switched = false;               // a new version was applied
   std::uint64_t bytes = 0;             // the version's roots, in total
-  std::uint64_t bytes_fetched = 0;     // read from the repository
+  std::uint64_t bytes_fetched = 0;     // objects read from the repository
+  std::uint64_t manifest_bytes = 0;    // the MANIFEST read (0: none)
   std::uint64_t roots_fetched = 0;     // roots placed (new or changed)
   std::uint64_t roots_removed = 0;     // roots the version no longer has
   std::vector<std::uint64_t> removed;  // format-1 local copies removed

@@ -15,8 +15,9 @@
 // std::vector<std::uint64_t> {kShardedMagic, shards, entries}); shard i is
 // at KEY + "/shard/" + i (five digits), of the map's own type, so each is an
 // ordinary root (ancientctl, Python, conversions read it). A key's shard is
-// a fixed function of ancient::StableHash (the same in every process and
-// release), mixed apart from the bits a frozen hash map uses for buckets.
+// a fixed function of ancient::StableHash (ShardOfHash: the same in every
+// process and release), mixed apart from the bits a frozen hash map uses
+// for buckets.
 
 #ifndef ANCIENT_STORE_SHARDED_H_
 #define ANCIENT_STORE_SHARDED_H_
@@ -41,11 +42,18 @@ inline constexpr std::uint64_t kShardedMagic = 0x414e43534841524dULL;
 // The most shards a map may have.
 inline constexpr int kMaxShards = 1 << 16;
 
+// The shard of a key whose StableHash is `hash`: the hash mixed apart from
+// the low bits hash maps use for buckets, then mapped onto [0, shards) by
+// a multiply (no division). Fixed: stored maps depend on it.
+inline std::size_t ShardOfHash(std::uint64_t hash, std::size_t shards) {
+  const std::uint64_t m = internal::Mix64(hash ^ 0x2545f4914f6cdd1dULL);
+  return static_cast<std::size_t>(
+      (static_cast<unsigned __int128>(m) * shards) >> 64);
+}
 // The shard of a key (heap or frozen, or any query type that hashes alike).
 template <class Q>
 std::size_t ShardOf(const Q& key, std::size_t shards) {
-  return static_cast<std::size_t>(
-      internal::Mix64(StableHash(key) ^ 0x2545f4914f6cdd1dULL) % shards);
+  return ShardOfHash(StableHash(key), shards);
 }
 
 // The key of shard `i` of the map at `key`.
@@ -143,7 +151,8 @@ class Sharded {
 
 // A sharded map as one read-only map, as of a Snapshot (which it holds:
 // what it returns stays valid while it lives). Lookups cost one hash more
-// than the unsplit map. Cheap to copy (shares the snapshot).
+// than the unsplit map for sorted maps, none for hash maps (the hash that
+// picks the shard is reused in it). Cheap to copy (shares the snapshot).
 template <class Map>
 class ShardedView {
  public:
@@ -251,13 +260,26 @@ class ShardedView {
   // The entry for `key`, or end().
   template <class Q>
   const_iterator find(const Q& key) const {
-    const std::size_t i = ShardOf(key, shards_.size());
-    const value_type* it = shards_[i]->find(key);
+    std::size_t i;
+    const value_type* it = Locate(key, &i);
     if (it == shards_[i]->end()) return end();
     return const_iterator(this, i, it);
   }
 
  private:
+  // The entry for `key` in its shard (*shard), or that shard's end(). The
+  // key is hashed once: a hashed shard reuses the hash that chose it.
+  template <class Q>
+  const value_type* Locate(const Q& key, std::size_t* shard) const {
+    const std::uint64_t h = StableHash(key);
+    *shard = ShardOfHash(h, shards_.size());
+    const Shard& s = *shards_[*shard];
+    if constexpr (requires { s.find(key, h); }) {
+      return s.find(key, h);
+    } else {
+      return s.find(key);
+    }
+  }
   ShardedView(const Snapshot& snapshot, std::uint64_t size)
       : snapshot_(snapshot), size_(size) {}
   Snapshot snapshot_;
