@@ -341,22 +341,26 @@ const Command kCommands[] = {
      "writers go on. --compact packs live graphs together.",
      2, 2, Copy},
     {"publish", "STORE REPO [--keep N] [--grace SECONDS]",
-     "Publishes a compacted, verified copy of STORE as the next version in "
-     "the repository REPO (a directory: local disk, NFS, a mounted object "
-     "store), then announces it atomically. Versions beyond the newest --keep "
-     "(5) are removed once superseded for --grace seconds (600).",
+     "Publishes STORE as the next version in the repository REPO (a "
+     "directory: local disk, NFS, a mounted object store): writes only the "
+     "roots REPO does not hold (each checked, as an object named by its "
+     "content) and a manifest, then announces it atomically; nothing when "
+     "no root changed. Prints the bytes written. Versions beyond the newest "
+     "--keep (5) are removed once superseded for --grace seconds (600), then "
+     "the objects no kept version names.",
      2, 2, PublishCommand},
     {"follow", "REPO LOCAL [--once] [--interval SECONDS] [--pin V | --unpin]",
-     "On a reader host: fetches each newly announced (or the pinned) version "
-     "of REPO into LOCAL, checks every file against its manifest and verifies "
-     "the store, then makes it current atomically; removes local versions no "
-     "process reads. Runs every --interval seconds (5) until killed, or once "
-     "with --once. A damaged or missing version is refused and the current "
-     "one kept. Readers use ancient::Replica on LOCAL.",
+     "On a reader host: applies each newly announced (or the pinned) version "
+     "of REPO to the store in LOCAL, fetching only the roots it lacks (each "
+     "checked against its name and type), in one atomic commit. Prints the "
+     "bytes fetched. Runs every --interval seconds (5) until killed, or once "
+     "with --once. A damaged or missing object is refused and the current "
+     "version kept. Readers use ancient::Replica on LOCAL.",
      2, 2, FollowCommand},
     {"status", "DIR",
-     "Shows a repository's announced version, or a local directory's current "
-     "and pinned versions, and the versions each keeps (with readers).",
+     "Shows a repository's announced version and the versions it keeps "
+     "(their bytes and the bytes each added), or a local directory's current "
+     "and pinned versions (with readers).",
      1, 1, StatusCommand},
     {"demo", "[DIR] [--words FILE] [--readers N]",
      "Builds a trie of a word list, shares it, and starts reader processes "
