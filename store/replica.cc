@@ -195,7 +195,17 @@ std::shared_ptr<Store> Replica::CurrentStore() const {
   if (live_) return store_;
   const std::string path = local_ + "/CURRENT";
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return store_;
+  if (::stat(path.c_str(), &st) != 0) {
+    // A follower moved the directory to its store (format 2): read that.
+    std::uint64_t version = 0;
+    if (std::unique_ptr<Store> store =
+            OpenLocalStore(local_, options_.convert_types, &version)) {
+      store_ = std::shared_ptr<Store>(std::move(store));
+      version_ = version;
+      live_ = true;
+    }
+    return store_;
+  }
   const std::uint64_t stamp[3] = {
       static_cast<std::uint64_t>(st.st_ino),
       static_cast<std::uint64_t>(st.st_mtim.tv_sec) * 1000000000 +

@@ -175,7 +175,8 @@ absl::StatusOr<ReplicaStatus> GetReplicaStatus(const std::string& dir);
 // maintains: each call reads the local store as of now (a whole version);
 // what was returned before keeps the version it was read from. In a
 // format-1 directory (whole copies) each call checks CURRENT (one stat)
-// and moves to a new version when it changed; there a switch never fails a
+// and moves to a new version when it changed, or to the local store once
+// a follower has moved the directory to it; there a switch never fails a
 // call. Thread-safe.
 struct ReplicaOptions {
   // Roots of another version of the type asked for are read converted (see
@@ -229,7 +230,7 @@ class Replica {
   mutable std::mutex mu_;
   mutable std::shared_ptr<Store> store_;
   mutable std::uint64_t version_ = 0;
-  bool live_ = false;  // store_ is the local store (format 2)
+  mutable bool live_ = false;  // store_ is the local store (format 2)
   mutable std::uint64_t current_stamp_[3] = {0, 0, 0};  // CURRENT's stat
 };
 

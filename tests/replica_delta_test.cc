@@ -312,12 +312,11 @@ TEST(ReplicaDelta, RepositoriesAndLocalDirectoriesOfTheFormerFormat) {
   std::filesystem::copy(repo + "/versions/0000000001",
                         old_host + "/versions/0000000001");
   std::ofstream(old_host + "/CURRENT") << "version 1\n";
-  {
-    auto replica = Replica::Open(old_host);
-    ASSERT_TRUE(replica.ok()) << replica.status();
-    EXPECT_EQ((*replica)->version(), 1u);
-    EXPECT_EQ(CheckValue(**(*replica)->Get<Strings>(Key(5))), 5);
-  }
+  // A reader of the old host, open across the move to the store.
+  auto old_reader = Replica::Open(old_host);
+  ASSERT_TRUE(old_reader.ok()) << old_reader.status();
+  EXPECT_EQ((*old_reader)->version(), 1u);
+  EXPECT_EQ(CheckValue(**(*old_reader)->Get<Strings>(Key(5))), 5);
   // A new host follows the former repository.
   const std::string new_host = f.root + "/new_host";
   auto r = FollowOrDie(repo, new_host);
@@ -343,6 +342,9 @@ TEST(ReplicaDelta, RepositoriesAndLocalDirectoriesOfTheFormerFormat) {
     EXPECT_EQ(r.roots_fetched, 1u) << host;
     EXPECT_EQ(SeqAt(host, Key(5)), 55);
   }
+  // The reader opened on the old layout moved to the store with it.
+  EXPECT_EQ(CheckValue(**(*old_reader)->Get<Strings>(Key(5))), 55);
+  EXPECT_EQ((*old_reader)->version(), 2u);
 }
 
 }  // namespace
