@@ -83,26 +83,31 @@ class ObjectWriter {
   }
 
   // The name of root `key`'s object (record r, type description
-  // `description`), to be written unless the repository or this writer has
-  // it; adds its bytes to *written then.
-  absl::StatusOr<std::string> Write(std::string_view key, const RootRecord& r,
+  // `description`; `txn` reads it), to be written unless the repository or
+  // this writer has it; adds its bytes to *written then.
+  absl::StatusOr<std::string> Write(const ReadTxn& txn, std::string_view key,
+                                    const RootRecord& r,
                                     const std::string& description,
                                     std::uint64_t* written) {
     const std::uint64_t len = r.graph_size + r.reloc_size;
     const std::string what = Cat("store ", core_.dir(), ": root '", key, "'");
-    absl::StatusOr<const char*> src =
-        core_.arena().RawBytes(r.offset, len, &raw_);
-    if (!src.ok()) return src.status();
-    if (XXH3_64bits(*src, len) != r.checksum) {
+    // Where this process reads it: in place (mapping more of the arena if
+    // need be), or relocated (checked against its checksum then).
+    RootRecord found;
+    absl::StatusOr<GraphBytes> graph = txn.FindUntyped(key, &found);
+    if (!graph.ok()) return graph.status();
+    const char* const src = graph->bytes;
+    const std::uintptr_t address = graph->address;
+    if (address == core_.base() + r.offset &&
+        XXH3_64bits(src, len) != r.checksum) {
       return absl::DataLossError(Cat(what, " fails its checksum"));
     }
-    // Checked in place: pointers by the relocation record, then contents
-    // by the recorded type.
-    const std::uintptr_t address = core_.base() + r.offset;
-    const std::string_view relocs(*src + r.graph_size, r.reloc_size);
-    absl::Status s = VerifyBlock(*src, r.graph_size, relocs, address);
+    // Checked where it is: pointers by the relocation record, then
+    // contents by the recorded type.
+    const std::string_view relocs(src + r.graph_size, r.reloc_size);
+    absl::Status s = VerifyBlock(src, r.graph_size, relocs, address);
     if (!s.ok()) return absl::DataLossError(Cat(what, ": ", s.message()));
-    s = checker_.Check(r.type_id, description, {*src, r.graph_size, address},
+    s = checker_.Check(r.type_id, description, {src, r.graph_size, address},
                        what);
     if (!s.ok()) return s;
     // Then copied a chunk at a time (in cache): pointers rewritten for
@@ -124,10 +129,16 @@ class ObjectWriter {
     for (std::uint64_t pos = 0; pos < len && s.ok(); pos += kChunk) {
       const std::uint64_t n = std::min(kChunk, len - pos);
       char* p = buf_.data();
-      std::memcpy(p, *src + pos, n);
+      std::memcpy(p, src + pos, n);
       relocator.Apply(p, pos, n);
       XXH3_128bits_update(state, p, n);
       s = store_internal::WriteAll(fd.get(), p, n, tmp);
+      // Write-back started as it goes, so the disk works while the next
+      // chunks are made (the fsync in Finish then waits for little).
+      if (((pos + n) & (kWriteBack - 1)) == 0) {
+        ::sync_file_range(fd.get(), pos + n - kWriteBack, kWriteBack,
+                          SYNC_FILE_RANGE_WRITE);
+      }
     }
     const XXH128_hash_t h = XXH3_128bits_digest(state);
     XXH3_freeState(state);
@@ -168,9 +179,9 @@ class ObjectWriter {
   };
   const Core& core_;
   const std::string& repo_;
-  std::string raw_;  // RawBytes' copy, when the view does not cover a root
-  static constexpr std::uint64_t kChunk = 1 << 20;  // a multiple of 8
-  std::string buf_;                                 // the chunk being made
+  static constexpr std::uint64_t kChunk = 1 << 20;      // a multiple of 8
+  static constexpr std::uint64_t kWriteBack = 8 << 20;  // of kChunk
+  std::string buf_;                                     // the chunk being made
   std::uint64_t count_ = 0;
   std::vector<Pending> pending_;
   absl::flat_hash_set<std::string> names_;
@@ -295,8 +306,8 @@ absl::StatusOr<PublishResult> Publish(const Store& store,
             Exists(repo + "/objects/" + k->second->object)) {
           o.object = k->second->object;
         } else {
-          absl::StatusOr<std::string> obj =
-              writer.Write(key, r, m.types[r.type_id], &result.bytes_written);
+          absl::StatusOr<std::string> obj = writer.Write(
+              **txn, key, r, m.types[r.type_id], &result.bytes_written);
           if (!obj.ok()) return obj.status();
           o.object = *std::move(obj);
           ++result.roots_written;
