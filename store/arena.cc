@@ -459,6 +459,11 @@ absl::Status Arena::WriteAt(std::uint64_t offset, const char* data,
   return absl::OkStatus();
 }
 
+void Arena::StartWriteBack(std::uint64_t offset, std::uint64_t len) {
+  ::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(len),
+                    SYNC_FILE_RANGE_WRITE);
+}
+
 absl::Status Arena::Sync(std::uint64_t offset, std::uint64_t len) {
   const std::uint64_t lo = PageDown(offset);
   const std::uint64_t hi = PageUp(offset + len);
