@@ -197,15 +197,30 @@ TEST(Replica, KilledPublisherNeverAnnouncesAHalfVersion) {
       // layout, the first publish), however slow this build runs.
       std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 60));
     } else {
-      // Mid-run: after two publishes, at a random point of the next one,
-      // measured on this run (sanitizer builds are many times slower).
+      // Mid-run: after a publish, timed from its SHARED line to its
+      // PUBLISHED line on this run (sanitizer builds are many times
+      // slower), at a random point inside the next Publish: from its
+      // SHARED line, up to that duration.
+      using Clock = std::chrono::steady_clock;
+      Clock::time_point shared_at;
+      auto read_shared = [&] {
+        while (ReadLine(p_out, &line)) {
+          seen(line);
+          if (publishing) {
+            shared_at = Clock::now();
+            return true;
+          }
+        }
+        return false;
+      };
+      ASSERT_TRUE(read_shared()) << "round " << round;
       ASSERT_TRUE(read_published()) << "round " << round;
-      const auto t1 = std::chrono::steady_clock::now();
-      ASSERT_TRUE(read_published()) << "round " << round;
-      const auto period = std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::steady_clock::now() - t1);
+      const auto publish_us =
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
+                                                                shared_at);
+      ASSERT_TRUE(read_shared()) << "round " << round;
       std::this_thread::sleep_for(
-          std::chrono::microseconds(rng() % (period.count() + 1)));
+          std::chrono::microseconds(rng() % (publish_us.count() + 1)));
     }
     kill(p.pid, SIGKILL);
     while (ReadLine(p.out, &line)) seen(line);
