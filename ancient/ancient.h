@@ -35,6 +35,7 @@
 #include "ancient/frozen.h"
 #include "ancient/internal/fatal.h"
 #include "ancient/internal/graph_writer.h"
+#include "ancient/internal/parallel_mark.h"
 #include "ancient/layout.h"
 #include "ancient/schema.h"
 #include "ancient/struct.h"
@@ -42,6 +43,19 @@
 #include "ancient/value.h"
 
 namespace ancient {
+
+// How Mark marks.
+struct MarkOptions {
+  // Threads to mark with: 0, the cores this process may run on; 1, the
+  // calling thread alone. With more than one, a graph starts marking on the
+  // calling thread and the others join once it has enough queued to share
+  // (small graphs never start them); objects reached through several
+  // pointers are still copied once, cycles preserved, and the graph read
+  // back is the same whatever the count (the bytes' order may differ).
+  // Vectors of numbers or strings are always marked on one thread (two
+  // passes).
+  int threads = 0;
+};
 
 // The owner of one marked block: a move-only handle to memory outside the
 // heap's objects that holds a whole frozen graph. Made by ancient::Mark.
@@ -58,6 +72,7 @@ class Ancient {
       mapped_ = std::exchange(other.mapped_, 0);
       relocations_ = std::move(other.relocations_);
       other.relocations_.clear();
+      threads_used_ = std::exchange(other.threads_used_, 1);
     }
     return *this;
   }
@@ -102,15 +117,19 @@ class Ancient {
   const void* data() const { return block_; }
   // Where the block's pointers are (see ancient/block.h).
   std::string_view relocations() const { return relocations_; }
+  // The threads that marked it (MarkOptions::threads): 1 for graphs too
+  // small to share between threads.
+  int threads_used() const { return threads_used_; }
 
  private:
   template <class U>
-  friend Ancient<U> Mark(const U& value);
+  friend Ancient<U> Mark(const U& value, const MarkOptions& options);
 
   void* block_ = nullptr;
   std::size_t size_ = 0;
   std::size_t mapped_ = 0;  // a mapping's length, or 0: operator new
   std::string relocations_;
+  int threads_used_ = 1;
 };
 
 // Copies `value` and everything it reaches into one new block and returns
@@ -127,7 +146,7 @@ class Ancient {
 // (or the block would pass 2^48 bytes) it aborts with a message on stderr.
 // Store::Share, which writes into a file, returns ResourceExhausted instead.
 template <class T>
-Ancient<T> Mark(const T& value) {
+Ancient<T> Mark(const T& value, const MarkOptions& options) {
   Ancient<T> a;
   if constexpr (internal::MeasuredCheaply<T>::value) {
     internal::GraphWriter<T> writer(value);
@@ -140,10 +159,19 @@ Ancient<T> Mark(const T& value) {
   internal::GrowableBlock block;
   internal::MarkContext c;
   c.StartOnePass(block.room(), &internal::GrowableBlock::Grow, &block);
+  const int threads =
+      options.threads > 0 ? options.threads : internal::DefaultMarkThreads();
+  internal::SharedMark shared(threads, /*may_fail=*/false);
+  if (threads > 1) c.AllowParallel(&shared);
   internal::MarkGraph(c, value);
   a.size_ = c.size();
   a.relocations_ = c.EncodeRelocations();
-  if (block.in_heap() && c.size() <= internal::GrowableBlock::kHeapBytes / 2) {
+  if (shared.started()) {
+    // Marked on several threads, in the reservation.
+    a.block_ = shared.Release(c.size(), &a.mapped_);
+    a.threads_used_ = shared.workers();
+  } else if (block.in_heap() &&
+             c.size() <= internal::GrowableBlock::kHeapBytes / 2) {
     // A small block: moved into memory of its own size.
     a.block_ =
         ::operator new (a.size_, std::align_val_t{internal::kBlockAlignment});
@@ -152,6 +180,11 @@ Ancient<T> Mark(const T& value) {
     a.block_ = block.Release(c.size(), &a.mapped_);
   }
   return a;
+}
+
+template <class T>
+Ancient<T> Mark(const T& value) {
+  return Mark(value, MarkOptions{});
 }
 
 }  // namespace ancient

@@ -40,6 +40,13 @@ struct StoreOptions {
   // that cannot convert, so that nothing is ever paid for a conversion.
   // (Per handle: two handles on one store may differ.)
   bool convert_types = true;
+  // Threads a Share marks with (see ancient::MarkOptions::threads): 0, the
+  // cores this process may run on; 1, the calling thread alone, straight
+  // into the arena. With more, a graph big enough to share is marked into
+  // memory of the process by every thread, then copied into the arena (its
+  // pointers moved there as it goes): it briefly needs its size in memory
+  // besides. Vectors of numbers or strings are marked on one thread.
+  int mark_threads = 0;
 };
 
 // Where a shared graph lives: its offset in the arena and its size.
@@ -49,6 +56,9 @@ struct ShareInfo {
   // Heap memory the writer held beside the graph while writing it (its
   // task queue, sharing table and list of pointer slots): for measuring.
   std::uint64_t scratch_bytes = 0;
+  // The threads that marked it (StoreOptions::mark_threads): 1 for graphs
+  // too small to share between threads.
+  int mark_threads = 1;
 };
 
 // A root as listed by Snapshot::List.

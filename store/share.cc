@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_format.h"
 #include "ancient/block.h"
+#include "ancient/internal/parallel_mark.h"
 #include "store/write_txn.h"
 
 namespace ancient::store_internal {
@@ -149,7 +150,17 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
   if (!s.ok()) return s;
   internal::MarkContext c;
   c.StartOnePass({}, &GrowDestination, &d, /*may_fail=*/true);
+  const int threads = core_->options().mark_threads > 0
+                          ? core_->options().mark_threads
+                          : internal::DefaultMarkThreads();
+  internal::SharedMark shared(threads, /*may_fail=*/true);
+  if (threads > 1) c.AllowParallel(&shared);
   mark(c);
+  if (shared.started()) {
+    // Marked on several threads into memory: copied into the arena.
+    Abandon(d);
+    return ShareParallel(key, type, c, shared);
+  }
   std::uint64_t graph = 0, reloc = 0;
   if (!c.failed()) {
     // The relocation record goes right after the graph.
@@ -183,6 +194,45 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
   fresh_.insert(d.off);
   absl::StatusOr<ShareInfo> info = Record(key, type, d.off, graph, reloc);
   if (info.ok()) info->scratch_bytes = c.scratch_bytes();
+  return info;
+}
+
+absl::StatusOr<ShareInfo> WriteTxn::ShareParallel(
+    std::string_view key, const TypeRef& type, internal::MarkContext& c,
+    const internal::SharedMark& shared) {
+  if (c.failed()) {
+    return absl::ResourceExhaustedError(
+        Cat("sharing key '", key, "': no memory to mark it in (", c.size(),
+            " bytes so far, on ", shared.threads(), " threads)"));
+  }
+  const std::string relocs = c.EncodeRelocations();
+  const char* const block = shared.base();
+  const std::uint64_t size = c.size();
+  absl::StatusOr<ShareInfo> info =
+      ShareSized(key, type, size, relocs.size(),
+                 [&](void* dest, const void* address, bool zeroed) {
+                   (void)zeroed;
+                   // A MiB at a time: copied, then its pointers moved (in
+                   // cache).
+                   ChunkRelocator relocator(
+                       relocs, reinterpret_cast<std::uintptr_t>(address) -
+                                   reinterpret_cast<std::uintptr_t>(block));
+                   constexpr std::uint64_t kChunk = 1 << 20;
+                   char* const out = static_cast<char*>(dest);
+                   for (std::uint64_t pos = 0; pos < size; pos += kChunk) {
+                     const std::uint64_t n = std::min(kChunk, size - pos);
+                     std::memcpy(out + pos, block + pos, n);
+                     relocator.Apply(out + pos, pos, n);
+                   }
+                   return relocs;
+                 });
+  if (!info.ok()) {
+    return absl::Status(
+        info.status().code(),
+        Cat("sharing key '", key, "': ", info.status().message()));
+  }
+  info->scratch_bytes = c.scratch_bytes() + size;
+  info->mark_threads = shared.workers();
   return info;
 }
 

@@ -119,12 +119,21 @@ absl::StatusOr<ShareInfo> WriteTxn::Share(std::string_view key,
                                           std::uint64_t size,
                                           std::uint64_t pointers,
                                           GraphWriteFn write) {
+  // Room for the graph and the largest relocation record it can have.
+  return ShareSized(
+      key, type, size,
+      pointers * static_cast<std::uint64_t>(internal::VarintLength(size / 8)),
+      write);
+}
+
+absl::StatusOr<ShareInfo> WriteTxn::ShareSized(std::string_view key,
+                                               const TypeRef& type,
+                                               std::uint64_t size,
+                                               std::uint64_t reloc_bound,
+                                               GraphWriteFn write) {
   absl::Status s = core_->CheckProcess();
   if (s.ok()) s = core_->CheckKey(key);
   if (!s.ok()) return s;
-  // Room for the graph and the largest relocation record it can have.
-  const std::uint64_t reloc_bound =
-      pointers * static_cast<std::uint64_t>(internal::VarintLength(size / 8));
   const std::uint64_t reserve = AlignUp(size + reloc_bound, kExtentAlign);
   bool zeroed = false;
   absl::StatusOr<std::uint64_t> off = Allocate(reserve, &zeroed);

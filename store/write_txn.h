@@ -29,6 +29,12 @@ class WriteTxn {
   absl::StatusOr<ShareInfo> Share(std::string_view key, const TypeRef& type,
                                   std::uint64_t size, std::uint64_t pointers,
                                   GraphWriteFn write);
+  // As Share, given the relocation record's length (or a bound of it)
+  // instead of the number of pointers.
+  absl::StatusOr<ShareInfo> ShareSized(std::string_view key,
+                                       const TypeRef& type, std::uint64_t size,
+                                       std::uint64_t reloc_bound,
+                                       GraphWriteFn write);
   // Shares in one pass: `mark` writes the graph straight into the arena
   // (see share.cc), in a free extent or at the end, as it grows.
   absl::StatusOr<ShareInfo> ShareMarked(std::string_view key,
@@ -76,6 +82,12 @@ class WriteTxn {
       : core_(std::move(core)), lock_(std::move(lock)) {}
   // Where a one-pass Share writes (share.cc).
   struct Destination;
+  // The rest of ShareMarked for a graph marked on several threads (in
+  // `shared`'s memory): copies it into the arena and records it.
+  absl::StatusOr<ShareInfo> ShareParallel(std::string_view key,
+                                          const TypeRef& type,
+                                          internal::MarkContext& c,
+                                          const internal::SharedMark& shared);
   absl::Status StartDestination(Destination& d);
   // TakeFree, making the extent taken (if any) d's room.
   absl::Status TakeFreeFor(Destination& d, std::uint64_t min_len,

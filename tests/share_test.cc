@@ -38,6 +38,9 @@ StoreOptions Small() {
   StoreOptions o;
   o.max_size = std::size_t{1} << 30;
   o.durability = ancient::Durability::kNoSync;
+  // The one-pass path, straight into the arena (parallel_mark_test has the
+  // path of several threads).
+  o.mark_threads = 1;
   return o;
 }
 

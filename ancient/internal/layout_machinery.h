@@ -202,11 +202,36 @@ struct StringSlot<std::pair<K, V>> {
   }
 };
 
+// Marking on several threads, arrays of more than twice this many elements
+// (that are not plain bytes) are marked as tasks of this many, which any
+// worker may take.
+inline constexpr std::size_t kSplitElements = 4096;
+
+template <class E, class It>
+void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off);
+
+// A task: kSplitElements elements from `src` into the array at `off`.
+template <class E>
+void MarkSplit(MarkContext& c, const void* src, std::uint64_t off) {
+  MarkElements<E>(c, static_cast<const E*>(src), kSplitElements, off);
+}
+
 // Marks `n` elements, taken from `it` onwards, into the array at `off`.
 template <class E, class It>
 void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
   using FE = Frozen<E>;
   using Pointee = typename PointeeOf<E>::type;
+  if constexpr (!kIsIdentity<E> && std::contiguous_iterator<It>) {
+    if (n > 2 * kSplitElements && c.parallel_allowed()) [[unlikely]] {
+      const E* p = std::to_address(it);
+      std::size_t i = 0;
+      for (; n - i >= kSplitElements; i += kSplitElements) {
+        c.Defer<&MarkSplit<E>>(p + i, off + i * sizeof(FE));
+      }
+      if (i < n) MarkElements<E>(c, p + i, n - i, off + i * sizeof(FE));
+      return;
+    }
+  }
   if constexpr (kIsIdentity<E> && std::contiguous_iterator<It>) {
     if (c.writing() && n != 0) std::memcpy(c.bytes(off), &*it, n * sizeof(E));
   } else if constexpr (!std::is_void_v<Pointee> &&
@@ -432,6 +457,9 @@ struct HashedLayout {
     }
     if (n != 0) c.Defer<&Contents>(&src, off);
   }
+  static void StashedSplit(MarkContext& c, const void*, std::uint64_t off) {
+    WriteStashed(c, off, kSplitElements);
+  }
   static void Contents(MarkContext& c, const void* src, std::uint64_t off) {
     const C& v = *static_cast<const C*>(src);
     if (!c.writing()) {
@@ -445,7 +473,15 @@ struct HashedLayout {
     const std::uint64_t* starts =
         c.At<std::uint64_t>(FrozenAccess::HashedStartsOffset(c, f));
     if (Stashed(c, mask)) {
-      WriteStashed(c, data, v.size());
+      const std::size_t n = v.size();
+      std::size_t j = 0;
+      if (n > 2 * kSplitElements && c.parallel_allowed()) {
+        // On several threads: the entries as tasks of kSplitElements.
+        for (; n - j >= kSplitElements; j += kSplitElements) {
+          c.Defer<&StashedSplit>(src, data + j * sizeof(FE));
+        }
+      }
+      WriteStashed(c, data + j * sizeof(FE), n - j);
       return;
     }
     std::vector<std::uint64_t> fill(starts, starts + mask + 1);

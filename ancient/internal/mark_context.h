@@ -30,6 +30,8 @@
 namespace ancient {
 namespace internal {
 
+class SharedMark;
+
 // Every block starts at an address aligned to this.
 inline constexpr std::size_t kBlockAlignment = 64;
 
@@ -108,12 +110,13 @@ class MarkContext {
   bool one_pass() const { return one_pass_; }
   std::uint64_t size() const { return size_; }
 
-  // Reserves `size` bytes aligned to `align`; returns their offset.
+  // Reserves `size` bytes aligned to `align` (at most kBlockAlignment);
+  // returns their offset.
   std::uint64_t Alloc(std::uint64_t size, std::uint64_t align) {
     const std::uint64_t off = (size_ + align - 1) & ~(align - 1);
+    if (off + size > capacity_) [[unlikely]]
+      return AllocSlow(off, size, align);  // one pass only
     size_ = off + size;
-    if (size_ > capacity_) [[unlikely]]
-      Grow();  // one pass only
     return off;
   }
 
@@ -175,6 +178,8 @@ class MarkContext {
   // with nothing to share.
   std::uint64_t Intern(const void* addr, const void* tag, std::uint64_t size,
                        std::uint64_t align, bool* fresh) {
+    if (shared_ != nullptr) [[unlikely]]
+      return InternShared(addr, tag, size, align, fresh);
     // Keyed by address alone, with the type's small index beside the offset
     // (16-byte slots: the table stays cache-friendly on big graphs); an
     // object of another type at an address already seen goes to a side map.
@@ -219,12 +224,27 @@ class MarkContext {
 
   // Makes room in the sharing table for `more` objects (measuring or one
   // pass): for pointees known to be distinct.
-  void ReserveInterned(std::size_t more) { seen_.reserve(seen_.size() + more); }
+  void ReserveInterned(std::size_t more) {
+    if (shared_ == nullptr) seen_.reserve(seen_.size() + more);
+  }
 
   // Starts fetching the sharing table's slot for `addr` (measuring only),
   // for a pointer that Intern will look up soon: on big graphs each probe
   // is otherwise a cache miss.
-  void PrefetchIntern(const void* addr) const { seen_.prefetch(addr); }
+  void PrefetchIntern(const void* addr) const {
+    if (shared_ == nullptr) seen_.prefetch(addr);
+  }
+
+  // Marking on several threads (see parallel_mark.h). AllowParallel: once
+  // the queue is long enough to share, this context (the first worker)
+  // moves its block into `shared` and starts the other workers there;
+  // until then (and for graphs too small to share) it marks alone, as
+  // without. parallel_allowed: layouts then split big arrays into tasks
+  // that other workers can take.
+  void AllowParallel(SharedMark* shared) { switch_to_ = shared; }
+  bool parallel_allowed() const {
+    return switch_to_ != nullptr || shared_ != nullptr;
+  }
 
   // Scratch for sorting one hash container's `n` entries by bucket: their
   // sources and buckets (reused by the next container).
@@ -247,9 +267,18 @@ class MarkContext {
     }
   }
 
-  // Runs queued tasks until none are left.
+  // Runs queued tasks until none are left (marking on several threads:
+  // until the whole graph is marked, by every worker).
   void Drain() {
-    std::size_t stage1 = 0, stage2 = 0;  // into ahead_, in task order
+    RunQueue();
+    if (shared_ != nullptr) DrainShared();
+  }
+
+  // Runs this context's queue until it is empty.
+  void RunQueue() {
+    std::size_t& stage1 = stage1_;  // into ahead_, in task order
+    std::size_t& stage2 = stage2_;
+    stage1 = stage2 = 0;
     for (std::size_t i = 0; i < tasks_.size(); ++i) {
       if (failed_) [[unlikely]]
         break;
@@ -263,6 +292,11 @@ class MarkContext {
         stage1 -= stage2;
         stage2 = 0;
         i = 0;
+      }
+      // Several threads: starts them once there is work to share, gives
+      // some of the queue to a worker that has none.
+      if (switch_to_ != nullptr || shared_ != nullptr) [[unlikely]] {
+        if (!OnTask(i)) break;
       }
       // The heap objects of tasks a few places ahead are fetched meanwhile:
       // on big graphs each is otherwise a cache miss, taken in turn.
@@ -286,10 +320,20 @@ class MarkContext {
     ahead_.clear();
   }
 
+  // Marking on several threads: this context's SharedMark once it has
+  // started them (the block is then in its reservation), else null.
+  SharedMark* shared() const { return shared_; }
+  // How many pointer slots the block holds (one pass, when done).
+  std::uint64_t slot_count() const {
+    std::uint64_t slots = 0;
+    for (const std::uint64_t w : slot_bits_) slots += __builtin_popcountll(w);
+    return slots;
+  }
+
   // Heap memory the marker holds beside the block (tables, logs, queues):
   // the writer's extra memory, for the benchmarks to report.
   std::size_t scratch_bytes() const {
-    return tasks_.capacity() * sizeof(Task) +
+    return SharedScratchBytes() + tasks_.capacity() * sizeof(Task) +
            ahead_.capacity() * sizeof(Ahead) +
            seen_.capacity() *
                (sizeof(std::pair<const void*, std::uint64_t>) + 1) +
@@ -309,10 +353,8 @@ class MarkContext {
   // block.h). An upper bound of its length; the record written at `out`
   // (room for the bound), returning its end.
   std::uint64_t RelocationsBound() const {
-    std::uint64_t slots = 0;
-    for (const std::uint64_t w : slot_bits_) slots += __builtin_popcountll(w);
     // Each delta's varint is at most as long as the largest possible one's.
-    return slots * VarintLength(size_ >> 3);
+    return slot_count() * VarintLength(size_ >> 3);
   }
   // Its exact length (a scan of the slots more than the bound).
   std::uint64_t RelocationsLength() const {
@@ -342,6 +384,21 @@ class MarkContext {
   void FinishMeasuring() { measured_size_ = size_; }
 
  private:
+  friend class SharedMark;
+
+  // Alloc past capacity_: grows the block (one pass) or, marking on
+  // several threads, takes a new chunk of the shared reservation.
+  [[gnu::noinline]] std::uint64_t AllocSlow(std::uint64_t off,
+                                            std::uint64_t size,
+                                            std::uint64_t align);
+  // Parallel marking (parallel_mark.cc).
+  std::uint64_t InternShared(const void* addr, const void* tag,
+                             std::uint64_t size, std::uint64_t align,
+                             bool* fresh);
+  bool OnTask(std::size_t i);
+  void DrainShared();
+  std::size_t SharedScratchBytes() const;
+
   static std::size_t BitWords(std::uint64_t size) { return (size >> 9) + 1; }
   // One bit per 8 bytes of block: 1/64 of its size, whatever the number of
   // pointers, and in order without sorting. Two passes: sized by the
@@ -464,6 +521,12 @@ class MarkContext {
   GrowFn grow_ = nullptr;
   void* grow_arg_ = nullptr;
   const std::vector<const void*>* shareable_ = nullptr;
+  // Marking on several threads: the state shared with the other workers
+  // (null: alone), and the one to start them in (AllowParallel).
+  SharedMark* shared_ = nullptr;
+  SharedMark* switch_to_ = nullptr;
+  std::uint64_t high_ = 0;  // the end of the last span allocated alone
+  std::size_t stage1_ = 0, stage2_ = 0;  // RunQueue's prefetch positions
   std::size_t relocs_count_ = 0;
   std::uint64_t measured_size_ = 0;
   // Writing: bit (slot / 8) % 64 of word slot / 512 is set for each slot.

@@ -1,0 +1,363 @@
+#include "ancient/internal/parallel_mark.h"
+
+#include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <system_error>
+
+#include "ancient/internal/fatal.h"
+
+namespace ancient::internal {
+
+namespace {
+
+// Address space reserved for a block marked on several threads (nothing is
+// committed until used); halved until the kernel gives it.
+constexpr std::uint64_t kReserveMax = std::uint64_t{1} << 40;
+constexpr std::uint64_t kReserveMin = std::uint64_t{1} << 30;
+// Made readable and writable this much at a time.
+constexpr std::uint64_t kCommitStep = std::uint64_t{64} << 20;
+
+std::uint64_t AlignUp(std::uint64_t v, std::uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
+
+int ShardOf(const void* addr) {
+  const auto a = reinterpret_cast<std::uint64_t>(addr);
+  return static_cast<int>(((a >> 4) * 0x9E3779B97F4A7C15ull) >> 58);
+}
+
+}  // namespace
+
+int DefaultMarkThreads() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    return std::max(1, CPU_COUNT(&set));
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// ---- MarkContext's side -------------------------------------------------
+
+std::uint64_t MarkContext::AllocSlow(std::uint64_t off, std::uint64_t size,
+                                     std::uint64_t align) {
+  if (shared_ != nullptr) return shared_->Alloc(*this, size, align);
+  size_ = off + size;
+  Grow();
+  return off;
+}
+
+std::uint64_t MarkContext::InternShared(const void* addr, const void* tag,
+                                        std::uint64_t size, std::uint64_t align,
+                                        bool* fresh) {
+  return shared_->Intern(*this, addr, tag, size, align, fresh);
+}
+
+bool MarkContext::OnTask(std::size_t i) {
+  const std::size_t waiting = tasks_.size() - i;
+  if (shared_ == nullptr) {
+    // Alone so far: the others start once there is enough to share.
+    if (waiting < SharedMark::kStartAt) return true;
+    SharedMark* s = std::exchange(switch_to_, nullptr);
+    if (!s->Start(*this)) return true;  // no reservation: alone to the end
+  }
+  if (shared_->failed()) {
+    failed_ = true;
+    return false;
+  }
+  // Half of what waits behind this task, from the back, to a worker that
+  // has nothing.
+  if (waiting > 1 && shared_->hungry()) {
+    shared_->Donate(*this, i + 1 + (waiting - 1) / 2);
+  }
+  return true;
+}
+
+void MarkContext::DrainShared() {
+  while (shared_->Take(*this)) RunQueue();
+  if (this == shared_->first_) shared_->Finish(*this);
+}
+
+std::size_t MarkContext::SharedScratchBytes() const {
+  // Counted once, by the first worker (it holds the others').
+  return shared_ != nullptr && this == shared_->first_
+             ? shared_->scratch_bytes()
+             : 0;
+}
+
+// ---- SharedMark ----------------------------------------------------------
+
+SharedMark::SharedMark(int threads, bool may_fail)
+    : threads_(std::max(1, threads)), may_fail_(may_fail) {}
+
+SharedMark::~SharedMark() {
+  {
+    std::lock_guard<std::mutex> l(pool_mu_);
+    done_ = true;
+  }
+  pool_cv_.notify_all();
+  for (std::thread& t : threads_running_) {
+    if (t.joinable()) t.join();
+  }
+  if (base_ != nullptr) munmap(base_, reserved_);
+}
+
+bool SharedMark::Start(MarkContext& w0) {
+  void* p = MAP_FAILED;
+  std::uint64_t len = kReserveMax;
+  for (; len >= kReserveMin; len /= 2) {
+    p = mmap(nullptr, len, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p != MAP_FAILED) break;
+  }
+  if (p == MAP_FAILED) return false;
+  base_ = static_cast<char*>(p);
+  reserved_ = len;
+  const std::uint64_t start = AlignUp(w0.size_, kBlockAlignment);
+  if (start > reserved_ / 2 || !Commit(start + kChunk)) {
+    munmap(base_, reserved_);
+    base_ = nullptr;
+    return false;
+  }
+  // The block so far, moved here (its pointers with it).
+  std::memcpy(base_, w0.base_, w0.size_);
+  w0.base_ = base_;
+  w0.MovePointers(base_);
+  w0.capacity_ = AlignUp(start, kChunk);
+  if (w0.capacity_ == start) w0.capacity_ += kChunk;
+  end_.store(w0.capacity_);
+  w0.grow_ = nullptr;
+  // Its sharing table, into the shards.
+  for (const auto& [addr, v] : w0.seen_) {
+    shards_[ShardOf(addr)].seen.emplace(addr, v);
+  }
+  for (const auto& [k, v] : w0.seen_other_) {
+    shards_[ShardOf(k.first)].seen_other.emplace(k, v);
+  }
+  w0.seen_ = {};
+  w0.seen_other_ = {};
+  types_ = w0.types_;
+  w0.shared_ = this;
+  first_ = &w0;
+  // The other workers: they write through the same reservation.
+  for (int i = 1; i < threads_; ++i) {
+    auto h = std::make_unique<MarkContext>();
+    h->base_ = base_;
+    h->address_ = base_;
+    h->capacity_ = 0;  // the first Alloc takes a chunk
+    h->one_pass_ = true;
+    h->may_fail_ = may_fail_;
+    h->shared_ = this;
+    h->shareable_ = w0.shareable_;
+    helpers_.push_back(std::move(h));
+  }
+  {
+    std::lock_guard<std::mutex> l(pool_mu_);
+    workers_ = 1 + static_cast<int>(helpers_.size());
+  }
+  std::size_t running = 0;
+  for (; running < helpers_.size(); ++running) {
+    MarkContext* h = helpers_[running].get();
+    try {
+      threads_running_.emplace_back([h] { h->DrainShared(); });
+    } catch (const std::system_error&) {
+      break;  // fewer threads than asked: the ones running do the work
+    }
+  }
+  if (running < helpers_.size()) {
+    std::lock_guard<std::mutex> l(pool_mu_);
+    workers_ = 1 + static_cast<int>(running);
+  }
+  return true;
+}
+
+bool SharedMark::Commit(std::uint64_t end) {
+  if (end <= committed_.load(std::memory_order_acquire)) return true;
+  std::lock_guard<std::mutex> l(commit_mu_);
+  const std::uint64_t have = committed_.load(std::memory_order_relaxed);
+  if (end <= have) return true;
+  if (end > reserved_ || end > MarkContext::kMaxBlockBytes) return false;
+  const std::uint64_t to =
+      std::min(reserved_, std::max(AlignUp(end, kCommitStep), have + have / 4));
+  if (mprotect(base_ + have, to - have, PROT_READ | PROT_WRITE) != 0) {
+    return false;
+  }
+  // Huge pages where the kernel gives them: a fault per 2 MiB.
+  madvise(base_ + have, to - have, MADV_HUGEPAGE);
+  committed_.store(to, std::memory_order_release);
+  return true;
+}
+
+void SharedMark::Fail(MarkContext& w) {
+  if (!may_fail_) Fatal("ancient::Mark: out of memory");
+  failed_.store(true);
+  // This worker stops writing; what it runs until it notices measures only.
+  w.failed_ = true;
+  w.base_ = nullptr;
+  w.address_ = nullptr;
+  w.capacity_ = ~std::uint64_t{0};
+  { std::lock_guard<std::mutex> l(pool_mu_); }
+  pool_cv_.notify_all();
+}
+
+std::uint64_t SharedMark::Alloc(MarkContext& w, std::uint64_t size,
+                                std::uint64_t align) {
+  if (align > kBlockAlignment) Fatal("ancient: alignment above 64 bytes");
+  if (size >= kSpanMin) {
+    // A span of its own: the chunk keeps its room for small objects.
+    const std::uint64_t len = AlignUp(size, kBlockAlignment);
+    const std::uint64_t off = end_.fetch_add(len);
+    if (!Commit(off + len)) {
+      Fail(w);
+      return 0;
+    }
+    w.high_ = std::max(w.high_, off + size);
+    return off;
+  }
+  const std::uint64_t off = end_.fetch_add(kChunk);
+  if (!Commit(off + kChunk)) {
+    Fail(w);
+    return 0;
+  }
+  w.capacity_ = off + kChunk;
+  w.size_ = off + size;
+  return off;
+}
+
+std::uint64_t SharedMark::TypeIndex(MarkContext& w, const void* tag) {
+  if (tag == w.last_tag_) return w.last_type_;
+  std::lock_guard<std::mutex> l(types_mu_);
+  std::size_t i = 0;
+  while (i < types_.size() && types_[i] != tag) ++i;
+  if (i == types_.size()) types_.push_back(tag);
+  w.last_tag_ = tag;
+  w.last_type_ = i;
+  return i;
+}
+
+std::uint64_t SharedMark::Intern(MarkContext& w, const void* addr,
+                                 const void* tag, std::uint64_t size,
+                                 std::uint64_t align, bool* fresh) {
+  constexpr int kBits = MarkContext::kTypeBits;
+  const std::uint64_t type = TypeIndex(w, tag);
+  Shard& s = shards_[ShardOf(addr)];
+  std::lock_guard<std::mutex> l(s.mu);
+  auto [it, inserted] = s.seen.try_emplace(addr, 0);
+  std::uint64_t off;
+  if (inserted) {
+    off = w.Alloc(size, align);
+    it->second = (off << kBits) | type;
+  } else if ((it->second & MarkContext::kTypeMask) == type) {
+    off = it->second >> kBits;
+  } else {
+    auto [other, fresh_other] = s.seen_other.try_emplace(std::pair(addr, tag));
+    if (fresh_other) other->second = w.Alloc(size, align);
+    inserted = fresh_other;
+    off = other->second;
+  }
+  *fresh = inserted;
+  return off;
+}
+
+void SharedMark::Donate(MarkContext& w, std::size_t from) {
+  Batch b;
+  b.tasks.assign(w.tasks_.begin() + static_cast<std::ptrdiff_t>(from),
+                 w.tasks_.end());
+  w.tasks_.resize(from);
+  // The prefetch entries of the tasks given (ahead_ is in task order).
+  auto first = std::lower_bound(
+      w.ahead_.begin(), w.ahead_.end(), from,
+      [](const Ahead& a, std::size_t t) { return a.task < t; });
+  for (auto it = first; it != w.ahead_.end(); ++it) {
+    b.ahead.push_back(Ahead{it->task - from, it->src, it->pf});
+  }
+  w.ahead_.erase(first, w.ahead_.end());
+  w.stage1_ = std::min(w.stage1_, w.ahead_.size());
+  w.stage2_ = std::min(w.stage2_, w.ahead_.size());
+  {
+    std::lock_guard<std::mutex> l(pool_mu_);
+    pool_.push_back(std::move(b));
+    hungry_.store(idle_ > static_cast<int>(pool_.size()),
+                  std::memory_order_relaxed);
+  }
+  pool_cv_.notify_one();
+}
+
+bool SharedMark::Take(MarkContext& w) {
+  std::unique_lock<std::mutex> l(pool_mu_);
+  ++idle_;
+  for (;;) {
+    if (done_ || failed()) {
+      hungry_.store(false, std::memory_order_relaxed);
+      done_ = true;
+      l.unlock();
+      pool_cv_.notify_all();
+      return false;
+    }
+    if (!pool_.empty()) {
+      --idle_;
+      Batch b = std::move(pool_.back());
+      pool_.pop_back();
+      hungry_.store(idle_ > static_cast<int>(pool_.size()),
+                    std::memory_order_relaxed);
+      l.unlock();
+      w.tasks_ = std::move(b.tasks);
+      w.ahead_ = std::move(b.ahead);
+      return true;
+    }
+    if (idle_ == workers_) {  // every worker waits, nothing is left
+      done_ = true;
+      continue;
+    }
+    hungry_.store(true, std::memory_order_relaxed);
+    pool_cv_.wait(l);
+  }
+}
+
+void SharedMark::Finish(MarkContext& w0) {
+  for (std::thread& t : threads_running_) t.join();
+  threads_running_.clear();
+  if (failed()) w0.failed_ = true;
+  std::uint64_t size = std::max(w0.size_, w0.high_);
+  for (const auto& h : helpers_) {
+    size = std::max({size, h->size_, h->high_});
+    if (h->slot_bits_.size() > w0.slot_bits_.size()) {
+      w0.slot_bits_.resize(h->slot_bits_.size());
+    }
+    for (std::size_t i = 0; i < h->slot_bits_.size(); ++i) {
+      w0.slot_bits_[i] |= h->slot_bits_[i];
+    }
+  }
+  w0.size_ = size;
+  w0.capacity_ = std::max(w0.capacity_, size);
+}
+
+void* SharedMark::Release(std::uint64_t size, std::size_t* mapped) {
+  const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  const std::uint64_t keep = AlignUp(std::max<std::uint64_t>(size, 1), page);
+  if (keep < reserved_) munmap(base_ + keep, reserved_ - keep);
+  *mapped = keep;
+  void* out = base_;
+  base_ = nullptr;
+  reserved_ = 0;
+  return out;
+}
+
+std::size_t SharedMark::scratch_bytes() const {
+  std::size_t n = 0;
+  for (const Shard& s : shards_) {
+    n += s.seen.capacity() *
+             (sizeof(std::pair<const void*, std::uint64_t>) + 1) +
+         s.seen_other.capacity() *
+             (sizeof(std::pair<std::pair<const void*, const void*>,
+                               std::uint64_t>) +
+              1);
+  }
+  for (const auto& h : helpers_) n += h->scratch_bytes();
+  return n;
+}
+
+}  // namespace ancient::internal

@@ -1,0 +1,148 @@
+// Internal: marking one graph on several threads (ancient::Mark and
+// Store::Share with more than one thread). Not part of the public API.
+//
+// A graph starts marking alone, as with one thread, in the caller's room.
+// Once the first worker's queue holds enough tasks to share (a graph big
+// enough to gain), it moves its block into a reservation of address space
+// (SharedMark) and starts the other workers there. From then on:
+// - Room: every worker bumps through chunks of the reservation that it takes
+//   from a shared end (one atomic add per chunk; objects too big for a chunk
+//   get a span of their own). The reservation never moves, so every worker
+//   can write anywhere in it: a task queued by one worker can run on another.
+//   Pointers are written for the reservation's address; the block is the
+//   reservation's first size() bytes (the unused tail of each chunk stays
+//   zero, part of the block).
+// - Sharing: objects that may be reached twice are interned in one table,
+//   split into shards by address, each behind its own lock: the worker that
+//   inserts an object allocates it and queues its contents; the others get
+//   its offset. Each object is placed exactly once, whatever the threads.
+// - Work: each worker runs its own queue; a worker that runs out waits for
+//   a batch from the pool, and busy workers give half of what they have
+//   queued when one waits. Marking ends when every worker waits and the pool
+//   is empty.
+// - Pointer slots: each worker records the slots it writes in a bitmap of
+//   its own; the first worker ORs them together at the end (the block's
+//   relocation record is then encoded as usual).
+
+#ifndef ANCIENT_INTERNAL_PARALLEL_MARK_H_
+#define ANCIENT_INTERNAL_PARALLEL_MARK_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "ancient/internal/mark_context.h"
+
+namespace ancient::internal {
+
+// The threads to mark with when asked for 0: the cores this process may
+// run on (at least 1).
+int DefaultMarkThreads();
+
+class SharedMark {
+ public:
+  // Bytes a worker takes from the reservation at a time.
+  static constexpr std::uint64_t kChunk = std::uint64_t{256} << 10;
+  // Objects of at least this many bytes get a span of their own.
+  static constexpr std::uint64_t kSpanMin = kChunk / 16;
+  // The first worker starts the others once this many tasks wait.
+  static constexpr std::size_t kStartAt = 64;
+
+  // `threads` workers in all (the caller's included); `may_fail` as for
+  // MarkContext::StartOnePass. Reserves nothing until Start.
+  SharedMark(int threads, bool may_fail);
+  ~SharedMark();
+  SharedMark(const SharedMark&) = delete;
+  SharedMark& operator=(const SharedMark&) = delete;
+
+  // Whether the workers were started (the block is in the reservation).
+  bool started() const { return base_ != nullptr; }
+  int threads() const { return threads_; }
+  // The workers that marked (the first included): 1 until started; fewer
+  // than threads() when the system would not start more.
+  int workers() const { return workers_; }
+  // The reservation's first byte (once started).
+  char* base() const { return base_; }
+  // Whether room ran out (may_fail: marking stopped).
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+
+  // Hands the block over (once marking is done): the reservation trimmed to
+  // `size` bytes, in whole pages; free it with FreeBlock(base, *mapped).
+  void* Release(std::uint64_t size, std::size_t* mapped);
+
+ private:
+  friend class MarkContext;
+  using Task = MarkContext::Task;
+  using Ahead = MarkContext::Ahead;
+  struct Batch {
+    std::vector<Task> tasks;
+    std::vector<Ahead> ahead;
+  };
+  struct Shard {
+    std::mutex mu;
+    absl::flat_hash_map<const void*, std::uint64_t> seen;
+    absl::flat_hash_map<std::pair<const void*, const void*>, std::uint64_t>
+        seen_other;
+  };
+  static constexpr int kShards = 64;
+
+  // Called by the first worker `w0` (marking alone so far): moves its block
+  // and sharing table here and starts the others. False (nothing changed:
+  // w0 goes on alone) when the reservation cannot be had.
+  bool Start(MarkContext& w0);
+  // Worker `w` needs `size` bytes (aligned to `align`) past its chunk.
+  std::uint64_t Alloc(MarkContext& w, std::uint64_t size, std::uint64_t align);
+  // Makes the reservation readable and writable up to `end`. False when it
+  // cannot (then failed()).
+  bool Commit(std::uint64_t end);
+  void Fail(MarkContext& w);
+  std::uint64_t Intern(MarkContext& w, const void* addr, const void* tag,
+                       std::uint64_t size, std::uint64_t align, bool* fresh);
+  std::uint64_t TypeIndex(MarkContext& w, const void* tag);
+  // Gives tasks [from, end) of w's queue to the pool.
+  void Donate(MarkContext& w, std::size_t from);
+  // Waits for a batch and puts it in w's (empty) queue; false when the
+  // graph is done (or marking failed).
+  bool Take(MarkContext& w);
+  bool hungry() const { return hungry_.load(std::memory_order_relaxed); }
+  // The first worker, once its queue and the pool are empty: waits for the
+  // others, then gathers their slot bits and the block's size into w0.
+  void Finish(MarkContext& w0);
+  std::size_t scratch_bytes() const;
+
+  const int threads_;
+  const bool may_fail_;
+  char* base_ = nullptr;                     // the reservation
+  std::uint64_t reserved_ = 0;               // its length
+  std::atomic<std::uint64_t> end_{0};        // bytes handed out
+  std::atomic<std::uint64_t> committed_{0};  // bytes readable and writable
+  std::mutex commit_mu_;
+  std::atomic<bool> failed_{false};
+
+  Shard shards_[kShards];
+  std::mutex types_mu_;
+  std::vector<const void*> types_;
+
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<Batch> pool_;
+  int idle_ = 0;
+  bool done_ = false;
+  std::atomic<bool> hungry_{false};
+
+  MarkContext* first_ = nullptr;  // the caller's context
+  int workers_ = 1;               // running (the first included)
+  std::vector<std::unique_ptr<MarkContext>> helpers_;
+  std::vector<std::thread> threads_running_;
+};
+
+}  // namespace ancient::internal
+
+#endif  // ANCIENT_INTERNAL_PARALLEL_MARK_H_

@@ -1,0 +1,357 @@
+// Marking on several threads (ancient::MarkOptions::threads,
+// StoreOptions::mark_threads): every frozen kind, sharing and cycles,
+// many threads reaching one object at once, million-long chains; each
+// result checked against the heap value and by the typed check, whatever
+// the thread count.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_set.h"
+#include "ancient/ancient.h"
+#include "store/store.h"
+
+namespace parallel_types {
+struct Leaf {
+  std::string name;
+  std::vector<std::int64_t> nums;
+  std::optional<std::string> note;
+  std::variant<std::int64_t, std::string> either;
+};
+// Every kind of frozen container, big enough that its arrays and hash
+// tables are split into tasks (more than 2 x 4096 entries).
+struct Kinds {
+  std::vector<Leaf> leaves;
+  std::vector<std::unique_ptr<Leaf>> owned;
+  std::vector<std::shared_ptr<Leaf>> shared;  // a few leaves, many times
+  std::vector<const Leaf*> raw;               // into `owned`
+  std::map<std::string, std::int64_t> sorted;
+  std::set<std::string> names;
+  absl::btree_map<std::int64_t, std::string> btree;
+  std::unordered_map<std::string, std::vector<std::int64_t>> hashed;
+  absl::flat_hash_map<std::int64_t, std::string> flat;
+  absl::node_hash_set<std::string> node_set;
+  std::array<std::int32_t, 3> arr;
+  std::tuple<std::int32_t, std::string> tup;
+};
+struct Node {
+  std::int64_t id;
+  std::vector<Node*> edges;
+};
+struct Graph {
+  std::vector<std::unique_ptr<Node>> nodes;
+};
+}  // namespace parallel_types
+ANCIENT_STRUCT(parallel_types::Leaf, name, nums, note, either);
+ANCIENT_STRUCT(parallel_types::Kinds, leaves, owned, shared, raw, sorted, names,
+               btree, hashed, flat, node_set, arr, tup);
+ANCIENT_STRUCT(parallel_types::Node, id, edges);
+ANCIENT_STRUCT(parallel_types::Graph, nodes);
+
+namespace {
+
+using ancient::Frozen;
+using parallel_types::Graph;
+using parallel_types::Kinds;
+using parallel_types::Leaf;
+using parallel_types::Node;
+
+Leaf MakeLeaf(int i) {
+  Leaf l;
+  l.name = "leaf" + std::to_string(i);
+  for (int k = 0; k < i % 5; ++k) l.nums.push_back(i * 10 + k);
+  if (i % 3 == 0) l.note = std::string(i % 50, 'n');
+  if (i % 2 == 0) {
+    l.either = std::int64_t{i};
+  } else {
+    l.either = "odd" + std::to_string(i);
+  }
+  return l;
+}
+
+Kinds MakeKinds(int n) {
+  Kinds k;
+  std::vector<std::shared_ptr<Leaf>> few;
+  for (int i = 0; i < 7; ++i)
+    few.push_back(std::make_shared<Leaf>(MakeLeaf(i)));
+  for (int i = 0; i < n; ++i) {
+    k.leaves.push_back(MakeLeaf(i));
+    k.owned.push_back(std::make_unique<Leaf>(MakeLeaf(n + i)));
+    k.shared.push_back(few[i % few.size()]);
+    k.sorted["s" + std::to_string(i)] = i;
+    k.names.insert("name" + std::to_string(i));
+    k.btree[i] = std::to_string(i);
+    k.hashed["h" + std::to_string(i)] = std::vector<std::int64_t>(i % 4, i);
+    k.flat[i] = "f" + std::to_string(i);
+    k.node_set.insert("ns" + std::to_string(i));
+  }
+  for (int i = 0; i < n; i += 3) k.raw.push_back(k.owned[(i * 7) % n].get());
+  k.arr = {1, 2, 3};
+  k.tup = {42, "tuple"};
+  return k;
+}
+
+void ExpectLeaf(const Frozen<Leaf>& f, const Leaf& l) {
+  ASSERT_EQ(f.name, l.name);
+  ASSERT_EQ(f.nums.size(), l.nums.size());
+  for (std::size_t i = 0; i < l.nums.size(); ++i)
+    ASSERT_EQ(f.nums[i], l.nums[i]);
+  ASSERT_EQ(f.note.has_value(), l.note.has_value());
+  if (l.note) ASSERT_EQ(*f.note, *l.note);
+  ASSERT_EQ(f.either.index(), l.either.index());
+  if (l.either.index() == 0) {
+    ASSERT_EQ(*f.either.template get_if<0>(), std::get<0>(l.either));
+  } else {
+    ASSERT_EQ(*f.either.template get_if<1>(), std::get<1>(l.either));
+  }
+}
+
+void ExpectKinds(const Frozen<Kinds>& f, const Kinds& k) {
+  ASSERT_EQ(f.leaves.size(), k.leaves.size());
+  for (std::size_t i = 0; i < k.leaves.size(); ++i) {
+    ExpectLeaf(f.leaves[i], k.leaves[i]);
+    ExpectLeaf(*f.owned[i], *k.owned[i]);
+    ExpectLeaf(*f.shared[i], *k.shared[i]);
+  }
+  // Shared pointees copied once: equal heap pointers, equal frozen ones.
+  for (std::size_t i = 7; i < k.shared.size(); ++i) {
+    ASSERT_EQ(f.shared[i].get(), f.shared[i % 7].get()) << i;
+  }
+  // Raw pointers into owned leaves point at the owned copies themselves.
+  ASSERT_EQ(f.raw.size(), k.raw.size());
+  for (std::size_t i = 0; i < k.raw.size(); ++i) {
+    const std::size_t at = (i * 3 * 7) % k.owned.size();
+    ASSERT_EQ(f.raw[i].get(), f.owned[at].get()) << i;
+  }
+  ASSERT_EQ(f.sorted.size(), k.sorted.size());
+  for (const auto& [key, v] : k.sorted) ASSERT_EQ(*f.sorted.get(key), v);
+  ASSERT_EQ(f.names.size(), k.names.size());
+  for (const auto& s : k.names) ASSERT_TRUE(f.names.contains(s)) << s;
+  ASSERT_EQ(f.btree.size(), k.btree.size());
+  for (const auto& [key, v] : k.btree) ASSERT_EQ(*f.btree.get(key), v);
+  ASSERT_EQ(f.hashed.size(), k.hashed.size());
+  for (const auto& [key, v] : k.hashed) {
+    const auto* got = f.hashed.get(key);
+    ASSERT_NE(got, nullptr) << key;
+    ASSERT_EQ(got->size(), v.size()) << key;
+    for (std::size_t i = 0; i < v.size(); ++i) ASSERT_EQ((*got)[i], v[i]);
+  }
+  ASSERT_EQ(f.flat.size(), k.flat.size());
+  for (const auto& [key, v] : k.flat) ASSERT_EQ(*f.flat.get(key), v);
+  ASSERT_EQ(f.node_set.size(), k.node_set.size());
+  for (const auto& s : k.node_set) ASSERT_TRUE(f.node_set.contains(s)) << s;
+  ASSERT_EQ(f.arr[2], 3);
+  ASSERT_EQ(ancient::get<1>(f.tup), "tuple");
+}
+
+// n nodes, node i linking to i+1 (a cycle through all) and to up to three
+// pseudo-random others: sharing everywhere.
+Graph MakeGraph(int n) {
+  Graph g;
+  for (int i = 0; i < n; ++i) {
+    g.nodes.push_back(std::make_unique<Node>());
+    g.nodes.back()->id = i;
+  }
+  std::uint64_t x = 88172645463325252ULL;
+  for (int i = 0; i < n; ++i) {
+    g.nodes[i]->edges.push_back(g.nodes[(i + 1) % n].get());
+    for (int e = 0; e < i % 4; ++e) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      g.nodes[i]->edges.push_back(g.nodes[x % n].get());
+    }
+  }
+  return g;
+}
+
+// Every edge of the frozen graph points at the one copy of its target.
+void ExpectGraph(const Frozen<Graph>& f, const Graph& g) {
+  ASSERT_EQ(f.nodes.size(), g.nodes.size());
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const auto& fn = *f.nodes[i];
+    const Node& n = *g.nodes[i];
+    ASSERT_EQ(fn.id, n.id);
+    ASSERT_EQ(fn.edges.size(), n.edges.size());
+    for (std::size_t e = 0; e < n.edges.size(); ++e) {
+      ASSERT_EQ(fn.edges[e].get(), f.nodes[n.edges[e]->id].get())
+          << "node " << i << " edge " << e;
+    }
+  }
+}
+
+constexpr int kThreadCounts[] = {1, 2, 3, 8};
+
+TEST(ParallelMark, EveryKindReadsBackTheSameWhateverTheThreads) {
+  const Kinds k = MakeKinds(20000);
+  for (int threads : kThreadCounts) {
+    SCOPED_TRACE(threads);
+    auto a = ancient::Mark(k, ancient::MarkOptions{.threads = threads});
+    ASSERT_TRUE(ancient::VerifyGraph<Kinds>(a.data(), a.size_bytes()).ok());
+    ASSERT_TRUE(
+        ancient::VerifyBlock(a.data(), a.size_bytes(), a.relocations()).ok());
+    ExpectKinds(a.Follow(), k);
+    EXPECT_EQ(a.threads_used(), threads);
+  }
+}
+
+TEST(ParallelMark, SharingAndCyclesAreKeptExactlyOnce) {
+  const Graph g = MakeGraph(200000);
+  std::size_t one_thread = 0;
+  for (int threads : kThreadCounts) {
+    SCOPED_TRACE(threads);
+    auto a = ancient::Mark(g, ancient::MarkOptions{.threads = threads});
+    ASSERT_TRUE(ancient::VerifyGraph<Graph>(a.data(), a.size_bytes()).ok());
+    ExpectGraph(a.Follow(), g);
+    EXPECT_EQ(a.threads_used(), threads);
+    if (threads == 1) one_thread = a.size_bytes();
+    // Each node copied once: no bigger than one thread's block but for the
+    // unused tails of the threads' last chunks.
+    EXPECT_LE(a.size_bytes(),
+              one_thread + threads * ancient::internal::SharedMark::kChunk);
+  }
+}
+
+TEST(ParallelMark, ManyThreadsReachingOneObjectAtOnceCopyItOnce) {
+  // 50,000 raw pointers to 3 nodes, split into tasks that the threads run
+  // at once: every pointer to a node resolves to its one copy.
+  Graph g = MakeGraph(3);
+  std::vector<const Node*> many;
+  for (int i = 0; i < 50000; ++i) many.push_back(g.nodes[i % 3].get());
+  using V = std::pair<std::vector<const Node*>, Graph>;
+  V v{many, std::move(g)};
+  for (int threads : {2, 8}) {
+    auto a = ancient::Mark(v, ancient::MarkOptions{.threads = threads});
+    ASSERT_TRUE(ancient::VerifyGraph<V>(a.data(), a.size_bytes()).ok());
+    const auto& f = a.Follow();
+    for (std::size_t i = 0; i < many.size(); ++i) {
+      ASSERT_EQ(f.first[i].get(), f.second.nodes[i % 3].get()) << i;
+    }
+  }
+}
+
+TEST(ParallelMark, MillionLongChainMarksWithASmallStack) {
+  // A chain of raw pointers through a million nodes, closed into a cycle,
+  // reached from its first node only: one long line of tasks.
+  constexpr int kNodes = 1000000;
+  std::vector<Node> nodes(kNodes);
+  for (int i = 0; i < kNodes; ++i) {
+    nodes[i].id = i;
+    nodes[i].edges.push_back(&nodes[(i + 1) % kNodes]);
+  }
+  const Node* start = &nodes[0];
+  for (int threads : {2, 8}) {
+    auto a = ancient::Mark(start, ancient::MarkOptions{.threads = threads});
+    ASSERT_TRUE(
+        ancient::VerifyGraph<const Node*>(a.data(), a.size_bytes()).ok());
+    const Frozen<Node>* first = a.Follow().get();
+    const Frozen<Node>* p = first;
+    for (int i = 0; i < kNodes; ++i) {
+      ASSERT_EQ(p->id, i);
+      p = p->edges[0].get();
+    }
+    EXPECT_EQ(p, first);  // the cycle closes on the first copy
+  }
+}
+
+TEST(ParallelMark, SmallGraphsStayOnOneThreadAndInTheHeap) {
+  std::map<std::string, std::int64_t> m{{"a", 1}, {"b", 2}};
+  auto a = ancient::Mark(m, ancient::MarkOptions{.threads = 8});
+  EXPECT_EQ(*a.Follow().get("b"), 2);
+  EXPECT_LT(a.size_bytes(), 4096u);
+  EXPECT_EQ(a.threads_used(), 1);
+}
+
+// ---- Store::Share with mark_threads ----------------------------------------
+
+std::string TempDir(const std::string& name) {
+  const std::string d = ::testing::TempDir() + "/parallel_" + name + "_" +
+                        std::to_string(getpid());
+  std::filesystem::remove_all(d);
+  return d;
+}
+
+std::unique_ptr<ancient::Store> Open(const std::string& dir, int threads,
+                                     std::size_t max_size = std::size_t{1}
+                                                            << 40) {
+  ancient::StoreOptions o;
+  o.durability = ancient::Durability::kNoSync;
+  o.mark_threads = threads;
+  o.max_size = max_size;
+  auto s = ancient::Store::Open(dir, o);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+TEST(ParallelShare, ReadsBackTheSameWhateverTheThreads) {
+  const Kinds k = MakeKinds(12000);
+  const Graph g = MakeGraph(100000);
+  for (int threads : kThreadCounts) {
+    SCOPED_TRACE(threads);
+    auto store = Open(TempDir("same" + std::to_string(threads)), threads);
+    ASSERT_NE(store, nullptr);
+    auto info = store->Share("kinds", k);
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_EQ(info->mark_threads, threads);
+    info = store->Share("graph", g);
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_EQ(info->mark_threads, threads);
+    auto fk = store->GetVerified<Kinds>("kinds");
+    ASSERT_TRUE(fk.ok()) << fk.status();
+    ExpectKinds(**fk, k);
+    auto fg = store->GetVerified<Graph>("graph");
+    ASSERT_TRUE(fg.ok()) << fg.status();
+    ExpectGraph(**fg, g);
+    EXPECT_TRUE(store->Verify().ok()) << store->Verify();
+  }
+}
+
+TEST(ParallelShare, RewritingAKeyReusesTheSpace) {
+  // The steady state of a big key rewritten: the arena stops growing (each
+  // version fits where an older one was, give or take the chunk tails).
+  auto store = Open(TempDir("steady"), 2);
+  ASSERT_NE(store, nullptr);
+  const Graph g = MakeGraph(100000);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(store->Share("g", g).ok());
+  auto st = store->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_LE(st->arena_size, 4 * st->bytes_live) << st->arena_size;
+  ExpectGraph(**store->GetVerified<Graph>("g"), g);
+}
+
+TEST(ParallelShare, NoRoomLosesNothingAndNamesTheKey) {
+  auto store = Open(TempDir("full"), 4, 4 << 20);
+  ASSERT_NE(store, nullptr);
+  const Graph small = MakeGraph(1000);
+  ASSERT_TRUE(store->Share("kept", small).ok());
+  auto batch = store->Write();
+  ASSERT_TRUE(batch.ok());
+  auto info = batch->Share("huge", MakeGraph(200000));  // about 10 MiB
+  EXPECT_EQ(info.status().code(), absl::StatusCode::kResourceExhausted)
+      << info.status();
+  EXPECT_NE(info.status().message().find("huge"), std::string::npos)
+      << info.status();
+  ASSERT_TRUE(batch->Share("fits", small).ok());  // the batch goes on
+  ASSERT_TRUE(batch->Commit().ok());
+  EXPECT_FALSE(store->Get<Graph>("huge").ok());
+  ExpectGraph(**store->GetVerified<Graph>("kept"), small);
+  ExpectGraph(**store->GetVerified<Graph>("fits"), small);
+  EXPECT_TRUE(store->Verify().ok()) << store->Verify();
+}
+
+}  // namespace
