@@ -209,7 +209,9 @@ void BM_MarkTrie(benchmark::State& state) {
   const std::size_t nodes = BuildTrie(root, Dictionary());
   std::size_t block = 0;
   for (auto _ : state) {
-    auto a = ancient::Mark(root);
+    auto a = ancient::Mark(
+        root,
+        ancient::MarkOptions{.threads = static_cast<int>(state.range(0))});
     block = a.size_bytes();
     benchmark::DoNotOptimize(a.data());
   }
@@ -220,7 +222,11 @@ void BM_MarkTrie(benchmark::State& state) {
                          benchmark::Counter::kIsIterationInvariantRate |
                              benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_MarkTrie)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MarkTrie)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond);
 
 void BM_ShareTrie(benchmark::State& state) {
   TrieNode root;
