@@ -33,7 +33,30 @@ GrowableBlock::GrowableBlock() {
       ::operator new (kHeapBytes, std::align_val_t{kBlockAlignment}));
 }
 
-GrowableBlock::~GrowableBlock() { FreeBlock(base_, mapped_); }
+GrowableBlock::~GrowableBlock() {
+  if (reserved_ != 0) {
+    munmap(base_, reserved_);
+  } else {
+    FreeBlock(base_, mapped_);
+  }
+}
+
+namespace {
+// Address space reserved for a block that outgrows the heap buffer, so that
+// it grows in place (no copy, no pointers to move); halved until the kernel
+// gives it. Nothing is committed until used.
+constexpr std::uint64_t kReserveMax = std::uint64_t{1} << 40;
+constexpr std::uint64_t kReserveMin = std::uint64_t{1} << 30;
+
+// Makes [p, p + len) readable and writable, with huge pages where the
+// kernel gives them on request: a fault per 2 MiB instead of per 4 KiB
+// (most of the cost of writing a fresh block).
+bool CommitRange(char* p, std::uint64_t len) {
+  if (mprotect(p, len, PROT_READ | PROT_WRITE) != 0) return false;
+  madvise(p, len, MADV_HUGEPAGE);
+  return true;
+}
+}  // namespace
 
 bool GrowableBlock::Grow(void* self, std::uint64_t need,
                          MarkContext::Room* room) {
@@ -46,22 +69,43 @@ bool GrowableBlock::Grow(void* self, std::uint64_t need,
   } else if (b->mapped_ == 0) {  // from the heap buffer to a mapping
     std::uint64_t len = kFirstMapping;
     while (len < need) len *= 2;
-    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return false;
-    // Huge pages where the kernel gives them on request: a fault per 2 MiB
-    // instead of per 4 KiB (most of the cost of writing a fresh block).
-    madvise(p, len, MADV_HUGEPAGE);
+    void* p = MAP_FAILED;
+    std::uint64_t reserve = kReserveMax;
+    for (; reserve >= std::max(kReserveMin, len); reserve /= 2) {
+      p = mmap(nullptr, reserve, PROT_NONE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (p != MAP_FAILED) break;
+    }
+    if (p != MAP_FAILED && !CommitRange(static_cast<char*>(p), len)) {
+      munmap(p, reserve);
+      return false;
+    }
+    if (p == MAP_FAILED) {  // no reservation: a mapping that may move
+      reserve = 0;
+      p = mmap(nullptr, len, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (p == MAP_FAILED) return false;
+      madvise(p, len, MADV_HUGEPAGE);
+    }
     std::memcpy(p, b->base_, b->ready_);
     ::operator delete (b->base_, std::align_val_t{kBlockAlignment});
     b->base_ = static_cast<char*>(p);
+    b->reserved_ = reserve;
     b->mapped_ = b->ready_ = len;
-  } else {  // a bigger mapping, moved by the kernel if it must
+  } else {  // more of the reservation, or a bigger mapping
     std::uint64_t len = b->mapped_;
     while (len < need) len *= 2;
-    void* p = mremap(b->base_, b->mapped_, len, MREMAP_MAYMOVE);
-    if (p == MAP_FAILED) return false;
-    b->base_ = static_cast<char*>(p);
+    if (len <= b->reserved_) {
+      if (!CommitRange(b->base_ + b->mapped_, len - b->mapped_)) return false;
+    } else {
+      if (b->reserved_ != 0) {  // past the reservation: it moves after all
+        munmap(b->base_ + b->mapped_, b->reserved_ - b->mapped_);
+        b->reserved_ = 0;
+      }
+      void* p = mremap(b->base_, b->mapped_, len, MREMAP_MAYMOVE);
+      if (p == MAP_FAILED) return false;
+      b->base_ = static_cast<char*>(p);
+    }
     b->mapped_ = b->ready_ = len;
   }
   *room = MarkContext::Room{b->base_, b->base_, b->ready_};
@@ -72,13 +116,14 @@ void* GrowableBlock::Release(std::uint64_t size, std::size_t* mapped) {
   if (mapped_ != 0) {
     const std::uint64_t keep =
         RoundUp(std::max<std::uint64_t>(size, 1), PageSize());
-    if (keep < mapped_) munmap(base_ + keep, mapped_ - keep);
+    const std::uint64_t total = std::max(reserved_, mapped_);
+    if (keep < total) munmap(base_ + keep, total - keep);
     mapped_ = keep;
   }
   *mapped = mapped_;
   void* out = base_;
   base_ = nullptr;
-  ready_ = mapped_ = 0;
+  ready_ = mapped_ = reserved_ = 0;
   return out;
 }
 

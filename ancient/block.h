@@ -33,8 +33,10 @@ namespace internal {
 // Memory for a block marked in one pass. Small blocks live in a heap buffer
 // (kHeapBytes), cleared a little at a time as the marker reaches it; past
 // that, an anonymous private mapping with huge pages where the kernel gives
-// them, grown with mremap (fresh pages read as zeros). The block may move
-// when it grows (MarkContext then moves the pointers written so far).
+// them, in a reservation of address space that it grows into in place
+// (fresh pages read as zeros). The block moves when it leaves the heap
+// buffer, and only past the reservation (MarkContext then moves the pointers
+// written so far).
 class GrowableBlock {
  public:
   static constexpr std::uint64_t kHeapBytes = std::uint64_t{1} << 20;
@@ -64,6 +66,9 @@ class GrowableBlock {
   char* base_ = nullptr;
   std::uint64_t ready_ = 0;   // zero-filled bytes
   std::uint64_t mapped_ = 0;  // the mapping's length; 0: the heap buffer
+  // The address space reserved for the mapping to grow into in place (0:
+  // none, the mapping grows with mremap and may move).
+  std::uint64_t reserved_ = 0;
 };
 
 // Frees a block that GrowableBlock::Release handed over.
