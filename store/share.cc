@@ -12,6 +12,8 @@
 // the relocation record is encoded right after the graph, and whatever the
 // extent has left over goes back to the free list.
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -200,36 +202,61 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
 absl::StatusOr<ShareInfo> WriteTxn::ShareParallel(
     std::string_view key, const TypeRef& type, internal::MarkContext& c,
     const internal::SharedMark& shared) {
+  const auto fail = [&](const absl::Status& s) {
+    return absl::Status(s.code(),
+                        Cat("sharing key '", key, "': ", s.message()));
+  };
   if (c.failed()) {
-    return absl::ResourceExhaustedError(
-        Cat("sharing key '", key, "': no memory to mark it in (", c.size(),
-            " bytes so far, on ", shared.threads(), " threads)"));
+    return fail(absl::ResourceExhaustedError(
+        Cat("no memory to mark it in (", c.size(), " bytes so far, on ",
+            shared.workers(), " threads)")));
   }
   const std::string relocs = c.EncodeRelocations();
   const char* const block = shared.base();
   const std::uint64_t size = c.size();
+  const std::uint64_t len = size + relocs.size();
+  absl::StatusOr<std::uint64_t> off =
+      Allocate(AlignUp(len, kExtentAlign), nullptr);
+  if (!off.ok()) return fail(off.status());
+  Arena& arena = core_->arena();
+  absl::Status s = arena.MapForWrite(*off + AlignUp(len, kExtentAlign));
+  if (!s.ok()) return fail(s);
+  // A MiB at a time: copied, its pointers moved to the arena's address,
+  // checksummed and written with pwrite (no page faults on fresh file
+  // pages), write-back started as it goes under kSync.
+  ChunkRelocator relocator(
+      relocs, reinterpret_cast<std::uintptr_t>(arena.base()) + *off -
+                  reinterpret_cast<std::uintptr_t>(block));
+  XXH3_state_t* state = XXH3_createState();
+  if (state == nullptr) return fail(absl::ResourceExhaustedError("XXH3 state"));
+  XXH3_64bits_reset(state);
+  constexpr std::uint64_t kChunk = 1 << 20;
+  constexpr std::uint64_t kWriteBack = 8 << 20;
+  const bool durable = core_->options().durability == Durability::kSync;
+  std::string buf(std::min(kChunk, size), '\0');
+  for (std::uint64_t pos = 0; pos < size && s.ok(); pos += kChunk) {
+    const std::uint64_t n = std::min(kChunk, size - pos);
+    std::memcpy(buf.data(), block + pos, n);
+    relocator.Apply(buf.data(), pos, n);
+    XXH3_64bits_update(state, buf.data(), n);
+    s = arena.WriteAt(*off + pos, buf.data(), n);
+    if (durable && ((pos + n) & (kWriteBack - 1)) == 0) {
+      arena.StartWriteBack(*off + pos + n - kWriteBack, kWriteBack);
+    }
+  }
+  if (s.ok()) {
+    XXH3_64bits_update(state, relocs.data(), relocs.size());
+    s = arena.WriteAt(*off + size, relocs.data(), relocs.size());
+  }
+  const std::uint64_t checksum = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
   absl::StatusOr<ShareInfo> info =
-      ShareSized(key, type, size, relocs.size(),
-                 [&](void* dest, const void* address, bool zeroed) {
-                   (void)zeroed;
-                   // A MiB at a time: copied, then its pointers moved (in
-                   // cache).
-                   ChunkRelocator relocator(
-                       relocs, reinterpret_cast<std::uintptr_t>(address) -
-                                   reinterpret_cast<std::uintptr_t>(block));
-                   constexpr std::uint64_t kChunk = 1 << 20;
-                   char* const out = static_cast<char*>(dest);
-                   for (std::uint64_t pos = 0; pos < size; pos += kChunk) {
-                     const std::uint64_t n = std::min(kChunk, size - pos);
-                     std::memcpy(out + pos, block + pos, n);
-                     relocator.Apply(out + pos, pos, n);
-                   }
-                   return relocs;
-                 });
+      s.ok() ? Record(key, type, *off, size, relocs.size(), checksum)
+             : absl::StatusOr<ShareInfo>(s);
   if (!info.ok()) {
-    return absl::Status(
-        info.status().code(),
-        Cat("sharing key '", key, "': ", info.status().message()));
+    // Back to the free list: nothing names it.
+    (void)AddFree(*off, AlignUp(len, kExtentAlign));
+    return fail(info.status());
   }
   info->scratch_bytes = c.scratch_bytes() + size;
   info->mark_threads = shared.workers();

@@ -158,7 +158,8 @@ absl::StatusOr<ShareInfo> WriteTxn::Record(std::string_view key,
                                            const TypeRef& type,
                                            std::uint64_t off,
                                            std::uint64_t graph_size,
-                                           std::uint64_t reloc_size) {
+                                           std::uint64_t reloc_size,
+                                           std::optional<std::uint64_t> sum) {
   Arena& arena = core_->arena();
   RootRecord r;
   r.offset = off;
@@ -166,7 +167,9 @@ absl::StatusOr<ShareInfo> WriteTxn::Record(std::string_view key,
   r.reloc_size = reloc_size;
   r.extent_size = AlignUp(graph_size + reloc_size, kExtentAlign);
   r.type_id = type.id;
-  r.checksum = XXH3_64bits(arena.write_base() + off, graph_size + reloc_size);
+  r.checksum =
+      sum ? *sum
+          : XXH3_64bits(arena.write_base() + off, graph_size + reloc_size);
   r.base_address = core_->base();
   absl::Status s;
   if (core_->options().durability == Durability::kSync) {

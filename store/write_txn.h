@@ -100,7 +100,8 @@ class WriteTxn {
   // the root of `key`: checksum, sync (kSync), type and root records.
   absl::StatusOr<ShareInfo> Record(std::string_view key, const TypeRef& type,
                                    std::uint64_t off, std::uint64_t graph_size,
-                                   std::uint64_t reloc_size);
+                                   std::uint64_t reloc_size,
+                                   std::optional<std::uint64_t> sum = {});
   // Reads a free-space record, checking it lies below the high-water mark
   // (DataLoss, naming the store, otherwise).
   absl::Status ReadFree(const MDB_val& k, const MDB_val& v, std::uint64_t* off,

@@ -221,6 +221,15 @@ template <class E, class It>
 void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
   using FE = Frozen<E>;
   using Pointee = typename PointeeOf<E>::type;
+  if constexpr (kIsUniquePtr<E> && std::contiguous_iterator<It>) {
+    // Owned pointees are distinct: room for all of them at once, instead
+    // of the table growing (and moving every entry) as they come. (Not
+    // again for each part of an array split into tasks.)
+    const bool split = n > 2 * kSplitElements && c.parallel_allowed();
+    if (c.MayBeShared(&kTypeTag<Pointee>) && (split || !c.parallel_allowed())) {
+      c.ReserveInterned(n);
+    }
+  }
   if constexpr (!kIsIdentity<E> && std::contiguous_iterator<It>) {
     if (n > 2 * kSplitElements && c.parallel_allowed()) [[unlikely]] {
       const E* p = std::to_address(it);
@@ -241,11 +250,6 @@ void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
     constexpr std::size_t kAhead = 8;
     const E* p = std::to_address(it);
     const bool probe = c.MayBeShared(&kTypeTag<Pointee>);
-    if constexpr (kIsUniquePtr<E>) {
-      // Owned pointees are distinct: room for all of them at once, instead
-      // of the table growing (and moving every entry) as they come.
-      if (probe) c.ReserveInterned(n);
-    }
     for (std::size_t i = 0; i < n; ++i) {
       if (probe && i + kAhead < n) c.PrefetchIntern(RawPointer(p[i + kAhead]));
       Layout<E>::Mark(c, p[i], off + i * sizeof(FE));

@@ -225,14 +225,22 @@ class MarkContext {
   // Makes room in the sharing table for `more` objects (measuring or one
   // pass): for pointees known to be distinct.
   void ReserveInterned(std::size_t more) {
-    if (shared_ == nullptr) seen_.reserve(seen_.size() + more);
+    if (shared_ == nullptr) {
+      seen_.reserve(seen_.size() + more);
+    } else {
+      ReserveShared(more);
+    }
   }
 
   // Starts fetching the sharing table's slot for `addr` (measuring only),
   // for a pointer that Intern will look up soon: on big graphs each probe
   // is otherwise a cache miss.
   void PrefetchIntern(const void* addr) const {
-    if (shared_ == nullptr) seen_.prefetch(addr);
+    if (shared_ == nullptr) {
+      seen_.prefetch(addr);
+    } else {
+      PrefetchShared(addr);
+    }
   }
 
   // Marking on several threads (see parallel_mark.h). AllowParallel: once
@@ -396,6 +404,8 @@ class MarkContext {
                              std::uint64_t size, std::uint64_t align,
                              bool* fresh);
   bool OnTask(std::size_t i);
+  void PrefetchShared(const void* addr) const;
+  void ReserveShared(std::size_t more);
   void DrainShared();
   std::size_t SharedScratchBytes() const;
 

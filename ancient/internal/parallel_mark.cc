@@ -27,7 +27,7 @@ std::uint64_t AlignUp(std::uint64_t v, std::uint64_t a) {
 
 int ShardOf(const void* addr) {
   const auto a = reinterpret_cast<std::uint64_t>(addr);
-  return static_cast<int>(((a >> 4) * 0x9E3779B97F4A7C15ull) >> 58);
+  return static_cast<int>(((a >> 4) * 0x9E3779B97F4A7C15ull) >> 56);
 }
 
 }  // namespace
@@ -55,6 +55,12 @@ std::uint64_t MarkContext::InternShared(const void* addr, const void* tag,
                                         bool* fresh) {
   return shared_->Intern(*this, addr, tag, size, align, fresh);
 }
+
+void MarkContext::PrefetchShared(const void* addr) const {
+  shared_->Prefetch(addr);
+}
+
+void MarkContext::ReserveShared(std::size_t more) { shared_->Reserve(more); }
 
 bool MarkContext::OnTask(std::size_t i) {
   const std::size_t waiting = tasks_.size() - i;
@@ -130,7 +136,8 @@ bool SharedMark::Start(MarkContext& w0) {
   if (w0.capacity_ == start) w0.capacity_ += kChunk;
   end_.store(w0.capacity_);
   w0.grow_ = nullptr;
-  // Its sharing table, into the shards.
+  // Its sharing table, into the shards (with the room it had made).
+  Reserve(w0.seen_.capacity() * 7 / 8);
   for (const auto& [addr, v] : w0.seen_) {
     shards_[ShardOf(addr)].seen.emplace(addr, v);
   }
@@ -238,13 +245,31 @@ std::uint64_t SharedMark::TypeIndex(MarkContext& w, const void* tag) {
   return i;
 }
 
+void SharedMark::Prefetch(const void* addr) {
+  // Under the shard's lock (its table may be growing on another thread);
+  // on big graphs the lookup that follows is otherwise a cache miss, taken
+  // while holding the lock.
+  Shard& s = shards_[ShardOf(addr)];
+  std::lock_guard<SpinLock> l(s.mu);
+  s.seen.prefetch(addr);
+}
+
+void SharedMark::Reserve(std::size_t more) {
+  // Spread evenly by the hash; a little over, for the unevenness.
+  const std::size_t each = more / kShards + more / kShards / 8 + 1;
+  for (Shard& s : shards_) {
+    std::lock_guard<SpinLock> l(s.mu);
+    s.seen.reserve(s.seen.size() + each);
+  }
+}
+
 std::uint64_t SharedMark::Intern(MarkContext& w, const void* addr,
                                  const void* tag, std::uint64_t size,
                                  std::uint64_t align, bool* fresh) {
   constexpr int kBits = MarkContext::kTypeBits;
   const std::uint64_t type = TypeIndex(w, tag);
   Shard& s = shards_[ShardOf(addr)];
-  std::lock_guard<std::mutex> l(s.mu);
+  std::lock_guard<SpinLock> l(s.mu);
   auto [it, inserted] = s.seen.try_emplace(addr, 0);
   std::uint64_t off;
   if (inserted) {

@@ -85,13 +85,31 @@ class SharedMark {
     std::vector<Task> tasks;
     std::vector<Ahead> ahead;
   };
-  struct Shard {
-    std::mutex mu;
+  // A lock of one atomic word: uncontended (the usual case: many shards,
+  // few threads) it costs one exchange.
+  class SpinLock {
+   public:
+    void lock() {
+      while (locked_.exchange(true, std::memory_order_acquire)) {
+        while (locked_.load(std::memory_order_relaxed)) {
+          __builtin_ia32_pause();
+        }
+      }
+    }
+    void unlock() { locked_.store(false, std::memory_order_release); }
+
+   private:
+    std::atomic<bool> locked_{false};
+  };
+  // Each on cache lines of its own: threads working on different shards do
+  // not take each other's lines.
+  struct alignas(64) Shard {
+    SpinLock mu;
     absl::flat_hash_map<const void*, std::uint64_t> seen;
     absl::flat_hash_map<std::pair<const void*, const void*>, std::uint64_t>
         seen_other;
   };
-  static constexpr int kShards = 64;
+  static constexpr int kShards = 256;
 
   // Called by the first worker `w0` (marking alone so far): moves its block
   // and sharing table here and starts the others. False (nothing changed:
@@ -106,6 +124,11 @@ class SharedMark {
   std::uint64_t Intern(MarkContext& w, const void* addr, const void* tag,
                        std::uint64_t size, std::uint64_t align, bool* fresh);
   std::uint64_t TypeIndex(MarkContext& w, const void* tag);
+  // Starts fetching the table slot that Intern(addr) will probe.
+  void Prefetch(const void* addr);
+  // Makes room for `more` objects known to be distinct (spread over the
+  // shards).
+  void Reserve(std::size_t more);
   // Gives tasks [from, end) of w's queue to the pool.
   void Donate(MarkContext& w, std::size_t from);
   // Waits for a batch and puts it in w's (empty) queue; false when the
