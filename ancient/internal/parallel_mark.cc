@@ -187,8 +187,9 @@ bool SharedMark::Commit(std::uint64_t end) {
   const std::uint64_t have = committed_.load(std::memory_order_relaxed);
   if (end <= have) return true;
   if (end > reserved_ || end > MarkContext::kMaxBlockBytes) return false;
+  // A quarter more each time, in whole steps (mprotect takes whole pages).
   const std::uint64_t to =
-      std::min(reserved_, std::max(AlignUp(end, kCommitStep), have + have / 4));
+      std::min(reserved_, AlignUp(std::max(end, have + have / 4), kCommitStep));
   if (mprotect(base_ + have, to - have, PROT_READ | PROT_WRITE) != 0) {
     return false;
   }
