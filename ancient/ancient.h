@@ -46,14 +46,17 @@ namespace ancient {
 
 // How Mark marks.
 struct MarkOptions {
-  // Threads to mark with: 0, the cores this process may run on; 1, the
-  // calling thread alone. With more than one, a graph starts marking on the
-  // calling thread and the others join once it has enough queued to share
-  // (small graphs never start them); objects reached through several
-  // pointers are still copied once, cycles preserved, and the graph read
-  // back is the same whatever the count (the bytes' order may differ).
-  // Vectors of numbers or strings are always marked on one thread (two
-  // passes).
+  // Threads to mark with; 1: the calling thread alone. With more than one,
+  // a graph starts marking on the calling thread and the others join once
+  // it has enough queued to share (small graphs never start them); objects
+  // reached through several pointers are still copied once, cycles
+  // preserved, and the graph read back is the same whatever the count (the
+  // bytes' order may differ). 0 (the default): the cores this process may
+  // run on, for graphs of at least 1 MiB whose objects no raw or shared
+  // pointer of the type can reach twice (unique_ptr trees, containers);
+  // one thread for the rest, where more were measured to gain nothing (see
+  // BENCHMARKS.md). Vectors of numbers or strings are always marked on one
+  // thread (two passes).
   int threads = 0;
 };
 
@@ -161,7 +164,8 @@ Ancient<T> Mark(const T& value, const MarkOptions& options) {
   c.StartOnePass(block.room(), &internal::GrowableBlock::Grow, &block);
   const int threads =
       options.threads > 0 ? options.threads : internal::DefaultMarkThreads();
-  internal::SharedMark shared(threads, /*may_fail=*/false);
+  internal::SharedMark shared(threads, /*may_fail=*/false,
+                              /*automatic=*/options.threads <= 0);
   if (threads > 1) c.AllowParallel(&shared);
   internal::MarkGraph(c, value);
   a.size_ = c.size();

@@ -155,7 +155,8 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
   const int threads = core_->options().mark_threads > 0
                           ? core_->options().mark_threads
                           : internal::DefaultMarkThreads();
-  internal::SharedMark shared(threads, /*may_fail=*/true);
+  internal::SharedMark shared(threads, /*may_fail=*/true,
+                              /*automatic=*/core_->options().mark_threads <= 0);
   if (threads > 1) c.AllowParallel(&shared);
   mark(c);
   if (shared.started()) {

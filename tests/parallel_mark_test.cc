@@ -277,6 +277,26 @@ TEST(ParallelMark, SmallGraphsStayOnOneThreadAndInTheHeap) {
   EXPECT_EQ(a.threads_used(), 1);
 }
 
+TEST(ParallelMark, AutomaticThreadsOnlyWhereTheyWereMeasuredToGain) {
+  // threads 0: the cores for a big graph of owned objects; one thread for
+  // a graph whose objects go through the sharing table, and for a small
+  // one.
+  std::vector<std::unique_ptr<Leaf>> owned;
+  for (int i = 0; i < 60000; ++i) {
+    owned.push_back(std::make_unique<Leaf>(MakeLeaf(i)));
+  }
+  auto a = ancient::Mark(owned);
+  EXPECT_EQ(a.threads_used(), ancient::internal::DefaultMarkThreads());
+  ASSERT_EQ(a.Follow().size(), owned.size());
+  ExpectLeaf(*a.Follow()[59999], *owned[59999]);
+  const Graph g = MakeGraph(100000);
+  auto b = ancient::Mark(g);
+  EXPECT_EQ(b.threads_used(), 1);
+  ExpectGraph(b.Follow(), g);
+  owned.resize(2000);
+  EXPECT_EQ(ancient::Mark(owned).threads_used(), 1);
+}
+
 // ---- Store::Share with mark_threads ----------------------------------------
 
 std::string TempDir(const std::string& name) {

@@ -67,6 +67,13 @@ bool MarkContext::OnTask(std::size_t i) {
   if (shared_ == nullptr) {
     // Alone so far: the others start once there is enough to share.
     if (waiting < SharedMark::kStartAt) return true;
+    if (switch_to_->automatic_) {
+      if (shareable_ == nullptr || !shareable_->empty()) {
+        switch_to_ = nullptr;  // through the sharing table: one thread
+        return true;
+      }
+      if (size_ < SharedMark::kStartBytes) return true;
+    }
     SharedMark* s = std::exchange(switch_to_, nullptr);
     if (!s->Start(*this)) return true;  // no reservation: alone to the end
   }
@@ -96,8 +103,10 @@ std::size_t MarkContext::SharedScratchBytes() const {
 
 // ---- SharedMark ----------------------------------------------------------
 
-SharedMark::SharedMark(int threads, bool may_fail)
-    : threads_(std::max(1, threads)), may_fail_(may_fail) {}
+SharedMark::SharedMark(int threads, bool may_fail, bool automatic)
+    : threads_(std::max(1, threads)),
+      may_fail_(may_fail),
+      automatic_(automatic) {}
 
 SharedMark::~SharedMark() {
   {
