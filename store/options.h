@@ -41,7 +41,7 @@ struct StoreOptions {
   // (Per handle: two handles on one store may differ.)
   bool convert_types = true;
   // Threads a Share marks with (see ancient::MarkOptions::threads): 0, the
-  // cores this process may run on, for graphs of at least 1 MiB that skip
+  // cores this process may run on, for graphs of at least 8 MiB that skip
   // the sharing table, else one; 1, the calling thread alone, straight into
   // the arena. With more, a graph big enough to share is marked into
   // memory of the process by every thread, then copied into the arena (its

@@ -156,7 +156,8 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
                           ? core_->options().mark_threads
                           : internal::DefaultMarkThreads();
   internal::SharedMark shared(threads, /*may_fail=*/true,
-                              /*automatic=*/core_->options().mark_threads <= 0);
+                              /*automatic=*/core_->options().mark_threads <= 0,
+                              internal::SharedMark::kShareStartBytes);
   if (threads > 1) c.AllowParallel(&shared);
   mark(c);
   if (shared.started()) {
