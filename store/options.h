@@ -40,13 +40,13 @@ struct StoreOptions {
   // that cannot convert, so that nothing is ever paid for a conversion.
   // (Per handle: two handles on one store may differ.)
   bool convert_types = true;
-  // Threads a Share marks with (see ancient::MarkOptions::threads): 0, the
-  // cores this process may run on, for graphs of at least 8 MiB that skip
-  // the sharing table, else one; 1, the calling thread alone, straight into
-  // the arena. With more, a graph big enough to share is marked into
-  // memory of the process by every thread, then copied into the arena (its
-  // pointers moved there as it goes): it briefly needs its size in memory
-  // besides. Vectors of numbers or strings are marked on one thread.
+  // Threads a Share marks with (see ancient::MarkOptions::threads). 0 (the
+  // default) and 1: the calling thread alone, straight into the arena. With
+  // more, a graph big enough to share is marked into memory of the process
+  // by every thread, then written into the arena (its pointers moved there
+  // as it goes): it needs the graph's size in memory besides, for the
+  // call, which is why it is not the default. Vectors of numbers or strings
+  // are marked on one thread.
   int mark_threads = 0;
 };
 

@@ -152,12 +152,12 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
   if (!s.ok()) return s;
   internal::MarkContext c;
   c.StartOnePass({}, &GrowDestination, &d, /*may_fail=*/true);
-  const int threads = core_->options().mark_threads > 0
-                          ? core_->options().mark_threads
-                          : internal::DefaultMarkThreads();
-  internal::SharedMark shared(threads, /*may_fail=*/true,
-                              /*automatic=*/core_->options().mark_threads <= 0,
-                              internal::SharedMark::kShareStartBytes);
+  // Automatic (0): one thread. Marking on several threads needs the graph's
+  // size in memory besides (it is marked into memory, then written into the
+  // arena), which the writer's memory bound (a quarter of the graph) does
+  // not allow by default.
+  const int threads = std::max(1, core_->options().mark_threads);
+  internal::SharedMark shared(threads, /*may_fail=*/true);
   if (threads > 1) c.AllowParallel(&shared);
   mark(c);
   if (shared.started()) {

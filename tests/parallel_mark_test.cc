@@ -341,6 +341,20 @@ TEST(ParallelShare, ReadsBackTheSameWhateverTheThreads) {
   }
 }
 
+TEST(ParallelShare, DefaultIsOneThread) {
+  // mark_threads 0: one thread (a parallel Share needs the graph's size in
+  // memory besides), even for a big graph that Mark would share out.
+  auto store = Open(TempDir("default"), 0);
+  ASSERT_NE(store, nullptr);
+  std::vector<std::unique_ptr<Leaf>> owned;
+  for (int i = 0; i < 60000; ++i) {
+    owned.push_back(std::make_unique<Leaf>(MakeLeaf(i)));
+  }
+  auto info = store->Share("owned", owned);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->mark_threads, 1);
+}
+
 TEST(ParallelShare, RewritingAKeyReusesTheSpace) {
   // The steady state of a big key rewritten: the arena stops growing (each
   // version fits where an older one was, give or take the chunk tails).

@@ -72,7 +72,7 @@ bool MarkContext::OnTask(std::size_t i) {
         switch_to_ = nullptr;  // through the sharing table: one thread
         return true;
       }
-      if (size_ < switch_to_->start_bytes_) return true;
+      if (size_ < SharedMark::kStartBytes) return true;
     }
     SharedMark* s = std::exchange(switch_to_, nullptr);
     if (!s->Start(*this)) return true;  // no reservation: alone to the end
@@ -103,12 +103,10 @@ std::size_t MarkContext::SharedScratchBytes() const {
 
 // ---- SharedMark ----------------------------------------------------------
 
-SharedMark::SharedMark(int threads, bool may_fail, bool automatic,
-                       std::uint64_t start_bytes)
+SharedMark::SharedMark(int threads, bool may_fail, bool automatic)
     : threads_(std::max(1, threads)),
       may_fail_(may_fail),
-      automatic_(automatic),
-      start_bytes_(start_bytes) {}
+      automatic_(automatic) {}
 
 SharedMark::~SharedMark() {
   {

@@ -62,17 +62,12 @@ class SharedMark {
   // makes, and graphs that go through the table gain nothing (its shards'
   // lock lines travel between the cores).
   static constexpr std::uint64_t kStartBytes = std::uint64_t{1} << 20;
-  // The same for Share, which copies a graph marked on several threads
-  // once more (into the arena): a 1.5 MiB JSON Value shared on two threads
-  // took 2.8x the time of one thread.
-  static constexpr std::uint64_t kShareStartBytes = std::uint64_t{8} << 20;
 
   // `threads` workers in all (the caller's included); `may_fail` as for
   // MarkContext::StartOnePass; `automatic`: the count was not asked for
   // (MarkOptions::threads 0), so the rules of kStartBytes apply. Reserves
   // nothing until Start.
-  SharedMark(int threads, bool may_fail, bool automatic = false,
-             std::uint64_t start_bytes = kStartBytes);
+  SharedMark(int threads, bool may_fail, bool automatic = false);
   ~SharedMark();
   SharedMark(const SharedMark&) = delete;
   SharedMark& operator=(const SharedMark&) = delete;
@@ -158,7 +153,6 @@ class SharedMark {
   const int threads_;
   const bool may_fail_;
   const bool automatic_;
-  const std::uint64_t start_bytes_;
   char* base_ = nullptr;                     // the reservation
   std::uint64_t reserved_ = 0;               // its length
   std::atomic<std::uint64_t> end_{0};        // bytes handed out
