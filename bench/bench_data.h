@@ -72,26 +72,29 @@ struct Graph {
 
 inline std::size_t GraphSize() { return Tiny() ? 1000 : 1000000; }
 
+// The graph, built anew (GraphSize() nodes); the same every time.
+inline std::unique_ptr<Graph> MakeGraph() {
+  auto out = std::make_unique<Graph>();
+  const std::size_t n = GraphSize();
+  out->nodes.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    out->nodes.push_back(std::make_unique<GraphNode>());
+    out->nodes.back()->id = static_cast<std::int64_t>(i);
+  }
+  std::mt19937_64 rng(42);
+  for (std::size_t i = 0; i < n; ++i) {
+    const int k = 1 + rng() % 4;
+    // Node i links to i+1 so that everything is reachable from node 0.
+    out->nodes[i]->edges.push_back(out->nodes[(i + 1) % n].get());
+    for (int e = 1; e < k; ++e) {
+      out->nodes[i]->edges.push_back(out->nodes[rng() % n].get());
+    }
+  }
+  return out;
+}
+
 inline const Graph& TheGraph() {
-  static const Graph* g = [] {
-    auto* out = new Graph;
-    const std::size_t n = GraphSize();
-    out->nodes.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      out->nodes.push_back(std::make_unique<GraphNode>());
-      out->nodes.back()->id = static_cast<std::int64_t>(i);
-    }
-    std::mt19937_64 rng(42);
-    for (std::size_t i = 0; i < n; ++i) {
-      const int k = 1 + rng() % 4;
-      // Node i links to i+1 so that everything is reachable from node 0.
-      out->nodes[i]->edges.push_back(out->nodes[(i + 1) % n].get());
-      for (int e = 1; e < k; ++e) {
-        out->nodes[i]->edges.push_back(out->nodes[rng() % n].get());
-      }
-    }
-    return out;
-  }();
+  static const Graph* g = MakeGraph().release();
   return *g;
 }
 

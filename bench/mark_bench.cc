@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ancient/ancient.h"
+#include "bench/mem_stats.h"
 #include "store/store.h"
 
 namespace mark_bench {
@@ -55,19 +56,8 @@ std::size_t PayloadBytes(const std::vector<std::string>& v) {
   return n;
 }
 
-// A line of /proc/self/status, in MiB ("VmRSS", "VmHWM").
-double StatusMb(const std::string& field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) {
-      return std::stod(line.substr(field.size() + 1)) / 1024.0;
-    }
-  }
-  return 0;
-}
-// Resets VmHWM (the peak resident memory) to the current VmRSS.
-void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+using ancient_bench::ResetPeakRss;
+using ancient_bench::StatusMb;
 
 // Shares `value` (kNoSync) into a fresh store once per iteration, at one
 // key (so that from the third on, the space of the one before last is

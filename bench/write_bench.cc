@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "bench/bench_data.h"
+#include "bench/mem_stats.h"
 #include "store/store.h"
 
 namespace write_bench {
@@ -68,17 +69,6 @@ using BigMap = std::unordered_map<std::string, std::vector<std::int64_t>>;
 std::string Scale() {
   const char* s = std::getenv("ANCIENT_BENCH_SCALE");
   return s == nullptr ? "" : s;
-}
-
-double StatusMb(const std::string& field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) {
-      return std::stod(line.substr(field.size() + 1)) / 1024.0;
-    }
-  }
-  return 0;
 }
 
 void XorShift(std::uint64_t& x) {
@@ -132,28 +122,6 @@ std::unique_ptr<BigMap> BuildMap() {
     m->emplace("key" + std::to_string(i), std::move(v));
   }
   return m;
-}
-
-std::size_t GraphNodes() { return Scale() == "tiny" ? 1000 : 1000000; }
-
-// As bench_data.h's TheGraph, built anew.
-std::unique_ptr<ancient_bench::Graph> BuildGraph() {
-  auto g = std::make_unique<ancient_bench::Graph>();
-  const std::size_t n = GraphNodes();
-  g->nodes.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    g->nodes.push_back(std::make_unique<ancient_bench::GraphNode>());
-    g->nodes.back()->id = static_cast<std::int64_t>(i);
-  }
-  std::mt19937_64 rng(42);
-  for (std::size_t i = 0; i < n; ++i) {
-    const int k = 1 + rng() % 4;
-    g->nodes[i]->edges.push_back(g->nodes[(i + 1) % n].get());
-    for (int e = 1; e < k; ++e) {
-      g->nodes[i]->edges.push_back(g->nodes[rng() % n].get());
-    }
-  }
-  return g;
 }
 
 std::size_t RecordCount() {
@@ -239,7 +207,7 @@ int Child(const std::string& data, int threads, const std::string& order) {
   } else if (data == "map") {
     rc = Measure<BigMap>(BuildMap, threads, &t);
   } else if (data == "graph") {
-    rc = Measure<ancient_bench::Graph>(BuildGraph, threads, &t);
+    rc = Measure<ancient_bench::Graph>(ancient_bench::MakeGraph, threads, &t);
   } else if (data == "records") {
     rc = Measure<Records>(BuildRecords, threads, &t);
   }
@@ -252,8 +220,8 @@ int Child(const std::string& data, int threads, const std::string& order) {
       "\"threads_used\":%d}\n",
       data.c_str(), threads, order.c_str(), Scale().c_str(), t.build_first,
       t.mark_first, t.share_first, t.build_warm, t.mark_warm, t.share_warm,
-      static_cast<unsigned long long>(t.graph_bytes), StatusMb("VmHWM"),
-      t.threads_used);
+      static_cast<unsigned long long>(t.graph_bytes),
+      ancient_bench::StatusMb("VmHWM"), t.threads_used);
   return 0;
 }
 
