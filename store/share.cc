@@ -12,8 +12,6 @@
 // the relocation record is encoded right after the graph, and whatever the
 // extent has left over goes back to the free list.
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -223,38 +221,16 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareParallel(
   Arena& arena = core_->arena();
   absl::Status s = arena.MapForWrite(*off + AlignUp(len, kExtentAlign));
   if (!s.ok()) return fail(s);
-  // A MiB at a time: copied, its pointers moved to the arena's address,
-  // checksummed and written with pwrite (no page faults on fresh file
-  // pages), write-back started as it goes under kSync.
+  // Relocated to the arena's address and checksummed as it is written
+  // (pwrite: no page faults on fresh file pages), the record after it.
   ChunkRelocator relocator(
       relocs, reinterpret_cast<std::uintptr_t>(arena.base()) + *off -
                   reinterpret_cast<std::uintptr_t>(block));
-  XXH3_state_t* state = XXH3_createState();
-  if (state == nullptr) return fail(absl::ResourceExhaustedError("XXH3 state"));
-  XXH3_64bits_reset(state);
-  constexpr std::uint64_t kChunk = 1 << 20;
-  constexpr std::uint64_t kWriteBack = 8 << 20;
-  const bool durable = core_->options().durability == Durability::kSync;
-  std::string buf(std::min(kChunk, size), '\0');
-  for (std::uint64_t pos = 0; pos < size && s.ok(); pos += kChunk) {
-    const std::uint64_t n = std::min(kChunk, size - pos);
-    std::memcpy(buf.data(), block + pos, n);
-    relocator.Apply(buf.data(), pos, n);
-    XXH3_64bits_update(state, buf.data(), n);
-    s = arena.WriteAt(*off + pos, buf.data(), n);
-    if (durable && ((pos + n) & (kWriteBack - 1)) == 0) {
-      arena.StartWriteBack(*off + pos + n - kWriteBack, kWriteBack);
-    }
-  }
-  if (s.ok()) {
-    XXH3_64bits_update(state, relocs.data(), relocs.size());
-    s = arena.WriteAt(*off + size, relocs.data(), relocs.size());
-  }
-  const std::uint64_t checksum = XXH3_64bits_digest(state);
-  XXH3_freeState(state);
+  absl::StatusOr<std::uint64_t> sum =
+      WriteRelocated(*off, block, size, relocs, relocator);
   absl::StatusOr<ShareInfo> info =
-      s.ok() ? Record(key, type, *off, size, relocs.size(), checksum)
-             : absl::StatusOr<ShareInfo>(s);
+      sum.ok() ? Record(key, type, *off, size, relocs.size(), *sum)
+               : absl::StatusOr<ShareInfo>(sum.status());
   if (!info.ok()) {
     // Back to the free list: nothing names it.
     (void)AddFree(*off, AlignUp(len, kExtentAlign));

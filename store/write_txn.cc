@@ -119,21 +119,12 @@ absl::StatusOr<ShareInfo> WriteTxn::Share(std::string_view key,
                                           std::uint64_t size,
                                           std::uint64_t pointers,
                                           GraphWriteFn write) {
-  // Room for the graph and the largest relocation record it can have.
-  return ShareSized(
-      key, type, size,
-      pointers * static_cast<std::uint64_t>(internal::VarintLength(size / 8)),
-      write);
-}
-
-absl::StatusOr<ShareInfo> WriteTxn::ShareSized(std::string_view key,
-                                               const TypeRef& type,
-                                               std::uint64_t size,
-                                               std::uint64_t reloc_bound,
-                                               GraphWriteFn write) {
   absl::Status s = core_->CheckProcess();
   if (s.ok()) s = core_->CheckKey(key);
   if (!s.ok()) return s;
+  // Room for the graph and the largest relocation record it can have.
+  const std::uint64_t reloc_bound =
+      pointers * static_cast<std::uint64_t>(internal::VarintLength(size / 8));
   const std::uint64_t reserve = AlignUp(size + reloc_bound, kExtentAlign);
   bool zeroed = false;
   absl::StatusOr<std::uint64_t> off = Allocate(reserve, &zeroed);
@@ -221,6 +212,41 @@ absl::Status WriteTxn::SetSpace(std::uint64_t size, std::uint64_t hw) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::uint64_t> WriteTxn::WriteRelocated(
+    std::uint64_t off, const char* src, std::uint64_t len,
+    std::string_view tail, ChunkRelocator& relocator) {
+  Arena& arena = core_->arena();
+  XXH3_state_t* state = XXH3_createState();
+  if (state == nullptr) return absl::ResourceExhaustedError("XXH3 state");
+  XXH3_64bits_reset(state);
+  constexpr std::uint64_t kChunk = 1 << 20;      // a multiple of 8
+  constexpr std::uint64_t kWriteBack = 8 << 20;  // a multiple of kChunk
+  const bool durable = core_->options().durability == Durability::kSync;
+  std::string buf(std::min(kChunk, len), '\0');
+  absl::Status s;
+  for (std::uint64_t pos = 0; pos < len && s.ok(); pos += kChunk) {
+    const std::uint64_t n = std::min(kChunk, len - pos);
+    char* p = buf.data();
+    std::memcpy(p, src + pos, n);
+    relocator.Apply(p, pos, n);
+    XXH3_64bits_update(state, p, n);
+    s = arena.WriteAt(off + pos, p, n);
+    // Under kSync, write-back starts as it goes: the disk works while the
+    // next chunks are made, and the Sync before the commit waits for less.
+    if (durable && ((pos + n) & (kWriteBack - 1)) == 0) {
+      arena.StartWriteBack(off + pos + n - kWriteBack, kWriteBack);
+    }
+  }
+  if (s.ok() && !tail.empty()) {
+    XXH3_64bits_update(state, tail.data(), tail.size());
+    s = arena.WriteAt(off + len, tail.data(), tail.size());
+  }
+  const std::uint64_t sum = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  if (!s.ok()) return s;
+  return sum;
+}
+
 absl::StatusOr<std::uint64_t> WriteTxn::PutCopy(
     std::string_view key, const RootRecord& src, std::string_view type_name,
     const char* src_bytes, std::uintptr_t old_base,
@@ -245,33 +271,14 @@ absl::StatusOr<std::uint64_t> WriteTxn::PutCopy(
   if (!s.ok()) return s;
   const std::uintptr_t delta =
       reinterpret_cast<std::uintptr_t>(arena.base()) + off - old_base;
-  XXH3_state_t* state = XXH3_createState();
-  if (state == nullptr) return absl::ResourceExhaustedError("XXH3 state");
-  XXH3_64bits_reset(state);
   ChunkRelocator relocator(relocs, delta);
-  constexpr std::uint64_t kChunk = 1 << 20;      // a multiple of 8
-  constexpr std::uint64_t kWriteBack = 8 << 20;  // a multiple of kChunk
-  const bool durable = core_->options().durability == Durability::kSync;
-  std::string buf(std::min(kChunk, len), '\0');
-  for (std::uint64_t pos = 0; pos < len && s.ok(); pos += kChunk) {
-    const std::uint64_t n = std::min(kChunk, len - pos);
-    char* p = buf.data();
-    std::memcpy(p, src_bytes + pos, n);
-    relocator.Apply(p, pos, n);
-    XXH3_64bits_update(state, p, n);
-    s = arena.WriteAt(off + pos, p, n);
-    // Under kSync, write-back starts as it goes: the disk works while the
-    // next chunks are made, and the Sync before the commit waits for less.
-    if (durable && ((pos + n) & (kWriteBack - 1)) == 0) {
-      arena.StartWriteBack(off + pos + n - kWriteBack, kWriteBack);
-    }
-  }
+  absl::StatusOr<std::uint64_t> sum =
+      WriteRelocated(off, src_bytes, len, {}, relocator);
+  if (!sum.ok()) return sum.status();
   RootRecord r = src;
   r.offset = off;
   r.base_address = core_->base();
-  r.checksum = XXH3_64bits_digest(state);
-  XXH3_freeState(state);
-  if (!s.ok()) return s;
+  r.checksum = *sum;
   if (sync) {
     s = Sync(off, r.extent_size);
     if (!s.ok()) return s;

@@ -29,12 +29,6 @@ class WriteTxn {
   absl::StatusOr<ShareInfo> Share(std::string_view key, const TypeRef& type,
                                   std::uint64_t size, std::uint64_t pointers,
                                   GraphWriteFn write);
-  // As Share, given the relocation record's length (or a bound of it)
-  // instead of the number of pointers.
-  absl::StatusOr<ShareInfo> ShareSized(std::string_view key,
-                                       const TypeRef& type, std::uint64_t size,
-                                       std::uint64_t reloc_bound,
-                                       GraphWriteFn write);
   // Shares in one pass: `mark` writes the graph straight into the arena
   // (see share.cc), in a free extent or at the end, as it grows.
   absl::StatusOr<ShareInfo> ShareMarked(std::string_view key,
@@ -58,6 +52,16 @@ class WriteTxn {
       std::string_view key, const RootRecord& src, std::string_view type_name,
       const char* src_bytes, std::uintptr_t old_base,
       std::optional<std::uint64_t> offset, bool sync = true);
+  // Writes `len` bytes from `src` at arena offset `off` with pwrite, a MiB
+  // at a time, each chunk relocated by `relocator` (chunk positions counted
+  // from `src`; check the record first, it is trusted), then `tail` right
+  // after them as it is. Under kSync, write-back starts every 8 MiB.
+  // Returns the XXH3-64 of all the bytes written (a root's checksum).
+  absl::StatusOr<std::uint64_t> WriteRelocated(std::uint64_t off,
+                                               const char* src,
+                                               std::uint64_t len,
+                                               std::string_view tail,
+                                               ChunkRelocator& relocator);
   // Under kSync, makes arena bytes [off, off + len) durable.
   absl::Status Sync(std::uint64_t off, std::uint64_t len);
   // Records `description` for `type_id` unless the store has it already
