@@ -1,4 +1,4 @@
-// Many hosts (store/replica.h), in fresh processes where it matters:
+// Many hosts (replica/replica.h), in fresh processes where it matters:
 //
 //  publish/follow: Publish of a store of 100-byte strings (1 GiB by default)
 //           and FollowOnce of that version, in MiB/s of the version's files,
@@ -37,7 +37,7 @@
 #include <vector>
 
 #include "bench/bench_data.h"
-#include "store/replica.h"
+#include "replica/replica.h"
 #include "store/sharded.h"
 #include "store/store.h"
 

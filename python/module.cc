@@ -13,7 +13,7 @@
 
 #include "ancient/schema_graph.h"
 #include "python/views.h"
-#include "store/replica.h"
+#include "replica/replica.h"
 #include "store/store.h"
 
 namespace ancient_python {

@@ -33,7 +33,8 @@ const TypeRef& TypeOf() {
 class Core;
 class ReadTxn;
 class WriteTxn;
-struct StoreAccess;  // store/replica_util.h
+// The key to Store::core() and Snapshot::txn(): store/access.h.
+class InternalKey;
 // Writes a graph at `dest` with its pointers for `address` (the same bytes,
 // mapped elsewhere); `zeroed`: `dest` holds zeros already. Returns its
 // relocation record.

@@ -1,6 +1,6 @@
 // A big map shared as shards: separate roots chosen by key hash, read as
 // one map. Changing one key re-shares one shard, so a version of a
-// repository (store/replica.h) moves one shard, not the map.
+// repository (replica/replica.h) moves one shard, not the map.
 //
 //   producer:  ancient::Sharded<std::unordered_map<std::string, Rec>> m(256);
 //              m.insert_or_assign("k", rec);             // marks a shard

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "store/access.h"
 #include "store/read_txn.h"
 #include "store/write_txn.h"
 
@@ -200,6 +201,16 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
 }
 
 const std::string& Store::dir() const { return core_->dir(); }
+
+const std::shared_ptr<store_internal::Core>& Store::core(
+    store_internal::InternalKey) const {
+  return core_;
+}
+
+const store_internal::ReadTxn& Snapshot::txn(
+    store_internal::InternalKey) const {
+  return *txn_;
+}
 std::uintptr_t Store::base_address() const { return core_->base(); }
 
 std::uint64_t Store::version() const {

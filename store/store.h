@@ -186,9 +186,12 @@ class Snapshot {
   absl::StatusOr<std::string> GetJson(std::string_view key,
                                       const JsonOptions& options = {}) const;
 
+  // Internal, for the replica layer: the read transaction (store/access.h
+  // makes the key; users cannot).
+  const store_internal::ReadTxn& txn(store_internal::InternalKey) const;
+
  private:
   friend class Store;
-  friend struct store_internal::StoreAccess;
   explicit Snapshot(std::shared_ptr<store_internal::ReadTxn> txn)
       : txn_(std::move(txn)) {}
   absl::StatusOr<GraphBytes> Find(std::string_view key,
@@ -431,8 +434,12 @@ class Store {
   // they are read there in this process).
   std::uintptr_t base_address() const;
 
+  // Internal, for the replica layer: the open store's core (store/access.h
+  // makes the key; users cannot).
+  const std::shared_ptr<store_internal::Core>& core(
+      store_internal::InternalKey) const;
+
  private:
-  friend struct store_internal::StoreAccess;
   Store(std::shared_ptr<store_internal::Core> core, bool read_only,
         bool convert_types);
   std::shared_ptr<store_internal::Core> core_;

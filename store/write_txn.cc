@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "ancient/block.h"
 #include "ancient/internal/varint.h"
+#include "store/chunk_writer.h"
 
 namespace ancient::store_internal {
 
@@ -219,24 +220,18 @@ absl::StatusOr<std::uint64_t> WriteTxn::WriteRelocated(
   XXH3_state_t* state = XXH3_createState();
   if (state == nullptr) return absl::ResourceExhaustedError("XXH3 state");
   XXH3_64bits_reset(state);
-  constexpr std::uint64_t kChunk = 1 << 20;      // a multiple of 8
-  constexpr std::uint64_t kWriteBack = 8 << 20;  // a multiple of kChunk
   const bool durable = core_->options().durability == Durability::kSync;
-  std::string buf(std::min(kChunk, len), '\0');
-  absl::Status s;
-  for (std::uint64_t pos = 0; pos < len && s.ok(); pos += kChunk) {
-    const std::uint64_t n = std::min(kChunk, len - pos);
-    char* p = buf.data();
-    std::memcpy(p, src + pos, n);
-    relocator.Apply(p, pos, n);
-    XXH3_64bits_update(state, p, n);
-    s = arena.WriteAt(off + pos, p, n);
-    // Under kSync, write-back starts as it goes: the disk works while the
-    // next chunks are made, and the Sync before the commit waits for less.
-    if (durable && ((pos + n) & (kWriteBack - 1)) == 0) {
-      arena.StartWriteBack(off + pos + n - kWriteBack, kWriteBack);
-    }
-  }
+  std::string buf;
+  absl::Status s = WriteChunks(
+      src, len, relocator, buf,
+      [&](std::uint64_t pos, const char* p, std::uint64_t n) {
+        XXH3_64bits_update(state, p, n);
+        return arena.WriteAt(off + pos, p, n);
+      },
+      [&](std::uint64_t pos, std::uint64_t n) {
+        // Under kSync only: the Sync before the commit waits for less.
+        if (durable) arena.StartWriteBack(off + pos, n);
+      });
   if (s.ok() && !tail.empty()) {
     XXH3_64bits_update(state, tail.data(), tail.size());
     s = arena.WriteAt(off + len, tail.data(), tail.size());

@@ -68,7 +68,7 @@ class WriteTxn {
   // (nothing in a store opened without a types table).
   absl::Status PutType(std::uint64_t type_id, std::string_view description);
   // Records of the "meta" table other than the store's own ("meta",
-  // "space"): replication keeps its version there (store/follow.cc), so
+  // "space"): replication keeps its version there (replica/follow.cc), so
   // that it changes in the same commit as the roots. GetMeta: nullopt when
   // absent.
   absl::Status PutMeta(std::string_view key, std::string_view value);

@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "store/replica.h"
+#include "replica/replica.h"
 #include "store/store.h"
 #include "tests/evolution_types.h"
 

@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "store/replica.h"
+#include "replica/replica.h"
 #include "store/store.h"
 #include "tests/evolution_types.h"
 #include "tests/test_util.h"

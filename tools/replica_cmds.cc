@@ -9,7 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_join.h"
-#include "store/replica.h"
+#include "replica/replica.h"
 #include "tools/cli_util.h"
 
 ABSL_FLAG(int, keep, 5, "publish: versions kept in the repository");

@@ -1,5 +1,5 @@
 // ancientctl publish, follow and status: versions of a store on many hosts
-// (store/replica.h).
+// (replica/replica.h).
 
 #ifndef ANCIENT_TOOLS_REPLICA_CMDS_H_
 #define ANCIENT_TOOLS_REPLICA_CMDS_H_

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "store/replica.h"
+#include "replica/replica.h"
 #include "store/sharded.h"
 #include "store/store.h"
 #include "tests/test_util.h"

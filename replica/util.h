@@ -1,9 +1,9 @@
-// Internal: what publishing (store/publish.cc), following (store/follow.cc)
-// and reading (store/replica.cc) share: the layouts' names, "version N"
+// Internal: what publishing (replica/publish.cc), following (replica/follow.cc)
+// and reading (replica/replica.cc) share: the layouts' names, "version N"
 // files, listing versions, opening stores, and reaching a Store's core.
 
-#ifndef ANCIENT_STORE_REPLICA_UTIL_H_
-#define ANCIENT_STORE_REPLICA_UTIL_H_
+#ifndef ANCIENT_REPLICA_UTIL_H_
+#define ANCIENT_REPLICA_UTIL_H_
 
 #include <cstdint>
 #include <memory>
@@ -15,18 +15,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ancient/schema_graph.h"
+#include "replica/manifest.h"
+#include "store/access.h"
 #include "store/core.h"
-#include "store/manifest.h"
 #include "store/read_txn.h"
 #include "store/store.h"
 
-namespace ancient::store_internal {
-
-// A Store's core, for the replication code.
-struct StoreAccess {
-  static const std::shared_ptr<Core>& CoreOf(const Store& s) { return s.core_; }
-  static const ReadTxn& TxnOf(const Snapshot& s) { return *s.txn_; }
-};
+namespace ancient::replica_internal {
 
 inline constexpr char kRepoFormat[] = "ancient-repository 1\n";
 // Local directories: 1 held whole copies (versions/N, CURRENT); 2 holds
@@ -63,22 +58,23 @@ absl::Status MakeLayout(const std::string& dir, const char* format,
 // `max_age` seconds.
 void RemoveStaleTmp(const std::string& dir, double max_age);
 // The version a local store holds (its kVersionRecord), nullopt if none.
-absl::StatusOr<std::optional<std::uint64_t>> StoreVersion(const Core& core,
-                                                          MDB_txn* txn);
+absl::StatusOr<std::optional<std::uint64_t>> StoreVersion(
+    const store_internal::Core& core, MDB_txn* txn);
 // The manifest entry of root `key` (record r, type name `name`) of the
 // store `txn` reads, its object not yet named; notes its type's
 // description in m->types (empty when the store recorded none).
-absl::StatusOr<ObjectRoot> EntryFor(const ReadTxn& txn, std::string_view key,
-                                    const RootRecord& r, std::string_view name,
-                                    Manifest* m);
+absl::StatusOr<ObjectRoot> EntryFor(const store_internal::ReadTxn& txn,
+                                    std::string_view key,
+                                    const store_internal::RootRecord& r,
+                                    std::string_view name, Manifest* m);
 // The local store's directory.
 inline std::string LocalStoreDir(const std::string& local) {
   return local + "/store";
 }
 
-}  // namespace ancient::store_internal
+}  // namespace ancient::replica_internal
 
-namespace ancient::store_internal {
+namespace ancient::replica_internal {
 
 // Typed checks of objects (graphs written for kObjectBase) by their
 // recorded descriptions, each description parsed once.
@@ -109,6 +105,6 @@ class MappedFile {
   std::uint64_t size_;
 };
 
-}  // namespace ancient::store_internal
+}  // namespace ancient::replica_internal
 
-#endif  // ANCIENT_STORE_REPLICA_UTIL_H_
+#endif  // ANCIENT_REPLICA_UTIL_H_

@@ -1,4 +1,4 @@
-#include "store/manifest.h"
+#include "replica/manifest.h"
 
 #include <xxhash.h>
 
@@ -9,7 +9,9 @@
 #include "absl/strings/str_split.h"
 #include "store/strings.h"
 
-namespace ancient::store_internal {
+namespace ancient::replica_internal {
+
+using store_internal::Cat;
 namespace {
 
 constexpr char kManifestHeader1[] = "ancient-manifest 1";
@@ -167,4 +169,4 @@ absl::StatusOr<Manifest> DecodeManifest(const std::string& text,
   return m;
 }
 
-}  // namespace ancient::store_internal
+}  // namespace ancient::replica_internal

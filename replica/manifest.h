@@ -1,5 +1,5 @@
-// Internal: a published version's MANIFEST (store/publish.cc,
-// store/follow.cc). Two formats, told apart by the first line; one line a
+// Internal: a published version's MANIFEST (replica/publish.cc,
+// replica/follow.cc). Two formats, told apart by the first line; one line a
 // fact, keys and descriptions hex-encoded (any bytes), type names last
 // (they hold spaces).
 //
@@ -20,8 +20,8 @@
 // source root record), so that the next publish of the same store finds
 // the unchanged roots without reading them.
 
-#ifndef ANCIENT_STORE_MANIFEST_H_
-#define ANCIENT_STORE_MANIFEST_H_
+#ifndef ANCIENT_REPLICA_MANIFEST_H_
+#define ANCIENT_REPLICA_MANIFEST_H_
 
 #include <cstdint>
 #include <map>
@@ -29,10 +29,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "store/file_util.h"
+#include "replica/file_util.h"
 #include "store/options.h"
 
-namespace ancient::store_internal {
+namespace ancient::replica_internal {
 
 // The files of a format-1 version, as published (lock.mdb is per host).
 inline constexpr const char* kVersionFiles[] = {"arena", "data.mdb"};
@@ -83,6 +83,6 @@ absl::StatusOr<Manifest> DecodeManifest(const std::string& text,
 // The hex name of `bytes`' XXH3-128.
 std::string ObjectName(const void* bytes, std::size_t size);
 
-}  // namespace ancient::store_internal
+}  // namespace ancient::replica_internal
 
-#endif  // ANCIENT_STORE_MANIFEST_H_
+#endif  // ANCIENT_REPLICA_MANIFEST_H_

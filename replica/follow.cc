@@ -14,41 +14,40 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "ancient/block.h"
-#include "store/file_util.h"
-#include "store/manifest.h"
+#include "replica/file_util.h"
+#include "replica/manifest.h"
+#include "replica/replica.h"
+#include "replica/util.h"
 #include "store/read_txn.h"
-#include "store/replica.h"
-#include "store/replica_util.h"
 #include "store/strings.h"
 #include "store/write_txn.h"
 
 namespace ancient {
 namespace {
 
+using replica_internal::CopyHashed;
+using replica_internal::DecodeManifest;
+using replica_internal::Exists;
+using replica_internal::FileSum;
+using replica_internal::kObjectBase;
+using replica_internal::Manifest;
+using replica_internal::MappedFile;
+using replica_internal::ObjectChecker;
+using replica_internal::ObjectName;
+using replica_internal::ObjectRoot;
+using replica_internal::ReadSmallFile;
+using replica_internal::RemoveAll;
+using replica_internal::VersionName;
 using store_internal::Cat;
-using store_internal::CopyHashed;
 using store_internal::Core;
-using store_internal::DecodeManifest;
-using store_internal::Exists;
-using store_internal::FileSum;
-using store_internal::kObjectBase;
-using store_internal::Manifest;
-using store_internal::MappedFile;
-using store_internal::ObjectChecker;
-using store_internal::ObjectName;
-using store_internal::ObjectRoot;
-using store_internal::ReadSmallFile;
 using store_internal::ReadTxn;
-using store_internal::RemoveAll;
 using store_internal::RootRecord;
-using store_internal::StoreAccess;
-using store_internal::VersionName;
 using store_internal::WriteTxn;
 
 // The local store's record of the object a root came from.
 std::string RootObjectKey(std::string_view key) {
   const XXH128_hash_t h = XXH3_128bits(key.data(), key.size());
-  std::string k = store_internal::kRootObjectPrefix;
+  std::string k = replica_internal::kRootObjectPrefix;
   k.append(reinterpret_cast<const char*>(&h), sizeof h);
   return k;
 }
@@ -104,14 +103,14 @@ class CopiedObjects : public ObjectSource {
   // The version's roots, as a format-2 manifest would list them.
   absl::Status List(Manifest* m) {
     absl::StatusOr<std::shared_ptr<ReadTxn>> txn =
-        ReadTxn::Begin(StoreAccess::CoreOf(*store_));
+        ReadTxn::Begin(store_internal::CoreOf(*store_));
     if (!txn.ok()) return txn.status();
     return (*txn)->ForEachRoot(
         "",
         [&](std::string_view key, const RootRecord& r,
             std::string_view name) -> absl::Status {
           absl::StatusOr<ObjectRoot> o =
-              store_internal::EntryFor(**txn, key, r, name, m);
+              replica_internal::EntryFor(**txn, key, r, name, m);
           if (!o.ok()) return o.status();
           absl::Status s = Canonical(**txn, key, r);
           if (!s.ok()) return s;
@@ -123,7 +122,7 @@ class CopiedObjects : public ObjectSource {
 
   absl::StatusOr<const char*> Bytes(const ObjectRoot& o) override {
     absl::StatusOr<std::shared_ptr<ReadTxn>> txn =
-        ReadTxn::Begin(StoreAccess::CoreOf(*store_));
+        ReadTxn::Begin(store_internal::CoreOf(*store_));
     if (!txn.ok()) return txn.status();
     RootRecord r;
     absl::StatusOr<GraphBytes> g = (*txn)->FindUntyped(o.key, &r);
@@ -163,7 +162,7 @@ class CopiedObjects : public ObjectSource {
 absl::Status FetchWhole(const std::string& src, const Manifest& m,
                         const std::string& tmp, const std::string& what) {
   RemoveAll(tmp);
-  absl::Status s = store_internal::MakeDir(tmp);
+  absl::Status s = replica_internal::MakeDir(tmp);
   if (!s.ok()) return s;
   for (const Manifest::File& f : m.files) {
     const std::string from = src + "/" + f.name;
@@ -179,7 +178,8 @@ absl::Status FetchWhole(const std::string& src, const Manifest& m,
           got->hash, f.sum.hash));
     }
   }
-  absl::StatusOr<std::vector<RootInfo>> roots = store_internal::VerifyCopy(tmp);
+  absl::StatusOr<std::vector<RootInfo>> roots =
+      replica_internal::VerifyCopy(tmp);
   if (!roots.ok()) {
     return absl::Status(roots.status().code(),
                         Cat(what, ": ", roots.status().message()));
@@ -197,7 +197,7 @@ absl::Status FetchWhole(const std::string& src, const Manifest& m,
 // lacks deleted, the version recorded; all in one commit.
 absl::Status Apply(const Store& local, const Manifest& m, ObjectSource& src,
                    const std::string& what, FollowResult* result) {
-  const std::shared_ptr<Core>& core = StoreAccess::CoreOf(local);
+  const std::shared_ptr<Core>& core = store_internal::CoreOf(local);
   struct Held {
     std::uint64_t type_id;
     std::string object;
@@ -270,7 +270,7 @@ absl::Status Apply(const Store& local, const Manifest& m, ObjectSource& src,
     ++result->roots_removed;
   }
   absl::Status s =
-      (*w)->PutMeta(store_internal::kVersionRecord, absl::StrCat(m.version));
+      (*w)->PutMeta(replica_internal::kVersionRecord, absl::StrCat(m.version));
   if (s.ok() && placed_to != 0) {
     s = (*w)->Sync(placed_from, placed_to - placed_from);  // Before the roots.
   }
@@ -308,7 +308,7 @@ absl::Status Follow(const std::string& repo, std::uint64_t v,
   absl::Status s = FetchWhole(src, *m, tmp, what);
   if (s.ok()) {
     absl::StatusOr<std::unique_ptr<Store>> copy =
-        store_internal::OpenExisting(tmp);
+        replica_internal::OpenExisting(tmp);
     s = copy.status();
     if (s.ok()) {
       CopiedObjects objects(*std::move(copy));
@@ -335,7 +335,7 @@ absl::StatusOr<std::shared_ptr<Store>> OpenLocal(const std::string& local) {
   StoreOptions options;
   options.create_if_missing = true;
   absl::StatusOr<std::unique_ptr<Store>> store =
-      Store::Open(store_internal::LocalStoreDir(local), options);
+      Store::Open(replica_internal::LocalStoreDir(local), options);
   if (!store.ok()) return store.status();
   std::shared_ptr<Store> s(*std::move(store));
   std::lock_guard<std::mutex> lock(*mu);
@@ -349,15 +349,15 @@ absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
                                         const std::string& local) {
   std::string format;
   absl::Status s =
-      store_internal::MakeLayout(local, store_internal::kLocalFormat,
-                                 store_internal::kLocalFormat1, &format);
+      replica_internal::MakeLayout(local, replica_internal::kLocalFormat,
+                                   replica_internal::kLocalFormat1, &format);
   if (!s.ok()) return s;
-  absl::StatusOr<std::unique_ptr<store_internal::DirLock>> lock =
-      store_internal::DirLock::Take(local);
+  absl::StatusOr<std::unique_ptr<replica_internal::DirLock>> lock =
+      replica_internal::DirLock::Take(local);
   if (!lock.ok()) return lock.status();
-  store_internal::RemoveStaleTmp(local, 24 * 3600);
+  replica_internal::RemoveStaleTmp(local, 24 * 3600);
   absl::StatusOr<std::optional<std::uint64_t>> pinned =
-      store_internal::ReadVersionFile(local + "/PIN");
+      replica_internal::ReadVersionFile(local + "/PIN");
   if (!pinned.ok()) return pinned.status();
   std::uint64_t target;
   if (*pinned) {
@@ -367,7 +367,7 @@ absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
       return absl::NotFoundError(Cat("no ancient repository at ", repo));
     }
     absl::StatusOr<std::optional<std::uint64_t>> announced =
-        store_internal::ReadVersionFile(repo + "/ANNOUNCE");
+        replica_internal::ReadVersionFile(repo + "/ANNOUNCE");
     if (!announced.ok()) return announced.status();
     if (!*announced) {
       return absl::NotFoundError(Cat("nothing is announced in ", repo));
@@ -378,11 +378,11 @@ absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
   if (!store.ok()) return store.status();
   std::optional<std::uint64_t> current;
   {
-    const std::shared_ptr<Core>& core = StoreAccess::CoreOf(**store);
+    const std::shared_ptr<Core>& core = store_internal::CoreOf(**store);
     absl::StatusOr<std::shared_ptr<ReadTxn>> txn = ReadTxn::Begin(core);
     if (!txn.ok()) return txn.status();
     absl::StatusOr<std::optional<std::uint64_t>> v =
-        store_internal::StoreVersion(*core, (*txn)->txn());
+        replica_internal::StoreVersion(*core, (*txn)->txn());
     if (!v.ok()) return v.status();
     current = *v;
   }
@@ -393,10 +393,10 @@ absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
     if (!s.ok()) return s;
     result.switched = true;
   }
-  if (format != store_internal::kLocalFormat) {
+  if (format != replica_internal::kLocalFormat) {
     // A directory of whole copies (format 1): from now on the store.
-    s = store_internal::WriteFileAtomic(local, "FORMAT",
-                                        store_internal::kLocalFormat);
+    s = replica_internal::WriteFileAtomic(local, "FORMAT",
+                                          replica_internal::kLocalFormat);
     if (!s.ok()) return s;
     ::unlink((local + "/CURRENT").c_str());
   }
@@ -404,11 +404,11 @@ absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
   // still have one mapped without a snapshot: unlinked files stay readable
   // to it.
   absl::StatusOr<std::vector<std::uint64_t>> versions =
-      store_internal::ListVersions(local + "/versions");
+      replica_internal::ListVersions(local + "/versions");
   if (versions.ok()) {
     for (const std::uint64_t v : *versions) {
       const std::string dir = local + "/versions/" + VersionName(v);
-      if (store_internal::ReadersOf(dir) == 0) {
+      if (replica_internal::ReadersOf(dir) == 0) {
         RemoveAll(dir);
         result.removed.push_back(v);
       }

@@ -3,7 +3,7 @@
 // ancient::Replica. Two "hosts" are two directories with their own
 // processes: replica_helper (publisher, readers) and ancientctl follow.
 
-#include "store/replica.h"
+#include "replica/replica.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -34,7 +34,7 @@ using ancient::Store;
 using namespace ancient_test;
 using Strings = std::vector<std::string>;
 
-std::string Helper() { return Runfile("tests/replica_helper"); }
+std::string Helper() { return Runfile("replica/replica_helper"); }
 std::string Ctl() { return Runfile("tools/ancientctl"); }
 
 std::string VersionDir(const std::string& dir, std::uint64_t v) {

@@ -1,4 +1,4 @@
-#include "store/file_util.h"
+#include "replica/file_util.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -13,7 +13,9 @@
 #include "absl/strings/str_format.h"
 #include "store/lmdb_util.h"
 
-namespace ancient::store_internal {
+namespace ancient::replica_internal {
+
+using store_internal::Cat;
 
 // errno as a Status naming `what`; a network file system's transient
 // failures are Unavailable (try again later), the rest as the store maps
@@ -193,4 +195,4 @@ absl::StatusOr<FileSum> CopyHashed(const std::string& src,
   return sum;
 }
 
-}  // namespace ancient::store_internal
+}  // namespace ancient::replica_internal

@@ -15,40 +15,41 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
 #include "ancient/block.h"
-#include "store/file_util.h"
-#include "store/manifest.h"
+#include "replica/file_util.h"
+#include "replica/manifest.h"
+#include "replica/replica.h"
+#include "replica/util.h"
+#include "store/chunk_writer.h"
 #include "store/read_txn.h"
-#include "store/replica.h"
-#include "store/replica_util.h"
 #include "store/strings.h"
 
 namespace ancient {
 namespace {
 
+using replica_internal::DecodeManifest;
+using replica_internal::EncodeManifest;
+using replica_internal::Exists;
+using replica_internal::Fd;
+using replica_internal::FileError;
+using replica_internal::Fsync;
+using replica_internal::kObjectBase;
+using replica_internal::kRepoFormat;
+using replica_internal::ListNames;
+using replica_internal::ListVersions;
+using replica_internal::Manifest;
+using replica_internal::MtimeSeconds;
+using replica_internal::ObjectChecker;
+using replica_internal::ObjectRoot;
+using replica_internal::ReadSmallFile;
+using replica_internal::ReadVersionFile;
+using replica_internal::RemoveAll;
+using replica_internal::VersionFileText;
+using replica_internal::VersionName;
+using replica_internal::WriteFileAtomic;
 using store_internal::Cat;
 using store_internal::Core;
-using store_internal::DecodeManifest;
-using store_internal::EncodeManifest;
-using store_internal::Exists;
-using store_internal::Fd;
-using store_internal::FileError;
-using store_internal::Fsync;
-using store_internal::kObjectBase;
-using store_internal::kRepoFormat;
-using store_internal::ListNames;
-using store_internal::ListVersions;
-using store_internal::Manifest;
-using store_internal::MtimeSeconds;
-using store_internal::ObjectChecker;
-using store_internal::ObjectRoot;
-using store_internal::ReadSmallFile;
 using store_internal::ReadTxn;
-using store_internal::ReadVersionFile;
-using store_internal::RemoveAll;
 using store_internal::RootRecord;
-using store_internal::VersionFileText;
-using store_internal::VersionName;
-using store_internal::WriteFileAtomic;
 
 // Where the publisher read a root: a hash of its record, the same for the
 // same bytes at the same place of the same store.
@@ -125,21 +126,16 @@ class ObjectWriter {
     if (state == nullptr) return fail(absl::ResourceExhaustedError("XXH3"));
     XXH3_128bits_reset(state);
     ChunkRelocator relocator(relocs, kObjectBase - address);
-    buf_.resize(kChunk);
-    for (std::uint64_t pos = 0; pos < len && s.ok(); pos += kChunk) {
-      const std::uint64_t n = std::min(kChunk, len - pos);
-      char* p = buf_.data();
-      std::memcpy(p, src + pos, n);
-      relocator.Apply(p, pos, n);
-      XXH3_128bits_update(state, p, n);
-      s = store_internal::WriteAll(fd.get(), p, n, tmp);
-      // Write-back started as it goes, so the disk works while the next
-      // chunks are made (the fsync in Finish then waits for little).
-      if (((pos + n) & (kWriteBack - 1)) == 0) {
-        ::sync_file_range(fd.get(), pos + n - kWriteBack, kWriteBack,
-                          SYNC_FILE_RANGE_WRITE);
-      }
-    }
+    s = store_internal::WriteChunks(
+        src, len, relocator, buf_,
+        [&](std::uint64_t, const char* p, std::uint64_t n) {
+          XXH3_128bits_update(state, p, n);
+          return replica_internal::WriteAll(fd.get(), p, n, tmp);
+        },
+        [&](std::uint64_t pos, std::uint64_t n) {
+          // The fsync in Finish then waits for little.
+          ::sync_file_range(fd.get(), pos, n, SYNC_FILE_RANGE_WRITE);
+        });
     const XXH128_hash_t h = XXH3_128bits_digest(state);
     XXH3_freeState(state);
     if (!s.ok()) return fail(s);
@@ -179,9 +175,7 @@ class ObjectWriter {
   };
   const Core& core_;
   const std::string& repo_;
-  static constexpr std::uint64_t kChunk = 1 << 20;      // a multiple of 8
-  static constexpr std::uint64_t kWriteBack = 8 << 20;  // of kChunk
-  std::string buf_;                                     // the chunk being made
+  std::string buf_;  // the chunk being made
   std::uint64_t count_ = 0;
   std::vector<Pending> pending_;
   absl::flat_hash_set<std::string> names_;
@@ -252,13 +246,13 @@ absl::StatusOr<PublishResult> Publish(const Store& store,
   if (options.keep < 1) {
     return absl::InvalidArgumentError("PublishOptions.keep must be >= 1");
   }
-  absl::Status s = store_internal::MakeLayout(repo, kRepoFormat);
-  if (s.ok()) s = store_internal::MakeDir(repo + "/objects");
+  absl::Status s = replica_internal::MakeLayout(repo, kRepoFormat);
+  if (s.ok()) s = replica_internal::MakeDir(repo + "/objects");
   if (!s.ok()) return s;
-  absl::StatusOr<std::unique_ptr<store_internal::DirLock>> lock =
-      store_internal::DirLock::Take(repo);
+  absl::StatusOr<std::unique_ptr<replica_internal::DirLock>> lock =
+      replica_internal::DirLock::Take(repo);
   if (!lock.ok()) return lock.status();
-  store_internal::RemoveStaleTmp(repo, options.grace_seconds);
+  replica_internal::RemoveStaleTmp(repo, options.grace_seconds);
 
   absl::StatusOr<std::vector<std::uint64_t>> versions =
       ListVersions(repo + "/versions");
@@ -276,8 +270,7 @@ absl::StatusOr<PublishResult> Publish(const Store& store,
     for (const ObjectRoot& r : previous->objects) known[r.source] = &r;
   }
 
-  const std::shared_ptr<Core>& core =
-      store_internal::StoreAccess::CoreOf(store);
+  const std::shared_ptr<Core>& core = store_internal::CoreOf(store);
   absl::StatusOr<std::shared_ptr<ReadTxn>> txn = ReadTxn::Begin(core);
   if (!txn.ok()) return txn.status();
   absl::StatusOr<store_internal::SpaceRecord> space = (*txn)->Space();
@@ -296,7 +289,7 @@ absl::StatusOr<PublishResult> Publish(const Store& store,
             store_internal::CheckRootRecord(*core, key, r, space->high_water);
         if (!s.ok()) return s;
         absl::StatusOr<ObjectRoot> entry =
-            store_internal::EntryFor(**txn, key, r, name, &m);
+            replica_internal::EntryFor(**txn, key, r, name, &m);
         if (!entry.ok()) return entry.status();
         ObjectRoot& o = *entry;
         o.source = SourceOf(r);
@@ -340,7 +333,7 @@ absl::StatusOr<PublishResult> Publish(const Store& store,
       absl::StrFormat("%s/tmp/%d.%d", repo, result.version, getpid());
   const std::string dest = repo + "/versions/" + VersionName(result.version);
   RemoveAll(tmp);
-  s = store_internal::MakeDir(tmp);
+  s = replica_internal::MakeDir(tmp);
   const std::string manifest = EncodeManifest(m);
   result.manifest_bytes = manifest.size();
   if (s.ok()) s = WriteFileAtomic(tmp, "MANIFEST", manifest);

@@ -1,9 +1,9 @@
-// Internal: the file operations of replication (store/replica.cc): errno
+// Internal: the file operations of replication (replica/replica.cc): errno
 // as a Status, atomic and durable small files, directory locks, copying
 // while hashing. Every error names the file.
 
-#ifndef ANCIENT_STORE_FILE_UTIL_H_
-#define ANCIENT_STORE_FILE_UTIL_H_
+#ifndef ANCIENT_REPLICA_FILE_UTIL_H_
+#define ANCIENT_REPLICA_FILE_UTIL_H_
 
 #include <unistd.h>
 
@@ -16,7 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace ancient::store_internal {
+namespace ancient::replica_internal {
 
 // errno as a Status naming `what`; a network file system's transient
 // failures are Unavailable (try again later), the rest as the store maps
@@ -89,6 +89,6 @@ struct FileSum {
 absl::StatusOr<FileSum> CopyHashed(const std::string& src,
                                    const std::string& dst);
 
-}  // namespace ancient::store_internal
+}  // namespace ancient::replica_internal
 
-#endif  // ANCIENT_STORE_FILE_UTIL_H_
+#endif  // ANCIENT_REPLICA_FILE_UTIL_H_

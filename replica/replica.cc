@@ -1,7 +1,7 @@
 // SetPin, GetReplicaStatus and Replica (reading whichever version is
 // current); Publish is in publish.cc, FollowOnce in follow.cc.
 
-#include "store/replica.h"
+#include "replica/replica.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,36 +11,35 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
-#include "store/file_util.h"
-#include "store/manifest.h"
+#include "replica/file_util.h"
+#include "replica/manifest.h"
+#include "replica/util.h"
 #include "store/read_txn.h"
-#include "store/replica_util.h"
 #include "store/strings.h"
 
 namespace ancient {
 
+using replica_internal::DecodeManifest;
+using replica_internal::DirBytes;
+using replica_internal::Exists;
+using replica_internal::FileError;
+using replica_internal::Fsync;
+using replica_internal::kLocalFormat;
+using replica_internal::kLocalFormat1;
+using replica_internal::kRepoFormat;
+using replica_internal::ListVersions;
+using replica_internal::LocalStoreDir;
+using replica_internal::MakeLayout;
+using replica_internal::Manifest;
+using replica_internal::MtimeSeconds;
+using replica_internal::OpenExisting;
+using replica_internal::ReadersOf;
+using replica_internal::ReadSmallFile;
+using replica_internal::ReadVersionFile;
+using replica_internal::VersionFileText;
+using replica_internal::VersionName;
+using replica_internal::WriteFileAtomic;
 using store_internal::Cat;
-using store_internal::DecodeManifest;
-using store_internal::DirBytes;
-using store_internal::Exists;
-using store_internal::FileError;
-using store_internal::Fsync;
-using store_internal::kLocalFormat;
-using store_internal::kLocalFormat1;
-using store_internal::kRepoFormat;
-using store_internal::ListVersions;
-using store_internal::LocalStoreDir;
-using store_internal::MakeLayout;
-using store_internal::Manifest;
-using store_internal::MtimeSeconds;
-using store_internal::OpenExisting;
-using store_internal::ReadersOf;
-using store_internal::ReadSmallFile;
-using store_internal::ReadVersionFile;
-using store_internal::StoreAccess;
-using store_internal::VersionFileText;
-using store_internal::VersionName;
-using store_internal::WriteFileAtomic;
 
 namespace {
 
@@ -48,11 +47,11 @@ namespace {
 // when it holds none yet.
 absl::StatusOr<std::optional<std::uint64_t>> VersionIn(const Store& store) {
   const std::shared_ptr<store_internal::Core>& core =
-      StoreAccess::CoreOf(store);
+      store_internal::CoreOf(store);
   absl::StatusOr<std::shared_ptr<store_internal::ReadTxn>> txn =
       store_internal::ReadTxn::Begin(core);
   if (!txn.ok()) return txn.status();
-  return store_internal::StoreVersion(*core, (*txn)->txn());
+  return replica_internal::StoreVersion(*core, (*txn)->txn());
 }
 
 // The local store of `local`, if it holds a version.
@@ -250,9 +249,9 @@ std::uint64_t Replica::version() const {
 }
 
 absl::StatusOr<std::uint64_t> Replica::VersionOf(const Snapshot& snapshot) {
-  const store_internal::ReadTxn& txn = StoreAccess::TxnOf(snapshot);
+  const store_internal::ReadTxn& txn = store_internal::TxnOf(snapshot);
   absl::StatusOr<std::optional<std::uint64_t>> v =
-      store_internal::StoreVersion(txn.core(), txn.txn());
+      replica_internal::StoreVersion(txn.core(), txn.txn());
   if (!v.ok()) return v.status();
   if (!*v) {
     return absl::NotFoundError(

@@ -1,4 +1,4 @@
-// A helper process for the many-hosts tests (tests/replica_test.cc).
+// A helper process for the many-hosts tests (replica/replica_test.cc).
 //
 //   replica_helper publish SRC REPO FIRST COUNT KEEP GRACE [STRINGS]
 //       for seq FIRST..FIRST+COUNT-1: share MakeValue(seq, STRINGS (50)) at
@@ -16,7 +16,7 @@
 #include <string>
 #include <thread>
 
-#include "store/replica.h"
+#include "replica/replica.h"
 #include "store/store.h"
 #include "tests/store_ops.h"
 #include "tests/test_util.h"

@@ -1,6 +1,6 @@
 // Shared by publish.cc, follow.cc and replica.cc; see replica_util.h.
 
-#include "store/replica_util.h"
+#include "replica/util.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,11 +16,17 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "replica/file_util.h"
 #include "store/core.h"
-#include "store/file_util.h"
 #include "store/strings.h"
 
-namespace ancient::store_internal {
+namespace ancient::replica_internal {
+
+using store_internal::Cat;
+using store_internal::Core;
+using store_internal::ReadMeta;
+using store_internal::ReadTxn;
+using store_internal::RootRecord;
 
 std::string VersionName(std::uint64_t v) { return absl::StrFormat("%010d", v); }
 
@@ -143,9 +149,9 @@ absl::StatusOr<std::optional<std::uint64_t>> StoreVersion(const Core& core,
   return v;
 }
 
-}  // namespace ancient::store_internal
+}  // namespace ancient::replica_internal
 
-namespace ancient::store_internal {
+namespace ancient::replica_internal {
 
 absl::StatusOr<ObjectRoot> EntryFor(const ReadTxn& txn, std::string_view key,
                                     const RootRecord& r, std::string_view name,
@@ -210,4 +216,4 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
 }
 
-}  // namespace ancient::store_internal
+}  // namespace ancient::replica_internal
