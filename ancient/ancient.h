@@ -151,38 +151,41 @@ class Ancient {
 template <class T>
 Ancient<T> Mark(const T& value, const MarkOptions& options) {
   Ancient<T> a;
-  if constexpr (internal::MeasuredCheaply<T>::value) {
-    internal::GraphWriter<T> writer(value);
-    a.size_ = writer.size();
-    a.block_ =
-        ::operator new (a.size_, std::align_val_t{internal::kBlockAlignment});
-    a.relocations_ = writer.Write(a.block_);
-    return a;
-  }
-  internal::GrowableBlock block;
-  internal::MarkContext c;
-  c.StartOnePass(block.room(), &internal::GrowableBlock::Grow, &block);
-  const int threads =
-      options.threads > 0 ? options.threads : internal::DefaultMarkThreads();
-  internal::SharedMark shared(threads, /*may_fail=*/false,
-                              /*automatic=*/options.threads <= 0);
-  if (threads > 1) c.AllowParallel(&shared);
-  internal::MarkGraph(c, value);
-  a.size_ = c.size();
-  a.relocations_ = c.EncodeRelocations();
-  if (shared.started()) {
-    // Marked on several threads, in the reservation.
-    a.block_ = shared.Release(c.size(), &a.mapped_);
-    a.threads_used_ = shared.workers();
-  } else if (block.in_heap() &&
-             c.size() <= internal::GrowableBlock::kHeapBytes / 2) {
-    // A small block: moved into memory of its own size.
-    a.block_ =
-        ::operator new (a.size_, std::align_val_t{internal::kBlockAlignment});
-    c.MoveBlock(static_cast<char*>(a.block_));
-  } else {
-    a.block_ = block.Release(c.size(), &a.mapped_);
-  }
+  internal::WriteGraph(
+      value,
+      [&](auto& writer) {
+        a.size_ = writer.size();
+        a.block_ = ::operator new (a.size_,
+                                   std::align_val_t{internal::kBlockAlignment});
+        a.relocations_ = writer.Write(a.block_);
+      },
+      [&](auto mark) {
+        internal::GrowableBlock block;
+        internal::MarkContext c;
+        c.StartOnePass(block.room(), &internal::GrowableBlock::Grow, &block);
+        const int threads = options.threads > 0
+                                ? options.threads
+                                : internal::DefaultMarkThreads();
+        internal::SharedMark shared(threads, /*may_fail=*/false,
+                                    /*automatic=*/options.threads <= 0);
+        if (threads > 1) c.AllowParallel(&shared);
+        mark(c);
+        a.size_ = c.size();
+        a.relocations_ = c.EncodeRelocations();
+        if (shared.started()) {
+          // Marked on several threads, in the reservation.
+          a.block_ = shared.Release(c.size(), &a.mapped_);
+          a.threads_used_ = shared.workers();
+        } else if (block.in_heap() &&
+                   c.size() <= internal::GrowableBlock::kHeapBytes / 2) {
+          // A small block: moved into memory of its own size.
+          a.block_ = ::operator new (
+              a.size_, std::align_val_t{internal::kBlockAlignment});
+          c.MoveBlock(static_cast<char*>(a.block_));
+        } else {
+          a.block_ = block.Release(c.size(), &a.mapped_);
+        }
+      });
   return a;
 }
 

@@ -212,24 +212,23 @@ class WriteBatch {
   // Store::Share.
   template <class T>
   absl::StatusOr<ShareInfo> Share(std::string_view key, const T& value) {
-    if constexpr (internal::MeasuredCheaply<T>::value) {
-      // Measured by one scan of the vector: two passes, into an extent of
-      // the exact size.
-      internal::GraphWriter<T> writer(value);
-      absl::StatusOr<ShareInfo> info =
-          ShareGraph(key, store_internal::TypeOf<T>(), writer.size(),
-                     writer.pointer_count(),
-                     [&](void* dest, const void* address, bool zeroed) {
-                       return writer.Write(dest, address, zeroed);
-                     });
-      if (info.ok()) info->scratch_bytes = writer.scratch_bytes();
-      return info;
-    } else {
-      // One pass, straight into the arena as the graph grows.
-      return ShareMarked(
-          key, store_internal::TypeOf<T>(),
-          [&](internal::MarkContext& c) { internal::MarkGraph(c, value); });
-    }
+    const store_internal::TypeRef& type = store_internal::TypeOf<T>();
+    return internal::WriteGraph(
+        value,
+        [&](auto& writer) {
+          // Measured first: two passes, into an extent of the exact size.
+          absl::StatusOr<ShareInfo> info =
+              ShareGraph(key, type, writer.size(), writer.pointer_count(),
+                         [&](void* dest, const void* address, bool zeroed) {
+                           return writer.Write(dest, address, zeroed);
+                         });
+          if (info.ok()) info->scratch_bytes = writer.scratch_bytes();
+          return info;
+        },
+        [&](auto mark) {
+          // One pass, straight into the arena as the graph grows.
+          return ShareMarked(key, type, mark);
+        });
   }
   // Shares at `key` the graph that `json` describes (the form WriteJson
   // writes) with the type `description` (a layout description, as

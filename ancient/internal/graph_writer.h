@@ -1,6 +1,7 @@
-// Internal: the writers that ancient::Mark (ancient.h) and Store::Share
-// (store/store.h) build on: MarkGraph, one pass into a MarkContext set up by
-// the caller; GraphWriter, two passes, for vectors of numbers or strings.
+// Internal: the one entry point of marking, WriteGraph, which ancient::Mark
+// (ancient.h) and WriteBatch::Share (store/store.h) both call, and the two
+// ways it marks: MarkGraph, one pass into a MarkContext set up by the
+// caller; GraphWriter, two passes, for vectors of numbers or strings.
 
 #ifndef ANCIENT_INTERNAL_GRAPH_WRITER_H_
 #define ANCIENT_INTERNAL_GRAPH_WRITER_H_
@@ -87,6 +88,22 @@ void MarkGraph(MarkContext& c, const T& value) {
   const std::uint64_t root = c.Alloc(sizeof(Frozen<T>), alignof(Frozen<T>));
   Layout<T>::Mark(c, value, root);
   c.Drain();
+}
+
+// Marks `value` the way that suits its type, into memory its caller places:
+// a vector of numbers or strings (MeasuredCheaply) is measured first, then
+// `measured(writer)` writes it (GraphWriter<T>: size(), pointer_count(),
+// Write(dest, ...)) into a block of exactly writer.size() bytes; any other
+// graph goes in one pass: `one_pass(mark)` sets up a MarkContext `c` and
+// calls mark(c). Returns what the callback returns.
+template <class T, class Measured, class OnePass>
+auto WriteGraph(const T& value, Measured&& measured, OnePass&& one_pass) {
+  if constexpr (MeasuredCheaply<T>::value) {
+    GraphWriter<T> writer(value);
+    return measured(writer);
+  } else {
+    return one_pass([&](MarkContext& c) { MarkGraph(c, value); });
+  }
 }
 
 }  // namespace ancient::internal
