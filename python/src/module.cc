@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "ancient/schema_graph.h"
-#include "python/views.h"
+#include "python/src/views.h"
 #include "replica/replica.h"
 #include "store/store.h"
 

@@ -7,8 +7,8 @@
 // ints, floats, strs; composites become Struct, Sequence and Mapping views
 // (registered as collections.abc Sequence and Mapping in __init__.py).
 
-#ifndef ANCIENT_PYTHON_VIEWS_H_
-#define ANCIENT_PYTHON_VIEWS_H_
+#ifndef ANCIENT_PYTHON_SRC_VIEWS_H_
+#define ANCIENT_PYTHON_SRC_VIEWS_H_
 
 #include <pybind11/pybind11.h>
 
@@ -110,4 +110,4 @@ py::object ToPython(py::handle obj);
 
 }  // namespace ancient_python
 
-#endif  // ANCIENT_PYTHON_VIEWS_H_
+#endif  // ANCIENT_PYTHON_SRC_VIEWS_H_
