@@ -1,7 +1,7 @@
 // The defaults of struct types, for reading a graph written with an older
 // (or newer) version of a type: a field the stored struct lacks gets the
 // value a default-constructed struct of this program holds (its default
-// member initializers). ConvertGraph (schema_graph.h) takes them; the store
+// member initializers). ConvertGraph (schema/schema_graph.h) takes them; the store
 // passes StructDefaultsOf<T>() when a root must be read as T.
 
 #ifndef ANCIENT_DEFAULTS_H_
@@ -13,7 +13,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "ancient/ancient.h"
+#include "ancient/mark.h"
 
 namespace ancient {
 

@@ -31,7 +31,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/container/node_hash_set.h"
 #include "ancient/frozen.h"
-#include "ancient/internal/layout_machinery.h"
+#include "ancient/layout_machinery.h"
 
 namespace ancient {
 

@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "ancient/ancient.h"
-#include "ancient/schema_graph.h"
+#include "ancient/schema/schema_graph.h"
 #include "bench/bench_data.h"
 #include "store/store.h"
 

@@ -14,7 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "ancient/schema_graph.h"
+#include "ancient/schema/schema_graph.h"
 #include "replica/manifest.h"
 #include "store/access.h"
 #include "store/core.h"

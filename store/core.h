@@ -116,7 +116,7 @@ class Core : public std::enable_shared_from_this<Core> {
   std::mutex& write_mutex() { return write_mu_; }
   std::atomic<std::thread::id>& writer_thread() { return writer_thread_; }
 
-  // Roots converted to another version of their type (store/convert.cc):
+  // Roots converted to another version of their type (store/converted_roots.cc):
   // the one made for graph `r` read as `type_id`, or nullptr.
   std::shared_ptr<const ConvertedGraph> FindConverted(
       const RootRecord& r, std::uint64_t type_id) const;

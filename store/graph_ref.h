@@ -11,7 +11,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "ancient/ancient.h"
-#include "ancient/schema_graph.h"
+#include "ancient/schema/schema_graph.h"
 
 namespace ancient {
 namespace store_internal {

@@ -56,7 +56,7 @@ class ReadTxn {
   absl::StatusOr<GraphBytes> Locate(std::string_view key,
                                     const RootRecord& r) const;
   // Find's slow path: the root at `key` (record r) is not of `type`; read
-  // it converted (store/convert.cc), or say why not.
+  // it converted (store/converted_roots.cc), or say why not.
   absl::StatusOr<GraphBytes> FindOther(std::string_view key,
                                        const TypeRef& type) const;
   ReadTxn(std::shared_ptr<Core> core, Txn txn)

@@ -78,7 +78,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ancient/ancient.h"
-#include "ancient/schema_graph.h"
+#include "ancient/schema/schema_graph.h"
 #include "store/graph_ref.h"
 #include "store/options.h"
 
@@ -173,7 +173,7 @@ class Snapshot {
 
   // The root at `key` (or the part `options.path` names) as JSON, read
   // through the layout description the store recorded for it: no C++ type
-  // needed. The form is documented in ancient/schema_graph.h. The whole
+  // needed. The form is documented in ancient/schema/schema_graph.h. The whole
   // graph is checked first (VerifyGraph by schema), so damaged stores give
   // errors, never crashes. Written to `out` in pieces of about 64 KiB.
   // Errors: NotFound (no such key; no description recorded: a root shared
@@ -246,7 +246,7 @@ class WriteBatch {
                                       std::string_view json,
                                       std::string_view member = "");
   // Rewrites the root at `key` in T's layout, converted by the rules Get<T>
-  // reads it by (ConvertGraph, ancient/schema_graph.h), so that readers
+  // reads it by (ConvertGraph, ancient/schema/schema_graph.h), so that readers
   // built with T read it in place again, with no conversion. Readers that
   // hold the old version keep it until they let go; readers still built
   // with the old type then read the new one converted (if it converts back).

@@ -14,7 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
 #include "ancient/block.h"
-#include "ancient/schema_graph.h"
+#include "ancient/schema/schema_graph.h"
 #include "store/read_txn.h"
 #include "store/store.h"
 

@@ -1,6 +1,6 @@
 // WriteTxn: a write transaction's records: roots, types, the commit, and
-// the raw placement CopyTo uses. Allocation is in free_space.cc, one-pass
-// Share in share.cc.
+// the raw placement CopyTo uses. Allocation is in write_txn_space.cc, one-pass
+// Share in write_txn_share.cc.
 
 #include "store/write_txn.h"
 

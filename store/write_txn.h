@@ -1,6 +1,6 @@
 // Internal: an LMDB write transaction over a Core: allocation in the arena
-// (free_space.cc), roots and types (write_txn.cc), one-pass Share
-// (share.cc).
+// (write_txn_space.cc), roots and types (write_txn.cc), one-pass Share
+// (write_txn_share.cc).
 
 #ifndef ANCIENT_STORE_WRITE_TXN_H_
 #define ANCIENT_STORE_WRITE_TXN_H_
@@ -30,13 +30,13 @@ class WriteTxn {
                                   std::uint64_t size, std::uint64_t pointers,
                                   GraphWriteFn write);
   // Shares in one pass: `mark` writes the graph straight into the arena
-  // (see share.cc), in a free extent or at the end, as it grows.
+  // (see write_txn_share.cc), in a free extent or at the end, as it grows.
   absl::StatusOr<ShareInfo> ShareMarked(std::string_view key,
                                         const TypeRef& type, GraphMarkFn mark);
   absl::Status Delete(std::string_view key);
   absl::Status Commit();
 
-  // For Migrate (store/convert.cc): the root at `key` converted to `type`
+  // For Migrate (store/converted_roots.cc): the root at `key` converted to `type`
   // (its structs' defaults from type.defaults, else zeros), or nullopt with
   // *current set when it has that type already.
   absl::StatusOr<std::optional<FlatGraph>> Converted(std::string_view key,
@@ -84,7 +84,7 @@ class WriteTxn {
  private:
   WriteTxn(std::shared_ptr<Core> core, std::unique_lock<std::mutex> lock)
       : core_(std::move(core)), lock_(std::move(lock)) {}
-  // Where a one-pass Share writes (share.cc).
+  // Where a one-pass Share writes (write_txn_share.cc).
   struct Destination;
   // The rest of ShareMarked for a graph marked on several threads (in
   // `shared`'s memory): copies it into the arena and records it.

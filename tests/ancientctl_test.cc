@@ -160,14 +160,25 @@ TEST(Ancientctl, BadInputIsOneLineAndWritesNothing) {
 }
 
 TEST(Ancientctl, HelpForEachCommand) {
+  // The one-line usage's names: "usage: ancientctl a|b|c ARGS ...".
+  const std::string usage = Ctl("").err;
+  const std::size_t from = usage.find("ancientctl ") + 11;
+  const std::string names =
+      "|" + usage.substr(from, usage.find(" ARGS") - from) + "|";
+  const Result help = Ctl("--help");
   for (const char* c :
        {"put", "get", "ls", "schema", "dump", "load", "rm", "stat", "verify",
-        "copy", "publish", "follow", "status", "demo"}) {
+        "copy", "migrate", "publish", "follow", "status", "demo"}) {
     Result r = Ctl(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find(std::string("usage: ancientctl ") + c),
               std::string::npos)
         << r.out;
+    // The one-line usage and the command list name every command.
+    EXPECT_NE(names.find(std::string("|") + c + "|"), std::string::npos)
+        << c << " missing from " << usage;
+    EXPECT_NE(help.out.find(std::string("  ") + c + " "), std::string::npos)
+        << c << " missing from " << help.out;
   }
 }
 

@@ -21,7 +21,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "ancient/ancient.h"
-#include "ancient/schema_graph.h"
+#include "ancient/schema/schema_graph.h"
 
 namespace v1 {
 enum class Kind : std::uint8_t { kTown = 1, kCity = 2 };

@@ -3,7 +3,7 @@
 // equals a rendering computed independently from the heap value, and JSON
 // in rebuilds graphs that the C++ type reads back.
 
-#include "ancient/schema_graph.h"
+#include "ancient/schema/schema_graph.h"
 
 #include <gtest/gtest.h>
 
@@ -25,7 +25,7 @@
 #include "ancient/ancient.h"
 #include "ancient/check.h"
 #include "ancient/json.h"
-#include "ancient/schema.h"
+#include "ancient/schema/schema.h"
 #include "ancient/type_id.h"
 #include "ancient/value.h"
 

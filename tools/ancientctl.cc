@@ -370,13 +370,18 @@ const Command kCommands[] = {
     {"demo-reader", "DIR KEY WORDS START_NS", nullptr, 4, 4, RunDemoReader},
 };
 
+// One line on stderr naming every command (from kCommands, so that none is
+// left out).
 void Usage() {
+  std::string names;
+  for (const Command& c : kCommands) {
+    if (c.help == nullptr) continue;  // internal
+    if (!names.empty()) names += '|';
+    names += c.name;
+  }
   std::fprintf(stderr,
-               "usage: ancientctl "
-               "put|get|ls|schema|dump|load|rm|stat|verify|copy|publish|follow|"
-               "status|demo "
-               "ARGS "
-               "(ancientctl COMMAND --help)\n");
+               "usage: ancientctl %s ARGS (ancientctl COMMAND --help)\n",
+               names.c_str());
 }
 
 void CommandHelp(const Command& c) {

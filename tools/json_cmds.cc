@@ -10,8 +10,8 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "ancient/schema.h"
-#include "ancient/schema_graph.h"
+#include "ancient/schema/schema.h"
+#include "ancient/schema/schema_graph.h"
 #include "store/store.h"
 #include "tools/cli_util.h"
 

@@ -1,9 +1,9 @@
-// VerifyGraph by schema (the checker is in schema_check.h).
+// VerifyGraph by schema (the checker is in check.h).
 
 #include "ancient/schema/check.h"
 
 #include "ancient/schema/nodes.h"
-#include "ancient/schema_graph.h"
+#include "ancient/schema/schema_graph.h"
 
 namespace ancient {
 

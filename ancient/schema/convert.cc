@@ -14,7 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "ancient/hash.h"
 #include "ancient/schema/convert_plan.h"
-#include "ancient/schema_graph.h"
+#include "ancient/schema/schema_graph.h"
 
 namespace ancient {
 namespace schema_internal {

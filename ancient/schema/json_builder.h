@@ -21,7 +21,7 @@
 #include "ancient/block.h"
 #include "ancient/hash.h"
 #include "ancient/schema/nodes.h"
-#include "ancient/schema_graph.h"
+#include "ancient/schema/schema_graph.h"
 
 namespace ancient {
 

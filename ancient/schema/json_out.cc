@@ -1,6 +1,6 @@
-// The JSON writer and path steps, by schema (the JSON form is documented in
-// schema_graph.h). The typed check is in schema_check.h, the JSON reader in
-// schema_load.cc.
+// The JSON writer, by schema (the JSON form is documented in
+// schema_graph.h). The typed check is in check.h, path steps in path.cc,
+// the JSON reader in json_in.cc.
 
 #include <algorithm>
 #include <charconv>
@@ -15,7 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "ancient/schema/check.h"
 #include "ancient/schema/nodes.h"
-#include "ancient/schema_graph.h"
+#include "ancient/schema/schema_graph.h"
 #include "ancient/value.h"
 
 namespace ancient {

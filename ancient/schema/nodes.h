@@ -13,7 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "ancient/schema.h"
+#include "ancient/schema/schema.h"
 
 namespace ancient::schema_internal {
 

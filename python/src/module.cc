@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "ancient/schema_graph.h"
+#include "ancient/schema/schema_graph.h"
 #include "python/src/views.h"
 #include "replica/replica.h"
 #include "store/store.h"

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "ancient/ancient.h"
-#include "ancient/schema_graph.h"
+#include "ancient/schema/schema_graph.h"
 
 namespace fz {
 enum class Kind : std::uint8_t { kA = 1, kB = 2 };

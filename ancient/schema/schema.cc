@@ -1,4 +1,4 @@
-#include "ancient/schema.h"
+#include "ancient/schema/schema.h"
 
 #include <algorithm>
 #include <cctype>

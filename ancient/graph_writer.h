@@ -3,8 +3,8 @@
 // ways it marks: MarkGraph, one pass into a MarkContext set up by the
 // caller; GraphWriter, two passes, for vectors of numbers or strings.
 
-#ifndef ANCIENT_INTERNAL_GRAPH_WRITER_H_
-#define ANCIENT_INTERNAL_GRAPH_WRITER_H_
+#ifndef ANCIENT_GRAPH_WRITER_H_
+#define ANCIENT_GRAPH_WRITER_H_
 
 #include <cstdint>
 #include <cstring>
@@ -108,4 +108,4 @@ auto WriteGraph(const T& value, Measured&& measured, OnePass&& one_pass) {
 
 }  // namespace ancient::internal
 
-#endif  // ANCIENT_INTERNAL_GRAPH_WRITER_H_
+#endif  // ANCIENT_GRAPH_WRITER_H_

@@ -3,8 +3,8 @@
 // marking elements and pointees, sequences, sorted and hashed containers,
 // pointers.
 
-#ifndef ANCIENT_INTERNAL_LAYOUT_MACHINERY_H_
-#define ANCIENT_INTERNAL_LAYOUT_MACHINERY_H_
+#ifndef ANCIENT_LAYOUT_MACHINERY_H_
+#define ANCIENT_LAYOUT_MACHINERY_H_
 
 #include <array>
 #include <cstddef>
@@ -571,4 +571,4 @@ struct PointerLayout {
 
 }  // namespace ancient
 
-#endif  // ANCIENT_INTERNAL_LAYOUT_MACHINERY_H_
+#endif  // ANCIENT_LAYOUT_MACHINERY_H_

@@ -1,7 +1,7 @@
 // Reading a root shared as another version of the type asked for: Find's
 // slow path (ReadTxn::FindOther) converts the graph into the asked type's
-// layout (ConvertGraph, ancient/schema_graph.h) once per graph and type in
-// this process (Core's converted graphs), or says why it cannot.
+// layout (ConvertGraph, ancient/schema/schema_graph.h) once per graph and type
+// in this process (Core's converted graphs), or says why it cannot.
 
 #include <algorithm>
 #include <cstdlib>
