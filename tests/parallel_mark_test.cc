@@ -228,44 +228,104 @@ TEST(ParallelMark, SharingAndCyclesAreKeptExactlyOnce) {
 }
 
 TEST(ParallelMark, ManyThreadsReachingOneObjectAtOnceCopyItOnce) {
-  // 50,000 raw pointers to 3 nodes, split into tasks that the threads run
-  // at once: every pointer to a node resolves to its one copy.
+  // A million raw pointers to 3 nodes, in 256 vectors (tasks enough for
+  // the other threads to start and take some), all reached at once: every
+  // pointer to a node resolves to its one copy.
   Graph g = MakeGraph(3);
-  std::vector<const Node*> many;
-  for (int i = 0; i < 50000; ++i) many.push_back(g.nodes[i % 3].get());
-  using V = std::pair<std::vector<const Node*>, Graph>;
-  V v{many, std::move(g)};
+  std::vector<std::vector<const Node*>> many(256);
+  for (std::size_t v = 0; v < many.size(); ++v) {
+    for (int i = 0; i < 4096; ++i) many[v].push_back(g.nodes[i % 3].get());
+  }
+  using V = std::pair<std::vector<std::vector<const Node*>>, Graph>;
+  V value{many, std::move(g)};
   for (int threads : {2, 8}) {
-    auto a = ancient::Mark(v, ancient::MarkOptions{.threads = threads});
+    auto a = ancient::Mark(value, ancient::MarkOptions{.threads = threads});
+    EXPECT_EQ(a.threads_used(), threads);
     ASSERT_TRUE(ancient::VerifyGraph<V>(a.data(), a.size_bytes()).ok());
     const auto& f = a.Follow();
-    for (std::size_t i = 0; i < many.size(); ++i) {
-      ASSERT_EQ(f.first[i].get(), f.second.nodes[i % 3].get()) << i;
+    for (std::size_t v = 0; v < many.size(); ++v) {
+      for (std::size_t i = 0; i < many[v].size(); ++i) {
+        ASSERT_EQ(f.first[v][i].get(), f.second.nodes[i % 3].get()) << v;
+      }
     }
   }
 }
 
 TEST(ParallelMark, MillionLongChainMarksWithASmallStack) {
   // A chain of raw pointers through a million nodes, closed into a cycle,
-  // reached from its first node only: one long line of tasks.
+  // entered at 256 places at once (so that the other threads start): each
+  // thread walks a long line of tasks, one node at a time.
   constexpr int kNodes = 1000000;
   std::vector<Node> nodes(kNodes);
   for (int i = 0; i < kNodes; ++i) {
     nodes[i].id = i;
     nodes[i].edges.push_back(&nodes[(i + 1) % kNodes]);
   }
-  const Node* start = &nodes[0];
+  using V = std::vector<std::vector<const Node*>>;
+  V entries(256);
+  for (std::size_t e = 0; e < entries.size(); ++e) {
+    entries[e].push_back(&nodes[e * (kNodes / entries.size())]);
+  }
   for (int threads : {2, 8}) {
-    auto a = ancient::Mark(start, ancient::MarkOptions{.threads = threads});
-    ASSERT_TRUE(
-        ancient::VerifyGraph<const Node*>(a.data(), a.size_bytes()).ok());
-    const Frozen<Node>* first = a.Follow().get();
+    auto a = ancient::Mark(entries, ancient::MarkOptions{.threads = threads});
+    EXPECT_EQ(a.threads_used(), threads);
+    ASSERT_TRUE(ancient::VerifyGraph<V>(a.data(), a.size_bytes()).ok());
+    const Frozen<Node>* first = a.Follow()[0][0].get();
     const Frozen<Node>* p = first;
     for (int i = 0; i < kNodes; ++i) {
       ASSERT_EQ(p->id, i);
       p = p->edges[0].get();
     }
     EXPECT_EQ(p, first);  // the cycle closes on the first copy
+    for (std::size_t e = 0; e < entries.size(); ++e) {
+      ASSERT_EQ(a.Follow()[e][0]->id, entries[e][0]->id);
+    }
+  }
+}
+
+TEST(ParallelMark, TheReservationIsCommittedInWholePagesToItsEnd) {
+  // Every step of a reservation's growth to 64 GiB is whole pages (mprotect
+  // refuses others: steps of a quarter more, unaligned, once aborted a
+  // 2.5 GiB parallel Mark), covers what was asked and grows.
+  using ancient::internal::SharedMark;
+  const std::uint64_t reserved = std::uint64_t{64} << 30;
+  const std::uint64_t page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  std::uint64_t have = 0;
+  int steps = 0;
+  for (std::uint64_t end = 1 << 20; have < reserved; end = have + 1) {
+    const std::uint64_t to = SharedMark::CommitEnd(have, end, reserved);
+    ASSERT_EQ(to % page, 0u) << "from " << have << " for " << end;
+    ASSERT_GE(to, end);
+    ASSERT_GT(to, have);
+    ASSERT_LE(to, reserved);
+    have = to;
+    ++steps;
+  }
+  EXPECT_LT(steps, 64);  // a quarter more each time, not one step a time
+}
+
+TEST(ParallelMark, GraphsPastManyCommitStepsOfTheReservation) {
+  // 400 MiB of numbers in 400 owned vectors (each a task of its own), on
+  // two threads: the reservation is committed step by step past 320 MiB,
+  // and every byte lands where it is read.
+  constexpr std::size_t kVectors = 400, kNums = (std::size_t{1} << 20) / 8;
+  std::vector<std::unique_ptr<std::vector<std::int64_t>>> v;
+  for (std::size_t i = 0; i < kVectors; ++i) {
+    v.push_back(std::make_unique<std::vector<std::int64_t>>(
+        kNums, static_cast<std::int64_t>(i)));
+    v.back()->back() = -static_cast<std::int64_t>(i);
+  }
+  auto a = ancient::Mark(v, ancient::MarkOptions{.threads = 2});
+  EXPECT_EQ(a.threads_used(), 2);
+  EXPECT_GT(a.size_bytes(), kVectors * kNums * 8);
+  const auto& f = a.Follow();
+  ASSERT_EQ(f.size(), kVectors);
+  for (std::size_t i = 0; i < kVectors; ++i) {
+    const auto& n = *f[i];
+    ASSERT_EQ(n.size(), kNums);
+    ASSERT_EQ(n[0], static_cast<std::int64_t>(i));
+    ASSERT_EQ(n[kNums / 2], static_cast<std::int64_t>(i));
+    ASSERT_EQ(n[kNums - 1], -static_cast<std::int64_t>(i));
   }
 }
 

@@ -190,15 +190,19 @@ bool SharedMark::Start(MarkContext& w0) {
   return true;
 }
 
+std::uint64_t SharedMark::CommitEnd(std::uint64_t have, std::uint64_t end,
+                                    std::uint64_t reserved) {
+  return std::min(reserved,
+                  AlignUp(std::max(end, have + have / 4), kCommitStep));
+}
+
 bool SharedMark::Commit(std::uint64_t end) {
   if (end <= committed_.load(std::memory_order_acquire)) return true;
   std::lock_guard<std::mutex> l(commit_mu_);
   const std::uint64_t have = committed_.load(std::memory_order_relaxed);
   if (end <= have) return true;
   if (end > reserved_ || end > MarkContext::kMaxBlockBytes) return false;
-  // A quarter more each time, in whole steps (mprotect takes whole pages).
-  const std::uint64_t to =
-      std::min(reserved_, AlignUp(std::max(end, have + have / 4), kCommitStep));
+  const std::uint64_t to = CommitEnd(have, end, reserved_);
   if (mprotect(base_ + have, to - have, PROT_READ | PROT_WRITE) != 0) {
     return false;
   }

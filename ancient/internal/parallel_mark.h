@@ -83,6 +83,12 @@ class SharedMark {
   // Whether room ran out (may_fail: marking stopped).
   bool failed() const { return failed_.load(std::memory_order_relaxed); }
 
+  // Where Commit makes the reservation writable up to, when bytes up to
+  // `end` are needed and `have` are: a quarter more each time, in whole
+  // 64 MiB steps (mprotect takes whole pages), at most `reserved`.
+  static std::uint64_t CommitEnd(std::uint64_t have, std::uint64_t end,
+                                 std::uint64_t reserved);
+
   // Hands the block over (once marking is done): the reservation trimmed to
   // `size` bytes, in whole pages; free it with FreeBlock(base, *mapped).
   void* Release(std::uint64_t size, std::size_t* mapped);
