@@ -8,6 +8,15 @@
 //       reads "v" through a Replica on LOCAL until it holds seq LAST (or
 //       MILLIS pass): every value must be whole and seqs never go back;
 //       prints "READS n LAST seq VERSIONS k" (exit 0), or what went wrong
+//   replica_helper publish-multi SRC REPO FIRST COUNT ROOTS
+//       for seq FIRST..FIRST+COUNT-1: commits version seq of ROOTS roots
+//       (multi_root_testing.h) to SRC, publishes it (prints "PUBLISHED
+//       version seq")
+//   replica_helper read-multi LOCAL MILLIS LAST ROOTS
+//       reads snapshots of a Replica on LOCAL until one holds seq LAST:
+//       every snapshot must hold every root of one version, the same seq
+//       whenever it reports the same version, never going back; prints
+//       "READS n LAST seq VERSIONS k", or what went wrong (MIXED ...)
 
 #include <unistd.h>
 
@@ -16,6 +25,8 @@
 #include <string>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
+#include "replica/multi_root_testing.h"
 #include "replica/replica.h"
 #include "store/store.h"
 #include "tests/store_ops.h"
@@ -97,6 +108,74 @@ int Read(const std::string& local, int millis, std::int64_t last) {
   return 0;
 }
 
+int PublishMulti(const std::string& src, const std::string& repo,
+                 std::uint64_t first, std::uint64_t count, int roots) {
+  ancient::StoreOptions o;
+  o.durability = ancient::Durability::kNoSync;
+  auto store = ancient::Store::Open(src, o);
+  if (!store.ok()) return HelperFail("open", store.status());
+  for (std::uint64_t seq = first; seq < first + count; ++seq) {
+    absl::Status s = ancient_test::WriteMultiRoot(**store, seq, roots, 40);
+    if (!s.ok()) return HelperFail("write", s);
+    auto r = ancient::Publish(**store, repo);
+    if (!r.ok()) return HelperFail("publish", r.status());
+    std::printf("PUBLISHED %lu %lu\n", static_cast<unsigned long>(r->version),
+                static_cast<unsigned long>(seq));
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+int ReadMulti(const std::string& local, int millis, std::int64_t last,
+              int roots) {
+  const auto end =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(millis);
+  std::unique_ptr<ancient::Replica> replica;
+  std::int64_t seen = -1;
+  std::uint64_t reads = 0;
+  absl::flat_hash_map<std::uint64_t, std::int64_t> seq_of_version;
+  while (seen != last) {
+    if (std::chrono::steady_clock::now() > end) {
+      std::printf("TIMEOUT at seq %ld\n", static_cast<long>(seen));
+      std::fflush(stdout);
+      return 1;
+    }
+    if (replica == nullptr) {  // Until the follower makes a version current.
+      auto r = ancient::Replica::Open(local);
+      if (r.ok()) replica = *std::move(r);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    auto snapshot = replica->Read();
+    if (!snapshot.ok()) return HelperFail("read", snapshot.status());
+    auto version = ancient::Replica::VersionOf(*snapshot);
+    if (!version.ok()) return HelperFail("version", version.status());
+    auto seq = ancient_test::CheckMultiRoot(*snapshot, roots);
+    if (!seq.ok()) return HelperFail("check", seq.status());
+    auto [at, fresh] = seq_of_version.emplace(*version, *seq);
+    if (!fresh && at->second != *seq) {
+      std::printf("MIXED version %lu held seq %ld, now %ld\n",
+                  static_cast<unsigned long>(*version),
+                  static_cast<long>(at->second), static_cast<long>(*seq));
+      std::fflush(stdout);
+      return 1;
+    }
+    if (*seq < seen) {
+      std::printf("BACKWARDS seq %ld after %ld\n", static_cast<long>(*seq),
+                  static_cast<long>(seen));
+      std::fflush(stdout);
+      return 1;
+    }
+    seen = *seq;
+    ++reads;
+  }
+  std::printf("READS %lu LAST %ld VERSIONS %zu\n",
+              static_cast<unsigned long>(reads), static_cast<long>(seen),
+              seq_of_version.size());
+  std::fflush(stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -109,6 +188,16 @@ int main(int argc, char** argv) {
   if (mode == "read" && argc == 5) {
     return Read(argv[2], std::stoi(argv[3]), std::stoll(argv[4]));
   }
-  std::fprintf(stderr, "usage: replica_helper publish|read ...\n");
+  if (mode == "publish-multi" && argc == 7) {
+    return PublishMulti(argv[2], argv[3], std::stoull(argv[4]),
+                        std::stoull(argv[5]), std::stoi(argv[6]));
+  }
+  if (mode == "read-multi" && argc == 6) {
+    return ReadMulti(argv[2], std::stoi(argv[3]), std::stoll(argv[4]),
+                     std::stoi(argv[5]));
+  }
+  std::fprintf(stderr,
+               "usage: replica_helper publish|read|publish-multi|read-multi "
+               "...\n");
   return 64;
 }

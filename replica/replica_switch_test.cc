@@ -1,0 +1,182 @@
+// A version of many roots switches whole on a host: reader processes check
+// on every read that all roots of their snapshot are of one version (and of
+// the version the host reports for it) while a follower applies versions,
+// and while followers are killed in the middle of applying one.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "replica/multi_root_testing.h"
+#include "replica/replica.h"
+#include "store/store.h"
+#include "tests/test_util.h"
+
+namespace {
+
+using ancient::Replica;
+using ancient::Store;
+using namespace ancient_test;
+
+constexpr int kRoots = 48;
+
+std::string Helper() { return Runfile("replica/replica_helper"); }
+std::string Ctl() { return Runfile("tools/ancientctl"); }
+
+int ExitCode(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// A reader's last line: "READS n LAST seq VERSIONS k", reading across at
+// least two versions.
+void ExpectReaderFinished(Child& r, std::int64_t last) {
+  std::string line;
+  ASSERT_TRUE(ReadLine(r.out, &line));
+  EXPECT_EQ(ExitCode(Wait(r)), 0) << line;
+  EXPECT_EQ(line.substr(0, 6), "READS ") << line;
+  EXPECT_NE(line.find(" LAST " + std::to_string(last) + " "), std::string::npos)
+      << line;
+  std::printf("reader: %s\n", line.c_str());
+  const std::size_t at = line.find(" VERSIONS ");
+  ASSERT_NE(at, std::string::npos) << line;
+  EXPECT_GE(std::stoull(line.substr(at + 10)), 2u) << line;
+}
+
+TEST(ReplicaSwitch, ManyRootVersionsSwitchWholeWhileReadersRead) {
+  const std::string root = TempDir("switch");
+  const std::string repo = root + "/repo", local = root + "/local";
+  constexpr int kVersions = 30;
+  Child follower = Spawn({Ctl(), "follow", repo, local, "--interval", "0.005"});
+  std::vector<Child> readers;
+  for (int i = 0; i < 3; ++i) {
+    readers.push_back(
+        Spawn({Helper(), "read-multi", local, "120000",
+               std::to_string(kVersions - 1), std::to_string(kRoots)}));
+  }
+  Child publisher = Spawn({Helper(), "publish-multi", root + "/src", repo, "0",
+                           std::to_string(kVersions), std::to_string(kRoots)});
+  std::string line, last;
+  while (ReadLine(publisher.out, &line)) last = line;
+  EXPECT_EQ(last, "PUBLISHED 30 29");
+  EXPECT_EQ(ExitCode(Wait(publisher)), 0);
+  for (Child& r : readers) ExpectReaderFinished(r, kVersions - 1);
+  kill(follower.pid, SIGTERM);
+  Wait(follower);
+}
+
+// A file's modification time, in nanoseconds.
+std::int64_t MtimeNs(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return -1;
+  return st.st_mtim.tv_sec * std::int64_t{1000000000} + st.st_mtim.tv_nsec;
+}
+
+TEST(ReplicaSwitch, KilledFollowersLeaveEveryRootOfOneVersion) {
+  const std::string root = TempDir("killswitch");
+  const std::string repo = root + "/repo", local = root + "/local";
+  constexpr int kRounds = 24;
+  constexpr std::size_t kStrings = 1500;  // ~1 MB of roots a version
+  ancient::StoreOptions o;
+  o.durability = ancient::Durability::kNoSync;
+  auto src = Store::Open(root + "/src", o);
+  ASSERT_TRUE(src.ok()) << src.status();
+  std::uint64_t seq = 0;
+  ASSERT_TRUE(WriteMultiRoot(**src, seq, kRoots, kStrings).ok());
+  ASSERT_TRUE(ancient::Publish(**src, repo).ok());
+  // How long a follower takes from its start to the end of its first
+  // fetch: the kills land anywhere in that span and a little past it.
+  std::int64_t start_us = 0, fetch_us = 0;
+  {
+    const auto t0 = std::chrono::steady_clock::now();
+    Child f = Spawn({Ctl(), "follow", repo, local, "--interval", "0.001"});
+    std::string line;
+    ASSERT_TRUE(ReadLine(f.out, &line));
+    const std::int64_t total_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - t0)
+            .count();
+    const std::size_t in = line.rfind(" in ");
+    ASSERT_NE(in, std::string::npos) << line;
+    fetch_us = static_cast<std::int64_t>(std::stod(line.substr(in + 4)) * 1e6);
+    start_us = std::max<std::int64_t>(0, total_us - fetch_us);
+    kill(f.pid, SIGKILL);
+    Wait(f);
+  }
+  // Readers in other processes, reading every root on every read through
+  // all the rounds.
+  std::vector<Child> readers;
+  for (int i = 0; i < 2; ++i) {
+    readers.push_back(Spawn({Helper(), "read-multi", local, "300000",
+                             std::to_string(kRounds), std::to_string(kRoots)}));
+  }
+  std::mt19937 rng(29);
+  std::uniform_int_distribution<std::int64_t> when(start_us * 3 / 4,
+                                                   start_us + fetch_us * 2);
+  int before = 0, after = 0, mid_apply = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    ASSERT_TRUE(WriteMultiRoot(**src, ++seq, kRoots, kStrings).ok());
+    ASSERT_TRUE(ancient::Publish(**src, repo).ok());
+    // The file system's clock now: a later write into the arena can only
+    // be the follower's (readers do not write, nothing else runs).
+    const std::string marker = root + "/marker";
+    std::ofstream(marker) << round << '\n';
+    const std::int64_t marked = MtimeNs(marker);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    Child f = Spawn({Ctl(), "follow", repo, local, "--interval", "0.001"});
+    std::this_thread::sleep_for(std::chrono::microseconds(when(rng)));
+    kill(f.pid, SIGKILL);
+    const int status = Wait(f);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << "round " << round << ": status " << status;
+    const bool wrote_arena = MtimeNs(local + "/store/arena") > marked;
+    // Every root of one version: the one before (killed before the commit)
+    // or this one, and the version the host reports for the snapshot is
+    // the one its roots are of (version v holds seq v - 1).
+    {
+      auto replica = Replica::Open(local);
+      ASSERT_TRUE(replica.ok()) << replica.status();
+      auto snapshot = (*replica)->Read();
+      ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+      auto got = CheckMultiRoot(*snapshot, kRoots);
+      ASSERT_TRUE(got.ok()) << "round " << round << ": " << got.status();
+      auto version = Replica::VersionOf(*snapshot);
+      ASSERT_TRUE(version.ok()) << version.status();
+      EXPECT_EQ(*version, static_cast<std::uint64_t>(*got) + 1)
+          << "round " << round;
+      ASSERT_TRUE(*got == static_cast<std::int64_t>(seq) ||
+                  *got == static_cast<std::int64_t>(seq) - 1)
+          << "round " << round << ": " << *got;
+      if (*got == static_cast<std::int64_t>(seq)) {
+        ++after;
+      } else {
+        ++before;
+        // Killed between its first write into the arena and its commit.
+        if (wrote_arena) ++mid_apply;
+      }
+    }  // Closed: this process's follow below opens the store read-write.
+    // The next round completes it.
+    auto r = ancient::FollowOnce(repo, local);
+    ASSERT_TRUE(r.ok()) << "round " << round << ": " << r.status();
+    EXPECT_EQ(r->version, seq + 1);
+  }
+  for (Child& r : readers) ExpectReaderFinished(r, kRounds);
+  std::printf(
+      "killed followers: %d before the commit (%d of them after writing "
+      "into the arena), %d after (start-up %ld us, fetch %ld us)\n",
+      before, mid_apply, after, static_cast<long>(start_us),
+      static_cast<long>(fetch_us));
+  EXPECT_GE(before, 3);     // kills landed before the commit...
+  EXPECT_GE(mid_apply, 2);  // ...some after writing roots into the arena
+}
+
+}  // namespace
