@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "ancient/type_id.h"
 #include "store/strings.h"
 
 namespace ancient::replica_internal {
@@ -116,6 +117,14 @@ absl::StatusOr<Manifest> DecodeManifest(const std::string& text,
         std::string description;
         if (!absl::SimpleHexAtoi(f[1], &id) || !HexDecode(f[2], &description)) {
           return bad(line);
+        }
+        // A description is what its type id hashes: another type's would
+        // have objects checked by, and recorded under, a type they are not.
+        if (!description.empty() && TypeIdOf(description) != id) {
+          return absl::DataLossError(absl::StrFormat(
+              "%s: the description of type %016x is not the one its id "
+              "names (it hashes to %016x)",
+              path, id, TypeIdOf(description)));
         }
         m.types[id] = std::move(description);
       } else if (f[0] == "root" && f.size() == 8) {

@@ -132,8 +132,10 @@ struct FollowResult {
 // then applied the same way.
 // Errors: NotFound (no repository, nothing announced, the pinned version is
 //   not in the repository, an object of the version missing), DataLoss (an
-//   object whose size or hash differs from the manifest, a bad manifest, a
-//   graph that fails its typed check), Unavailable/PermissionDenied (the
+//   object whose size or hash differs from the manifest, a bad manifest
+//   (a type description that is not the one its type id names included), a
+//   graph that fails its pointer or typed check; a type published without
+//   a description gets the pointer check only), Unavailable/PermissionDenied (the
 //   repository cannot be read), ResourceExhausted (local disk full), each
 //   naming the file and root. On error the current version is unchanged.
 absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
