@@ -33,6 +33,13 @@ inline std::string NameOf(std::int64_t seq, std::size_t i) {
   return "rec" + std::to_string(seq) + "/" + std::to_string(i);
 }
 
+// How many records the value of `seq` has: every eighth is past 64 MiB
+// (850,000 records, the arena's and the reservation's growth steps
+// crossed), the rest `n`.
+inline std::size_t RecordsFor(std::int64_t seq, std::size_t n) {
+  return seq % 8 == 5 ? 850000 : n;
+}
+
 // `n` records for `seq`.
 inline Recs MakeRecs(std::int64_t seq, std::size_t n) {
   Recs r;

@@ -1,8 +1,9 @@
-// The writer that parallel_kill_test kills: shares MakeRecs(seq) at key
-// "g<seq % 3>" for seq = 1, 2, ... with kSync on several marking threads,
-// printing "COMMITTED KEY SEQ" after each Share returns.
+// The writer that parallel_kill_test kills: for seq = FIRST, FIRST+1, ...
+// shares MakeRecs(seq, RecordsFor(seq, RECORDS)) at key "g<seq % 3>" with
+// kSync on THREADS marking threads, printing "STARTED SEQ" before each
+// Share and "COMMITTED KEY SEQ THREADS BYTES" after it returns.
 //
-//   parallel_helper DIR THREADS RECORDS
+//   parallel_helper DIR THREADS RECORDS FIRST
 
 #include <cstdio>
 #include <string>
@@ -11,8 +12,8 @@
 #include "tests/parallel_graph.h"
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: parallel_helper DIR THREADS RECORDS\n");
+  if (argc != 5) {
+    std::fprintf(stderr, "usage: parallel_helper DIR THREADS RECORDS FIRST\n");
     return 64;
   }
   ancient::StoreOptions o;
@@ -23,16 +24,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
     return 1;
   }
-  for (std::int64_t seq = 1;; ++seq) {
+  for (std::int64_t seq = std::stoll(argv[4]);; ++seq) {
     const std::string key = "g" + std::to_string(seq % 3);
-    const parallel_graph::Recs r = parallel_graph::MakeRecs(seq, n);
+    const parallel_graph::Recs r =
+        parallel_graph::MakeRecs(seq, parallel_graph::RecordsFor(seq, n));
+    std::printf("STARTED %lld\n", static_cast<long long>(seq));
+    std::fflush(stdout);
     auto info = (*store)->Share(key, r);
     if (!info.ok()) {
       std::fprintf(stderr, "share: %s\n", info.status().ToString().c_str());
       return 1;
     }
-    std::printf("COMMITTED %s %lld %d\n", key.c_str(),
-                static_cast<long long>(seq), info->mark_threads);
+    std::printf("COMMITTED %s %lld %d %llu\n", key.c_str(),
+                static_cast<long long>(seq), info->mark_threads,
+                static_cast<unsigned long long>(info->size_bytes));
     std::fflush(stdout);
   }
 }
