@@ -5,6 +5,7 @@
 // before objects.
 
 #include <gtest/gtest.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -345,6 +346,55 @@ TEST(ReplicaDelta, RepositoriesAndLocalDirectoriesOfTheFormerFormat) {
   // The reader opened on the old layout moved to the store with it.
   EXPECT_EQ(CheckValue(**(*old_reader)->Get<Strings>(Key(5))), 55);
   EXPECT_EQ((*old_reader)->version(), 2u);
+}
+
+}  // namespace
+
+namespace {
+
+// Sets a file's modification time `seconds` into the past.
+void Age(const std::string& path, int seconds) {
+  struct timeval times[2];
+  gettimeofday(&times[0], nullptr);
+  times[0].tv_sec -= seconds;
+  times[1] = times[0];
+  ASSERT_EQ(utimes(path.c_str(), times), 0) << path;
+}
+
+TEST(ReplicaDelta, SupersededVersionsStayForTheGracePeriod) {
+  // keep 1, grace 600 s: a version superseded less than 600 s ago stays
+  // (a follower may still be fetching it); one superseded longer ago goes,
+  // with the objects only it named.
+  Fleet f = MakeFleet("grace");
+  ancient::PublishOptions o;
+  o.keep = 1;
+  o.grace_seconds = 600;
+  for (int v = 1; v <= 3; ++v) {
+    ASSERT_TRUE(f.src->Share(Key(0), MakeValue(2000 + v, 200)).ok());
+    auto p = PublishOrDie(*f.src, f.repo, o);
+    EXPECT_EQ(p.version, static_cast<std::uint64_t>(v));
+    EXPECT_TRUE(p.removed.empty()) << v;  // all superseded just now
+  }
+  const std::size_t objects = Objects(f.repo);
+  // Version 2 superseded version 1 ten minutes and more ago.
+  Age(f.repo + "/versions/0000000002/MANIFEST", 700);
+  ASSERT_TRUE(f.src->Share(Key(0), MakeValue(2004, 200)).ok());
+  auto p = PublishOrDie(*f.src, f.repo, o);
+  EXPECT_EQ(p.version, 4u);
+  ASSERT_EQ(p.removed.size(), 1u);
+  EXPECT_EQ(p.removed[0], 1u);
+  auto st = ancient::GetReplicaStatus(f.repo);
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(st->versions.size(), 3u);  // 2 and 3 in their grace, and 4
+  EXPECT_EQ(st->versions[0].version, 2u);
+  // Version 1's one object of its own went with it; version 4 added one.
+  EXPECT_EQ(p.objects_removed, 1u);
+  EXPECT_EQ(Objects(f.repo), objects);
+  // A host pinned to version 2, still in its grace, follows it.
+  const std::string local = f.root + "/late";
+  ASSERT_TRUE(ancient::SetPin(local, 2).ok());
+  EXPECT_EQ(FollowOrDie(f.repo, local).version, 2u);
+  EXPECT_EQ(SeqAt(local, Key(0)), 2002);
 }
 
 }  // namespace

@@ -179,4 +179,33 @@ TEST(ReplicaSwitch, KilledFollowersLeaveEveryRootOfOneVersion) {
   EXPECT_GE(mid_apply, 2);  // ...some after writing roots into the arena
 }
 
+TEST(ReplicaSwitch, ARootAloneKeepsItsVersionAcrossFollows) {
+  // A Root held with no Snapshot beside it: the versions after it replace
+  // its root (at seq 3 and 6) and write over the freed space of others,
+  // and it still reads the version it was read from.
+  const std::string root = TempDir("rootalone");
+  const std::string repo = root + "/repo", local = root + "/local";
+  ancient::StoreOptions o;
+  o.durability = ancient::Durability::kNoSync;
+  auto src = Store::Open(root + "/src", o);
+  ASSERT_TRUE(src.ok()) << src.status();
+  ASSERT_TRUE(WriteMultiRoot(**src, 0, kRoots, 300).ok());
+  ASSERT_TRUE(ancient::Publish(**src, repo).ok());
+  ASSERT_TRUE(ancient::FollowOnce(repo, local).ok());
+  auto replica = Replica::Open(local);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  auto held = (*replica)->Get<std::vector<std::string>>(RootKey(0));
+  ASSERT_TRUE(held.ok()) << held.status();
+  for (std::uint64_t seq = 1; seq <= 8; ++seq) {
+    ASSERT_TRUE(WriteMultiRoot(**src, seq, kRoots, 300).ok());
+    ASSERT_TRUE(ancient::Publish(**src, repo).ok());
+    auto r = ancient::FollowOnce(repo, local);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(CheckValue(**held), 0) << "after version " << r->version;
+    auto now = (*replica)->Get<std::vector<std::string>>(RootKey(0));
+    ASSERT_TRUE(now.ok());
+    EXPECT_EQ(CheckValue(**now), seq >= 6 ? 6 : seq >= 3 ? 3 : 0);
+  }
+}
+
 }  // namespace

@@ -14,13 +14,16 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "replica/replica.h"
 #include "store/store.h"
 #include "tests/raw_lmdb.h"
 #include "tests/test_util.h"
@@ -289,6 +292,119 @@ TEST(Durability, LostUnsyncedWritesDamageNothingCommitted) {
   // And the garbage space is reused cleanly.
   ASSERT_TRUE((*store)->Share("k0", MakeValue(100, 300)).ok());
   EXPECT_TRUE((*store)->Verify().ok());
+}
+
+// The first of the data.mdb syncs of the store at `dir` that end the log:
+// where its last commit becomes durable (LMDB syncs its data pages, then
+// its meta page, with none of our calls between).
+std::size_t LastCommit(const std::vector<Event>& log, const std::string& dir) {
+  const std::string data = dir + "/data.mdb";
+  auto is_commit = [&](const Event& e) {
+    return e.kind == Event::kFileSync && e.path == data;
+  };
+  std::size_t i = log.size();
+  while (i > 0 && !is_commit(log[i - 1])) --i;
+  if (i == 0) return log.size();  // none
+  --i;
+  while (i > 0 && is_commit(log[i - 1])) --i;
+  return i;
+}
+
+// Every root of the store at `dir` (its graph and relocation record, as its
+// committed record says) was made durable before that store's last commit:
+// by an msync of a range covering it, or a sync of the whole arena file.
+void ExpectRootsDurableBeforeLastCommit(const std::vector<Event>& log,
+                                        const std::string& dir,
+                                        const std::vector<std::string>& keys) {
+  const std::size_t commit = LastCommit(log, dir);
+  ASSERT_LT(commit, log.size()) << "no commit of " << dir << " was synced";
+  RawLmdb raw(dir);
+  for (const std::string& key : keys) {
+    const std::optional<std::string> rec = raw.Get("roots", key);
+    ASSERT_TRUE(rec.has_value()) << key;
+    const std::uint64_t lo = GetField(*rec, kOffset);
+    const std::uint64_t hi =
+        lo + GetField(*rec, kGraph) + GetField(*rec, kReloc);
+    bool synced = false;
+    for (std::size_t i = 0; i < commit; ++i) {
+      const Event& e = log[i];
+      if (e.path != dir + "/arena") continue;
+      synced |= e.kind == Event::kFileSync ||
+                (e.lo <= lo && hi <= e.hi);  // msync of a covering range
+    }
+    EXPECT_TRUE(synced) << dir << ": root '" << key << "' (bytes [" << lo
+                        << ", " << hi << ")) not durable before the commit";
+  }
+}
+
+const std::vector<std::string> kThreeKeys = {"k0", "k1", "k2"};
+
+void ShareThree(ancient::Store& store, int seq) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(
+        store.Share("k" + std::to_string(i), MakeValue(seq + i, 500)).ok());
+  }
+}
+
+TEST(Durability, AFollowSyncsTheRootsItPlacesBeforeItsCommit) {
+  const std::string root = TempDir("follow");
+  const std::string repo = root + "/repo", local = root + "/local";
+  ancient::StoreOptions o = SyncOpts();
+  o.durability = ancient::Durability::kNoSync;  // the publisher's own store
+  auto src = ancient::Store::Open(root + "/src", o);
+  ASSERT_TRUE(src.ok());
+  ShareThree(**src, 10);
+  ASSERT_TRUE(ancient::Publish(**src, repo).ok());
+  ASSERT_TRUE(ancient::FollowOnce(repo, local).ok());
+  ShareThree(**src, 20);  // every root changes
+  ASSERT_TRUE(ancient::Publish(**src, repo).ok());
+  TakeEvents();
+  auto r = ancient::FollowOnce(repo, local);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->roots_fetched, 3u);
+  ExpectRootsDurableBeforeLastCommit(TakeEvents(), local + "/store",
+                                     kThreeKeys);
+}
+
+TEST(Durability, ACopySyncsItsRootsBeforeItsCommit) {
+  const std::string root = TempDir("copy");
+  auto store = ancient::Store::Open(root + "/s", SyncOpts());
+  ASSERT_TRUE(store.ok());
+  ShareThree(**store, 30);
+  for (bool compact : {false, true}) {
+    const std::string dest = root + (compact ? "/compact" : "/plain");
+    TakeEvents();
+    ASSERT_TRUE((*store)->CopyTo(dest, compact).ok());
+    ExpectRootsDurableBeforeLastCommit(TakeEvents(), dest, kThreeKeys);
+  }
+}
+
+TEST(Durability, APublishSyncsItsObjectsAndManifestBeforeAnnouncing) {
+  const std::string root = TempDir("publish");
+  const std::string repo = root + "/repo";
+  auto store = ancient::Store::Open(root + "/s", SyncOpts());
+  ASSERT_TRUE(store.ok());
+  ShareThree(**store, 40);
+  TakeEvents();
+  auto p = ancient::Publish(**store, repo);
+  ASSERT_TRUE(p.ok()) << p.status();
+  const std::vector<Event> log = TakeEvents();
+  // The announcement is durable once its file is synced; every object and
+  // the manifest must have been synced before.
+  std::size_t announce = log.size(), objects = 0, manifest = 0;
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    const std::string& path = log[i].path;
+    if (log[i].kind != Event::kFileSync) continue;
+    if (path.find("/ANNOUNCE") != std::string::npos) {
+      announce = std::min(announce, i);
+    } else if (announce == log.size()) {
+      objects += path.find(repo + "/tmp/object") == 0;
+      manifest += path.find("/MANIFEST") != std::string::npos;
+    }
+  }
+  ASSERT_LT(announce, log.size()) << "the announcement was never synced";
+  EXPECT_EQ(objects, 3u);  // three new objects, each synced before
+  EXPECT_GE(manifest, 1u);
 }
 
 }  // namespace
