@@ -1,5 +1,8 @@
 // Crash torture: a writer process runs random Share / Delete / WriteBatch
-// operations with kSync and is killed with SIGKILL at a random moment; the
+// operations with kSync, its values on all three write paths (vectors of
+// strings in two passes, small record graphs in one pass, big ones marked
+// on two threads: PathOf in store_ops.h), and is killed with SIGKILL at a
+// random moment; the
 // parent reopens the store, runs Verify, checks that every root acknowledged
 // before the kill is present and byte-exact and that no space is lost. Round
 // after round on the same store.
@@ -37,17 +40,39 @@ namespace {
 
 using namespace ancient_test;
 
+// The seq of the value at `key`, whichever path wrote it (its type tells:
+// a vector of strings, or records); DataLoss for a damaged value or one
+// whose path is not its seq's.
+absl::StatusOr<std::uint64_t> ReadSeq(ancient::Store& store,
+                                      const std::string& key) {
+  auto v = store.GetVerified<std::vector<std::string>>(key);
+  if (v.ok()) {
+    const std::int64_t seq = CheckValue(**v);
+    if (seq < 0 || PathOf(seq) != WritePath::kTwoPass) {
+      return absl::DataLossError("damaged value at " + key);
+    }
+    return static_cast<std::uint64_t>(seq);
+  }
+  if (!absl::IsFailedPrecondition(v.status())) return v.status();
+  auto r = store.GetVerified<parallel_graph::Recs>(key);  // the other type
+  if (!r.ok()) return r.status();
+  const std::int64_t seq = (*r)->seq;
+  if (seq < 0 || PathOf(seq) == WritePath::kTwoPass ||
+      parallel_graph::CheckRecs(**r, RecordsOf(seq)) != seq) {
+    return absl::DataLossError("damaged records at " + key);
+  }
+  return static_cast<std::uint64_t>(seq);
+}
+
 // The store's contents as key -> seq; an error for a damaged value.
 absl::StatusOr<Model> ReadAll(ancient::Store& store) {
   Model m;
   auto keys = store.Keys();
   if (!keys.ok()) return keys.status();
   for (const auto& key : *keys) {
-    auto v = store.Get<std::vector<std::string>>(key);
-    if (!v.ok()) return v.status();
-    const std::int64_t seq = CheckValue(**v);
-    if (seq < 0) return absl::DataLossError("damaged value at " + key);
-    m[key] = static_cast<std::uint64_t>(seq);
+    absl::StatusOr<std::uint64_t> seq = ReadSeq(store, key);
+    if (!seq.ok()) return seq.status();
+    m[key] = *seq;
   }
   return m;
 }
@@ -78,12 +103,14 @@ int main(int argc, char** argv) {
 
   ancient::StoreOptions opts;
   opts.max_size = std::size_t{1} << 32;
-  Model model;  // The contents as of the last acknowledged op.
+  opts.convert_types = false;  // a value read as the other type: refused
+  Model model;                 // The contents as of the last acknowledged op.
   std::uintptr_t base = 0;
   std::uint64_t next = 0, unacked_commits = 0, kills = 0, writing_kills = 0;
+  std::uint64_t parallel_ops = 0;  // acknowledged ops marked on two threads
   for (int round = 0; round < rounds; ++round) {
-    Child w = Spawn(
-        {helper, "writer", dir, std::to_string(next), "100000000", "sync"});
+    Child w = Spawn({helper, "writer", dir, std::to_string(next), "100000000",
+                     "sync", "paths"});
     std::string line;
     if (!ReadLine(w.out, &line) || line != "READY") {
       Wait(w);
@@ -95,6 +122,7 @@ int main(int argc, char** argv) {
     while (ReadLine(w.out, &line)) {
       if (line.rfind("ACK ", 0) != 0) return Fail(round, "writer: " + line);
       acked = std::stoll(line.substr(4));
+      parallel_ops += line.back() == 'P';
     }
     const int status = Wait(w);
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
@@ -153,11 +181,13 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "crash torture: %d rounds, %lu kills (%lu after the writer had "
-      "committed), %lu ops committed, %lu committed but killed before "
-      "acknowledging, 0 lost or damaged roots\n",
+      "committed), %lu ops committed (%lu acknowledged ones marked on two "
+      "threads), %lu committed but killed before acknowledging, 0 lost or "
+      "damaged roots\n",
       rounds, static_cast<unsigned long>(kills),
       static_cast<unsigned long>(writing_kills),
       static_cast<unsigned long>(next),
+      static_cast<unsigned long>(parallel_ops),
       static_cast<unsigned long>(unacked_commits));
   // The kills must land while the writer works, or the rounds prove
   // nothing: most rounds killed a writer that had committed, and on
@@ -168,6 +198,11 @@ int main(int argc, char** argv) {
   }
   if (next < static_cast<std::uint64_t>(rounds)) {
     return Fail(rounds, "too little work done");
+  }
+  // Every path was written and killed under: a third of the ops each; the
+  // parallel ones must really have marked on two threads.
+  if (parallel_ops < next / 6) {
+    return Fail(rounds, "too few Shares marked on two threads");
   }
   return 0;
 }

@@ -1,8 +1,14 @@
 // A helper process for the multi-process store tests (LMDB forbids using an
 // environment across fork, so the tests fork and exec this binary).
 //
-//   store_helper writer DIR FIRST COUNT SYNC   run ops FIRST.. (see OpAt);
-//                                              "ACK i" after each commit
+//   store_helper writer DIR FIRST COUNT SYNC [paths]
+//                                              run ops FIRST.. (see OpAt);
+//                                              "ACK i" after each commit;
+//                                              with "paths", values on all
+//                                              three write paths (PathOf,
+//                                              two marking threads), and
+//                                              "ACK i P" for an op that
+//                                              marked on two threads
 //   store_helper reader DIR MILLIS             read and check every value
 //   store_helper hold DIR KEY                  hold a snapshot of KEY until a
 //                                              line arrives on stdin
@@ -47,9 +53,10 @@ StoreOptions ReadOnly() {
 }
 
 int Writer(const std::string& dir, std::uint64_t first, std::uint64_t count,
-           bool sync) {
+           bool sync, bool paths) {
   StoreOptions o;
   o.max_size = std::size_t{1} << 32;
+  if (paths) o.mark_threads = 2;
   o.durability =
       sync ? ancient::Durability::kSync : ancient::Durability::kNoSync;
   auto store = Store::Open(dir, o);
@@ -60,9 +67,17 @@ int Writer(const std::string& dir, std::uint64_t first, std::uint64_t count,
     const ancient_test::Op op = ancient_test::OpAt(i);
     auto batch = (*store)->Write();
     if (!batch.ok()) return HelperFail("write", batch.status());
+    bool parallel = false;
     for (const auto& [key, seq] : op.shares) {
-      auto info = batch->Share(key, ancient_test::MakeValue(seq, op.size));
+      absl::StatusOr<ancient::ShareInfo> info =
+          !paths ||
+                  ancient_test::PathOf(seq) == ancient_test::WritePath::kTwoPass
+              ? batch->Share(key, ancient_test::MakeValue(seq, op.size))
+              : batch->Share(key, parallel_graph::MakeRecs(
+                                      static_cast<std::int64_t>(seq),
+                                      ancient_test::RecordsOf(seq)));
       if (!info.ok()) return HelperFail("share " + key, info.status());
+      parallel |= info->mark_threads > 1;
     }
     for (const auto& key : op.deletes) {
       absl::Status s = batch->Delete(key);
@@ -71,7 +86,8 @@ int Writer(const std::string& dir, std::uint64_t first, std::uint64_t count,
     }
     absl::Status s = batch->Commit();
     if (!s.ok()) return HelperFail("commit", s);
-    std::printf("ACK %lu\n", static_cast<unsigned long>(i));
+    std::printf("ACK %lu%s\n", static_cast<unsigned long>(i),
+                parallel ? " P" : "");
     std::fflush(stdout);
   }
   return 0;
@@ -193,9 +209,10 @@ int RoWrite(const std::string& dir, const std::string& key) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "writer" && argc == 6) {
+  if (mode == "writer" && (argc == 6 || argc == 7)) {
     return Writer(argv[2], std::stoull(argv[3]), std::stoull(argv[4]),
-                  std::string(argv[5]) == "sync");
+                  std::string(argv[5]) == "sync",
+                  argc == 7 && std::string(argv[6]) == "paths");
   }
   if (mode == "reader" && argc == 4) return Reader(argv[2], std::stoi(argv[3]));
   if (mode == "hold" && argc == 4) return Hold(argv[2], argv[3]);

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "ancient/hash.h"
 #include "store/store.h"
+#include "tests/parallel_graph.h"
 #include "tests/test_util.h"
 
 namespace ancient_test {
@@ -45,6 +46,20 @@ inline Op OpAt(std::uint64_t i) {
       op.shares.emplace_back(key, i);
   }
   return op;
+}
+
+// The write path the value of op `seq` takes when a writer runs all three
+// (store_helper writer ... paths; crash_torture): MakeValue, a vector of
+// strings, in two passes; a few records (parallel_graph::MakeRecs), in one
+// pass on one thread; 1,500 records, marked on two threads.
+enum class WritePath { kTwoPass, kOnePass, kParallel };
+inline WritePath PathOf(std::uint64_t seq) {
+  return static_cast<WritePath>(seq % 3);
+}
+// The records of a value written on the one-pass or parallel path: under
+// the 64 queued tasks that start other threads, or well past them.
+inline std::size_t RecordsOf(std::uint64_t seq) {
+  return PathOf(seq) == WritePath::kOnePass ? 20 + seq % 40 : 1500;
 }
 
 // key -> seq of its value.
