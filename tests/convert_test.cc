@@ -226,6 +226,11 @@ TEST(Convert, SortedKeysResortedAndHashKeysRehashed) {
   std::set<std::uint8_t> keys{1, 100, 200};
   auto s = Convert<std::set<std::int16_t>>(keys);
   ASSERT_TRUE(s.ok()) << s.status();  // u8 -> i16: the same order
+  ASSERT_EQ((*s)->size(), 3u);
+  EXPECT_EQ((**s)[0], 1);
+  EXPECT_EQ((**s)[1], 100);
+  EXPECT_EQ((**s)[2], 200);  // widened, not wrapped to -56
+  EXPECT_TRUE((*s)->contains(200));
   std::map<v1::Kind, int> byk{{v1::Kind::kTown, 1}, {v1::Kind::kCity, 2}};
   auto k = Convert<std::map<std::int8_t, std::int64_t>>(byk);
   ASSERT_TRUE(k.ok()) << k.status();
@@ -421,6 +426,10 @@ TEST(Convert, SetsOfPairsAreDescribedAsSets) {
       Convert<absl::flat_hash_set<std::pair<std::int64_t, std::int32_t>>>(h);
   ASSERT_TRUE(th.ok()) << th.status();
   ASSERT_EQ((*th)->size(), 2u);
+  std::set<std::pair<std::int64_t, std::int32_t>> values;
+  for (const auto& e : **th) values.emplace(e.first, e.second);
+  EXPECT_EQ(values,
+            (std::set<std::pair<std::int64_t, std::int32_t>>{{-3, 4}, {1, 2}}));
   for (const auto& e : **th) {
     EXPECT_TRUE((*th)->contains(e)) << e.first;  // in its new bucket
     EXPECT_EQ(e.first == -3 ? 4 : 2, e.second);
