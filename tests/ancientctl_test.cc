@@ -268,8 +268,9 @@ TEST(Ancientctl, MigrateAStoreToTheNextReleaseAheadOfTime) {
   Release(1, "share " + a + " 10");
   Release(2, "share " + b + " 10");
   // The new release reads the old store converted.
-  EXPECT_EQ(Release(2, "read " + a),
-            "COUNT 10 POP 45000 FOUNDED 1143 CONVERTED 1\n");
+  EXPECT_EQ(
+      Release(2, "read " + a),
+      "COUNT 10 POP 45000 FOUNDED 1143 CONVERTED 1 WRONG 0 DEFAULTED 10\n");
   // stat says when a type is in a store in more than one layout.
   EXPECT_EQ(Ctl("stat " + a).out.find(" layouts"), std::string::npos);
   Release(1, "share " + c + " 3 old");
@@ -288,9 +289,9 @@ TEST(Ancientctl, MigrateAStoreToTheNextReleaseAheadOfTime) {
   // release lacked zero (ancientctl has no C++ defaults), and the old one
   // reads it converted.
   EXPECT_EQ(Release(2, "read " + a),
-            "COUNT 10 POP 45000 FOUNDED 0 CONVERTED 0\n");
+            "COUNT 10 POP 45000 FOUNDED 0 CONVERTED 0 WRONG 0 DEFAULTED 0\n");
   EXPECT_EQ(Release(1, "read " + a),
-            "COUNT 10 POP 45000 FOUNDED -1 CONVERTED 1\n");
+            "COUNT 10 POP 45000 FOUNDED -1 CONVERTED 1 WRONG 0 DEFAULTED 10\n");
   EXPECT_EQ(Ctl("verify " + a).code, 0);
   // ...or from a file, as `schema --description` prints it.
   Result d = Ctl("schema " + b + " cities --description");
@@ -313,7 +314,7 @@ TEST(Ancientctl, MigrateAStoreToTheNextReleaseAheadOfTime) {
       Ctl("migrate " + a + " cities --type " + root + "/narrow.type"),
       "cannot");
   EXPECT_EQ(Release(2, "read " + a),
-            "COUNT 10 POP 45000 FOUNDED 0 CONVERTED 0\n");
+            "COUNT 10 POP 45000 FOUNDED 0 CONVERTED 0 WRONG 0 DEFAULTED 0\n");
 }
 
 TEST(Ancientctl, GetDumpAndLoadStructRootsWithoutTheirType) {

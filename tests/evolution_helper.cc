@@ -27,6 +27,29 @@ int Fail(const absl::Status& s) {
   return 1;
 }
 
+// How many cities differ from evolution::Cities' city of their key in a
+// field both releases have (*wrong), and how many hold this release's
+// defaults in the fields the other release lacks (*defaulted).
+template <class Root>
+void Check(const Root& root, int* wrong, int* defaulted) {
+  *wrong = *defaulted = 0;
+  for (const auto& e : *root) {
+    const auto& key = e.first;
+    const auto& c = e.second;
+    const int i = std::atoi(std::string(key.view()).c_str() + 4);  // "cityN"
+    *wrong +=
+        !(key.view() == "city" + std::to_string(i) &&
+          c.name.view() == "City " + std::to_string(i) &&
+          c.population == std::int64_t{i} * 1000 && c.zips.size() == 2 &&
+          c.zips[0] == static_cast<std::uint32_t>(i) && c.zips[1] == 70000);
+#if EVOLUTION_RELEASE == 1
+    *defaulted += c.mayor.size() == 0;
+#else
+    *defaulted += c.founded == 1143 && c.motto.view() == "none";
+#endif
+  }
+}
+
 template <class Root>
 void Print(const Root& root, std::uint64_t converted) {
   std::int64_t pop = 0;
@@ -36,9 +59,12 @@ void Print(const Root& root, std::uint64_t converted) {
 #else
   const int founded = root->empty() ? 0 : (*root)[0].second.founded;
 #endif
-  std::printf("COUNT %zu POP %lld FOUNDED %d CONVERTED %llu\n", root->size(),
-              static_cast<long long>(pop), founded,
-              static_cast<unsigned long long>(converted));
+  int wrong = 0, defaulted = 0;
+  Check(root, &wrong, &defaulted);
+  std::printf(
+      "COUNT %zu POP %lld FOUNDED %d CONVERTED %llu WRONG %d DEFAULTED %d\n",
+      root->size(), static_cast<long long>(pop), founded,
+      static_cast<unsigned long long>(converted), wrong, defaulted);
 }
 
 }  // namespace

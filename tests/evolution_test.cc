@@ -183,15 +183,19 @@ TEST(Evolution, TwoReleasesReadEachOthersRoots) {
   const std::string dir = TempDir("evolution");
   RunHelper(1, {"share", dir, "30"});
   const std::string pop = std::to_string(29 * 30 / 2 * 1000);
-  EXPECT_EQ(RunHelper(1, {"read", dir}),
-            "COUNT 30 POP " + pop + " FOUNDED -1 CONVERTED 0");
-  EXPECT_EQ(RunHelper(2, {"read", dir}),
-            "COUNT 30 POP " + pop + " FOUNDED 1143 CONVERTED 1");
+  EXPECT_EQ(
+      RunHelper(1, {"read", dir}),
+      "COUNT 30 POP " + pop + " FOUNDED -1 CONVERTED 0 WRONG 0 DEFAULTED 30");
+  EXPECT_EQ(
+      RunHelper(2, {"read", dir}),
+      "COUNT 30 POP " + pop + " FOUNDED 1143 CONVERTED 1 WRONG 0 DEFAULTED 30");
   RunHelper(2, {"share", dir, "30"});
-  EXPECT_EQ(RunHelper(1, {"read", dir}),
-            "COUNT 30 POP " + pop + " FOUNDED -1 CONVERTED 1");
-  EXPECT_EQ(RunHelper(2, {"read", dir}),
-            "COUNT 30 POP " + pop + " FOUNDED 1143 CONVERTED 0");
+  EXPECT_EQ(
+      RunHelper(1, {"read", dir}),
+      "COUNT 30 POP " + pop + " FOUNDED -1 CONVERTED 1 WRONG 0 DEFAULTED 30");
+  EXPECT_EQ(
+      RunHelper(2, {"read", dir}),
+      "COUNT 30 POP " + pop + " FOUNDED 1143 CONVERTED 0 WRONG 0 DEFAULTED 30");
 }
 
 TEST(Evolution, FollowersOfEitherReleaseReadEveryPublishedVersion) {
@@ -208,10 +212,12 @@ TEST(Evolution, FollowersOfEitherReleaseReadEveryPublishedVersion) {
   };
   // Version 1 by the old release, read by an old and an upgraded host.
   ShareAndPublish(1);
-  EXPECT_EQ(RunHelper(1, {"follow", repo, old_host}),
-            "COUNT 20 POP " + pop + " FOUNDED -1 CONVERTED 0");
-  EXPECT_EQ(RunHelper(2, {"follow", repo, new_host}),
-            "COUNT 20 POP " + pop + " FOUNDED 1143 CONVERTED 1");
+  EXPECT_EQ(
+      RunHelper(1, {"follow", repo, old_host}),
+      "COUNT 20 POP " + pop + " FOUNDED -1 CONVERTED 0 WRONG 0 DEFAULTED 20");
+  EXPECT_EQ(
+      RunHelper(2, {"follow", repo, new_host}),
+      "COUNT 20 POP " + pop + " FOUNDED 1143 CONVERTED 1 WRONG 0 DEFAULTED 20");
   // In this process, a Replica that lives across the switch.
   auto replica = ancient::Replica::Open(old_host);
   ASSERT_TRUE(replica.ok()) << replica.status();
@@ -219,10 +225,12 @@ TEST(Evolution, FollowersOfEitherReleaseReadEveryPublishedVersion) {
   ASSERT_TRUE(r1.ok()) << r1.status();
   // Version 2 by the upgraded producer: the old host reads it converted.
   ShareAndPublish(2);
-  EXPECT_EQ(RunHelper(1, {"follow", repo, old_host}),
-            "COUNT 20 POP " + pop + " FOUNDED -1 CONVERTED 1");
-  EXPECT_EQ(RunHelper(2, {"follow", repo, new_host}),
-            "COUNT 20 POP " + pop + " FOUNDED 1143 CONVERTED 0");
+  EXPECT_EQ(
+      RunHelper(1, {"follow", repo, old_host}),
+      "COUNT 20 POP " + pop + " FOUNDED -1 CONVERTED 1 WRONG 0 DEFAULTED 20");
+  EXPECT_EQ(
+      RunHelper(2, {"follow", repo, new_host}),
+      "COUNT 20 POP " + pop + " FOUNDED 1143 CONVERTED 0 WRONG 0 DEFAULTED 20");
   auto r2 = (*replica)->Get<V1>("cities");
   ASSERT_TRUE(r2.ok()) << r2.status();
   EXPECT_EQ((*replica)->version(), 2u);
@@ -233,8 +241,9 @@ TEST(Evolution, FollowersOfEitherReleaseReadEveryPublishedVersion) {
   EXPECT_EQ(st->graphs_converted, 1u);
   // A rollback of the producer: the upgraded host reads old data again.
   ShareAndPublish(1);
-  EXPECT_EQ(RunHelper(2, {"follow", repo, new_host}),
-            "COUNT 20 POP " + pop + " FOUNDED 1143 CONVERTED 1");
+  EXPECT_EQ(
+      RunHelper(2, {"follow", repo, new_host}),
+      "COUNT 20 POP " + pop + " FOUNDED 1143 CONVERTED 1 WRONG 0 DEFAULTED 20");
   ancient::ReplicaOptions strict;
   strict.convert_types = false;
   auto no = ancient::Replica::Open(new_host, strict);

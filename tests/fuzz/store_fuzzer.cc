@@ -121,6 +121,7 @@ void Probe(bool read_only, bool relocated) {
   o.create_if_missing = false;
   o.max_size = std::size_t{1} << 28;
   o.durability = ancient::Durability::kNoSync;
+  o.mark_threads = 2;  // the parallel Share too (see "par" below)
   auto store = ancient::Store::Open(work_dir, o);
   if (!store.ok()) return;
   // Where Stats can be had and the recorded base is the template's, the
@@ -164,15 +165,29 @@ void Probe(bool read_only, bool relocated) {
   if (!read_only) {
     const auto shared =
         (*store)->Share("new", std::vector<std::string>{"fuzz"});
+    // 100 vectors (tasks enough to start the second marking thread),
+    // shared on two threads into whatever free space the store records.
+    std::vector<std::vector<std::string>> par(100, {"p", "q", "r"});
+    const auto parallel = (*store)->Share("par", par);
     const absl::Status deleted = (*store)->Delete("map");
     const absl::Status after = (*store)->Verify();
+    if (verified.ok() && parallel.ok()) {
+      auto back = (*store)->GetVerified<decltype(par)>("par");
+      if (!back.ok() || (*back)->size() != 100 || (**back)[99][2] != "r" ||
+          parallel->mark_threads != 2) {
+        std::fprintf(stderr, "parallel Share into a verified store: %s\n",
+                     back.status().ToString().c_str());
+        std::abort();
+      }
+    }
     // A store that verified stays sound through writes: they succeed
     // ("map" is gone after the first read-write probe) and it verifies.
     if (verified.ok() &&
-        (!shared.ok() || !(deleted.ok() || absl::IsNotFound(deleted)) ||
-         !after.ok())) {
-      std::fprintf(stderr, "writes to a verified store: %s / %s / %s\n",
+        (!shared.ok() || !parallel.ok() ||
+         !(deleted.ok() || absl::IsNotFound(deleted)) || !after.ok())) {
+      std::fprintf(stderr, "writes to a verified store: %s / %s / %s / %s\n",
                    shared.status().ToString().c_str(),
+                   parallel.status().ToString().c_str(),
                    deleted.ToString().c_str(), after.ToString().c_str());
       std::abort();
     }
