@@ -376,6 +376,23 @@ TEST(Convert, ValuesAndStringsPassThrough) {
   const auto* e = (*out)->get("k");
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->get<1>(), 3);
+  // The Value passes through whole: every member, element and kind.
+  const ancient::FrozenValue& got = e->get<0>();
+  ASSERT_TRUE(got.is_object());
+  const ancient::FrozenValue* a = got.find("a");
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(a->is_array());
+  ASSERT_EQ(a->as_array().size(), 5u);
+  EXPECT_EQ(a->at(0)->as_int(), 1);
+  EXPECT_EQ(a->at(1)->as_double(), 2.5);
+  EXPECT_EQ(a->at(2)->as_string().view(), "x");
+  EXPECT_TRUE(a->at(3)->is_null());
+  EXPECT_TRUE(a->at(4)->as_bool());
+  const ancient::FrozenValue* b = got.find("b");
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(b->find("c"), nullptr);
+  EXPECT_EQ(b->find("c")->as_string().view(), "d");
+  EXPECT_EQ(got.find("z"), nullptr);
 }
 
 TEST(Convert, DamagedGraphIsDataLoss) {
