@@ -208,4 +208,56 @@ TEST(ReplicaSwitch, ARootAloneKeepsItsVersionAcrossFollows) {
   }
 }
 
+TEST(ReplicaSwitch, AFollowerStopsCleanlyOnSigterm) {
+  // `ancientctl follow` as a service is stopped with SIGTERM: between
+  // rounds it exits 0 at once (even in a long interval); in the middle of
+  // a round it finishes the round first, so the host holds a whole
+  // version either way.
+  const std::string root = TempDir("sigterm");
+  const std::string repo = root + "/repo", local = root + "/local";
+  ancient::StoreOptions o;
+  o.durability = ancient::Durability::kNoSync;
+  auto src = Store::Open(root + "/src", o);
+  ASSERT_TRUE(src.ok()) << src.status();
+  ASSERT_TRUE(WriteMultiRoot(**src, 0, kRoots, 1500).ok());
+  ASSERT_TRUE(ancient::Publish(**src, repo).ok());
+  std::mt19937 rng(3);
+  std::uint64_t seq = 0;  // versions are written one seq after another
+  for (int round = 0; round < 6; ++round) {
+    SCOPED_TRACE(round);
+    const bool mid_round = round % 2 == 1;
+    Child f = Spawn({Ctl(), "follow", repo, local, "--interval",
+                     mid_round ? "0.001" : "60"});
+    std::string line;
+    if (!mid_round) {
+      // Its first round done (or nothing new), it sleeps for a minute.
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    } else {
+      // A new version, and the signal while the follower may be applying it.
+      ASSERT_TRUE(WriteMultiRoot(**src, ++seq, kRoots, 1500).ok());
+      ASSERT_TRUE(ancient::Publish(**src, repo).ok());
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 20000));
+    }
+    const auto signalled = std::chrono::steady_clock::now();
+    kill(f.pid, SIGTERM);
+    const int status = Wait(f);
+    const double took = std::chrono::duration<double>(
+                            std::chrono::steady_clock::now() - signalled)
+                            .count();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "status " << status;
+    EXPECT_LT(took, 5.0);  // not the 60 s interval
+    auto replica = Replica::Open(local);
+    if (!replica.ok()) continue;  // stopped before its first version
+    auto snapshot = (*replica)->Read();
+    ASSERT_TRUE(snapshot.ok());
+    auto got = CheckMultiRoot(*snapshot, kRoots);
+    EXPECT_TRUE(got.ok()) << got.status();
+  }
+  auto st =
+      Store::Open(local + "/store", ancient::StoreOptions{.read_only = true});
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_TRUE((*st)->Verify().ok());
+}
+
 }  // namespace

@@ -353,7 +353,8 @@ const Command kCommands[] = {
      "On a reader host: applies each newly announced (or the pinned) version "
      "of REPO to the store in LOCAL, fetching only the roots it lacks (each "
      "checked against its name and type), in one atomic commit. Prints the "
-     "bytes fetched. Runs every --interval seconds (5) until killed, or once "
+     "bytes fetched. Runs every --interval seconds (5) until SIGTERM or "
+     "SIGINT (a round under way finishes first; then exit 0), or once "
      "with --once. A damaged or missing object is refused and the current "
      "version kept. Readers use ancient::Replica on LOCAL.",
      2, 2, FollowCommand},

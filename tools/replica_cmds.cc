@@ -1,5 +1,7 @@
 #include "tools/replica_cmds.h"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -55,6 +57,28 @@ int PublishCommand(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// Set by SIGTERM or SIGINT: follow stops between rounds (a round under
+// way finishes first: its version is applied whole or not at all).
+volatile sig_atomic_t stop_requested = 0;
+void RequestStop(int) { stop_requested = 1; }
+
+void InstallStopHandlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = RequestStop;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+// Sleeps `d`, waking early when a stop is requested.
+void SleepUnlessStopped(std::chrono::duration<double> d) {
+  const auto end = std::chrono::steady_clock::now() + d;
+  while (!stop_requested && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::min<std::chrono::duration<double>>(
+        end - std::chrono::steady_clock::now(), std::chrono::milliseconds(20)));
+  }
+}
+
 int FollowCommand(const std::vector<std::string>& args) {
   const std::string& repo = args[0];
   const std::string& local = args[1];
@@ -67,7 +91,15 @@ int FollowCommand(const std::vector<std::string>& args) {
   const bool once = absl::GetFlag(FLAGS_once);
   const auto interval = std::chrono::duration<double>(
       std::max(0.01, absl::GetFlag(FLAGS_interval)));
+  InstallStopHandlers();
+  std::uint64_t version = 0;
   while (true) {
+    if (stop_requested) {
+      std::fprintf(stderr,
+                   "ancientctl: follow stopped by a signal, at version %lu\n",
+                   static_cast<unsigned long>(version));
+      return kExitOk;
+    }
     const auto t0 = std::chrono::steady_clock::now();
     auto r = ancient::FollowOnce(repo, local);
     if (!r.ok()) {
@@ -75,7 +107,10 @@ int FollowCommand(const std::vector<std::string>& args) {
       // Keep serving what we have; say so, then try again.
       std::fprintf(stderr, "ancientctl: %s (keeping the current version)\n",
                    std::string(r.status().message()).c_str());
-    } else if (r->switched || !r->removed.empty() || once) {
+    } else {
+      version = r->version;
+    }
+    if (r.ok() && (r->switched || !r->removed.empty() || once)) {
       std::printf("version %lu%s", r->version,
                   r->switched ? " fetched, checked and made current" : "");
       if (r->switched) {
@@ -93,7 +128,7 @@ int FollowCommand(const std::vector<std::string>& args) {
       std::fflush(stdout);
     }
     if (once) return kExitOk;
-    std::this_thread::sleep_for(interval);
+    SleepUnlessStopped(interval);
   }
 }
 
