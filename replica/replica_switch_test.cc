@@ -93,6 +93,13 @@ TEST(ReplicaSwitch, KilledFollowersLeaveEveryRootOfOneVersion) {
   std::uint64_t seq = 0;
   ASSERT_TRUE(WriteMultiRoot(**src, seq, kRoots, kStrings).ok());
   ASSERT_TRUE(ancient::Publish(**src, repo).ok());
+  // Readers in other processes, reading every root on every read through
+  // all the rounds (started first: the follower is timed beside them).
+  std::vector<Child> readers;
+  for (int i = 0; i < 2; ++i) {
+    readers.push_back(Spawn({Helper(), "read-multi", local, "300000",
+                             std::to_string(kRounds), std::to_string(kRoots)}));
+  }
   // How long a follower takes from its start to the end of its first
   // fetch: the kills land anywhere in that span and a little past it.
   std::int64_t start_us = 0, fetch_us = 0;
@@ -112,16 +119,12 @@ TEST(ReplicaSwitch, KilledFollowersLeaveEveryRootOfOneVersion) {
     kill(f.pid, SIGKILL);
     Wait(f);
   }
-  // Readers in other processes, reading every root on every read through
-  // all the rounds.
-  std::vector<Child> readers;
-  for (int i = 0; i < 2; ++i) {
-    readers.push_back(Spawn({Helper(), "read-multi", local, "300000",
-                             std::to_string(kRounds), std::to_string(kRoots)}));
-  }
   std::mt19937 rng(29);
-  std::uniform_int_distribution<std::int64_t> when(start_us * 3 / 4,
-                                                   start_us + fetch_us * 2);
+  // Kills aim at the apply: a random point around `target`, which moves
+  // later after a kill that came before the follower wrote anything and
+  // earlier after one that came after its commit.
+  double target = static_cast<double>(start_us + fetch_us / 2);
+  std::uniform_real_distribution<double> around(0.5, 1.5);
   int before = 0, after = 0, mid_apply = 0;
   for (int round = 0; round < kRounds; ++round) {
     ASSERT_TRUE(WriteMultiRoot(**src, ++seq, kRoots, kStrings).ok());
@@ -133,7 +136,8 @@ TEST(ReplicaSwitch, KilledFollowersLeaveEveryRootOfOneVersion) {
     const std::int64_t marked = MtimeNs(marker);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     Child f = Spawn({Ctl(), "follow", repo, local, "--interval", "0.001"});
-    std::this_thread::sleep_for(std::chrono::microseconds(when(rng)));
+    std::this_thread::sleep_for(std::chrono::microseconds(
+        static_cast<std::int64_t>(target * around(rng))));
     kill(f.pid, SIGKILL);
     const int status = Wait(f);
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
@@ -158,10 +162,15 @@ TEST(ReplicaSwitch, KilledFollowersLeaveEveryRootOfOneVersion) {
           << "round " << round << ": " << *got;
       if (*got == static_cast<std::int64_t>(seq)) {
         ++after;
+        target *= 0.8;
       } else {
         ++before;
         // Killed between its first write into the arena and its commit.
-        if (wrote_arena) ++mid_apply;
+        if (wrote_arena) {
+          ++mid_apply;
+        } else {
+          target *= 1.25;
+        }
       }
     }  // Closed: this process's follow below opens the store read-write.
     // The next round completes it.
@@ -226,14 +235,17 @@ TEST(ReplicaSwitch, AFollowerStopsCleanlyOnSigterm) {
   for (int round = 0; round < 6; ++round) {
     SCOPED_TRACE(round);
     const bool mid_round = round % 2 == 1;
+    // A new version, which the follower applies first: its line says it
+    // runs (its handlers are in place).
+    ASSERT_TRUE(WriteMultiRoot(**src, ++seq, kRoots, 1500).ok());
+    ASSERT_TRUE(ancient::Publish(**src, repo).ok());
     Child f = Spawn({Ctl(), "follow", repo, local, "--interval",
                      mid_round ? "0.001" : "60"});
     std::string line;
-    if (!mid_round) {
-      // Its first round done (or nothing new), it sleeps for a minute.
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    } else {
-      // A new version, and the signal while the follower may be applying it.
+    ASSERT_TRUE(ReadLine(f.out, &line));
+    if (mid_round) {
+      // Another version, and the signal while the follower may be applying
+      // it; otherwise the follower sleeps its minute.
       ASSERT_TRUE(WriteMultiRoot(**src, ++seq, kRoots, 1500).ok());
       ASSERT_TRUE(ancient::Publish(**src, repo).ok());
       std::this_thread::sleep_for(std::chrono::microseconds(rng() % 20000));
@@ -248,7 +260,7 @@ TEST(ReplicaSwitch, AFollowerStopsCleanlyOnSigterm) {
         << "status " << status;
     EXPECT_LT(took, 5.0);  // not the 60 s interval
     auto replica = Replica::Open(local);
-    if (!replica.ok()) continue;  // stopped before its first version
+    ASSERT_TRUE(replica.ok()) << replica.status();
     auto snapshot = (*replica)->Read();
     ASSERT_TRUE(snapshot.ok());
     auto got = CheckMultiRoot(*snapshot, kRoots);
