@@ -77,6 +77,14 @@ std::string NameOf(const std::string& bytes) {
   return absl::StrFormat("%016x%016x", x.high64, x.low64);
 }
 
+// Aims the root vector's pointer (bytes 0..8 of an object) far past it.
+void PointPastTheObject(std::string& bytes) {
+  std::uint64_t p;
+  std::memcpy(&p, bytes.data(), sizeof p);
+  p += std::uint64_t{1} << 36;
+  std::memcpy(bytes.data(), &p, sizeof p);
+}
+
 // Replaces version 2's object by `bytes`, under the name its bytes give, and
 // points the manifest at it: a repository whose names all check out.
 void SwapObject(const Hosts& h, const std::string& bytes) {
@@ -117,11 +125,7 @@ TEST(ReplicaHostile, AnObjectNamedByItsBytesWhoseGraphIsUnsound) {
 TEST(ReplicaHostile, AnObjectWhosePointersLeaveIt) {
   Hosts h = Make("pointers");
   std::string bytes = ReadAll(h.repo + "/objects/" + h.object);
-  // The root vector's pointer (bytes 0..8) aimed far past the object.
-  std::uint64_t p;
-  std::memcpy(&p, bytes.data(), sizeof p);
-  p += std::uint64_t{1} << 36;
-  std::memcpy(bytes.data(), &p, sizeof p);
+  PointPastTheObject(bytes);
   SwapObject(h, bytes);
   ExpectRefused(h, "root 'v'");
 }
@@ -163,10 +167,7 @@ TEST(ReplicaHostile, ATypeWithoutADescriptionStillHasItsPointersChecked) {
            absl::StrReplaceAll(ReadAll(h.manifest),
                                {{line, line.substr(0, line.rfind(' ') + 1)}}));
   std::string bytes = ReadAll(h.repo + "/objects/" + h.object);
-  std::uint64_t p;
-  std::memcpy(&p, bytes.data(), sizeof p);
-  p += std::uint64_t{1} << 36;
-  std::memcpy(bytes.data(), &p, sizeof p);
+  PointPastTheObject(bytes);
   SwapObject(h, bytes);
   ExpectRefused(h, "root 'v'");
 }

@@ -102,23 +102,10 @@ TEST(ReplicaSwitch, KilledFollowersLeaveEveryRootOfOneVersion) {
   }
   // How long a follower takes from its start to the end of its first
   // fetch: the kills land anywhere in that span and a little past it.
-  std::int64_t start_us = 0, fetch_us = 0;
-  {
-    const auto t0 = std::chrono::steady_clock::now();
-    Child f = Spawn({Ctl(), "follow", repo, local, "--interval", "0.001"});
-    std::string line;
-    ASSERT_TRUE(ReadLine(f.out, &line));
-    const std::int64_t total_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(
-            std::chrono::steady_clock::now() - t0)
-            .count();
-    const std::size_t in = line.rfind(" in ");
-    ASSERT_NE(in, std::string::npos) << line;
-    fetch_us = static_cast<std::int64_t>(std::stod(line.substr(in + 4)) * 1e6);
-    start_us = std::max<std::int64_t>(0, total_us - fetch_us);
-    kill(f.pid, SIGKILL);
-    Wait(f);
-  }
+  const std::optional<FollowTiming> timing =
+      TimeFirstFollow({Ctl(), "follow", repo, local, "--interval", "0.001"});
+  ASSERT_TRUE(timing.has_value()) << "no first fetch from the follower";
+  const std::int64_t start_us = timing->start_us, fetch_us = timing->fetch_us;
   std::mt19937 rng(29);
   // Kills aim at the apply: a random point around `target`, which moves
   // later after a kill that came before the follower wrote anything and

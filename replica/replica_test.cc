@@ -280,23 +280,10 @@ TEST(Replica, KilledFollowerNeverSwitchesToAHalfVersion) {
   // anywhere from the start to a little past the end of the fetch (the
   // start-up measured on the first run, which also makes the store, is an
   // overestimate: many kills land before or inside the fetch).
-  std::int64_t start_us = 0, fetch_us = 0;
-  {
-    const auto t0 = std::chrono::steady_clock::now();
-    Child f = Spawn({Ctl(), "follow", repo, local, "--interval", "0.001"});
-    std::string line;
-    ASSERT_TRUE(ReadLine(f.out, &line));
-    const std::int64_t total_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(
-            std::chrono::steady_clock::now() - t0)
-            .count();
-    const std::size_t in = line.rfind(" in ");
-    ASSERT_NE(in, std::string::npos) << line;
-    fetch_us = static_cast<std::int64_t>(std::stod(line.substr(in + 4)) * 1e6);
-    start_us = std::max<std::int64_t>(0, total_us - fetch_us);
-    kill(f.pid, SIGKILL);
-    Wait(f);
-  }
+  const std::optional<FollowTiming> timing =
+      TimeFirstFollow({Ctl(), "follow", repo, local, "--interval", "0.001"});
+  ASSERT_TRUE(timing.has_value()) << "no first fetch from the follower";
+  const std::int64_t start_us = timing->start_us, fetch_us = timing->fetch_us;
   std::uniform_int_distribution<std::int64_t> when(0,
                                                    start_us + fetch_us * 5 / 4);
   int checked = 0, killed_before = 0, killed_after = 0;

@@ -4,11 +4,14 @@
 #define ANCIENT_TESTS_TEST_UTIL_H_
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -152,6 +155,33 @@ inline int Wait(Child& c) {
   if (c.in >= 0) close(c.in);
   c.out = c.in = -1;
   return status;
+}
+
+// How long a follower (the `ancientctl follow` command line `argv`) takes on
+// this build: it runs until its first line, "version N fetched, ... in F s",
+// then is killed. Returns {start-up, fetch} in microseconds: the time to
+// that line less F, and F; nullopt when the line is not that.
+struct FollowTiming {
+  std::int64_t start_us = 0, fetch_us = 0;
+};
+inline std::optional<FollowTiming> TimeFirstFollow(
+    const std::vector<std::string>& argv) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Child f = Spawn(argv);
+  std::string line;
+  const bool read = ReadLine(f.out, &line);
+  const std::int64_t total_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - t0)
+          .count();
+  kill(f.pid, SIGKILL);
+  Wait(f);
+  const std::size_t in = line.rfind(" in ");
+  if (!read || in == std::string::npos) return std::nullopt;
+  FollowTiming t;
+  t.fetch_us = static_cast<std::int64_t>(std::stod(line.substr(in + 4)) * 1e6);
+  t.start_us = total_us > t.fetch_us ? total_us - t.fetch_us : 0;
+  return t;
 }
 
 }  // namespace ancient_test
