@@ -14,9 +14,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "ancient/block.h"
+#include "replica/apply.h"
 #include "replica/file_util.h"
 #include "replica/manifest.h"
 #include "replica/replica.h"
+#include "replica/s3_repo.h"
 #include "replica/util.h"
 #include "store/read_txn.h"
 #include "store/strings.h"
@@ -25,6 +27,7 @@
 namespace ancient {
 namespace {
 
+using replica_internal::Apply;
 using replica_internal::CopyHashed;
 using replica_internal::DecodeManifest;
 using replica_internal::Exists;
@@ -35,6 +38,7 @@ using replica_internal::MappedFile;
 using replica_internal::ObjectChecker;
 using replica_internal::ObjectName;
 using replica_internal::ObjectRoot;
+using replica_internal::ObjectSource;
 using replica_internal::ReadSmallFile;
 using replica_internal::RemoveAll;
 using replica_internal::VersionName;
@@ -43,23 +47,6 @@ using store_internal::Core;
 using store_internal::ReadTxn;
 using store_internal::RootRecord;
 using store_internal::WriteTxn;
-
-// The local store's record of the object a root came from.
-std::string RootObjectKey(std::string_view key) {
-  const XXH128_hash_t h = XXH3_128bits(key.data(), key.size());
-  std::string k = replica_internal::kRootObjectPrefix;
-  k.append(reinterpret_cast<const char*>(&h), sizeof h);
-  return k;
-}
-
-// Where the bytes of a version's roots come from.
-class ObjectSource {
- public:
-  virtual ~ObjectSource() = default;
-  // The object of `o` (written for kObjectBase), checked against its
-  // name; valid until the next call.
-  virtual absl::StatusOr<const char*> Bytes(const ObjectRoot& o) = 0;
-};
 
 // REPO/objects/: each object mapped, its size and hash checked.
 class RepoObjects : public ObjectSource {
@@ -192,92 +179,6 @@ absl::Status FetchWhole(const std::string& src, const Manifest& m,
   return absl::OkStatus();
 }
 
-// Makes the local store hold version m: the roots whose object differs
-// from the one it holds are placed (checked by type first), the roots m
-// lacks deleted, the version recorded; all in one commit.
-absl::Status Apply(const Store& local, const Manifest& m, ObjectSource& src,
-                   const std::string& what, FollowResult* result) {
-  const std::shared_ptr<Core>& core = store_internal::CoreOf(local);
-  struct Held {
-    std::uint64_t type_id;
-    std::string object;
-  };
-  absl::flat_hash_map<std::string, Held> held;
-  {
-    absl::StatusOr<std::shared_ptr<ReadTxn>> txn = ReadTxn::Begin(core);
-    if (!txn.ok()) return txn.status();
-    absl::Status s = (*txn)->ForEachRoot(
-        "",
-        [&](std::string_view key, const RootRecord& r,
-            std::string_view) -> absl::Status {
-          absl::StatusOr<std::optional<std::string>> object =
-              store_internal::ReadMeta((*txn)->txn(), core->meta_db(),
-                                       RootObjectKey(key), core->dir());
-          if (!object.ok()) return object.status();
-          held[std::string(key)] = {r.type_id, object->value_or("")};
-          return absl::OkStatus();
-        });
-    if (!s.ok()) return s;
-  }
-  absl::StatusOr<std::unique_ptr<WriteTxn>> w = WriteTxn::Begin(core);
-  if (!w.ok()) return w.status();
-  ObjectChecker checker;
-  absl::flat_hash_set<std::string_view> keys;
-  std::uint64_t placed_from = ~std::uint64_t{0}, placed_to = 0;
-  for (const ObjectRoot& o : m.objects) {
-    keys.insert(o.key);
-    auto h = held.find(o.key);
-    if (h != held.end() && h->second.type_id == o.type_id &&
-        h->second.object == o.object) {
-      continue;  // Unchanged.
-    }
-    const std::string root = Cat("root '", o.key, "' of ", what);
-    absl::StatusOr<const char*> bytes = src.Bytes(o);
-    if (!bytes.ok()) return bytes.status();
-    const std::string& description = m.types.at(o.type_id);
-    absl::Status s = checker.Check(o.type_id, description,
-                                   {*bytes, o.graph_size, kObjectBase}, root);
-    if (s.ok() && !description.empty()) {
-      s = (*w)->PutType(o.type_id, description);
-    }
-    if (!s.ok()) return s;
-    RootRecord r{};
-    r.graph_size = o.graph_size;
-    r.reloc_size = o.reloc_size;
-    r.extent_size =
-        store_internal::AlignUp(o.object_size(), store_internal::kExtentAlign);
-    r.type_id = o.type_id;
-    // Synced all at once before the commit, not root by root.
-    absl::StatusOr<std::uint64_t> off =
-        (*w)->PutCopy(o.key, r, o.type_name, *bytes, kObjectBase, std::nullopt,
-                      /*sync=*/false);
-    if (!off.ok()) {
-      return absl::Status(off.status().code(),
-                          Cat(root, ": ", off.status().message()));
-    }
-    placed_from = std::min(placed_from, *off);
-    placed_to = std::max(placed_to, *off + r.extent_size);
-    s = (*w)->PutMeta(RootObjectKey(o.key), o.object);
-    if (!s.ok()) return s;
-    result->bytes_fetched += o.object_size();
-    ++result->roots_fetched;
-  }
-  for (const auto& [key, h] : held) {
-    if (keys.contains(key)) continue;
-    absl::Status s = (*w)->Delete(key);
-    if (s.ok()) s = (*w)->DeleteMeta(RootObjectKey(key));
-    if (!s.ok()) return s;
-    ++result->roots_removed;
-  }
-  absl::Status s =
-      (*w)->PutMeta(replica_internal::kVersionRecord, absl::StrCat(m.version));
-  if (s.ok() && placed_to != 0) {
-    s = (*w)->Sync(placed_from, placed_to - placed_from);  // Before the roots.
-  }
-  if (!s.ok()) return s;
-  return (*w)->Commit();
-}
-
 // Moves the local store to version `v` of `repo`.
 absl::Status Follow(const std::string& repo, std::uint64_t v,
                     const std::string& local, const Store& store,
@@ -359,8 +260,24 @@ absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
   absl::StatusOr<std::optional<std::uint64_t>> pinned =
       replica_internal::ReadVersionFile(local + "/PIN");
   if (!pinned.ok()) return pinned.status();
+  std::unique_ptr<replica_internal::S3Repo> s3;
+  if (s3::IsS3Url(repo)) {
+    absl::StatusOr<std::unique_ptr<replica_internal::S3Repo>> r =
+        replica_internal::S3Repo::Open(repo);
+    if (!r.ok()) return r.status();
+    s3 = *std::move(r);
+  }
   std::uint64_t target;
-  if (*pinned) {
+  std::uint64_t announced = 0;
+  std::string etag;
+  if (s3) {
+    // Polled even when pinned: status shows what is announced.
+    absl::StatusOr<std::uint64_t> a =
+        replica_internal::AnnouncedS3(*s3, local, &etag);
+    if (!a.ok()) return a.status();
+    announced = *a;
+    target = pinned->value_or(announced);
+  } else if (*pinned) {
     target = **pinned;
   } else {
     if (!Exists(repo + "/FORMAT")) {
@@ -389,9 +306,20 @@ absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
   FollowResult result;
   result.version = target;
   if (current != target) {
-    s = Follow(repo, target, local, **store, &result);
+    s = s3 ? replica_internal::FollowS3(*s3, target, **store, &result)
+           : Follow(repo, target, local, **store, &result);
+    if (s3) {
+      result.requests = s3->client().stats().requests;
+      result.retries = s3->client().stats().retries;
+    }
     if (!s.ok()) return s;
     result.switched = true;
+  }
+  if (s3) {
+    result.requests = s3->client().stats().requests;
+    result.retries = s3->client().stats().retries;
+    s = replica_internal::RecordPollS3(*s3, local, announced, etag, result);
+    if (!s.ok()) return s;
   }
   if (format != replica_internal::kLocalFormat) {
     // A directory of whole copies (format 1): from now on the store.

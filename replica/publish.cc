@@ -17,7 +17,9 @@
 #include "ancient/block.h"
 #include "replica/file_util.h"
 #include "replica/manifest.h"
+#include "replica/objects.h"
 #include "replica/replica.h"
+#include "replica/s3_repo.h"
 #include "replica/util.h"
 #include "store/chunk_writer.h"
 #include "store/read_txn.h"
@@ -43,6 +45,7 @@ using replica_internal::ObjectRoot;
 using replica_internal::ReadSmallFile;
 using replica_internal::ReadVersionFile;
 using replica_internal::RemoveAll;
+using replica_internal::SameRoots;
 using replica_internal::VersionFileText;
 using replica_internal::VersionName;
 using replica_internal::WriteFileAtomic;
@@ -50,14 +53,6 @@ using store_internal::Cat;
 using store_internal::Core;
 using store_internal::ReadTxn;
 using store_internal::RootRecord;
-
-// Where the publisher read a root: a hash of its record, the same for the
-// same bytes at the same place of the same store.
-std::uint64_t SourceOf(const RootRecord& r) {
-  const std::uint64_t f[] = {r.base_address, r.offset,  r.graph_size,
-                             r.reloc_size,   r.type_id, r.checksum};
-  return XXH3_64bits(f, sizeof f);
-}
 
 // The manifest of version `v` of `repo`; nullopt when it cannot be read
 // (a removed or damaged version: its objects are written again).
@@ -78,7 +73,7 @@ std::optional<Manifest> ReadManifest(const std::string& repo, std::uint64_t v) {
 class ObjectWriter {
  public:
   ObjectWriter(const Core& core, const std::string& repo)
-      : core_(core), repo_(repo) {}
+      : repo_(repo), maker_(core) {}
   ~ObjectWriter() {
     for (const Pending& p : pending_) ::unlink(p.tmp.c_str());
   }
@@ -91,29 +86,6 @@ class ObjectWriter {
                                     const std::string& description,
                                     std::uint64_t* written) {
     const std::uint64_t len = r.graph_size + r.reloc_size;
-    const std::string what = Cat("store ", core_.dir(), ": root '", key, "'");
-    // Where this process reads it: in place (mapping more of the arena if
-    // need be), or relocated (checked against its checksum then).
-    RootRecord found;
-    absl::StatusOr<GraphBytes> graph = txn.FindUntyped(key, &found);
-    if (!graph.ok()) return graph.status();
-    const char* const src = graph->bytes;
-    const std::uintptr_t address = graph->address;
-    if (address == core_.base() + r.offset &&
-        XXH3_64bits(src, len) != r.checksum) {
-      return absl::DataLossError(Cat(what, " fails its checksum"));
-    }
-    // Checked where it is: pointers by the relocation record, then
-    // contents by the recorded type.
-    const std::string_view relocs(src + r.graph_size, r.reloc_size);
-    absl::Status s = VerifyBlock(src, r.graph_size, relocs, address);
-    if (!s.ok()) return absl::DataLossError(Cat(what, ": ", s.message()));
-    s = checker_.Check(r.type_id, description, {src, r.graph_size, address},
-                       what);
-    if (!s.ok()) return s;
-    // Then copied a chunk at a time (in cache): pointers rewritten for
-    // kObjectBase (the same bytes wherever the store held it), hashed,
-    // written to a file in tmp/. Memory: one chunk, whatever the root's size.
     const std::string tmp =
         absl::StrFormat("%s/tmp/object%d.%d", repo_, ++count_, ::getpid());
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -122,30 +94,23 @@ class ObjectWriter {
       ::unlink(tmp.c_str());
       return s;
     };
-    XXH3_state_t* state = XXH3_createState();
-    if (state == nullptr) return fail(absl::ResourceExhaustedError("XXH3"));
-    XXH3_128bits_reset(state);
-    ChunkRelocator relocator(relocs, kObjectBase - address);
-    s = store_internal::WriteChunks(
-        src, len, relocator, buf_,
+    absl::StatusOr<std::string> made = maker_.Make(
+        txn, key, r, description, /*check=*/true,
         [&](std::uint64_t, const char* p, std::uint64_t n) {
-          XXH3_128bits_update(state, p, n);
           return replica_internal::WriteAll(fd.get(), p, n, tmp);
         },
         [&](std::uint64_t pos, std::uint64_t n) {
           // The fsync in Finish then waits for little.
           ::sync_file_range(fd.get(), pos, n, SYNC_FILE_RANGE_WRITE);
         });
-    const XXH128_hash_t h = XXH3_128bits_digest(state);
-    XXH3_freeState(state);
-    if (!s.ok()) return fail(s);
-    const std::string name = absl::StrFormat("%016x%016x", h.high64, h.low64);
+    if (!made.ok()) return fail(made.status());
+    const std::string& name = *made;
     if (names_.contains(name) || Exists(repo_ + "/objects/" + name)) {
       ::unlink(tmp.c_str());  // Named by its content: the same bytes.
       return name;
     }
     ::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
-    s = fd.Close(tmp);
+    absl::Status s = fd.Close(tmp);
     if (!s.ok()) return fail(s);
     pending_.push_back({tmp, name});
     names_.insert(name);
@@ -173,25 +138,12 @@ class ObjectWriter {
   struct Pending {
     std::string tmp, name;
   };
-  const Core& core_;
   const std::string& repo_;
-  std::string buf_;  // the chunk being made
+  replica_internal::ObjectMaker maker_;
   std::uint64_t count_ = 0;
   std::vector<Pending> pending_;
   absl::flat_hash_set<std::string> names_;
-  ObjectChecker checker_;
 };
-
-// Whether `a` and `b` hold the same roots (keys, types and objects).
-bool SameRoots(const Manifest& a, const Manifest& b) {
-  auto same = [](const ObjectRoot& x, const ObjectRoot& y) {
-    return x.key == y.key && x.object == y.object && x.type_id == y.type_id &&
-           x.type_name == y.type_name;
-  };
-  return a.format == 2 && b.format == 2 &&
-         std::equal(a.objects.begin(), a.objects.end(), b.objects.begin(),
-                    b.objects.end(), same);
-}
 
 // Versions beyond the newest `keep`, superseded for `grace` seconds, then
 // the objects no remaining version names.
@@ -246,6 +198,18 @@ absl::StatusOr<PublishResult> Publish(const Store& store,
   if (options.keep < 1) {
     return absl::InvalidArgumentError("PublishOptions.keep must be >= 1");
   }
+  if (s3::IsS3Url(repo)) {
+    absl::StatusOr<std::unique_ptr<replica_internal::S3Repo>> s3 =
+        replica_internal::S3Repo::Open(repo);
+    if (!s3.ok()) return s3.status();
+    absl::StatusOr<PublishResult> r =
+        replica_internal::PublishS3(store, **s3, options);
+    if (r.ok()) {
+      r->requests = (*s3)->client().stats().requests;
+      r->retries = (*s3)->client().stats().retries;
+    }
+    return r;
+  }
   absl::Status s = replica_internal::MakeLayout(repo, kRepoFormat);
   if (s.ok()) s = replica_internal::MakeDir(repo + "/objects");
   if (!s.ok()) return s;
@@ -263,54 +227,20 @@ absl::StatusOr<PublishResult> Publish(const Store& store,
   std::optional<Manifest> previous;
   if (*announced) previous = ReadManifest(repo, **announced);
 
-  // The objects of the roots the last version had where this store still
-  // has them: found by where they were read, not read again.
-  absl::flat_hash_map<std::uint64_t, const ObjectRoot*> known;
-  if (previous) {
-    for (const ObjectRoot& r : previous->objects) known[r.source] = &r;
-  }
-
-  const std::shared_ptr<Core>& core = store_internal::CoreOf(store);
-  absl::StatusOr<std::shared_ptr<ReadTxn>> txn = ReadTxn::Begin(core);
-  if (!txn.ok()) return txn.status();
-  absl::StatusOr<store_internal::SpaceRecord> space = (*txn)->Space();
-  if (!space.ok()) return space.status();
-  s = core->arena().CheckLength(space->high_water);
-  if (!s.ok()) return s;
-
   PublishResult result;
   Manifest m;
-  ObjectWriter writer(*core, repo);
-  s = (*txn)->ForEachRoot(
-      "",
-      [&](std::string_view key, const RootRecord& r,
-          std::string_view name) -> absl::Status {
-        absl::Status s =
-            store_internal::CheckRootRecord(*core, key, r, space->high_water);
-        if (!s.ok()) return s;
-        absl::StatusOr<ObjectRoot> entry =
-            replica_internal::EntryFor(**txn, key, r, name, &m);
-        if (!entry.ok()) return entry.status();
-        ObjectRoot& o = *entry;
-        o.source = SourceOf(r);
-        auto k = known.find(o.source);
-        if (k != known.end() && k->second->type_id == r.type_id &&
-            k->second->object_size() == o.object_size() &&
-            Exists(repo + "/objects/" + k->second->object)) {
-          o.object = k->second->object;
-        } else {
-          absl::StatusOr<std::string> obj = writer.Write(
-              **txn, key, r, m.types[r.type_id], &result.bytes_written);
-          if (!obj.ok()) return obj.status();
-          o.object = *std::move(obj);
-          ++result.roots_written;
-        }
-        result.bytes += o.object_size();
-        m.objects.push_back(std::move(o));
-        return absl::OkStatus();
-      });
+  ObjectWriter writer(*store_internal::CoreOf(store), repo);
+  s = replica_internal::CollectRoots(
+      store, previous,
+      [&](const ObjectRoot& o) {
+        return Exists(repo + "/objects/" + o.object);
+      },
+      [&](const ReadTxn& txn, std::string_view key, const RootRecord& r,
+          const std::string& description, std::uint64_t* written) {
+        return writer.Write(txn, key, r, description, written);
+      },
+      &m, &result);
   if (!s.ok()) return s;
-  txn->reset();
   s = writer.Finish();  // Before anything may name the objects.
   if (!s.ok()) return s;
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "replica/file_util.h"
 #include "replica/manifest.h"
+#include "replica/s3_repo.h"
 #include "replica/util.h"
 #include "store/read_txn.h"
 #include "store/strings.h"
@@ -88,6 +89,12 @@ absl::Status SetPin(const std::string& local,
 }
 
 absl::StatusOr<ReplicaStatus> GetReplicaStatus(const std::string& dir) {
+  if (s3::IsS3Url(dir)) {
+    absl::StatusOr<std::unique_ptr<replica_internal::S3Repo>> repo =
+        replica_internal::S3Repo::Open(dir);
+    if (!repo.ok()) return repo.status();
+    return replica_internal::S3Status(**repo);
+  }
   absl::StatusOr<std::string> format = ReadSmallFile(dir + "/FORMAT");
   if (!format.ok()) {
     if (absl::IsNotFound(format.status())) {
@@ -153,6 +160,10 @@ absl::StatusOr<ReplicaStatus> GetReplicaStatus(const std::string& dir) {
       info.readers = stats->readers;
       st.versions.push_back(info);
     }
+  }
+  if (!st.is_repository) {
+    absl::Status s = replica_internal::LocalPollStatus(dir, &st);
+    if (!s.ok()) return s;
   }
   return st;
 }

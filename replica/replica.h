@@ -92,6 +92,8 @@ struct PublishResult {
   std::uint64_t roots_written = 0;     // roots read and hashed (new or moved)
   std::vector<std::uint64_t> removed;  // old versions removed now
   std::uint64_t objects_removed = 0;   // objects no kept version names
+  std::uint64_t requests = 0;          // S3: HTTP requests made
+  std::uint64_t retries = 0;           // S3: requests sent again
 };
 
 // Publishes the roots of `store` (a consistent snapshot as of the call;
@@ -120,6 +122,8 @@ struct FollowResult {
   std::uint64_t roots_fetched = 0;     // roots placed (new or changed)
   std::uint64_t roots_removed = 0;     // roots the version no longer has
   std::vector<std::uint64_t> removed;  // format-1 local copies removed
+  std::uint64_t requests = 0;          // S3: HTTP requests made (a poll: 1)
+  std::uint64_t retries = 0;           // S3: requests sent again
 };
 
 // One round of following: the announced version of `repo` (or the version
@@ -135,8 +139,8 @@ struct FollowResult {
 //   object whose size or hash differs from the manifest, a bad manifest
 //   (a type description that is not the one its type id names included), a
 //   graph that fails its pointer or typed check; a type published without
-//   a description gets the pointer check only), Unavailable/PermissionDenied (the
-//   repository cannot be read), ResourceExhausted (local disk full), each
+//   a description gets the pointer check only), Unavailable/PermissionDenied
+//   (the repository cannot be read), ResourceExhausted (local disk full), each
 //   naming the file and root. On error the current version is unchanged.
 absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
                                         const std::string& local);
@@ -168,6 +172,14 @@ struct ReplicaStatus {
   // REPO: kept, oldest first. LOCAL: the store's version (readers: its
   // read snapshots, all processes), after any format-1 copies.
   std::vector<VersionInfo> versions;
+  // LOCAL following an S3 repository: its address, and the last poll
+  // (when, in seconds since the epoch; bytes fetched, requests and
+  // retries of that round).
+  std::string following;
+  std::int64_t last_poll = 0;
+  std::uint64_t last_poll_bytes = 0;
+  std::uint64_t last_poll_requests = 0;
+  std::uint64_t last_poll_retries = 0;
 };
 // Errors: NotFound (neither a repository nor a local directory), others
 //   naming the file that could not be read.

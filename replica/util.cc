@@ -41,12 +41,17 @@ absl::StatusOr<std::optional<std::uint64_t>> ReadVersionFile(
     if (absl::IsNotFound(text.status())) return std::nullopt;
     return text.status();
   }
+  return ParseVersionText(*text, path);
+}
+
+absl::StatusOr<std::uint64_t> ParseVersionText(const std::string& text,
+                                               const std::string& what) {
   std::uint64_t v = 0;
-  absl::string_view t(text->data(), text->size());
+  absl::string_view t(text.data(), text.size());
   if (!absl::ConsumePrefix(&t, "version ") ||
       !absl::SimpleAtoi(absl::StripTrailingAsciiWhitespace(t), &v) || v == 0) {
     return absl::DataLossError(
-        Cat(path, " does not hold 'version N' (", text->substr(0, 40), ")"));
+        Cat(what, " does not hold 'version N' (", text.substr(0, 40), ")"));
   }
   return v;
 }

@@ -38,6 +38,9 @@ std::string VersionFileText(std::uint64_t v);
 // "version N" files (ANNOUNCE, CURRENT, PIN): nullopt when absent.
 absl::StatusOr<std::optional<std::uint64_t>> ReadVersionFile(
     const std::string& path);
+// The N of "version N\n" text; DataLoss naming `what` otherwise.
+absl::StatusOr<std::uint64_t> ParseVersionText(const std::string& text,
+                                               const std::string& what);
 // The version numbers under dir (named by digits only), ascending.
 absl::StatusOr<std::vector<std::uint64_t>> ListVersions(const std::string& dir);
 // Opens an existing store read-only.

@@ -158,6 +158,13 @@ size_t OnHeader(char* p, size_t size, size_t n, void* arg) {
     r->etag.clear();
     r->content_length.reset();
     r->mtime = 0;
+    // The status, known before the body (where the body goes hangs on it).
+    const std::size_t sp = line.find(' ');
+    long status = 0;
+    if (sp != absl::string_view::npos &&
+        absl::SimpleAtoi(line.substr(sp + 1, 3), &status)) {
+      r->status = status;
+    }
     return size * n;
   }
   const std::size_t colon = line.find(':');
@@ -394,8 +401,8 @@ absl::Status Client::ErrorOf(const Request& r, const Reply& reply) const {
   return absl::InvalidArgumentError(what);
 }
 
-absl::StatusOr<GetResult> Client::Get(const std::string& key,
-                                      const std::string& if_none_match) {
+absl::StatusOr<std::optional<GetResult>> Client::Get(
+    const std::string& key, const std::string& if_none_match) {
   Request r{"GET", "GetObject", key};
   if (!if_none_match.empty()) {
     r.headers.emplace_back("if-none-match",
@@ -408,6 +415,9 @@ absl::StatusOr<GetResult> Client::Get(const std::string& key,
     g.not_modified = true;
     g.etag = if_none_match;
     return g;
+  }
+  if (reply->status == 404 && Xml(reply->body).Text("Code") != "NoSuchBucket") {
+    return std::nullopt;
   }
   if (reply->status / 100 != 2) return ErrorOf(r, *reply);
   g.body = std::move(reply->body);

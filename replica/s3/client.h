@@ -67,10 +67,10 @@ class Client {
                                                         std::string bucket);
   ~Client();
 
-  // GET. NotFound (naming the object) when it is not there;
-  // not_modified when `if_none_match` is its ETag.
-  absl::StatusOr<GetResult> Get(const std::string& key,
-                                const std::string& if_none_match = "");
+  // GET: nullopt when there is no such object (NotFound when there is no
+  // such bucket); not_modified when `if_none_match` is its ETag.
+  absl::StatusOr<std::optional<GetResult>> Get(
+      const std::string& key, const std::string& if_none_match = "");
   // GET of bytes [offset, offset + len) into dst (exactly len bytes, or an
   // error).
   absl::Status GetRange(const std::string& key, std::uint64_t offset,
