@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_format.h"
 #include "replica/replica.h"
+#include "replica/s3/gateway_testing.h"
 #include "store/sharded.h"
 #include "store/store.h"
 #include "tests/test_util.h"
@@ -69,7 +70,26 @@ std::uint64_t GraphSize(Store& s, const std::string& key) {
   return info.ok() ? info->size_bytes : 0;
 }
 
+// Tests of every kind of repository run for a directory ("dir") and for
+// a bucket of a real S3 gateway ("s3").
+class Repos : public ::testing::TestWithParam<std::string> {
+ protected:
+  // A new repository for the test, under `root` or in a new bucket.
+  std::string NewRepo(const std::string& root) {
+    if (GetParam() != "s3") return root + "/repo";
+    return "s3://" + S3Gateway::Get().NewBucket("delta") + "/fleet/repo";
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Kinds, Repos, ::testing::Values("dir", "s3"));
+
 std::size_t Objects(const std::string& repo) {
+  if (ancient::s3::IsS3Url(repo)) {
+    auto loc = ancient::s3::ParseS3Url(repo);
+    auto list =
+        S3Gateway::Get().Client(loc->bucket)->List(loc->prefix + "/objects/");
+    EXPECT_TRUE(list.ok()) << list.status();
+    return list.ok() ? list->size() : 0;
+  }
   std::size_t n = 0;
   for (const auto& e : std::filesystem::directory_iterator(repo + "/objects")) {
     (void)e;
@@ -83,10 +103,10 @@ struct Fleet {
   std::string root, repo;
   std::unique_ptr<Store> src;
 };
-Fleet MakeFleet(const std::string& name) {
+Fleet MakeFleet(const std::string& name, const std::string& repo = "") {
   Fleet f;
   f.root = TempDir(name);
-  f.repo = f.root + "/repo";
+  f.repo = repo.empty() ? f.root + "/repo" : repo;
   f.src = OpenStore(f.root + "/src");
   for (int i = 0; i < 20; ++i) {
     EXPECT_TRUE(f.src->Share(Key(i), MakeValue(i, 200)).ok());
@@ -94,8 +114,9 @@ Fleet MakeFleet(const std::string& name) {
   return f;
 }
 
-TEST(ReplicaDelta, NoneOneSomeEveryAndDeletedRoots) {
-  Fleet f = MakeFleet("delta");
+TEST_P(Repos, NoneOneSomeEveryAndDeletedRoots) {
+  const std::string root = TempDir("delta");
+  Fleet f = MakeFleet("delta", NewRepo(root));
   const std::string local = f.root + "/local";
   auto p = PublishOrDie(*f.src, f.repo);
   EXPECT_EQ(p.version, 1u);
@@ -182,10 +203,10 @@ TEST(ReplicaDelta, NoneOneSomeEveryAndDeletedRoots) {
   EXPECT_EQ(stats->roots, 19u);
 }
 
-TEST(ReplicaDelta, OneKeyOfAShardedMapMovesOneShard) {
+TEST_P(Repos, OneKeyOfAShardedMapMovesOneShard) {
   using Dict = std::unordered_map<std::string, std::vector<std::int64_t>>;
   const std::string root = TempDir("delta_sharded");
-  const std::string repo = root + "/repo", local = root + "/local";
+  const std::string repo = NewRepo(root), local = root + "/local";
   auto src = OpenStore(root + "/src");
   ancient::Sharded<Dict> m(64);
   for (int i = 0; i < 20000; ++i) {
@@ -222,8 +243,8 @@ TEST(ReplicaDelta, OneKeyOfAShardedMapMovesOneShard) {
   EXPECT_EQ(view->get("word42")->size(), 4u);
 }
 
-TEST(ReplicaDelta, HostsAtDifferentSpeedsRollbackAndHygiene) {
-  Fleet f = MakeFleet("speeds");
+TEST_P(Repos, HostsAtDifferentSpeedsRollbackAndHygiene) {
+  Fleet f = MakeFleet("speeds", NewRepo(TempDir("speeds_repo")));
   const std::string fast = f.root + "/fast", slow = f.root + "/slow";
   ancient::PublishOptions keep3;
   keep3.keep = 3;
@@ -253,7 +274,9 @@ TEST(ReplicaDelta, HostsAtDifferentSpeedsRollbackAndHygiene) {
   // 20 objects of version 8, plus one new in 9 and in 10.
   EXPECT_EQ(Objects(f.repo), 22u);
   for (const auto& v : st->versions) {
-    if (v.version > 8) EXPECT_LT(v.new_bytes * 10, v.bytes);
+    if (v.version > 8) {
+      EXPECT_LT(v.new_bytes * 10, v.bytes);
+    }
   }
   // Rollback by pin to version 8: two roots move back.
   ASSERT_TRUE(ancient::SetPin(fast, 8).ok());
