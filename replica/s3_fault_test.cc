@@ -85,7 +85,14 @@ TEST_F(Faults, TransientFaultsAreRetriedAndTheFollowCompletes) {
   auto r = ancient::FollowOnce(repo_, local_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->version, 2u);
-  EXPECT_GE(r->retries, 10u);
+  // Every fault was met, and each was retried (libcurl itself resends a
+  // request whose reused connection was dropped before any answer, so
+  // the two drops may not count).
+  std::ifstream left(control_);
+  std::string match, fault;
+  int count;
+  while (left >> match >> fault >> count) EXPECT_EQ(count, 0) << fault;
+  EXPECT_GE(r->retries, 8u);
   EXPECT_EQ(Small(), 2);
   auto replica = Replica::Open(local_);
   auto big = (*replica)->GetVerified<Strings>("big");

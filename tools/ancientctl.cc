@@ -342,7 +342,9 @@ const Command kCommands[] = {
      2, 2, Copy},
     {"publish", "STORE REPO [--keep N] [--grace SECONDS]",
      "Publishes STORE as the next version in the repository REPO (a "
-     "directory: local disk, NFS, a mounted object store): writes only the "
+     "directory, or s3://BUCKET/PREFIX on S3-compatible object storage, "
+     "reached as AWS tools are: AWS_* variables and profiles): writes only "
+     "the "
      "roots REPO does not hold (each checked, as an object named by its "
      "content) and a manifest, then announces it atomically; nothing when "
      "no root changed. Prints the bytes written. Versions beyond the newest "
@@ -356,12 +358,15 @@ const Command kCommands[] = {
      "bytes fetched. Runs every --interval seconds (5) until SIGTERM or "
      "SIGINT (a round under way finishes first; then exit 0), or once "
      "with --once. A damaged or missing object is refused and the current "
-     "version kept. Readers use ancient::Replica on LOCAL.",
+     "version kept. REPO may be s3://BUCKET/PREFIX (an unchanged "
+     "repository costs one conditional GET per round). Readers use "
+     "ancient::Replica on LOCAL.",
      2, 2, FollowCommand},
     {"status", "DIR",
-     "Shows a repository's announced version and the versions it keeps "
-     "(their bytes and the bytes each added), or a local directory's current "
-     "and pinned versions (with readers).",
+     "Shows a repository's (a directory or s3://BUCKET/PREFIX) announced "
+     "version and the versions it keeps (their bytes and the bytes each "
+     "added), or a local directory's current and pinned versions (with "
+     "readers) and, when it follows an S3 repository, its last poll.",
      1, 1, StatusCommand},
     {"demo", "[DIR] [--words FILE] [--readers N]",
      "Builds a trie of a word list, shares it, and starts reader processes "

@@ -53,6 +53,9 @@ int PublishCommand(const std::vector<std::string>& args) {
   if (r->objects_removed != 0) {
     std::printf("; removed %lu unused objects", r->objects_removed);
   }
+  if (r->requests != 0) {
+    std::printf(" [%lu requests, %lu retried]", r->requests, r->retries);
+  }
   std::printf("\n");
   return kExitOk;
 }
@@ -124,12 +127,26 @@ int FollowCommand(const std::vector<std::string>& args) {
         std::printf("; removed unread versions %s",
                     absl::StrJoin(r->removed, ", ").c_str());
       }
+      if (r->requests != 0) {
+        std::printf(" [%lu requests, %lu retried]", r->requests, r->retries);
+      }
       std::printf("\n");
       std::fflush(stdout);
     }
     if (once) return kExitOk;
     SleepUnlessStopped(interval);
   }
+}
+
+// Seconds since the epoch as "2026-12-05T23:00:00Z".
+std::string Utc(std::int64_t seconds) {
+  char when[32] = "?";
+  const std::time_t t = seconds;
+  std::tm tm;
+  if (gmtime_r(&t, &tm) != nullptr) {
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  }
+  return when;
 }
 
 int StatusCommand(const std::vector<std::string>& args) {
@@ -144,18 +161,19 @@ int StatusCommand(const std::vector<std::string>& args) {
   } else {
     std::printf("local %s\ncurrent: %s\npinned: %s\n", args[0].c_str(),
                 show(st->current).c_str(), show(st->pinned).c_str());
+    if (!st->following.empty()) {
+      std::printf(
+          "following: %s\nlast poll: %s (%lu bytes fetched, %lu requests, "
+          "%lu retried)\n",
+          st->following.c_str(), Utc(st->last_poll).c_str(),
+          st->last_poll_bytes, st->last_poll_requests, st->last_poll_retries);
+    }
   }
   std::printf("versions kept: %zu\n", st->versions.size());
   for (const auto& v : st->versions) {
-    char when[32] = "?";
-    const std::time_t t = v.mtime;
-    std::tm tm;
-    if (gmtime_r(&t, &tm) != nullptr) {
-      std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    }
     std::printf("  version %lu: %lu bytes", v.version, v.bytes);
     if (st->is_repository) std::printf(", %lu new", v.new_bytes);
-    std::printf(", made %s", when);
+    std::printf(", made %s", Utc(v.mtime).c_str());
     if (!st->is_repository) std::printf(", %lu readers", v.readers);
     std::printf("\n");
   }
