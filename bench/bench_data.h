@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -206,6 +207,31 @@ inline std::string TempDir(const std::string& name) {
   buf.push_back('\0');
   if (mkdtemp(buf.data()) == nullptr) std::abort();
   return buf.data();
+}
+
+// Strings of 100 bytes, `count` of them, different for each seed.
+inline std::vector<std::string> RootStrings(std::uint64_t seed, std::size_t count) {
+  std::vector<std::string> v(count);
+  std::mt19937_64 rng(seed * 7919 + 1);
+  for (auto& s : v) {
+    s.resize(100);
+    for (char& c : s) c = static_cast<char>('a' + rng() % 26);
+  }
+  return v;
+}
+
+// `cmd`'s standard output, and its seconds in *secs.
+inline std::string RunTimed(const std::string& cmd, double* secs) {
+  const std::int64_t t0 = NowNs();
+  std::string out;
+  if (FILE* f = popen(cmd.c_str(), "r")) {
+    char buf[512];
+    std::size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    if (pclose(f) != 0) out.clear();
+  }
+  *secs = (NowNs() - t0) / 1e9;
+  return out;
 }
 
 }  // namespace ancient_bench

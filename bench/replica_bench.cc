@@ -265,31 +265,6 @@ Round PublishAndFollow(const ancient::Store& src, const std::string& repo,
   return r;
 }
 
-// Strings of 100 bytes, `count` of them, different for each seed.
-Strings RootStrings(std::uint64_t seed, std::size_t count) {
-  Strings v(count);
-  std::mt19937_64 rng(seed * 7919 + 1);
-  for (auto& s : v) {
-    s.resize(100);
-    for (char& c : s) c = static_cast<char>('a' + rng() % 26);
-  }
-  return v;
-}
-
-// `cmd`'s standard output, and its seconds in *secs.
-std::string RunTimed(const std::string& cmd, double* secs) {
-  const std::int64_t t0 = NowNs();
-  std::string out;
-  if (FILE* f = popen(cmd.c_str(), "r")) {
-    char buf[512];
-    std::size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    if (pclose(f) != 0) out.clear();
-  }
-  *secs = (NowNs() - t0) / 1e9;
-  return out;
-}
-
 // The number after `label` in rsync --stats output ("1,234" allowed).
 double StatNumber(const std::string& text, const std::string& label) {
   const std::size_t at = text.find(label);

@@ -318,6 +318,7 @@ absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
   if (s3) {
     result.requests = s3->client().stats().requests;
     result.retries = s3->client().stats().retries;
+    result.wire_bytes = s3->client().stats().wire_bytes;
     s = replica_internal::RecordPollS3(*s3, local, announced, etag, result);
     if (!s.ok()) return s;
   }

@@ -124,6 +124,7 @@ struct FollowResult {
   std::vector<std::uint64_t> removed;  // format-1 local copies removed
   std::uint64_t requests = 0;          // S3: HTTP requests made (a poll: 1)
   std::uint64_t retries = 0;           // S3: requests sent again
+  std::uint64_t wire_bytes = 0;        // S3: bytes both ways, headers too
 };
 
 // One round of following: the announced version of `repo` (or the version

@@ -84,6 +84,7 @@ TEST(S3Replica, AnUnchangedPollIsOneConditionalRequest) {
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_FALSE(r->switched);
     EXPECT_EQ(r->requests, 1u);  // GET ANNOUNCE, If-None-Match: 304
+    EXPECT_LT(r->wire_bytes, 1024u);  // headers both ways, no body
     EXPECT_EQ(r->bytes_fetched, 0u);
   }
   auto st = ancient::GetReplicaStatus(f.local);

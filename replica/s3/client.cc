@@ -228,7 +228,8 @@ std::string Client::Url(absl::string_view key) const {
 }
 
 TransferStats Client::stats() const {
-  return {requests_.load(), retries_.load(), received_.load(), sent_.load()};
+  return {requests_.load(), retries_.load(), received_.load(), sent_.load(),
+          wire_.load()};
 }
 
 void* Client::TakeHandle() {
@@ -322,6 +323,11 @@ absl::StatusOr<Client::Reply> Client::SendOnce(const Request& r, void* h) {
   ++requests_;
   sent_ += r.body.size();
   received_ += reply.received;
+  long request_size = 0, header_size = 0;
+  curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
+  curl_easy_getinfo(curl, CURLINFO_HEADER_SIZE, &header_size);
+  wire_ += static_cast<std::uint64_t>(request_size + header_size) +
+           r.body.size() + reply.received;
   const std::string what =
       absl::StrCat(r.op, " ", Url(r.key), " (", config_.endpoint, ")");
   if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && reply.overflow)) {

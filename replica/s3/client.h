@@ -58,6 +58,7 @@ struct TransferStats {
   std::uint64_t retries = 0;
   std::uint64_t bytes_received = 0;  // response bodies
   std::uint64_t bytes_sent = 0;      // request bodies
+  std::uint64_t wire_bytes = 0;      // all of it, headers included
 };
 
 class Client {
@@ -126,7 +127,8 @@ class Client {
   std::string origin_;  // scheme://host[:port]
   std::mutex mu_;
   std::vector<void*> idle_;  // CURL*
-  std::atomic<std::uint64_t> requests_{0}, retries_{0}, received_{0}, sent_{0};
+  std::atomic<std::uint64_t> requests_{0}, retries_{0}, received_{0}, sent_{0},
+      wire_{0};
 };
 
 }  // namespace ancient::s3
