@@ -8,6 +8,7 @@ bench/results/*.png (with gnuplot). Every figure comes from the one run.
 """
 import os
 
+from render_s3 import render_s3
 from render_sections import (render_hosts, render_json_convert, render_python,
                              render_scaled)
 from render_util import (RES, ROOT, chart, fmt_time, load_gbench, load_lines,
@@ -195,6 +196,7 @@ def main():
     render_targets(add, peers, g, opens)
     write_rows, trav_rows, open_rows = render_tables(add, g, opens)
     render_hosts(add, g, opens)
+    render_s3(add)
     render_scaled(add)
     render_json_convert(add)
     render_python(add)

@@ -60,14 +60,19 @@ absl::Status Apply(const Store& local, const Manifest& m, ObjectSource& src,
   if (!w.ok()) return w.status();
   ObjectChecker checker;
   absl::flat_hash_set<std::string_view> keys;
-  std::uint64_t placed_from = ~std::uint64_t{0}, placed_to = 0;
+  std::vector<const ObjectRoot*> changed;
   for (const ObjectRoot& o : m.objects) {
     keys.insert(o.key);
     auto h = held.find(o.key);
-    if (h != held.end() && h->second.type_id == o.type_id &&
-        h->second.object == o.object) {
-      continue;  // Unchanged.
+    if (h == held.end() || h->second.type_id != o.type_id ||
+        h->second.object != o.object) {
+      changed.push_back(&o);
     }
+  }
+  src.Expect(changed);  // A remote source starts fetching them now.
+  std::uint64_t placed_from = ~std::uint64_t{0}, placed_to = 0;
+  for (const ObjectRoot* changed_root : changed) {
+    const ObjectRoot& o = *changed_root;
     const std::string root = Cat("root '", o.key, "' of ", what);
     absl::StatusOr<const char*> bytes = src.Bytes(o);
     if (!bytes.ok()) return bytes.status();

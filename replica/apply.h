@@ -8,6 +8,7 @@
 #define ANCIENT_REPLICA_APPLY_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "replica/manifest.h"
@@ -23,6 +24,9 @@ class ObjectSource {
   // The object of `o` (written for kObjectBase), checked against its
   // name; valid until the next call.
   virtual absl::StatusOr<const char*> Bytes(const ObjectRoot& o) = 0;
+  // The objects Bytes will be asked for, in that order (called once,
+  // before the first Bytes): a remote source fetches ahead.
+  virtual void Expect(const std::vector<const ObjectRoot*>& order) {}
 };
 
 // Makes the local store hold version m: the roots whose object differs

@@ -5,8 +5,10 @@
 
 #include <sys/mman.h>
 
-#include <atomic>
+#include <algorithm>
+#include <condition_variable>
 #include <ctime>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -20,81 +22,143 @@
 namespace ancient::replica_internal {
 namespace {
 
-// Objects of an S3 repository, each fetched whole into one reused buffer
-// (anonymous memory: the largest object of the version), in ranges of
-// Config::part_bytes fetched Config::parallel at a time.
+// Objects of an S3 repository, fetched ahead of their use in ranges of
+// Config::part_bytes by Config::parallel threads, in the order Expect
+// gives; an object is checked against its name when asked for. Memory:
+// the objects fetched ahead, at most kAheadParts parts' worth beyond the
+// one in use (any one object may exceed that alone).
 class S3Objects : public ObjectSource {
  public:
-  S3Objects(S3Repo& repo, const std::string& what) : repo_(repo), what_(what) {}
+  S3Objects(S3Repo& repo, const std::string& what)
+      : repo_(repo), what_(what), config_(repo.client().config()) {}
   ~S3Objects() override {
-    if (buf_ != nullptr) ::munmap(buf_, cap_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+    for (Slot& s : slots_) Free(s);
+  }
+
+  void Expect(const std::vector<const ObjectRoot*>& order) override {
+    for (const ObjectRoot* o : order) {
+      Slot& s = slots_.emplace_back();
+      s.o = o;
+      s.size = o->object_size();
+      const std::uint64_t parts = std::max<std::uint64_t>(
+          1, (s.size + config_.part_bytes - 1) / config_.part_bytes);
+      s.ranges_left = parts;
+      for (std::uint64_t p = 0; p < parts; ++p) {
+        const std::uint64_t off = p * config_.part_bytes;
+        tasks_.push_back({slots_.size() - 1, off,
+                          std::min(config_.part_bytes, s.size - off)});
+      }
+    }
+    const std::size_t threads = std::min<std::size_t>(
+        tasks_.size(), static_cast<std::size_t>(config_.parallel));
+    for (std::size_t t = 0; t < threads; ++t) {
+      threads_.emplace_back([this] { Work(); });
+    }
   }
 
   absl::StatusOr<const char*> Bytes(const ObjectRoot& o) override {
-    const std::uint64_t size = o.object_size();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (next_ > 0) {  // The last one is done with.
+      Free(slots_[next_ - 1]);
+      cv_.notify_all();
+    }
+    if (next_ >= slots_.size() || slots_[next_].o != &o) {
+      return absl::InternalError("S3Objects: asked out of the expected order");
+    }
+    Slot& s = slots_[next_++];
+    cv_.wait(lock, [&] { return s.ranges_left == 0; });
     const std::string root = absl::StrCat("root '", o.key, "' of ", what_);
-    absl::Status s = Reserve(size);
-    if (!s.ok()) return s;
-    const std::string key = repo_.Key("objects/" + o.object);
-    const s3::Config& config = repo_.client().config();
-    const std::uint64_t part = config.part_bytes;
-    const std::uint64_t parts = (size + part - 1) / part;
-    std::atomic<std::uint64_t> next{0};
-    std::mutex mu;
-    absl::Status failed;
-    auto work = [&] {
-      for (std::uint64_t i; (i = next++) < parts;) {
-        const std::uint64_t off = i * part;
-        absl::Status s = repo_.client().GetRange(
-            key, off, std::min(part, size - off), buf_ + off);
-        if (!s.ok()) {
-          std::lock_guard<std::mutex> lock(mu);
-          if (failed.ok()) failed = s;
-          next = parts;
-        }
-      }
-    };
-    const std::uint64_t threads = std::min<std::uint64_t>(
-        parts, static_cast<std::uint64_t>(config.parallel));
-    std::vector<std::thread> pool;
-    for (std::uint64_t t = 1; t < threads; ++t) pool.emplace_back(work);
-    work();
-    for (std::thread& t : pool) t.join();
-    if (!failed.ok()) {
-      return absl::Status(failed.code(),
-                          absl::StrCat(failed.message(), " (", root, ")"));
+    if (!s.status.ok()) {
+      return absl::Status(s.status.code(),
+                          absl::StrCat(s.status.message(), " (", root, ")"));
     }
-    if (ObjectName(buf_, size) != o.object) {
-      return absl::DataLossError(absl::StrCat(repo_.url(), "/objects/",
-                                              o.object,
-                                              " fails its checksum: its bytes "
-                                              "are not the ones named (",
-                                              root, ")"));
+    if (ObjectName(s.buf, s.size) != o.object) {
+      return absl::DataLossError(absl::StrCat(
+          repo_.url(), "/objects/", o.object,
+          " fails its checksum: its bytes are not the ones named (", root,
+          ")"));
     }
-    return buf_;
+    return s.buf;
   }
 
  private:
-  absl::Status Reserve(std::uint64_t size) {
-    if (size <= cap_) return absl::OkStatus();
-    if (buf_ != nullptr) ::munmap(buf_, cap_);
-    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) {
-      buf_ = nullptr;
-      cap_ = 0;
-      return absl::ResourceExhaustedError(
-          absl::StrCat("no memory for an object of ", size, " bytes"));
+  static constexpr std::uint64_t kAheadParts = 16;
+  struct Slot {
+    const ObjectRoot* o = nullptr;
+    std::uint64_t size = 0;
+    char* buf = nullptr;  // anonymous memory, once admitted
+    std::uint64_t ranges_left = 0;
+    absl::Status status;
+  };
+  struct Task {
+    std::size_t slot;
+    std::uint64_t offset, len;
+  };
+
+  void Free(Slot& s) {
+    if (s.buf != nullptr) {
+      ::munmap(s.buf, std::max<std::uint64_t>(s.size, 1));
+      held_ -= s.size;
+      s.buf = nullptr;
     }
-    buf_ = static_cast<char*>(p);
-    cap_ = size;
-    return absl::OkStatus();
+  }
+
+  void Work() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_ && next_task_ < tasks_.size()) {
+      const Task t = tasks_[next_task_];
+      Slot& s = slots_[t.slot];
+      if (s.buf == nullptr && s.status.ok()) {
+        // Admitted when it is the next one used, or within the budget.
+        const std::uint64_t budget = kAheadParts * config_.part_bytes;
+        if (t.slot + 1 > next_ && held_ + s.size > budget) {
+          cv_.wait(lock);
+          continue;
+        }
+        void* p = ::mmap(nullptr, std::max<std::uint64_t>(s.size, 1),
+                         PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) {
+          s.status = absl::ResourceExhaustedError(
+              absl::StrCat("no memory for an object of ", s.size, " bytes"));
+        } else {
+          s.buf = static_cast<char*>(p);
+          held_ += s.size;
+        }
+      }
+      ++next_task_;
+      absl::Status st = s.status;
+      if (st.ok()) {
+        char* dst = s.buf + t.offset;
+        const std::string key = repo_.Key("objects/" + s.o->object);
+        lock.unlock();
+        st = repo_.client().GetRange(key, t.offset, t.len, dst);
+        lock.lock();
+      }
+      if (!st.ok() && s.status.ok()) s.status = st;
+      --s.ranges_left;
+      cv_.notify_all();
+    }
   }
 
   S3Repo& repo_;
   const std::string& what_;
-  char* buf_ = nullptr;
-  std::uint64_t cap_ = 0;
+  const s3::Config& config_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Slot> slots_;  // fixed once Expect returns
+  std::vector<Task> tasks_;
+  std::size_t next_task_ = 0;  // the next range to fetch
+  std::size_t next_ = 0;       // the next slot Bytes returns
+  std::uint64_t held_ = 0;     // bytes of admitted slots
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
 };
 
 // LOCAL/REMOTE: what the last poll of an S3 repository saw.

@@ -25,6 +25,9 @@ class S3ObjectWriter {
  public:
   S3ObjectWriter(const store_internal::Core& core, S3Repo& repo)
       : repo_(repo), maker_(core) {}
+  ~S3ObjectWriter() {
+    for (auto& f : running_) f.wait();
+  }
 
   // As ObjectWriter::Write (publish.cc): the object's name, uploaded
   // unless the bucket has it.
@@ -47,27 +50,68 @@ class S3ObjectWriter {
         [](std::uint64_t, std::uint64_t) {});
     if (!name.ok()) return name.status();
     if (names_.contains(*name)) return name;
-    const std::string object = repo_.Key("objects/" + *name);
-    absl::StatusOr<std::optional<s3::ObjectInfo>> there =
-        repo_.client().Head(object);
-    if (!there.ok()) return there.status();
-    if (!*there || (*there)->size != len) {
-      absl::Status s;
-      if (len <= part) {
-        // Create-only: an object of this name has these bytes already.
-        s = repo_.client().Put(object, whole, {.create_only = !*there});
-        if (absl::IsFailedPrecondition(s)) s = absl::OkStatus();
-      } else {
-        s = Multipart(txn, key, r, description, object, *name);
-      }
-      if (!s.ok()) return s;
-      *written += len;
-    }
     names_.insert(*name);
+    const std::string object = repo_.Key("objects/" + *name);
+    if (len > part) {
+      // Its parts go several at once; this waits for them.
+      absl::StatusOr<std::optional<s3::ObjectInfo>> there =
+          repo_.client().Head(object);
+      if (!there.ok()) return there.status();
+      if (!*there || (*there)->size != len) {
+        absl::Status s = Multipart(txn, key, r, description, object, *name);
+        if (!s.ok()) return s;
+        *written += len;
+      }
+      return name;
+    }
+    // A small one goes in the background (a HEAD, then a create-only PUT
+    // unless it is there), Config::parallel at a time, while the next
+    // roots are hashed; Finish waits for them.
+    while (running_.size() >=
+           static_cast<std::size_t>(repo_.client().config().parallel)) {
+      absl::Status s = WaitOldest();
+      if (!s.ok()) return s;
+    }
+    running_.push_back(std::async(
+        std::launch::async,
+        [this, object, len, whole = std::move(whole)]() -> Sent {
+          s3::Client& client = repo_.client();
+          absl::StatusOr<std::optional<s3::ObjectInfo>> there =
+              client.Head(object);
+          if (!there.ok()) return {there.status(), 0};
+          if (*there && (*there)->size == len) return {absl::OkStatus(), 0};
+          // Create-only: an object of this name has these bytes already.
+          absl::Status s = client.Put(object, whole, {.create_only = !*there});
+          if (absl::IsFailedPrecondition(s)) return {absl::OkStatus(), 0};
+          return {s, s.ok() ? len : 0};
+        }));
     return name;
   }
 
+  // Waits for every upload; adds the bytes they wrote to *written.
+  absl::Status Finish(std::uint64_t* written) {
+    absl::Status first;
+    while (!running_.empty()) {
+      absl::Status s = WaitOldest();
+      if (first.ok()) first = s;
+    }
+    *written += background_written_;
+    background_written_ = 0;
+    return first;
+  }
+
  private:
+  struct Sent {
+    absl::Status status;
+    std::uint64_t bytes;
+  };
+  absl::Status WaitOldest() {
+    Sent sent = running_.front().get();
+    running_.pop_front();
+    background_written_ += sent.bytes;
+    return sent.status;
+  }
+
   // Uploads the object of `key` in parts, several at once.
   absl::Status Multipart(const ReadTxn& txn, std::string_view key,
                          const RootRecord& r, const std::string& description,
@@ -126,6 +170,8 @@ class S3ObjectWriter {
   S3Repo& repo_;
   ObjectMaker maker_;
   absl::flat_hash_set<std::string> names_;
+  std::deque<std::future<Sent>> running_;  // small objects being sent
+  std::uint64_t background_written_ = 0;
 };
 
 // Versions beyond the newest `keep` (never the announced one), superseded
@@ -242,6 +288,9 @@ absl::StatusOr<PublishResult> PublishS3(const Store& store, S3Repo& repo,
         return writer.Write(txn, key, r, description, written);
       },
       &m, &result);
+  // Every object is up before anything names it.
+  absl::Status uploaded = writer.Finish(&result.bytes_written);
+  if (s.ok()) s = uploaded;
   if (!s.ok()) return s;
   const std::uint64_t last = *announced ? (*announced)->version : 0;
   if (previous && SameRoots(*previous, m)) {

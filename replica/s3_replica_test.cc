@@ -83,7 +83,7 @@ TEST(S3Replica, AnUnchangedPollIsOneConditionalRequest) {
     auto r = ancient::FollowOnce(f.repo, f.local);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_FALSE(r->switched);
-    EXPECT_EQ(r->requests, 1u);  // GET ANNOUNCE, If-None-Match: 304
+    EXPECT_EQ(r->requests, 1u);       // GET ANNOUNCE, If-None-Match: 304
     EXPECT_LT(r->wire_bytes, 1024u);  // headers both ways, no body
     EXPECT_EQ(r->bytes_fetched, 0u);
   }
