@@ -10,7 +10,10 @@ def _spread(values, fmt):
     """"median (min-max)" of values, each shown by fmt."""
     if not values:
         return "-"
-    return "%s (%s-%s)" % (fmt(median(values)), fmt(min(values)), fmt(max(values)))
+    lo, hi = fmt(min(values)), fmt(max(values))
+    if fmt is not fmt_time and float(lo) > float(hi):
+        lo, hi = hi, lo
+    return "%s (%s-%s)" % (fmt(median(values)), lo, hi)
 
 
 def _mibs(nbytes):
@@ -76,4 +79,9 @@ def render_s3(add):
             "headers included), time | %d, %d B, %s |" % (
                 o["poll_requests"], o["poll_wire_bytes"],
                 _spread([r["poll_s"] for r in one], fmt_time)))
+        rss = [r["follower_max_rss_kib"] for r in one if "follower_max_rss_kib" in r]
+        if rss:
+            add("| a follower process's peak resident memory (the first version: "
+                "objects fetched ahead within a 128 MiB budget) | %.0f MiB |"
+                % (max(rss) / 1024))
         add("")

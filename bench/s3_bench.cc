@@ -17,6 +17,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -178,7 +179,13 @@ void Run(std::size_t mib, const std::string& ctl) {
   auto one_follow = ancient::FollowOnce(repo, root + "/local");
   const double one_follow_s = Since(t0);
   for (const pid_t pid : pids) kill(pid, SIGTERM);
-  for (const pid_t pid : pids) waitpid(pid, nullptr, 0);
+  long follower_rss_kib = 0;  // the largest of the 8 (ru_maxrss)
+  for (const pid_t pid : pids) {
+    struct rusage ru;
+    if (wait4(pid, nullptr, 0, &ru) == pid) {
+      follower_rss_kib = std::max(follower_rss_kib, ru.ru_maxrss);
+    }
+  }
   // An unchanged poll.
   t0 = NowNs();
   auto poll = ancient::FollowOnce(repo, root + "/local");
@@ -188,14 +195,19 @@ void Run(std::size_t mib, const std::string& ctl) {
       "{\"bench\":\"s3_one\",\"publish_s\":%.3f,\"written\":%lu,"
       "\"follow_s\":%.3f,\"fetched\":%lu,\"version_bytes\":%lu,"
       "\"fleet8_first_s\":%.3f,\"fleet8_one_s\":%.3f,"
-      "\"poll_s\":%.5f,\"poll_requests\":%lu,\"poll_wire_bytes\":%lu}\n",
+      "\"poll_s\":%.5f,\"poll_requests\":%lu,\"poll_wire_bytes\":%lu,"
+      "\"follower_max_rss_kib\":%ld}\n",
       one_publish_s, static_cast<unsigned long>(one->bytes_written),
       one_follow_s, static_cast<unsigned long>(one_follow->bytes_fetched),
       static_cast<unsigned long>(one->bytes), first_s, fleet_s, poll_s,
       static_cast<unsigned long>(poll->requests),
-      static_cast<unsigned long>(poll->wire_bytes));
+      static_cast<unsigned long>(poll->wire_bytes), follower_rss_kib);
   std::fflush(stdout);
   fs::remove_all(root);
+  // The gateway keeps objects in memory, and stops taking writes when
+  // nearly full: the next run needs the room.
+  Shell("aws --endpoint-url " + Env("AWS_ENDPOINT_URL") + " s3 rb --force s3://" +
+        bucket);
 }
 
 }  // namespace
