@@ -230,11 +230,13 @@ absl::Status Follow(const std::string& repo, std::uint64_t v,
 // The local store of `local`, opened read-write. Kept open in this process
 // afterwards, so that a Replica opened here later shares its environment
 // (LMDB allows one per file per process; a read-only one cannot write).
-absl::StatusOr<std::shared_ptr<Store>> OpenLocal(const std::string& local) {
+absl::StatusOr<std::shared_ptr<Store>> OpenLocal(const std::string& local,
+                                                 const std::string& group) {
   static std::mutex* const mu = new std::mutex;
   static auto* const open = new std::map<std::string, std::shared_ptr<Store>>;
   StoreOptions options;
   options.create_if_missing = true;
+  options.group = group;
   absl::StatusOr<std::unique_ptr<Store>> store =
       Store::Open(replica_internal::LocalStoreDir(local), options);
   if (!store.ok()) return store.status();
@@ -248,10 +250,17 @@ absl::StatusOr<std::shared_ptr<Store>> OpenLocal(const std::string& local) {
 
 absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
                                         const std::string& local) {
+  return FollowOnce(repo, local, FollowOptions());
+}
+
+absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
+                                        const std::string& local,
+                                        const FollowOptions& options) {
   std::string format;
   absl::Status s =
       replica_internal::MakeLayout(local, replica_internal::kLocalFormat,
                                    replica_internal::kLocalFormat1, &format);
+  if (s.ok()) s = replica_internal::GiveToGroup(local, options.group);
   if (!s.ok()) return s;
   absl::StatusOr<std::unique_ptr<replica_internal::DirLock>> lock =
       replica_internal::DirLock::Take(local);
@@ -291,7 +300,8 @@ absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
     }
     target = **announced;
   }
-  absl::StatusOr<std::shared_ptr<Store>> store = OpenLocal(local);
+  absl::StatusOr<std::shared_ptr<Store>> store =
+      OpenLocal(local, options.group);
   if (!store.ok()) return store.status();
   std::optional<std::uint64_t> current;
   {

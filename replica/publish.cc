@@ -212,6 +212,7 @@ absl::StatusOr<PublishResult> Publish(const Store& store,
   }
   absl::Status s = replica_internal::MakeLayout(repo, kRepoFormat);
   if (s.ok()) s = replica_internal::MakeDir(repo + "/objects");
+  if (s.ok()) s = replica_internal::GiveToGroup(repo, options.group);
   if (!s.ok()) return s;
   absl::StatusOr<std::unique_ptr<replica_internal::DirLock>> lock =
       replica_internal::DirLock::Take(repo);

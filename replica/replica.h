@@ -79,6 +79,11 @@ struct PublishOptions {
   int keep = 5;
   // How long a superseded version stays, in seconds.
   double grace_seconds = 600;
+  // A directory repository: a group whose accounts may follow it (read
+  // only), given the repository when the publish finds it is not theirs
+  // yet (store/group_access.h). Empty: the repository's access is left as
+  // it is. Ignored for s3:// (the bucket's policy decides).
+  std::string group;
 };
 
 struct PublishResult {
@@ -145,6 +150,19 @@ struct FollowResult {
 //   naming the file and root. On error the current version is unchanged.
 absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
                                         const std::string& local);
+
+struct FollowOptions {
+  // A group whose accounts may read `local` with Replica (read-only; LMDB's
+  // reader table is group-writable): `local` and its store are given to it
+  // (store/group_access.h). Empty (default): `local` is left as it is (its
+  // store private to the follower's account when first made).
+  std::string group;
+};
+// As above, with options. Errors also: InvalidArgument (no such group),
+//   PermissionDenied (this account may not give `local` to the group).
+absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
+                                        const std::string& local,
+                                        const FollowOptions& options);
 
 // Pins `local` to `version` (followed instead of the announced one), or
 // unpins it (nullopt). Takes effect at the next FollowOnce. Makes `local`'s

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "store/group_access.h"
 
 namespace ancient::store_internal {
 
@@ -134,6 +135,12 @@ absl::StatusOr<std::shared_ptr<Core>> Core::Open(const std::string& dir,
       return LmdbError(errno, Cat("store directory ", dir));
     }
   }
+  if (!opts.group.empty() && !opts.read_only) {
+    // Before any file is made: the directory's set-group-ID bit gives the
+    // group every file created in it (modes are set after the open).
+    absl::Status s = GrantGroup(dir, opts.group);
+    if (!s.ok()) return s;
+  }
   if (!S_ISDIR(st.st_mode)) {
     return absl::FailedPreconditionError(
         Cat(dir, " is not a directory, so not a store"));
@@ -141,6 +148,13 @@ absl::StatusOr<std::shared_ptr<Core>> Core::Open(const std::string& dir,
   const std::string data_file = dir + "/data.mdb";
   if ((opts.read_only || !opts.create_if_missing) &&
       access(data_file.c_str(), F_OK) != 0) {
+    if (errno == EACCES) {
+      return absl::PermissionDeniedError(
+          Cat(data_file,
+              ": permission denied (the store's directory admits "
+              "its owner",
+              (st.st_mode & S_IRGRP) ? " and its group" : "", " only)"));
+    }
     return absl::NotFoundError(Cat("no store at ", dir, " (no data.mdb)"));
   }
 

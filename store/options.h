@@ -48,6 +48,15 @@ struct StoreOptions {
   // call, which is why it is not the default. Vectors of numbers or strings
   // are marked on one thread.
   int mark_threads = 0;
+  // Who besides the owner may read the store: a group name, or empty for
+  // the owner alone (the default). With a group, the store's directory and
+  // files are given to it (store/group_access.h): directory 2750, data
+  // 0640, LMDB's reader table 0660; readers in the group open read-only,
+  // accounts outside it get PermissionDenied. Applied at every read-write
+  // open with a group, so an existing private store is opened up to the
+  // group too. Errors: InvalidArgument (no such group), PermissionDenied
+  // (this account may not give its files to that group).
+  std::string group;
 };
 
 // Where a shared graph lives: its offset in the arena and its size.

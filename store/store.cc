@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "store/access.h"
+#include "store/group_access.h"
 #include "store/read_txn.h"
 #include "store/write_txn.h"
 
@@ -196,6 +197,12 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
     const std::string& dir, const StoreOptions& options) {
   absl::StatusOr<std::shared_ptr<Core>> core = Core::Open(dir, options);
   if (!core.ok()) return core.status();
+  if (!options.group.empty() && !options.read_only) {
+    // The files LMDB and the arena made: group-readable, and the reader
+    // table group-writable (whatever the umask took off).
+    absl::Status s = GrantGroup(dir, options.group);
+    if (!s.ok()) return s;
+  }
   return std::unique_ptr<Store>(
       new Store(*std::move(core), options.read_only, options.convert_types));
 }

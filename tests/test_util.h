@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -104,13 +105,20 @@ struct Child {
   int in = -1;   // write end of the child's stdin
 };
 
-inline Child Spawn(const std::vector<std::string>& argv) {
+// `in_child` runs in the child before exec (and must not return on
+// failure: _exit); with `merge_stderr` the child's stderr goes to the same
+// pipe as its stdout.
+inline Child Spawn(const std::vector<std::string>& argv,
+                   const std::function<void()>& in_child = {},
+                   bool merge_stderr = false) {
   int out[2], in[2];
   if (pipe(out) != 0 || pipe(in) != 0) std::abort();
   Child c;
   c.pid = fork();
   if (c.pid == 0) {
+    if (in_child) in_child();
     dup2(out[1], 1);
+    if (merge_stderr) dup2(out[1], 2);
     dup2(in[0], 0);
     close(out[0]);
     close(out[1]);

@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "ancient/json.h"
+#include "store/group_access.h"
 #include "store/store.h"
 #include "tools/cli_util.h"
 #include "tools/demo.h"
@@ -66,7 +67,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenExisting(const std::string& dir,
                                                     bool write) {
   StoreOptions o = write ? StoreOptions() : ReadOnly();
   o.create_if_missing = false;
-  return Store::Open(dir, o);
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir, o);
+  if (store.ok()) WarnIfUnsafe(dir);
+  return store;
 }
 
 int Put(const Strings& a) {
@@ -93,7 +96,7 @@ int Put(const Strings& a) {
       if (!l.empty() && l.back() == '\r') l.pop_back();
     }
   }
-  auto store = Store::Open(a[0]);
+  auto store = Store::Open(a[0], CreatingOptions());
   if (!store.ok()) return Fail(store.status());
   absl::StatusOr<ancient::ShareInfo> info = json.empty()
                                                 ? (*store)->Share(a[1], list)
@@ -222,6 +225,7 @@ int Stat(const Strings& a) {
       st->lmdb_file_bytes, st->base_address, st->max_size, st->readers,
       st->relocated ? "yes" : "no", st->graphs_relocated, st->bytes_relocated,
       st->address_reserved);
+  PrintAccess(a[0]);
   // Types shared in more than one layout: a program reads the roots of the
   // layouts it was not built with converted (once per graph, in private
   // memory) until they are migrated.
@@ -273,6 +277,9 @@ int Copy(const Strings& a) {
   auto store = OpenExisting(a[0], false);
   if (!store.ok()) return Fail(store.status());
   absl::Status s = (*store)->CopyTo(a[1], absl::GetFlag(FLAGS_compact));
+  if (s.ok() && !absl::GetFlag(FLAGS_group).empty()) {
+    s = ancient::GrantGroup(a[1], absl::GetFlag(FLAGS_group));
+  }
   if (!s.ok()) return Fail(s);
   return kExitOk;
 }
@@ -285,11 +292,12 @@ int RunDemo(const Strings& a) {
 int RunDemoReader(const Strings& a) { return DemoReader(a); }
 
 const Command kCommands[] = {
-    {"put", "DIR KEY (--json FILE | --lines FILE)",
+    {"put", "DIR KEY (--json FILE | --lines FILE) [--group NAME]",
      "Stores a JSON document as an ancient::Value, or a text file as a vector "
      "of strings (one per line), at KEY. FILE '-' reads stdin. Creates the "
      "store when missing. The input is parsed in full before the store is "
-     "touched: bad input writes nothing.",
+     "touched: bad input writes nothing. --group NAME: the store is given "
+     "to a group whose accounts may read it (default: the owner alone).",
      2, 2, Put},
     {"get", "DIR KEY [--pretty] [--path PATH]",
      "Prints the root at KEY as JSON (indented with --pretty), read through "
@@ -324,23 +332,28 @@ const Command kCommands[] = {
      "header line, then {\"key\": ..., \"type\": DESCRIPTION, \"value\": "
      "...} per root, from one consistent snapshot. `load` reads it back.",
      1, 2, DumpCommand},
-    {"load", "DIR [FILE] [--replace]",
+    {"load", "DIR [FILE] [--replace] [--group NAME]",
      "Reads a dump (FILE, or stdin) into the store DIR (created when "
      "missing), building each graph from its JSON and type without the C++ "
      "type, in one atomic commit: any error loads nothing. Keys the store "
-     "holds already are refused unless --replace.",
+     "holds already are refused unless --replace. --group as for put.",
      1, 2, LoadCommand},
     {"rm", "DIR KEY", "Deletes KEY.", 2, 2, Rm},
-    {"stat", "DIR", "Prints the store's statistics.", 1, 1, Stat},
+    {"stat", "DIR",
+     "Prints the store's statistics, and its access: owner, group and the "
+     "mode of each file, and UNSAFE lines for files other accounts can "
+     "write.",
+     1, 1, Stat},
     {"verify", "DIR",
      "Checks the whole store. Exit 0 when sound; exit 1 with the first damage "
      "found.",
      1, 1, Verify},
-    {"copy", "SRC DST [--compact]",
+    {"copy", "SRC DST [--compact] [--group NAME]",
      "Copies the store SRC to the new directory DST, consistently, while "
-     "writers go on. --compact packs live graphs together.",
+     "writers go on. --compact packs live graphs together. --group gives DST "
+     "to a group whose accounts may read it.",
      2, 2, Copy},
-    {"publish", "STORE REPO [--keep N] [--grace SECONDS]",
+    {"publish", "STORE REPO [--keep N] [--grace SECONDS] [--group NAME]",
      "Publishes STORE as the next version in the repository REPO (a "
      "directory, or s3://BUCKET/PREFIX on S3-compatible object storage, "
      "reached as AWS tools are: AWS_* variables and profiles): writes only "
@@ -349,9 +362,12 @@ const Command kCommands[] = {
      "content) and a manifest, then announces it atomically; nothing when "
      "no root changed. Prints the bytes written. Versions beyond the newest "
      "--keep (5) are removed once superseded for --grace seconds (600), then "
-     "the objects no kept version names.",
+     "the objects no kept version names. --group: a directory repository is "
+     "given to a group whose accounts may follow it (read only).",
      2, 2, PublishCommand},
-    {"follow", "REPO LOCAL [--once] [--interval SECONDS] [--pin V | --unpin]",
+    {"follow",
+     "REPO LOCAL [--once] [--interval SECONDS] [--pin V | --unpin] "
+     "[--group NAME]",
      "On a reader host: applies each newly announced (or the pinned) version "
      "of REPO to the store in LOCAL, fetching only the roots it lacks (each "
      "checked against its name and type), in one atomic commit. Prints the "
@@ -360,7 +376,8 @@ const Command kCommands[] = {
      "with --once. A damaged or missing object is refused and the current "
      "version kept. REPO may be s3://BUCKET/PREFIX (an unchanged "
      "repository costs one conditional GET per round). Readers use "
-     "ancient::Replica on LOCAL.",
+     "ancient::Replica on LOCAL; --group gives LOCAL to a group whose "
+     "accounts read it (read-only).",
      2, 2, FollowCommand},
     {"status", "DIR",
      "Shows a repository's (a directory or s3://BUCKET/PREFIX) announced "

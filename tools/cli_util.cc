@@ -8,6 +8,13 @@
 #include <iostream>
 #include <iterator>
 
+#include "absl/flags/flag.h"
+#include "store/group_access.h"
+
+ABSL_FLAG(std::string, group, "",
+          "put, load, copy, publish, follow: a group whose accounts may read "
+          "what the command creates (default: the owner alone)");
+
 namespace ancientctl {
 
 int Fail(const absl::Status& status) {
@@ -73,6 +80,43 @@ void Progress::Update(std::uint64_t done) {
                "##############################", width - filled, "", percent,
                label_.c_str());
   std::fflush(stderr);
+}
+
+ancient::StoreOptions CreatingOptions() {
+  ancient::StoreOptions o;
+  o.group = absl::GetFlag(FLAGS_group);
+  return o;
+}
+
+void WarnIfUnsafe(const std::string& dir) {
+  absl::StatusOr<ancient::AccessReport> r = ancient::InspectAccess(dir);
+  if (!r.ok()) return;
+  for (const std::string& why : r->unsafe) {
+    std::fprintf(stderr,
+                 "ancientctl: warning: %s: another account could write a "
+                 "graph crafted to mislead readers\n",
+                 why.c_str());
+  }
+}
+
+void PrintAccess(const std::string& dir) {
+  absl::StatusOr<ancient::AccessReport> r = ancient::InspectAccess(dir);
+  if (!r.ok()) {
+    std::printf("access: unknown (%s)\n",
+                std::string(r.status().message()).c_str());
+    return;
+  }
+  std::printf("access: owner %s, group %s (%s)\n", r->owner.c_str(),
+              r->group.c_str(),
+              r->group_readable ? "the group reads" : "private to the owner");
+  for (const ancient::FileAccess& f : r->files) {
+    std::printf("  %s %s:%s %s\n",
+                ancient::ModeString(f.mode, f.is_dir).c_str(), f.owner.c_str(),
+                f.group.c_str(), f.name.c_str());
+  }
+  for (const std::string& why : r->unsafe) {
+    std::printf("UNSAFE: %s\n", why.c_str());
+  }
 }
 
 }  // namespace ancientctl

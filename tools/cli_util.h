@@ -10,8 +10,13 @@
 #include <string>
 #include <string_view>
 
+#include "absl/flags/declare.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "store/options.h"
+
+// --group NAME: put, load, copy, publish, follow.
+ABSL_DECLARE_FLAG(std::string, group);
 
 namespace ancientctl {
 
@@ -46,6 +51,14 @@ class Progress {
   bool enabled_;
   int last_percent_ = -1;
 };
+
+// Options for a store this command may create (with --group's group).
+ancient::StoreOptions CreatingOptions();
+// Warns on stderr when `dir` is writable by accounts outside its owner and
+// group (a reader could be fed a crafted graph).
+void WarnIfUnsafe(const std::string& dir);
+// Prints the owner, group and modes of `dir` and its files ("access: ...").
+void PrintAccess(const std::string& dir);
 
 inline double SecondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)

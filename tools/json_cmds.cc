@@ -85,7 +85,7 @@ int LoadCommand(const std::vector<std::string>& args) {
         absl::StrFormat("%s: the dump was written for %s; this build writes %s",
                         source, platform, ancient::Schema::NativePlatform()));
   }
-  auto store = ancient::Store::Open(args[0]);
+  auto store = ancient::Store::Open(args[0], CreatingOptions());
   if (!store.ok()) return Fail(store.status());
   auto batch = (*store)->Write();  // every root, or none
   if (!batch.ok()) return Fail(batch.status());

@@ -33,6 +33,7 @@ int PublishCommand(const std::vector<std::string>& args) {
   ancient::PublishOptions p;
   p.keep = absl::GetFlag(FLAGS_keep);
   p.grace_seconds = absl::GetFlag(FLAGS_grace);
+  p.group = absl::GetFlag(FLAGS_group);
   const auto t0 = std::chrono::steady_clock::now();
   auto r = ancient::Publish(**store, args[1], p);
   if (!r.ok()) return Fail(r.status());
@@ -95,6 +96,8 @@ int FollowCommand(const std::vector<std::string>& args) {
   const auto interval = std::chrono::duration<double>(
       std::max(0.01, absl::GetFlag(FLAGS_interval)));
   InstallStopHandlers();
+  ancient::FollowOptions follow_options;
+  follow_options.group = absl::GetFlag(FLAGS_group);
   std::uint64_t version = 0;
   while (true) {
     if (stop_requested) {
@@ -104,7 +107,7 @@ int FollowCommand(const std::vector<std::string>& args) {
       return kExitOk;
     }
     const auto t0 = std::chrono::steady_clock::now();
-    auto r = ancient::FollowOnce(repo, local);
+    auto r = ancient::FollowOnce(repo, local, follow_options);
     if (!r.ok()) {
       if (once) return Fail(r.status());
       // Keep serving what we have; say so, then try again.
@@ -169,6 +172,7 @@ int StatusCommand(const std::vector<std::string>& args) {
           st->last_poll_bytes, st->last_poll_requests, st->last_poll_retries);
     }
   }
+  if (args[0].rfind("s3://", 0) != 0) PrintAccess(args[0]);
   std::printf("versions kept: %zu\n", st->versions.size());
   for (const auto& v : st->versions) {
     std::printf("  version %lu: %lu bytes", v.version, v.bytes);
