@@ -33,7 +33,8 @@ std::string RootObjectKey(std::string_view key) {
 }  // namespace
 
 absl::Status Apply(const Store& local, const Manifest& m, ObjectSource& src,
-                   const std::string& what, FollowResult* result) {
+                   const std::string& what, FollowResult* result,
+                   const ProgressFn& progress) {
   const std::shared_ptr<Core>& core = store_internal::CoreOf(local);
   struct Held {
     std::uint64_t type_id;
@@ -70,6 +71,8 @@ absl::Status Apply(const Store& local, const Manifest& m, ObjectSource& src,
     }
   }
   src.Expect(changed);  // A remote source starts fetching them now.
+  std::uint64_t total = 0;
+  for (const ObjectRoot* o : changed) total += o->object_size();
   std::uint64_t placed_from = ~std::uint64_t{0}, placed_to = 0;
   for (const ObjectRoot* changed_root : changed) {
     const ObjectRoot& o = *changed_root;
@@ -103,6 +106,7 @@ absl::Status Apply(const Store& local, const Manifest& m, ObjectSource& src,
     if (!s.ok()) return s;
     result->bytes_fetched += o.object_size();
     ++result->roots_fetched;
+    if (progress) progress(result->bytes_fetched, total);
   }
   for (const auto& [key, h] : held) {
     if (keys.contains(key)) continue;

@@ -35,7 +35,8 @@ class ObjectSource {
 // Adds to result->bytes_fetched, roots_fetched, roots_removed. Errors
 // name `what` (the version) and the root; on error nothing is committed.
 absl::Status Apply(const Store& local, const Manifest& m, ObjectSource& src,
-                   const std::string& what, FollowResult* result);
+                   const std::string& what, FollowResult* result,
+                   const ProgressFn& progress = nullptr);
 
 }  // namespace ancient::replica_internal
 

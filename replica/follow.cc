@@ -182,7 +182,7 @@ absl::Status FetchWhole(const std::string& src, const Manifest& m,
 // Moves the local store to version `v` of `repo`.
 absl::Status Follow(const std::string& repo, std::uint64_t v,
                     const std::string& local, const Store& store,
-                    FollowResult* result) {
+                    FollowResult* result, const ProgressFn& progress) {
   const std::string src = repo + "/versions/" + VersionName(v);
   const std::string what = absl::StrFormat("version %d of %s", v, repo);
   if (!Exists(src)) {
@@ -201,7 +201,7 @@ absl::Status Follow(const std::string& repo, std::uint64_t v,
   if (m->format == 2) {
     result->bytes = m->bytes();
     RepoObjects objects(repo, what);
-    return Apply(store, *m, objects, what, result);
+    return Apply(store, *m, objects, what, result, progress);
   }
   // A version published whole (before objects): fetched whole, checked,
   // then applied root by root like any other.
@@ -316,8 +316,9 @@ absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
   FollowResult result;
   result.version = target;
   if (current != target) {
-    s = s3 ? replica_internal::FollowS3(*s3, target, **store, &result)
-           : Follow(repo, target, local, **store, &result);
+    s = s3 ? replica_internal::FollowS3(*s3, target, **store, &result,
+                                        options.progress)
+           : Follow(repo, target, local, **store, &result, options.progress);
     if (s3) {
       result.requests = s3->client().stats().requests;
       result.retries = s3->client().stats().retries;

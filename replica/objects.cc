@@ -82,7 +82,7 @@ bool SameRoots(const Manifest& a, const Manifest& b) {
 absl::Status CollectRoots(const Store& store,
                           const std::optional<Manifest>& previous,
                           StillThereFn still_there, WriteFn write, Manifest* m,
-                          PublishResult* result) {
+                          PublishResult* result, const ProgressFn& progress) {
   // The objects of the roots the last version had where this store still
   // has them: found by where they were read, not read again.
   absl::flat_hash_map<std::uint64_t, const ObjectRoot*> known;
@@ -98,6 +98,15 @@ absl::Status CollectRoots(const Store& store,
   if (!space.ok()) return space.status();
   absl::Status s = core->arena().CheckLength(space->high_water);
   if (!s.ok()) return s;
+  std::uint64_t total = 0;  // for progress: the roots' bytes, by record
+  if (progress) {
+    s = (*txn)->ForEachRoot(
+        "", [&](std::string_view, const RootRecord& r, std::string_view) {
+          total += r.graph_size + r.reloc_size;
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return s;
+  }
   return (*txn)->ForEachRoot(
       "",
       [&](std::string_view key, const RootRecord& r,
@@ -123,6 +132,7 @@ absl::Status CollectRoots(const Store& store,
         }
         result->bytes += o.object_size();
         m->objects.push_back(std::move(o));
+        if (progress) progress(result->bytes, total);
         return absl::OkStatus();
       });
 }

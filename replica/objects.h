@@ -72,7 +72,8 @@ using StillThereFn = absl::FunctionRef<bool(const ObjectRoot& previous)>;
 absl::Status CollectRoots(const Store& store,
                           const std::optional<Manifest>& previous,
                           StillThereFn still_there, WriteFn write, Manifest* m,
-                          PublishResult* result);
+                          PublishResult* result,
+                          const ProgressFn& progress = nullptr);
 
 }  // namespace ancient::replica_internal
 

@@ -240,7 +240,7 @@ absl::StatusOr<PublishResult> Publish(const Store& store,
           const std::string& description, std::uint64_t* written) {
         return writer.Write(txn, key, r, description, written);
       },
-      &m, &result);
+      &m, &result, options.progress);
   if (!s.ok()) return s;
   s = writer.Finish();  // Before anything may name the objects.
   if (!s.ok()) return s;

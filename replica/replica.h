@@ -59,6 +59,7 @@
 #define ANCIENT_REPLICA_REPLICA_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -72,6 +73,11 @@
 
 namespace ancient {
 
+// Progress of a long publish or follow: bytes done of `total` (the roots
+// read, or the objects placed), called on the calling thread after each
+// root. ancientctl draws a bar with it on a terminal.
+using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
 struct PublishOptions {
   // Versions kept in the repository: the newest `keep`; older ones are
   // removed once superseded for `grace_seconds` (followers may still be
@@ -84,6 +90,8 @@ struct PublishOptions {
   // yet (store/group_access.h). Empty: the repository's access is left as
   // it is. Ignored for s3:// (the bucket's policy decides).
   std::string group;
+  // Called as roots are read (see ProgressFn); none by default.
+  ProgressFn progress;
 };
 
 struct PublishResult {
@@ -157,6 +165,8 @@ struct FollowOptions {
   // (store/group_access.h). Empty (default): `local` is left as it is (its
   // store private to the follower's account when first made).
   std::string group;
+  // Called as changed roots are placed (see ProgressFn); none by default.
+  ProgressFn progress;
 };
 // As above, with options. Errors also: InvalidArgument (no such group),
 //   PermissionDenied (this account may not give `local` to the group).

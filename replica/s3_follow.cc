@@ -232,13 +232,13 @@ absl::Status LocalPollStatus(const std::string& local, ReplicaStatus* st) {
 }
 
 absl::Status FollowS3(S3Repo& repo, std::uint64_t v, const Store& store,
-                      FollowResult* result) {
+                      FollowResult* result, const ProgressFn& progress) {
   const std::string what = absl::StrCat("version ", v, " of ", repo.url());
   absl::StatusOr<Manifest> m = repo.ReadManifest(v, &result->manifest_bytes);
   if (!m.ok()) return m.status();
   result->bytes = m->bytes();
   S3Objects objects(repo, what);
-  return Apply(store, *m, objects, what, result);
+  return Apply(store, *m, objects, what, result, progress);
 }
 
 }  // namespace ancient::replica_internal

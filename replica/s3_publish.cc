@@ -287,7 +287,7 @@ absl::StatusOr<PublishResult> PublishS3(const Store& store, S3Repo& repo,
           const std::string& description, std::uint64_t* written) {
         return writer.Write(txn, key, r, description, written);
       },
-      &m, &result);
+      &m, &result, options.progress);
   // Every object is up before anything names it.
   absl::Status uploaded = writer.Finish(&result.bytes_written);
   if (s.ok()) s = uploaded;

@@ -119,7 +119,14 @@ TEST(S3Replica, BigRootsGoUpInPartsAndComeDownInParallelRanges) {
   auto src = OpenStore(root + "/src");
   ASSERT_TRUE(src->Share("big", BigValue(4000)).ok());  // ~16 MiB
   ASSERT_TRUE(src->Share("small", MakeValue(5)).ok());
-  auto p = ancient::Publish(*src, repo);
+  // Progress: rising, ending at the total, once per root.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> steps;
+  auto record = [&](std::uint64_t done, std::uint64_t total) {
+    steps.emplace_back(done, total);
+  };
+  ancient::PublishOptions po;
+  po.progress = record;
+  auto p = ancient::Publish(*src, repo, po);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_GT(p->bytes_written, 15u << 20);
   // The big object went up in parts: a multipart ETag ("...-4").
@@ -134,9 +141,20 @@ TEST(S3Replica, BigRootsGoUpInPartsAndComeDownInParallelRanges) {
     }
   }
   EXPECT_EQ(multipart, 1);
-  auto r = ancient::FollowOnce(repo, local);
+  auto check_steps = [&](std::uint64_t total) {
+    ASSERT_EQ(steps.size(), 2u);
+    EXPECT_LT(steps[0].first, steps[1].first);
+    EXPECT_EQ(steps[1].first, total);
+    EXPECT_EQ(steps[1].second, total);
+    steps.clear();
+  };
+  check_steps(p->bytes);
+  ancient::FollowOptions fo;
+  fo.progress = record;
+  auto r = ancient::FollowOnce(repo, local, fo);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->bytes_fetched, p->bytes);
+  check_steps(p->bytes);
   // ANNOUNCE, MANIFEST, 4 ranges of the big one, the small one.
   EXPECT_EQ(r->requests, 7u);
   auto replica = Replica::Open(local);

@@ -86,7 +86,7 @@ absl::Status RecordPollS3(S3Repo& repo, const std::string& local,
 absl::Status LocalPollStatus(const std::string& local, ReplicaStatus* st);
 // Moves `store` (the local store of `local`) to version v of `repo`.
 absl::Status FollowS3(S3Repo& repo, std::uint64_t v, const Store& store,
-                      FollowResult* result);
+                      FollowResult* result, const ProgressFn& progress);
 absl::StatusOr<ReplicaStatus> S3Status(S3Repo& repo);
 
 }  // namespace ancient::replica_internal

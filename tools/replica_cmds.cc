@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -34,8 +35,14 @@ int PublishCommand(const std::vector<std::string>& args) {
   p.keep = absl::GetFlag(FLAGS_keep);
   p.grace_seconds = absl::GetFlag(FLAGS_grace);
   p.group = absl::GetFlag(FLAGS_group);
+  std::unique_ptr<Progress> bar;  // drawn on a terminal, for big stores
+  p.progress = [&](std::uint64_t done, std::uint64_t total) {
+    if (!bar) bar = std::make_unique<Progress>("publishing", total);
+    bar->Update(done);
+  };
   const auto t0 = std::chrono::steady_clock::now();
   auto r = ancient::Publish(**store, args[1], p);
+  bar.reset();
   if (!r.ok()) return Fail(r.status());
   if (r->published) {
     std::printf(
@@ -98,6 +105,11 @@ int FollowCommand(const std::vector<std::string>& args) {
   InstallStopHandlers();
   ancient::FollowOptions follow_options;
   follow_options.group = absl::GetFlag(FLAGS_group);
+  std::unique_ptr<Progress> bar;  // per round, drawn on a terminal
+  follow_options.progress = [&](std::uint64_t done, std::uint64_t total) {
+    if (!bar) bar = std::make_unique<Progress>("fetching", total);
+    bar->Update(done);
+  };
   std::uint64_t version = 0;
   while (true) {
     if (stop_requested) {
@@ -108,6 +120,7 @@ int FollowCommand(const std::vector<std::string>& args) {
     }
     const auto t0 = std::chrono::steady_clock::now();
     auto r = ancient::FollowOnce(repo, local, follow_options);
+    bar.reset();  // Cleared before the round's line is printed.
     if (!r.ok()) {
       if (once) return Fail(r.status());
       // Keep serving what we have; say so, then try again.
