@@ -157,7 +157,8 @@ void RemoveOld(const std::string& repo, const PublishOptions& options,
   std::vector<std::uint64_t> kept;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t v = (*versions)[i];
-    if (i + static_cast<std::size_t>(options.keep) < n) {
+    if (i + static_cast<std::size_t>(options.keep) < n &&
+        !Exists(repo + "/pins/" + VersionName(v))) {
       const std::string next =
           repo + "/versions/" + VersionName((*versions)[i + 1]);
       if (now - MtimeSeconds(next + "/MANIFEST") >= options.grace_seconds) {

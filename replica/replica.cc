@@ -88,6 +88,35 @@ absl::Status SetPin(const std::string& local,
   return Fsync(local);
 }
 
+absl::Status KeepVersion(const std::string& repo, std::uint64_t version,
+                         bool keep) {
+  if (version == 0) {
+    return absl::InvalidArgumentError(
+        Cat("no version 0 in ", repo, " (versions start at 1)"));
+  }
+  if (s3::IsS3Url(repo)) {
+    absl::StatusOr<std::unique_ptr<replica_internal::S3Repo>> r =
+        replica_internal::S3Repo::Open(repo);
+    if (!r.ok()) return r.status();
+    return replica_internal::KeepVersionS3(**r, version, keep);
+  }
+  const std::string pins = repo + "/pins";
+  const std::string pin = pins + "/" + VersionName(version);
+  if (!keep) {
+    if (::unlink(pin.c_str()) != 0 && errno != ENOENT) {
+      return FileError(errno, "unlink " + pin);
+    }
+    return absl::OkStatus();
+  }
+  if (!Exists(repo + "/versions/" + VersionName(version) + "/MANIFEST")) {
+    return absl::NotFoundError(
+        absl::StrFormat("version %d is not in repository %s", version, repo));
+  }
+  absl::Status s = replica_internal::MakeDir(pins);
+  if (!s.ok()) return s;
+  return WriteFileAtomic(pins, VersionName(version), "kept\n");
+}
+
 absl::StatusOr<ReplicaStatus> GetReplicaStatus(const std::string& dir) {
   if (s3::IsS3Url(dir)) {
     absl::StatusOr<std::unique_ptr<replica_internal::S3Repo>> repo =
@@ -140,6 +169,7 @@ absl::StatusOr<ReplicaStatus> GetReplicaStatus(const std::string& dir) {
         info.bytes = m->bytes();
         info.new_bytes = m->new_bytes;
       }
+      info.kept = Exists(dir + "/pins/" + VersionName(info.version));
     } else {
       info.readers = ReadersOf(path);
     }

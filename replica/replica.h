@@ -185,6 +185,16 @@ absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
 absl::Status SetPin(const std::string& local,
                     std::optional<std::uint64_t> version);
 
+// Keeps version `version` of `repo` (a directory or s3://) through the
+// publisher's garbage collection whatever --keep says (`keep` true), or
+// lets it go again (false): for a fleet rolled back by pins to a version
+// that must not disappear under it. Recorded in the repository
+// (REPO/pins/<N>), so every publisher honours it.
+// Errors: NotFound (no such version in `repo`), InvalidArgument (version
+//   0), and the repository's (PermissionDenied...), naming it.
+absl::Status KeepVersion(const std::string& repo, std::uint64_t version,
+                         bool keep);
+
 // What a repository or a local directory holds.
 struct VersionInfo {
   std::uint64_t version = 0;
@@ -192,6 +202,7 @@ struct VersionInfo {
   std::uint64_t new_bytes = 0;  // REPO: the objects it added
   std::int64_t mtime = 0;       // when it was put in place (seconds)
   std::uint64_t readers = 0;    // local only: processes' read snapshots on it
+  bool kept = false;            // REPO: kept whatever --keep (KeepVersion)
 };
 struct ReplicaStatus {
   bool is_repository = false;              // REPO (else LOCAL)

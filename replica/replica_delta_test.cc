@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -294,6 +295,44 @@ TEST_P(Repos, HostsAtDifferentSpeedsRollbackAndHygiene) {
   r = FollowOrDie(f.repo, fast);
   EXPECT_EQ(r.version, 10u);
   EXPECT_EQ(SeqAt(fast, Key(9)), 1009);
+}
+
+TEST_P(Repos, AKeptVersionOutlivesKeepUntilReleased) {
+  Fleet f = MakeFleet("kept", NewRepo(TempDir("kept_repo")));
+  const std::string host = f.root + "/host";
+  ancient::PublishOptions keep2;
+  keep2.keep = 2;
+  keep2.grace_seconds = 0;
+  PublishOrDie(*f.src, f.repo, keep2);
+  EXPECT_EQ(ancient::KeepVersion(f.repo, 7, true).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(ancient::KeepVersion(f.repo, 0, true).code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(ancient::KeepVersion(f.repo, 1, true).ok());
+  for (int v = 2; v <= 4; ++v) {
+    ASSERT_TRUE(f.src->Share(Key(v), MakeValue(1000 + v, 200)).ok());
+    PublishOrDie(*f.src, f.repo, keep2);
+  }
+  // Versions 3 and 4 (the newest two), and 1, kept; a host pinned to it
+  // rolls back to it.
+  auto st = ancient::GetReplicaStatus(f.repo);
+  ASSERT_TRUE(st.ok()) << st.status();
+  ASSERT_EQ(st->versions.size(), 3u);
+  EXPECT_EQ(st->versions[0].version, 1u);
+  EXPECT_TRUE(st->versions[0].kept);
+  EXPECT_FALSE(st->versions[1].kept);
+  ASSERT_TRUE(ancient::SetPin(host, 1).ok());
+  auto r = FollowOrDie(f.repo, host);
+  EXPECT_EQ(r.version, 1u);
+  EXPECT_EQ(SeqAt(host, Key(3)), 3);
+  // Released: the next publish removes it.
+  ASSERT_TRUE(ancient::KeepVersion(f.repo, 1, false).ok());
+  ASSERT_TRUE(f.src->Share(Key(5), MakeValue(1005, 200)).ok());
+  auto p = PublishOrDie(*f.src, f.repo, keep2);
+  EXPECT_EQ(std::count(p.removed.begin(), p.removed.end(), 1u), 1);
+  st = ancient::GetReplicaStatus(f.repo);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->versions.size(), 2u);
 }
 
 // The format before objects: a version directory holding a whole copy

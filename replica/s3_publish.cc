@@ -183,12 +183,16 @@ void RemoveOld(S3Repo& repo, const PublishOptions& options,
   absl::StatusOr<std::vector<std::pair<std::uint64_t, std::int64_t>>> vs =
       repo.ListVersions();
   if (!vs.ok()) return;
+  absl::StatusOr<absl::flat_hash_set<std::uint64_t>> pinned =
+      repo.KeptVersions();
+  if (!pinned.ok()) return;  // Which may go is unknown: none goes.
   const std::int64_t now = std::time(nullptr);
   const std::size_t n = vs->size();
   std::vector<std::uint64_t> kept;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t v = (*vs)[i].first;
     if (i + static_cast<std::size_t>(options.keep) < n && v != announced &&
+        !pinned->contains(v) &&
         now - (*vs)[i + 1].second >= options.grace_seconds &&
         repo.client()
             .Delete(repo.Key("versions/" + VersionName(v) + "/MANIFEST"))

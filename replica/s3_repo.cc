@@ -101,6 +101,34 @@ S3Repo::ListVersions() {
   return out;
 }
 
+absl::StatusOr<absl::flat_hash_set<std::uint64_t>> S3Repo::KeptVersions() {
+  absl::StatusOr<std::vector<s3::ObjectInfo>> list =
+      client_->List(Key("pins/"));
+  if (!list.ok()) return list.status();
+  absl::flat_hash_set<std::uint64_t> out;
+  for (const s3::ObjectInfo& o : *list) {
+    absl::string_view k = o.key;
+    std::uint64_t v;
+    if (absl::ConsumePrefix(&k, Key("pins/")) && absl::SimpleAtoi(k, &v)) {
+      out.insert(v);
+    }
+  }
+  return out;
+}
+
+absl::Status KeepVersionS3(S3Repo& repo, std::uint64_t v, bool keep) {
+  const std::string pin = repo.Key("pins/" + VersionName(v));
+  if (!keep) return repo.client().Delete(pin);
+  absl::StatusOr<std::optional<s3::ObjectInfo>> there =
+      repo.client().Head(repo.Key("versions/" + VersionName(v) + "/MANIFEST"));
+  if (!there.ok()) return there.status();
+  if (!*there) {
+    return absl::NotFoundError(
+        absl::StrCat("version ", v, " is not in repository ", repo.url()));
+  }
+  return repo.client().Put(pin, "kept\n");
+}
+
 absl::StatusOr<ReplicaStatus> S3Status(S3Repo& repo) {
   absl::StatusOr<std::optional<S3Repo::Announce>> a = repo.ReadAnnounce();
   if (!a.ok()) return a.status();
@@ -110,10 +138,13 @@ absl::StatusOr<ReplicaStatus> S3Status(S3Repo& repo) {
   absl::StatusOr<std::vector<std::pair<std::uint64_t, std::int64_t>>> vs =
       repo.ListVersions();
   if (!vs.ok()) return vs.status();
+  absl::StatusOr<absl::flat_hash_set<std::uint64_t>> kept = repo.KeptVersions();
+  if (!kept.ok()) return kept.status();
   for (const auto& [v, mtime] : *vs) {
     absl::StatusOr<Manifest> m = repo.ReadManifest(v);
     if (!m.ok()) return m.status();
-    st.versions.push_back({v, m->bytes(), m->new_bytes, mtime, 0});
+    st.versions.push_back(
+        {v, m->bytes(), m->new_bytes, mtime, 0, kept->contains(v)});
   }
   return st;
 }

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "replica/manifest.h"
 #include "replica/replica.h"
@@ -56,6 +57,8 @@ class S3Repo {
   // its manifest's Last-Modified.
   absl::StatusOr<std::vector<std::pair<std::uint64_t, std::int64_t>>>
   ListVersions();
+  // The versions kept by KeepVersion (PREFIX/pins/<N>).
+  absl::StatusOr<absl::flat_hash_set<std::uint64_t>> KeptVersions();
 
  private:
   S3Repo(std::string url, std::string prefix,
@@ -88,6 +91,8 @@ absl::Status LocalPollStatus(const std::string& local, ReplicaStatus* st);
 absl::Status FollowS3(S3Repo& repo, std::uint64_t v, const Store& store,
                       FollowResult* result, const ProgressFn& progress);
 absl::StatusOr<ReplicaStatus> S3Status(S3Repo& repo);
+// KeepVersion on an S3 repository (PREFIX/pins/<N>).
+absl::Status KeepVersionS3(S3Repo& repo, std::uint64_t v, bool keep);
 
 }  // namespace ancient::replica_internal
 

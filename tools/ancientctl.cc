@@ -379,6 +379,11 @@ const Command kCommands[] = {
      "ancient::Replica on LOCAL; --group gives LOCAL to a group whose "
      "accounts read it (read-only).",
      2, 2, FollowCommand},
+    {"keep", "REPO VERSION [--release]",
+     "Keeps VERSION in the repository REPO (a directory or s3://...) through "
+     "every publisher's garbage collection whatever --keep says, as for a "
+     "fleet pinned back to it; --release lets it go again.",
+     2, 2, KeepCommand},
     {"status", "DIR",
      "Shows a repository's (a directory or s3://BUCKET/PREFIX) announced "
      "version and the versions it keeps (their bytes and the bytes each "

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "replica/replica.h"
 #include "tools/cli_util.h"
@@ -22,6 +23,7 @@ ABSL_FLAG(bool, once, false, "follow: one round, then exit (1 on error)");
 ABSL_FLAG(double, interval, 5, "follow: seconds between rounds");
 ABSL_FLAG(std::uint64_t, pin, 0, "follow: pin LOCAL to this version");
 ABSL_FLAG(bool, unpin, false, "follow: follow the announced version again");
+ABSL_FLAG(bool, release, false, "keep: let the version go again");
 
 namespace ancientctl {
 
@@ -165,6 +167,21 @@ std::string Utc(std::int64_t seconds) {
   return when;
 }
 
+int KeepCommand(const std::vector<std::string>& args) {
+  std::uint64_t v = 0;
+  if (!absl::SimpleAtoi(args[1], &v)) {
+    return Fail("keep: '" + args[1] + "' is not a version number");
+  }
+  const bool keep = !absl::GetFlag(FLAGS_release);
+  absl::Status s = ancient::KeepVersion(args[0], v, keep);
+  if (!s.ok()) return Fail(s);
+  std::printf("version %lu of %s %s\n", static_cast<unsigned long>(v),
+              args[0].c_str(),
+              keep ? "is kept whatever --keep says"
+                   : "goes again when superseded and beyond --keep");
+  return kExitOk;
+}
+
 int StatusCommand(const std::vector<std::string>& args) {
   auto st = ancient::GetReplicaStatus(args[0]);
   if (!st.ok()) return Fail(st.status());
@@ -190,6 +207,7 @@ int StatusCommand(const std::vector<std::string>& args) {
   for (const auto& v : st->versions) {
     std::printf("  version %lu: %lu bytes", v.version, v.bytes);
     if (st->is_repository) std::printf(", %lu new", v.new_bytes);
+    if (v.kept) std::printf(", kept");
     std::printf(", made %s", Utc(v.mtime).c_str());
     if (!st->is_repository) std::printf(", %lu readers", v.readers);
     std::printf("\n");

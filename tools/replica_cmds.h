@@ -14,6 +14,7 @@ int PublishCommand(const std::vector<std::string>& args);
 // follow REPO LOCAL [--once] [--interval SECONDS] [--pin VERSION | --unpin]
 int FollowCommand(const std::vector<std::string>& args);
 // status DIR (a repository or a local directory)
+int KeepCommand(const std::vector<std::string>& args);
 int StatusCommand(const std::vector<std::string>& args);
 
 }  // namespace ancientctl
