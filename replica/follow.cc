@@ -319,17 +319,14 @@ absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
     s = s3 ? replica_internal::FollowS3(*s3, target, **store, &result,
                                         options.progress)
            : Follow(repo, target, local, **store, &result, options.progress);
-    if (s3) {
-      result.requests = s3->client().stats().requests;
-      result.retries = s3->client().stats().retries;
-    }
     if (!s.ok()) return s;
     result.switched = true;
   }
   if (s3) {
-    result.requests = s3->client().stats().requests;
-    result.retries = s3->client().stats().retries;
-    result.wire_bytes = s3->client().stats().wire_bytes;
+    const s3::TransferStats stats = s3->client().stats();
+    result.requests = stats.requests;
+    result.retries = stats.retries;
+    result.wire_bytes = stats.wire_bytes;
     s = replica_internal::RecordPollS3(*s3, local, announced, etag, result);
     if (!s.ok()) return s;
   }

@@ -206,8 +206,9 @@ absl::StatusOr<PublishResult> Publish(const Store& store,
     absl::StatusOr<PublishResult> r =
         replica_internal::PublishS3(store, **s3, options);
     if (r.ok()) {
-      r->requests = (*s3)->client().stats().requests;
-      r->retries = (*s3)->client().stats().retries;
+      const s3::TransferStats stats = (*s3)->client().stats();
+      r->requests = stats.requests;
+      r->retries = stats.retries;
     }
     return r;
   }
