@@ -20,6 +20,7 @@
 #include "replica/replica.h"
 #include "replica/s3_repo.h"
 #include "replica/util.h"
+#include "store/group_access.h"
 #include "store/read_txn.h"
 #include "store/strings.h"
 #include "store/write_txn.h"
@@ -260,7 +261,7 @@ absl::StatusOr<FollowResult> FollowOnce(const std::string& repo,
   absl::Status s =
       replica_internal::MakeLayout(local, replica_internal::kLocalFormat,
                                    replica_internal::kLocalFormat1, &format);
-  if (s.ok()) s = replica_internal::GiveToGroup(local, options.group);
+  if (s.ok()) s = EnsureGroup(local, options.group);
   if (!s.ok()) return s;
   absl::StatusOr<std::unique_ptr<replica_internal::DirLock>> lock =
       replica_internal::DirLock::Take(local);

@@ -22,6 +22,7 @@
 #include "replica/s3_repo.h"
 #include "replica/util.h"
 #include "store/chunk_writer.h"
+#include "store/group_access.h"
 #include "store/read_txn.h"
 #include "store/strings.h"
 
@@ -214,7 +215,7 @@ absl::StatusOr<PublishResult> Publish(const Store& store,
   }
   absl::Status s = replica_internal::MakeLayout(repo, kRepoFormat);
   if (s.ok()) s = replica_internal::MakeDir(repo + "/objects");
-  if (s.ok()) s = replica_internal::GiveToGroup(repo, options.group);
+  if (s.ok()) s = EnsureGroup(repo, options.group);
   if (!s.ok()) return s;
   absl::StatusOr<std::unique_ptr<replica_internal::DirLock>> lock =
       replica_internal::DirLock::Take(repo);

@@ -18,7 +18,6 @@
 #include "absl/strings/strip.h"
 #include "replica/file_util.h"
 #include "store/core.h"
-#include "store/group_access.h"
 #include "store/strings.h"
 
 namespace ancient::replica_internal {
@@ -220,18 +219,6 @@ absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(
 
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
-}
-
-absl::Status GiveToGroup(const std::string& dir, const std::string& group) {
-  if (group.empty()) return absl::OkStatus();
-  absl::StatusOr<gid_t> gid = GroupId(group);
-  if (!gid.ok()) return gid.status();
-  struct stat st;
-  if (::stat(dir.c_str(), &st) == 0 && st.st_gid == *gid &&
-      (st.st_mode & S_ISGID) && (st.st_mode & S_IRGRP)) {
-    return absl::OkStatus();
-  }
-  return GrantGroup(dir, group);
 }
 
 }  // namespace ancient::replica_internal

@@ -57,10 +57,6 @@ std::uint64_t ReadersOf(const std::string& dir);
 absl::Status MakeLayout(const std::string& dir, const char* format,
                         const char* also = nullptr,
                         std::string* found = nullptr);
-// Gives `dir` and everything in it to `group` (GrantGroup) unless it is
-// the group's already (its directory owned by the group, set-group-ID:
-// files made since belong to it); nothing for an empty group.
-absl::Status GiveToGroup(const std::string& dir, const std::string& group);
 // Removes tmp/ entries left by dead processes ("N.PID") or older than
 // `max_age` seconds.
 void RemoveStaleTmp(const std::string& dir, double max_age);

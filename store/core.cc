@@ -135,10 +135,11 @@ absl::StatusOr<std::shared_ptr<Core>> Core::Open(const std::string& dir,
       return LmdbError(errno, Cat("store directory ", dir));
     }
   }
-  if (!opts.group.empty() && !opts.read_only) {
+  if (!opts.read_only) {
     // Before any file is made: the directory's set-group-ID bit gives the
-    // group every file created in it (modes are set after the open).
-    absl::Status s = GrantGroup(dir, opts.group);
+    // group every file created in it (a new store's modes are set after
+    // the open, by Store::Open); an existing store is given to it whole.
+    absl::Status s = EnsureGroup(dir, opts.group);
     if (!s.ok()) return s;
   }
   if (!S_ISDIR(st.st_mode)) {

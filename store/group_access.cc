@@ -148,4 +148,16 @@ absl::Status GrantGroup(const std::string& dir, const std::string& group) {
   return absl::OkStatus();
 }
 
+absl::Status EnsureGroup(const std::string& dir, const std::string& group) {
+  if (group.empty()) return absl::OkStatus();
+  absl::StatusOr<gid_t> gid = GroupId(group);
+  if (!gid.ok()) return gid.status();
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0 && st.st_gid == *gid &&
+      (st.st_mode & S_ISGID) && (st.st_mode & S_IRGRP)) {
+    return absl::OkStatus();
+  }
+  return GrantGroup(dir, group);
+}
+
 }  // namespace ancient

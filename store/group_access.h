@@ -67,6 +67,11 @@ std::string ModeString(std::uint32_t mode, bool dir);
 // not a member, or does not own them), naming the file and the group.
 absl::Status GrantGroup(const std::string& dir, const std::string& group);
 
+// GrantGroup unless `dir` is the group's already (owned by the group,
+// set-group-ID, group-readable: files made in it since belong to the
+// group); nothing for an empty group. Errors: GrantGroup's.
+absl::Status EnsureGroup(const std::string& dir, const std::string& group);
+
 // The id of group `name`. Errors: InvalidArgument (no such group).
 absl::StatusOr<gid_t> GroupId(const std::string& name);
 

@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -195,11 +196,13 @@ Store::~Store() = default;
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(
     const std::string& dir, const StoreOptions& options) {
+  const bool created = !options.group.empty() &&
+                       ::access((dir + "/data.mdb").c_str(), F_OK) != 0;
   absl::StatusOr<std::shared_ptr<Core>> core = Core::Open(dir, options);
   if (!core.ok()) return core.status();
-  if (!options.group.empty() && !options.read_only) {
-    // The files LMDB and the arena made: group-readable, and the reader
-    // table group-writable (whatever the umask took off).
+  if (created && !options.read_only) {
+    // The files this open made (LMDB's, the arena): group-readable, and
+    // the reader table group-writable, whatever the umask took off.
     absl::Status s = GrantGroup(dir, options.group);
     if (!s.ok()) return s;
   }
