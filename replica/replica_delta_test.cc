@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_format.h"
 #include "replica/replica.h"
+#include "replica/replica_testing.h"
 #include "replica/s3/gateway_testing.h"
 #include "store/sharded.h"
 #include "store/store.h"
@@ -30,14 +31,6 @@ using ancient::Replica;
 using ancient::Store;
 using namespace ancient_test;
 using Strings = std::vector<std::string>;
-
-std::unique_ptr<Store> OpenStore(const std::string& dir) {
-  ancient::StoreOptions o;
-  o.durability = ancient::Durability::kNoSync;
-  auto s = Store::Open(dir, o);
-  EXPECT_TRUE(s.ok()) << s.status();
-  return *std::move(s);
-}
 
 std::string Key(int i) { return absl::StrFormat("root%03d", i); }
 
@@ -53,15 +46,6 @@ ancient::FollowResult FollowOrDie(const std::string& repo,
   auto r = ancient::FollowOnce(repo, local);
   EXPECT_TRUE(r.ok()) << r.status();
   return r.ok() ? *r : ancient::FollowResult{};
-}
-
-// The seq of MakeValue at `key` in `local`'s current version; -1 absent.
-std::int64_t SeqAt(const std::string& local, const std::string& key) {
-  auto r = Replica::Open(local);
-  if (!r.ok()) return -2;
-  auto v = (*r)->GetVerified<Strings>(key);
-  if (absl::IsNotFound(v.status())) return -1;
-  return v.ok() ? CheckValue(**v) : -3;
 }
 
 std::uint64_t GraphSize(Store& s, const std::string& key) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "replica/replica.h"
+#include "replica/replica_testing.h"
 #include "replica/s3/gateway_testing.h"
 #include "store/store.h"
 #include "tests/test_util.h"
@@ -30,24 +31,7 @@ using namespace ancient_test;
 using Strings = std::vector<std::string>;
 using Clock = std::chrono::steady_clock;
 
-std::unique_ptr<Store> OpenStore(const std::string& dir) {
-  ancient::StoreOptions o;
-  o.durability = ancient::Durability::kNoSync;
-  auto s = Store::Open(dir, o);
-  EXPECT_TRUE(s.ok()) << s.status();
-  return *std::move(s);
-}
-
 std::string Key(int i) { return "root" + std::to_string(i); }
-
-// The seq of MakeValue at `key` in `local`'s current version; -1 absent.
-std::int64_t SeqAt(const std::string& local, const std::string& key) {
-  auto r = Replica::Open(local);
-  if (!r.ok()) return -2;
-  auto v = (*r)->GetVerified<Strings>(key);
-  if (absl::IsNotFound(v.status())) return -1;
-  return v.ok() ? CheckValue(**v) : -3;
-}
 
 std::optional<std::uint64_t> Current(const std::string& local) {
   auto st = ancient::GetReplicaStatus(local);
