@@ -493,6 +493,12 @@ TEST(Replica, ThreadsShareOneReplicaAcrossSwitches) {
   std::atomic<int> bad{0};
   std::vector<std::thread> threads;
   std::vector<int> seen(4, 0);  // distinct values each thread read
+  // The newest value each thread has read: the main thread waits for all
+  // four to read version 1, and then version 2, before it switches on at
+  // full speed, so that no thread misses every switch for not being
+  // scheduled (2 cores, 4 reading threads: it happened once in CI).
+  std::vector<std::atomic<std::int64_t>> newest(4);
+  for (auto& n : newest) n = -1;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       std::int64_t last = -1;
@@ -502,14 +508,26 @@ TEST(Replica, ThreadsShareOneReplicaAcrossSwitches) {
         if (seq < last || seq < 0) ++bad;  // torn, failed or backwards
         if (seq > last) ++seen[t];
         last = std::max(last, seq);
+        newest[t] = last;
       }
     });
   }
+  auto all_read = [&](std::int64_t seq) {
+    const auto end =
+        std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (auto& n : newest) {
+      while (n.load() < seq && std::chrono::steady_clock::now() < end) {
+        std::this_thread::yield();
+      }
+    }
+  };
+  all_read(1);
   for (int i = 2; i <= 20; ++i) {
     ASSERT_TRUE(f.src->Share("v", MakeValue(i, 50)).ok());
     PublishOrDie(*f.src, f.repo);
     auto r = ancient::FollowOnce(f.repo, f.local);
     ASSERT_TRUE(r.ok()) << r.status();
+    if (i == 2) all_read(2);
   }
   stop = true;
   for (auto& t : threads) t.join();
