@@ -24,6 +24,7 @@
 
 #include "replica/replica.h"
 #include "store/store.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace {
 
@@ -124,7 +125,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   fs::remove_all(work);
   const std::string repo = work + "/repo", local = work + "/local";
   fs::create_directories(work);
-  fs::copy(template_repo, repo, fs::copy_options::recursive);
+  ancient::fuzz::CopyTreeOrDie(template_repo, repo);
   Edit(repo, data, size);
   auto followed = ancient::FollowOnce(repo, local);
   if (!followed.ok()) return 0;  // refused: the host keeps what it had

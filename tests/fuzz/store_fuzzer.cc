@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "store/store.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace {
 
@@ -229,21 +230,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       }
     }
   }
-  // A fresh copy of the template. (Copying can be interrupted by a signal,
-  // EINTR: retry; a copy that cannot be made at all stops the run, rather
-  // than skipping inputs unprobed.)
-  std::error_code ec;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    fs::remove_all(work_dir, ec);
-    ec.clear();
-    fs::copy(template_dir, work_dir, ec);
-    if (!ec) break;
-  }
-  if (ec) {
-    std::fprintf(stderr, "cannot copy %s to %s: %s\n", template_dir.c_str(),
-                 work_dir.c_str(), ec.message().c_str());
-    std::abort();
-  }
+  ancient::fuzz::CopyTreeOrDie(template_dir, work_dir);
   // Mutations of 6 bytes each: kind, selector (2), offset (2), value.
   std::vector<std::pair<std::uint64_t, std::uint8_t>> arena_edits;
   MDB_env* env = nullptr;
