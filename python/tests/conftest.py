@@ -11,6 +11,17 @@ import subprocess
 import pytest
 
 
+def pytest_configure(config):
+    # tools/test's pip run: the module under test must be the installed one.
+    want = os.environ.get("ANCIENT_EXPECT_MODULE_UNDER")
+    if want:
+        import ancient
+        if not os.path.realpath(ancient.__file__).startswith(
+                os.path.realpath(want)):
+            raise pytest.UsageError(
+                f"ancient imported from {ancient.__file__}, not from {want}")
+
+
 def _binary(var):
     path = os.environ.get(var)
     if not path or not os.path.exists(path):
