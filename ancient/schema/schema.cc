@@ -37,6 +37,7 @@ bool IsNameChar(char c) {
 class SchemaParser {
  public:
   SchemaParser(std::string_view text, Schema* out) : s_(text), out_(out) {}
+  friend class Schema;  // LayOutReadable
 
   absl::Status Run() {
     // "ancient/N;le;pNN;" then one type.
@@ -165,7 +166,8 @@ class SchemaParser {
   // out-of-line containers (vector, map, set, hash_*, ptr) are laid out
   // after their container, so a struct may hold those of itself; a struct
   // inside itself by value is an error.
-  absl::Status LayOut(SchemaType* root) {
+  absl::Status LayOut(SchemaType* root, bool assign_struct_layout = false) {
+    assign_struct_layout_ = assign_struct_layout;
     const std::string& platform = out_->platform_;
     if (platform.size() > 4 && platform.substr(platform.size() - 4) == ";p32") {
       pointer_size_ = 4;
@@ -285,6 +287,11 @@ class SchemaParser {
         for (const SchemaType::Field& f : t->fields) {
           if (absl::Status s = inline_arg(f.type); !s.ok()) return s;
           const SchemaType& ft = *f.type;
+          if (assign_struct_layout_) {  // a readable type: C++'s layout
+            const_cast<SchemaType::Field&>(f).offset = AlignUp(end, ft.align);
+            t->align = std::max(t->align, ft.align);
+            t->size = AlignUp(f.offset + ft.size, t->align);
+          }
           // Where C++ puts it: the next offset aligned for its type.
           if (f.offset != AlignUp(end, ft.align) ||
               ft.size > t->size - f.offset) {
@@ -320,8 +327,14 @@ class SchemaParser {
   std::vector<SchemaType*> structs_;  // the structs being parsed, outermost
                                       // first
   std::uint64_t pointer_size_ = 8;
+  bool assign_struct_layout_ = false;
   std::unordered_map<const SchemaType*, int> state_;
 };
+
+absl::Status Schema::LayOutReadable(Schema* schema) {
+  SchemaParser parser("", schema);
+  return parser.LayOut(schema->root_, /*assign_struct_layout=*/true);
+}
 
 absl::StatusOr<Schema> Schema::Parse(std::string_view description) {
   if (description.size() > kMaxLength) {

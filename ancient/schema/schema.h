@@ -75,6 +75,27 @@ class Schema {
   // misaligned, fields that overlap, a struct inside itself by value).
   static absl::StatusOr<Schema> Parse(std::string_view description);
 
+  // Parses a type as ToString() prints it (what `ancientctl schema` shows
+  // and a person writes): the root's expression, then each struct it names,
+  // whitespace free:
+  //   "map<string, vector<i32>>"
+  //   "vector<Point>  struct Point { f64 x; f64 y; }"
+  //   "struct Node { bool word; map<char, ptr<Node>> next; }"  (the root is
+  //   the first struct when no expression comes first)
+  // Structs are laid out as C++ lays out their frozen form (each field at
+  // the next offset aligned for it), for this build's platform; a struct may
+  // name itself inside out-of-line containers (vector, map, ptr, ...).
+  // Errors: InvalidArgument naming the position and what was expected (an
+  //   unknown type or container, a struct named but not defined or defined
+  //   twice, a field named twice, a struct inside itself by value, a
+  //   wrong number of type arguments, text after the type).
+  static absl::StatusOr<Schema> ParseReadable(std::string_view text);
+
+  // The full description Parse reads ("ancient/1;le;p64;..."): what a
+  // store records, and what TypeDescription<T>() gives for the C++ type of
+  // the same layout.
+  std::string Description() const;
+
   Schema(Schema&&) = default;
   Schema& operator=(Schema&&) = default;
 
@@ -100,6 +121,8 @@ class Schema {
 
  private:
   Schema() = default;
+  // Lays out a schema built by ParseReadable (schema.cc).
+  static absl::Status LayOutReadable(Schema* schema);
   std::string platform_;
   std::vector<std::unique_ptr<SchemaType>> types_;  // owns every node
   SchemaType* root_ = nullptr;
