@@ -137,12 +137,23 @@ absl::StatusOr<ShareInfo> WriteBatch::ShareJson(std::string_view key,
     return absl::Status(graph.status().code(),
                         Cat("key '", key, "': ", graph.status().message()));
   }
+  return ShareFlat(key, description, *graph);
+}
+
+absl::StatusOr<ShareInfo> WriteBatch::ShareFlat(std::string_view key,
+                                                std::string_view description,
+                                                const FlatGraph& graph) {
+  absl::StatusOr<Schema> schema = Schema::Parse(description);
+  if (!schema.ok()) {
+    return absl::InvalidArgumentError(
+        Cat("key '", key, "': ", schema.status().message()));
+  }
   const std::string desc(description);
   const std::string name = schema->TypeName();
   const store_internal::TypeRef type{TypeIdOf(desc), name, desc};
-  return ShareGraph(key, type, graph->size(), graph->pointer_count(),
+  return ShareGraph(key, type, graph.size(), graph.pointer_count(),
                     [&](void* dest, const void* address, bool zeroed) {
-                      return graph->Write(dest, address, zeroed);
+                      return graph.Write(dest, address, zeroed);
                     });
 }
 

@@ -245,6 +245,14 @@ class WriteBatch {
                                       std::string_view description,
                                       std::string_view json,
                                       std::string_view member = "");
+  // Shares at `key` a graph already built in memory by `description`'s
+  // schema (JsonGraph::BuildFromDocument, ConvertGraph): what the Python
+  // module's puts do. The root gets the TypeId `description` hashes to.
+  // `graph` must have been built from that very description.
+  // Errors: InvalidArgument (a description that does not parse); Share's.
+  absl::StatusOr<ShareInfo> ShareFlat(std::string_view key,
+                                      std::string_view description,
+                                      const FlatGraph& graph);
   // Rewrites the root at `key` in T's layout, converted by the rules Get<T>
   // reads it by (ConvertGraph, ancient/schema/schema_graph.h), so that readers
   // built with T read it in place again, with no conversion. Readers that

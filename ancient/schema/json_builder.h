@@ -66,6 +66,10 @@ struct Entry {
 
 inline std::optional<std::string> StringOf(const Json& j) {
   if (j.is_string()) return j.get_ref<const std::string&>();
+  if (j.is_binary()) {  // from a document built in memory (Python's bytes)
+    const auto& b = j.get_binary();
+    return std::string(b.begin(), b.end());
+  }
   if (j.is_object() && j.size() == 1 && j.contains("$base64")) {
     const Json& b = j["$base64"];
     std::string out;
@@ -140,7 +144,9 @@ class JsonGraphBuilder {
 
   absl::Status Bad(const Where& w, std::string_view what, const Json& j) const {
     std::string shown =
-        j.dump(-1, ' ', false, nlohmann::detail::error_handler_t::replace);
+        j.is_binary()
+            ? absl::StrCat("a block of ", j.get_binary().size(), " bytes")
+            : j.dump(-1, ' ', false, nlohmann::detail::error_handler_t::replace);
     if (shown.size() > 60) shown = shown.substr(0, 57) + "...";
     return absl::InvalidArgumentError(absl::StrCat(
         Path(w), ": expected ", schema_internal::Av(what), ", found ", shown));
@@ -157,6 +163,8 @@ class JsonGraphBuilder {
   absl::Status PutVariant(const Node& n, const Json& j, std::uint64_t off,
                           const Where& w);
 
+  absl::Status PutBlock(int elem, const Json& j, std::uint64_t off,
+                        const Where& w);
   absl::Status PutArray(int elem, const Json& j, std::uint64_t off,
                         const Where& w);
 

@@ -49,6 +49,7 @@ absl::Status JsonGraphBuilder::Put(int node, const Json& j, std::uint64_t off,
     case Op::kValue:
       return PutValue(node, j, off, w);
     case Op::kVector: {
+      if (j.is_binary()) return PutBlock(n.args[0], j, off, w);
       if (!j.is_array()) return Bad(w, "an array", j);
       return PutArray(n.args[0], j, off, w);
     }
@@ -221,6 +222,38 @@ absl::Status JsonGraphBuilder::PutVariant(const Node& n, const Json& j,
   return absl::OkStatus();
 }
 
+absl::Status JsonGraphBuilder::PutBlock(int elem, const Json& j,
+                                        std::uint64_t off, const Where& w) {
+  // The elements' bytes as they lie in memory (a numpy array's buffer):
+  // only for elements that hold no pointer and whose every bit pattern is
+  // valid (bools checked).
+  const Node& e = n_[elem];
+  const auto& b = j.get_binary();
+  if (!(e.trivial || e.op == Op::kBool) || b.size() % e.size != 0) {
+    return Bad(w,
+               absl::StrFormat("an array (a block of bytes stands only for "
+                               "numbers, %d bytes each)",
+                               e.size),
+               j);
+  }
+  if (e.op == Op::kBool) {
+    for (std::size_t k = 0; k < b.size(); ++k) {
+      if (b[k] > 1) {
+        const Where at{&w, {}, k};
+        return Bad(at, "true or false (a byte 0 or 1)", Json(b[k]));
+      }
+    }
+  }
+  const std::uint64_t count = b.size() / e.size;
+  const std::uint64_t data = g_->Alloc(b.size(), e.align);
+  if (count != 0) {
+    g_->StorePointer(off, data);
+    std::memcpy(g_->bytes_.data() + data, b.data(), b.size());
+  }
+  g_->Store<std::uint64_t>(off + 8, count);
+  return absl::OkStatus();
+}
+
 absl::Status JsonGraphBuilder::PutArray(int elem, const Json& j,
                                         std::uint64_t off, const Where& w) {
   const Node& e = n_[elem];
@@ -301,8 +334,6 @@ FlatGraph::~FlatGraph() = default;
 absl::StatusOr<JsonGraph> JsonGraph::Build(const Schema& schema,
                                            std::string_view json,
                                            std::string_view member) {
-  Nodes nodes;
-  if (absl::Status s = Nodes::Compile(schema, &nodes); !s.ok()) return s;
   Json doc;
   try {
     doc = Json::parse(json.begin(), json.end());
@@ -322,9 +353,16 @@ absl::StatusOr<JsonGraph> JsonGraph::Build(const Schema& schema,
     }
     value = &*it;
   }
+  return BuildFromDocument(schema, *value);
+}
+
+absl::StatusOr<JsonGraph> JsonGraph::BuildFromDocument(const Schema& schema,
+                                                       const Json& doc) {
+  Nodes nodes;
+  if (absl::Status s = Nodes::Compile(schema, &nodes); !s.ok()) return s;
   JsonGraph g;
   JsonGraphBuilder builder(nodes, &g);
-  if (absl::Status s = builder.Build(*value); !s.ok()) return s;
+  if (absl::Status s = builder.Build(doc); !s.ok()) return s;
   return g;
 }
 

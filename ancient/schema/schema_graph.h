@@ -49,6 +49,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -181,6 +183,13 @@ class JsonGraph : public FlatGraph {
   static absl::StatusOr<JsonGraph> Build(const Schema& schema,
                                          std::string_view json,
                                          std::string_view member = "");
+  // The same from a document already in memory (built by a program, not
+  // parsed: the Python module's puts). Besides what JSON text can hold, a
+  // document may hold binary values: as a string's bytes, or as a vector's
+  // elements laid out as in memory (numbers, bools, structs of numbers: a
+  // numpy array's buffer), copied in as one block.
+  static absl::StatusOr<JsonGraph> BuildFromDocument(const Schema& schema,
+                                                     const nlohmann::json& doc);
 
  private:
   JsonGraph() = default;
