@@ -16,10 +16,10 @@ copies one out. Errors are ``KeyError`` for a missing key and subclasses of
 file, key or path.
 """
 
+import builtins as _builtins
 import collections.abc as _abc
-import json as _json
-import base64 as _base64
-import math as _math
+import dataclasses as _dataclasses
+import typing as _typing
 
 from ._ancient import (  # noqa: F401
     DataLoss,
@@ -40,6 +40,7 @@ __all__ = [
     "open", "Replica", "Store", "Snapshot", "Batch", "Struct", "Sequence",
     "Mapping", "Error", "NotFound", "DataLoss", "FailedPrecondition",
     "InvalidArgument", "ResourceExhausted", "PermissionDenied", "to_python",
+    "type_description", "readable_type",
 ]
 
 # The views behave as the built-ins they stand for.
@@ -74,31 +75,170 @@ def to_python(obj):
     return _ancient._to_python(obj)
 
 
-def _json_value(obj):
-    """obj as the JSON form of ancient/schema_graph.h (bytes as $base64)."""
-    if isinstance(obj, (Struct, Sequence, Mapping)):
-        obj = to_python(obj)
-    if isinstance(obj, (bytes, bytearray, memoryview)):
-        return {"$base64": _base64.b64encode(bytes(obj)).decode("ascii")}
-    if isinstance(obj, float):
-        if _math.isnan(obj):
-            return "NaN"
-        if _math.isinf(obj):
-            return "Infinity" if obj > 0 else "-Infinity"
-        return obj
-    if isinstance(obj, dict):
-        return {(k if isinstance(k, str) else _json.dumps(_json_value(k))):
-                _json_value(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return [_json_value(v) for v in obj]
-    return obj
+# Python's types as the store's: what a dataclass field's annotation names.
+_PY_TYPES = {int: "i64", float: "f64", str: "string", bytes: "string",
+             bool: "bool", type(None): "none"}
+_PY_NAMES = {"int": "i64", "float": "f64", "str": "string",
+             "bytes": "string", "bool": "bool", "None": "none"}
 
 
-def _json_text(obj):
+def _class_expr(cls, structs):
+    name = cls.__name__
+    if name in structs:
+        if structs[name][0] is not cls:
+            raise TypeError(f"two classes named {name!r} in one type")
+        return name
+    structs[name] = (cls, None)  # placeholder: the class may name itself
     try:
-        return _json.dumps(_json_value(obj), allow_nan=False)
-    except (TypeError, ValueError) as e:
-        raise InvalidArgument(f"cannot store {type(obj).__name__}: {e}") from e
+        hints = _typing.get_type_hints(cls)
+    except Exception:  # annotations written as store types ("i32")
+        hints = {}
+    fields = []
+    for f in _dataclasses.fields(cls):
+        t = hints.get(f.name, f.type)
+        try:
+            fields.append(f"{_expr(t, structs)} {f.name};")
+        except TypeError as e:
+            raise TypeError(f"{name}.{f.name}: {e}") from None
+    if not fields:
+        raise TypeError(f"dataclass {name} has no fields")
+    structs[name] = (cls, f"struct {name} {{ {' '.join(fields)} }}")
+    return name
+
+
+def _dtype_expr(dt, structs):
+    if dt.fields is not None:
+        name = f"Row{len(structs) or ''}"
+        structs[name] = (dt, None)
+        fields = [f"{_dtype_expr(dt.fields[n][0], structs)} {n};"
+                  for n in dt.names]
+        structs[name] = (dt, f"struct {name} {{ {' '.join(fields)} }}")
+        return name
+    if dt.subdtype is not None:
+        raise TypeError(f"numpy dtype {dt}: sub-arrays have no store type")
+    kind, size = dt.kind, dt.itemsize
+    if kind == "b":
+        return "bool"
+    if kind in "iu" and size in (1, 2, 4, 8):
+        return f"{kind}{8 * size}"
+    if kind == "f" and size in (4, 8):
+        return f"f{8 * size}"
+    raise TypeError(f"numpy dtype {dt} has no store type "
+                    "(bool, int8..64, uint8..64, float32/64, or records "
+                    "of them)")
+
+
+def _expr(t, structs):
+    """A type's readable expression; struct definitions go to ``structs``."""
+    if isinstance(t, str):
+        return _PY_NAMES.get(t, t)  # a store type as written: "vector<i32>"
+    if t in _PY_TYPES:
+        return _PY_TYPES[t]
+    if isinstance(t, type) and _dataclasses.is_dataclass(t):
+        return _class_expr(t, structs)
+    if type(t).__module__ == "numpy" and hasattr(t, "kind"):  # a dtype
+        return _dtype_expr(t, structs)
+    origin, args = _typing.get_origin(t), _typing.get_args(t)
+    if origin in (list, _abc.Sequence, _abc.MutableSequence) and len(args) == 1:
+        return f"vector<{_expr(args[0], structs)}>"
+    if origin in (set, frozenset, _abc.Set) and len(args) == 1:
+        return f"set<{_expr(args[0], structs)}>"
+    if origin in (dict, _abc.Mapping) and len(args) == 2:
+        return (f"map<{_expr(args[0], structs)}, "
+                f"{_expr(args[1], structs)}>")
+    if origin is tuple and args:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"vector<{_expr(args[0], structs)}>"
+        parts = ", ".join(_expr(a, structs) for a in args)
+        return f"pair<{parts}>" if len(args) == 2 else f"tuple<{parts}>"
+    if origin is _typing.Union or str(origin) == "<class 'types.UnionType'>":
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) < len(args):
+            inner = (_expr(rest[0], structs) if len(rest) == 1 else
+                     f"variant<{', '.join(_expr(a, structs) for a in rest)}>")
+            return f"optional<{inner}>"
+        return f"variant<{', '.join(_expr(a, structs) for a in args)}>"
+    raise TypeError(f"{t!r} has no store type (use int, float, str, bytes, "
+                    "bool, list[...], dict[...], set[...], tuple[...], "
+                    "Optional[...], a dataclass, or a store type as text "
+                    "such as 'i32')")
+
+
+def readable_type(type):
+    """The readable form (as ``ancientctl schema`` and ``Store.schema``
+    print it) of a ``type=`` argument: a store type as text, a full
+    description, a dataclass, a numpy dtype (a vector of it) or a Python
+    annotation such as ``list[float]``."""
+    return _ancient._readable(type_description(type))
+
+
+def type_description(type):
+    """The full layout description (``"ancient/1;le;p64;..."``, what a store
+    records and C++'s ``TypeDescription<T>()`` gives) of a ``type=``
+    argument; see ``readable_type``. Raises TypeError for what has no store
+    type and ``InvalidArgument`` (a ValueError) for text that does not
+    parse."""
+    if isinstance(type, str):
+        text = type.strip()
+        if text.startswith("ancient/"):
+            _ancient._readable(text)  # checks it
+            return text
+        return _ancient._describe(text)
+    structs = {}
+    if _builtins.type(type).__module__ == "numpy" and hasattr(type, "kind"):
+        root = f"vector<{_dtype_expr(type, structs)}>"
+    else:
+        root = _expr(type, structs)
+    text = root + "\n" + "\n".join(d for _, d in structs.values())
+    return _ancient._describe(text)
+
+
+def _infer_type(obj):
+    """The type of a numpy array put without ``type=``."""
+    if type(obj).__module__ == "numpy" and hasattr(obj, "dtype"):
+        structs = {}
+        expr = _dtype_expr(obj.dtype, structs)
+        for _ in range(max(obj.ndim, 1)):
+            expr = f"vector<{expr}>"
+        text = expr + "\n" + "\n".join(d for _, d in structs.values())
+        return _ancient._describe(text)
+    raise TypeError(f"put of a {type(obj).__name__} needs type= (a store "
+                    "type such as 'vector<f64>', a dataclass, or a full "
+                    "description)")
+
+
+def _prepared(obj, description):
+    """obj, with a numpy record array rearranged as the store lays out its
+    struct (so that it goes in as one block)."""
+    if type(obj).__module__ != "numpy" or getattr(obj, "dtype", None) is None:
+        return obj
+    if obj.dtype.fields is None:
+        return obj
+    layout = _ancient._record_layout(description)
+    if layout is None:
+        return obj  # converted row by row
+    import numpy as np
+    names, formats, offsets, itemsize = layout
+    if sorted(names) != sorted(obj.dtype.names):
+        raise TypeError(f"numpy fields {obj.dtype.names} are not the "
+                        f"struct's fields {tuple(names)}")
+    want = np.dtype({"names": names, "formats": formats,
+                     "offsets": offsets, "itemsize": itemsize})
+    if obj.dtype == want and obj.flags.c_contiguous:
+        return obj
+    out = np.zeros(obj.shape, dtype=want)  # padding zeroed
+    for n in names:
+        src, dst = obj.dtype.fields[n][0], want.fields[n][0]
+        if not np.can_cast(src, dst, casting="safe"):
+            raise TypeError(f"field {n!r}: numpy {src} does not fit {dst} "
+                            "without loss")
+        out[n] = obj[n]
+    return out
+
+
+def _put(target, key, obj, type):
+    description = _infer_type(obj) if type is None else type_description(type)
+    target._put_obj(key, _prepared(obj, description), description)
 
 
 class Batch:
@@ -108,11 +248,10 @@ class Batch:
     def __init__(self, b):
         self._b = b
 
-    def put(self, key, obj, type):
-        """Shares ``obj`` at ``key`` as the type ``type`` (a layout
-        description, as ``Store.type_description`` returns), built through
-        the JSON form of ancient/schema_graph.h."""
-        self._b._put(key, _json_text(obj), type)
+    def put(self, key, obj, type=None):
+        """Shares ``obj`` at ``key`` as the type ``type``, built straight
+        from the Python objects (see ``Store.put``)."""
+        _put(self._b, key, obj, type)
 
     def delete(self, key):
         self._b.delete(key)
@@ -173,9 +312,24 @@ class Store:
         its views all come from one version."""
         return self._s.snapshot()
 
-    def put(self, key, obj, type):
-        """``Batch.put`` in a batch of its own."""
-        self._s._put(key, _json_text(obj), type)
+    def put(self, key, obj, type=None):
+        """Shares ``obj`` at ``key`` as the type ``type``, in a batch of its
+        own; readers see it whole or not at all.
+
+        ``type``: a store type as ``schema()`` prints it (``"vector<f64>"``,
+        ``"map<string, vector<i32>>"``, ``"vector<P> struct P { f64 x;
+        f64 y; }"``), a full description (``type_description()``), a
+        dataclass, a Python annotation (``list[float]``), or a numpy dtype
+        (a vector of it); omitted for a numpy array (its dtype and shape).
+
+        ``obj``: lists, tuples, dicts, sets, str, bytes, numbers, None,
+        dataclasses or any object with the struct's field names as
+        attributes. Buffers of matching numbers (numpy arrays, bytes,
+        array.array) go in as one block; an object reached twice through
+        ``ptr<T>`` is stored once. Raises TypeError (an object of the wrong
+        kind) or ValueError (a number out of range, a duplicate key) naming
+        the key and the path; the store is then unchanged."""
+        _put(self._s, key, obj, type)
 
     def delete(self, key):
         self._s.delete(key)

@@ -10,7 +10,11 @@
 namespace ancient_python {
 namespace {
 
-// The buffer format of a number node, or "" when it has none.
+// The nodes Format reads struct fields from (set for each call).
+thread_local const Nodes* nodes_for_format = nullptr;
+
+// The buffer format of a number node, or of a struct of numbers (Python's
+// struct-module syntax, as numpy reads it), or "" when it has none.
 std::string Format(const Node& n) {
   switch (n.op) {
     case Op::kBool:
@@ -23,10 +27,33 @@ std::string Format(const Node& n) {
       return n.size == 1 ? "B" : n.size == 2 ? "H" : n.size == 4 ? "I" : "Q";
     case Op::kFloat:
       return n.size == 4 ? "f" : "d";
+    case Op::kStruct: {
+      // Fields of numbers (or such structs) at their offsets, padding as
+      // 'x' bytes, standard sizes with no implicit alignment ('<'): numpy
+      // reads it as a structured dtype with the schema's field names.
+      std::string out = "T{";
+      std::uint64_t at = 0;
+      for (std::size_t i = 0; i < n.args.size(); ++i) {
+        const Node& f = (*nodes_for_format)[n.args[i]];
+        const std::string ff = Format(f);
+        if (ff.empty()) return "";
+        if (n.offsets[i] > at) out += std::to_string(n.offsets[i] - at) + "x";
+        out += (f.op == Op::kStruct ? "" : "<") + ff + ":" + n.names[i] + ":";
+        at = n.offsets[i] + f.size;
+      }
+      if (n.size > at) out += std::to_string(n.size - at) + "x";
+      return out + "}";
+    }
     default:
       return "";
   }
 }
+
+// What a buffer holds while it is out: its shape and stride, its format.
+struct Held {
+  Py_ssize_t dims[2];
+  std::string format;
+};
 
 // bf_getbuffer of Sequence: numbers only, read-only, zero-copy.
 int GetBuffer(PyObject* obj, Py_buffer* view, int flags) {
@@ -43,24 +70,21 @@ int GetBuffer(PyObject* obj, Py_buffer* view, int flags) {
   }
   const Node* e =
       s->elem >= 0 && !s->value ? &(*s->g->nodes)[s->elem] : nullptr;
-  static const std::string kFormats[] = {"?", "c", "b", "h", "i", "q",
-                                         "B", "H", "I", "Q", "f", "d"};
+  nodes_for_format = s->g->nodes.get();
   const std::string format = e ? Format(*e) : "";
   if (format.empty()) {
     PyErr_SetString(PyExc_TypeError,
-                    "ancient.Sequence: only sequences of numbers have a "
-                    "buffer");
+                    "ancient.Sequence: only sequences of numbers, or of "
+                    "structs of numbers, have a buffer");
     return -1;
   }
   if ((flags & PyBUF_WRITABLE) != 0) {
     PyErr_SetString(PyExc_BufferError, "ancient.Sequence is read-only");
     return -1;
   }
-  const char* fmt = nullptr;
-  for (const std::string& f : kFormats) {
-    if (f == format) fmt = f.c_str();
-  }
-  auto* dims = new Py_ssize_t[2];
+  auto* held = new Held{{0, 0}, format};
+  Py_ssize_t* dims = held->dims;
+  const char* fmt = held->format.c_str();
   dims[0] = static_cast<Py_ssize_t>(s->count);
   dims[1] =
       static_cast<Py_ssize_t>(s->step * static_cast<std::int64_t>(s->stride));
@@ -77,9 +101,9 @@ int GetBuffer(PyObject* obj, Py_buffer* view, int flags) {
   view->shape = (flags & PyBUF_ND) == PyBUF_ND ? &dims[0] : nullptr;
   view->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? &dims[1] : nullptr;
   view->suboffsets = nullptr;
-  view->internal = dims;
+  view->internal = held;
   if (view->strides == nullptr && dims[1] != view->itemsize && dims[0] > 1) {
-    delete[] dims;
+    delete held;
     Py_DECREF(obj);
     view->obj = nullptr;
     PyErr_SetString(PyExc_BufferError,
@@ -90,7 +114,7 @@ int GetBuffer(PyObject* obj, Py_buffer* view, int flags) {
 }
 
 void ReleaseBuffer(PyObject*, Py_buffer* view) {
-  delete[] static_cast<Py_ssize_t*>(view->internal);
+  delete static_cast<Held*>(view->internal);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ancient/hash.h"
 #include "python/src/view_ops.h"
@@ -100,7 +101,8 @@ bool MakeProbe(const Node& k, py::handle key, Probe* p) {
 }
 
 // <0, 0, >0: the key at `off` (node k) against the probe.
-int Compare(const View& v, const Node& k, std::uint64_t off, const Probe& p) {
+int CompareScalar(const View& v, const Node& k, std::uint64_t off,
+                  const Probe& p) {
   switch (k.op) {
     case Op::kString: {
       const std::string_view s = v.Bytes(off);
@@ -132,7 +134,7 @@ int Compare(const View& v, const Node& k, std::uint64_t off, const Probe& p) {
   }
 }
 
-std::uint64_t Hash(const Node& k, const Probe& p) {
+std::uint64_t HashScalar(const Node& k, const Probe& p) {
   switch (k.op) {
     case Op::kString:
       return ancient::StableHash(std::string_view(p.bytes));
@@ -145,6 +147,67 @@ std::uint64_t Hash(const Node& k, const Probe& p) {
   }
 }
 
+// A key of pairs, tuples and structs (of those or scalars) probed part by
+// part: a Python tuple (or list) of the parts, in order; a struct's also an
+// object or dict with its field names.
+struct Key {
+  Probe p;
+  std::vector<Key> parts;
+};
+
+bool IsComposite(const Node& k) {
+  return k.op == Op::kPair || k.op == Op::kTuple || k.op == Op::kStruct;
+}
+
+bool MakeKey(const Nodes& nodes, int node, py::handle key, Key* out) {
+  const Node& k = nodes[node];
+  if (!IsComposite(k)) return MakeProbe(k, key, &out->p);
+  const bool seq = PyTuple_Check(key.ptr()) || PyList_Check(key.ptr());
+  if (seq && py::len(key) != k.args.size()) return false;
+  if (!seq && k.op != Op::kStruct) return false;
+  out->parts.resize(k.args.size());
+  for (std::size_t i = 0; i < k.args.size(); ++i) {
+    py::object part;
+    if (seq) {
+      part = py::reinterpret_borrow<py::sequence>(key)[i];
+    } else if (PyDict_Check(key.ptr())) {
+      PyObject* x = PyDict_GetItemString(key.ptr(), k.names[i].c_str());
+      if (x == nullptr) return false;
+      part = py::reinterpret_borrow<py::object>(x);
+    } else if (PyObject_HasAttrString(key.ptr(), k.names[i].c_str()) == 1) {
+      part = key.attr(k.names[i].c_str());
+    } else {
+      return false;
+    }
+    if (!MakeKey(nodes, k.args[i], part, &out->parts[i])) return false;
+  }
+  return true;
+}
+
+int Compare(const View& v, const Nodes& nodes, int node, std::uint64_t off,
+            const Key& key) {
+  const Node& k = nodes[node];
+  if (!IsComposite(k)) return CompareScalar(v, k, off, key.p);
+  for (std::size_t i = 0; i < k.args.size(); ++i) {
+    const int c =
+        Compare(v, nodes, k.args[i], off + k.offsets[i], key.parts[i]);
+    if (c != 0) return c;
+  }
+  return 0;
+}
+
+// As ancient/hash.h hashes the key (pairs and tuples: each part combined
+// in order).
+std::uint64_t Hash(const Nodes& nodes, int node, const Key& key) {
+  const Node& k = nodes[node];
+  if (!IsComposite(k)) return HashScalar(k, key.p);
+  std::uint64_t acc = ancient::internal::kHashSeed;
+  for (std::size_t i = 0; i < k.args.size(); ++i) {
+    acc = ancient::internal::Combine(acc, Hash(nodes, k.args[i], key.parts[i]));
+  }
+  return acc;
+}
+
 }  // namespace
 
 // The offset of the entry whose key is `key`, or nullopt.
@@ -152,16 +215,25 @@ std::optional<std::uint64_t> Find(const MappingView& m, py::handle key) {
   m.g->CheckOpen();
   const Nodes& nodes = *m.g->nodes;
   const Node& e = nodes[m.entry];
-  const Node& k = nodes[e.args[0]];
-  Probe p;
-  if (!MakeProbe(k, key, &p)) return std::nullopt;
+  const int kn = e.args[0];
+  Key p;
+  if (!MakeKey(nodes, kn, key, &p)) return std::nullopt;
   const View& v = m.g->view;
+  if (nodes[kn].op == Op::kStruct) {
+    // A struct's order and hash are its program's own: every entry.
+    for (std::uint64_t i = 0; i < m.count; ++i) {
+      if (Compare(v, nodes, kn, m.base + i * m.stride, p) == 0) {
+        return m.base + i * m.stride;
+      }
+    }
+    return std::nullopt;
+  }
   if (m.hashed) {
-    const std::uint64_t b = Hash(k, p) & m.mask;
+    const std::uint64_t b = Hash(nodes, kn, p) & m.mask;
     const auto from = v.Load<std::uint64_t>(m.starts + 8 * b);
     const auto to = v.Load<std::uint64_t>(m.starts + 8 * b + 8);
     for (std::uint64_t i = from; i < to && i < m.count; ++i) {
-      if (Compare(v, k, m.base + i * m.stride, p) == 0) {
+      if (Compare(v, nodes, kn, m.base + i * m.stride, p) == 0) {
         return m.base + i * m.stride;
       }
     }
@@ -170,7 +242,7 @@ std::optional<std::uint64_t> Find(const MappingView& m, py::handle key) {
   std::uint64_t lo = 0, hi = m.count;
   while (lo < hi) {
     const std::uint64_t mid = lo + (hi - lo) / 2;
-    const int c = Compare(v, k, m.base + mid * m.stride, p);
+    const int c = Compare(v, nodes, kn, m.base + mid * m.stride, p);
     if (c == 0) return m.base + mid * m.stride;
     if (c < 0) {
       lo = mid + 1;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ancient/schema/schema_graph.h"
+#include "python/src/put.h"
 #include "python/src/views.h"
 #include "replica/replica.h"
 #include "store/store.h"
@@ -104,6 +105,61 @@ std::shared_ptr<const Nodes> TypeOf(StoreState& st,
   st.verified.insert(
       {raw.graph.address, raw.graph.size, raw.checksum, raw.type_id});
   return nodes;
+}
+
+// The schema a put names: a full description ("ancient/1;...").
+ancient::Schema PutSchema(const std::string& key,
+                          const std::string& description) {
+  absl::StatusOr<ancient::Schema> schema = ancient::Schema::Parse(description);
+  if (!schema.ok()) {
+    Raise(absl::InvalidArgumentError(
+        "key '" + key + "': " + std::string(schema.status().message())));
+  }
+  return *std::move(schema);
+}
+
+// Shares `obj` at `key` in batch `b`, built from the Python object.
+void PutObject(ancient::WriteBatch& b, const std::string& key, py::handle obj,
+               const std::string& description) {
+  const ancient::Schema schema = PutSchema(key, description);
+  const ancient::JsonGraph g = BuildFromPython(schema, obj, key);
+  Check(b.ShareFlat(key, description, g));
+}
+
+// For a description of vector<struct of numbers>: the struct as numpy
+// lays out a record (names, formats, offsets, itemsize); else None.
+py::object RecordLayout(const std::string& description) {
+  ancient::Schema schema = PutSchema("", description);
+  Nodes nodes;
+  if (absl::Status s = Nodes::Compile(schema, &nodes); !s.ok()) Raise(s);
+  if (nodes[0].op != Op::kVector) return py::none();
+  const Node& e = nodes[nodes[0].args[0]];
+  if (e.op != Op::kStruct) return py::none();
+  py::list names, formats, offsets;
+  for (std::size_t i = 0; i < e.args.size(); ++i) {
+    const Node& f = nodes[e.args[i]];
+    std::string fmt;
+    switch (f.op) {
+      case Op::kBool:
+        fmt = "?";
+        break;
+      case Op::kSigned:
+        fmt = "<i" + std::to_string(f.size);
+        break;
+      case Op::kUnsigned:
+        fmt = "<u" + std::to_string(f.size);
+        break;
+      case Op::kFloat:
+        fmt = "<f" + std::to_string(f.size);
+        break;
+      default:
+        return py::none();
+    }
+    names.append(e.names[i]);
+    formats.append(fmt);
+    offsets.append(e.offsets[i]);
+  }
+  return py::make_tuple(names, formats, offsets, e.size);
 }
 
 // A read snapshot shared with the views made from it.
@@ -252,6 +308,10 @@ class PyBatch {
     ancient::WriteBatch& b = Live();
     Check(b.ShareJson(key, description, json));
   }
+  void PutObj(const std::string& key, py::handle obj,
+              const std::string& description) {
+    PutObject(Live(), key, obj, description);
+  }
   void Delete(const std::string& key) {
     absl::Status s = Live().Delete(key);
     if (s.code() == absl::StatusCode::kNotFound) throw py::key_error(key);
@@ -331,6 +391,7 @@ class PermissionDenied(Error, PermissionError):
 
   py::class_<PyBatch>(m, "_Batch")
       .def("_put", &PyBatch::Put)
+      .def("_put_obj", &PyBatch::PutObj)
       .def("delete", &PyBatch::Delete)
       .def("commit", &PyBatch::Commit)
       .def("abort", &PyBatch::Abort);
@@ -379,6 +440,13 @@ class PermissionDenied(Error, PermissionError):
               const std::string& description) {
              Check(s.Writable().ShareJson(key, description, json));
            })
+      .def("_put_obj",
+           [](PyStore& s, const std::string& key, py::handle obj,
+              const std::string& description) {
+             ancient::WriteBatch b = Check(s.Writable().Write());
+             PutObject(b, key, obj, description);
+             if (absl::Status st = b.Commit(); !st.ok()) Raise(st);
+           })
       .def("delete", [](PyStore& s, const std::string& key) {
         absl::Status st = s.Writable().Delete(key);
         if (st.code() == absl::StatusCode::kNotFound) {
@@ -388,4 +456,11 @@ class PermissionDenied(Error, PermissionError):
       });
 
   m.def("_to_python", &ToPython);
+  m.def("_record_layout", &RecordLayout);
+  m.def("_describe", [](const std::string& text) {
+    return Check(ancient::Schema::ParseReadable(text)).Description();
+  });
+  m.def("_readable", [](const std::string& description) {
+    return Check(ancient::Schema::Parse(description)).ToString();
+  });
 }

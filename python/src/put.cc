@@ -1,0 +1,499 @@
+// Puts from Python objects: a document built in memory by the root's
+// schema, walking the object and the type together (no JSON text), then
+// JsonGraph::BuildFromDocument. Buffers of numbers (numpy arrays, bytes,
+// array.array) go in as one block; objects reached twice through ptr<T>
+// are stored once. Type mismatches raise TypeError, values out of range
+// ValueError, both naming the path in the object.
+
+#include "python/src/put.h"
+
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace ancient_python {
+
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr int kMaxDepth = 5000;
+
+class DocumentBuilder {
+ public:
+  explicit DocumentBuilder(const Nodes& nodes) : n_(nodes) {}
+
+  Json Build(py::handle obj) {
+    root_ = obj;
+    return Convert(0, obj, 0);
+  }
+
+ private:
+  [[noreturn]] void Fail(bool type_error, const std::string& what,
+                         py::handle found) const {
+    const std::string where = path_.empty() ? "the object" : Path();
+    std::string msg =
+        absl::StrCat(where, ": expected ", what, ", found ", Describe(found));
+    if (type_error) throw py::type_error(msg);
+    throw py::value_error(msg);
+  }
+  static std::string Describe(py::handle o) {
+    std::string r = py::repr(o).cast<std::string>();
+    if (r.size() > 60) r = r.substr(0, 57) + "...";
+    return absl::StrCat(Py_TYPE(o.ptr())->tp_name, " ", r);
+  }
+  std::string Path() const {
+    std::string p;
+    for (const std::string& s : path_) p += s;
+    return p;
+  }
+  struct Step {
+    Step(DocumentBuilder* b, std::string s) : b_(b) {
+      b_->path_.push_back(std::move(s));
+    }
+    ~Step() { b_->path_.pop_back(); }
+    DocumentBuilder* b_;
+  };
+
+  static bool IsText(py::handle o) {
+    return PyUnicode_Check(o.ptr()) || PyBytes_Check(o.ptr()) ||
+           PyByteArray_Check(o.ptr());
+  }
+
+  Json Int(const Node& n, py::handle o) {
+    if (PyFloat_Check(o.ptr()) || IsText(o) || o.is_none()) {
+      Fail(true, absl::StrCat("an int (", n.expression, ")"), o);
+    }
+    PyObject* i = PyNumber_Index(o.ptr());
+    if (i == nullptr) {
+      PyErr_Clear();
+      Fail(true, absl::StrCat("an int (", n.expression, ")"), o);
+    }
+    py::object io = py::reinterpret_steal<py::object>(i);
+    const int bits = static_cast<int>(8 * n.size);
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(i, &overflow);
+    if (n.op == Op::kSigned) {
+      if (overflow != 0 || (bits < 64 && (v < -(1LL << (bits - 1)) ||
+                                          v >= (1LL << (bits - 1))))) {
+        Fail(false, absl::StrCat("an int that fits ", n.expression), o);
+      }
+      return Json(static_cast<std::int64_t>(v));
+    }
+    if (overflow < 0 || (overflow == 0 && v < 0)) {
+      Fail(false, absl::StrCat("an int that fits ", n.expression), o);
+    }
+    const unsigned long long u = PyLong_AsUnsignedLongLong(i);
+    if (PyErr_Occurred() != nullptr) {
+      PyErr_Clear();
+      Fail(false, absl::StrCat("an int that fits ", n.expression), o);
+    }
+    if (bits < 64 && (u >> bits) != 0) {
+      Fail(false, absl::StrCat("an int that fits ", n.expression), o);
+    }
+    return Json(static_cast<std::uint64_t>(u));
+  }
+
+  Json Scalar(const Node& n, py::handle o) {
+    switch (n.op) {
+      case Op::kBool:
+        if (PyBool_Check(o.ptr()) ||
+            std::string_view(Py_TYPE(o.ptr())->tp_name) == "numpy.bool_") {
+          return Json(PyObject_IsTrue(o.ptr()) == 1);
+        }
+        Fail(true, "a bool", o);
+      case Op::kChar:
+        if (PyUnicode_Check(o.ptr())) {
+          const std::string s = o.cast<std::string>();
+          if (s.size() == 1) return Json(s);
+        } else if (PyBytes_Check(o.ptr()) && PyBytes_Size(o.ptr()) == 1) {
+          return Json(static_cast<std::int64_t>(
+              static_cast<unsigned char>(PyBytes_AsString(o.ptr())[0])));
+        }
+        Fail(true, "a one-character str or bytes (char)", o);
+      case Op::kSigned:
+      case Op::kUnsigned:
+        return Int(n, o);
+      case Op::kFloat: {
+        if (IsText(o) || o.is_none() || PyBool_Check(o.ptr())) {
+          Fail(true, absl::StrCat("a float (", n.expression, ")"), o);
+        }
+        const double d = PyFloat_AsDouble(o.ptr());
+        if (d == -1.0 && PyErr_Occurred() != nullptr) {
+          PyErr_Clear();
+          Fail(true, absl::StrCat("a float (", n.expression, ")"), o);
+        }
+        if (std::isnan(d)) return Json("NaN");
+        if (std::isinf(d)) return Json(d > 0 ? "Infinity" : "-Infinity");
+        if (n.size == 4 && std::fabs(d) > std::numeric_limits<float>::max()) {
+          Fail(false, "a float that fits f32", o);
+        }
+        return Json(d);
+      }
+      case Op::kNone:
+        if (o.is_none()) return Json(nullptr);
+        Fail(true, "None", o);
+      case Op::kString:
+        if (PyUnicode_Check(o.ptr())) {
+          Py_ssize_t size = 0;
+          const char* s = PyUnicode_AsUTF8AndSize(o.ptr(), &size);
+          if (s == nullptr) {
+            PyErr_Clear();
+            Fail(false, "a str that encodes as UTF-8", o);
+          }
+          return Json(std::string(s, size));
+        }
+        if (PyBytes_Check(o.ptr()) || PyByteArray_Check(o.ptr()) ||
+            PyMemoryView_Check(o.ptr())) {
+          py::buffer_info b = py::reinterpret_borrow<py::buffer>(o).request();
+          const auto* p = static_cast<const std::uint8_t*>(b.ptr);
+          return Json::binary(
+              std::vector<std::uint8_t>(p, p + b.size * b.itemsize));
+        }
+        Fail(true, "a str or bytes", o);
+      default:
+        break;
+    }
+    return Json(nullptr);
+  }
+
+  // A JSON value for a Value (ancient::Value): what JSON holds.
+  Json PlainValue(py::handle o, int depth) {
+    if (depth > kMaxDepth) Fail(false, "an object nested less deeply", o);
+    if (o.is_none()) return Json(nullptr);
+    if (PyBool_Check(o.ptr())) return Json(o.ptr() == Py_True);
+    if (PyLong_Check(o.ptr())) {
+      int overflow = 0;
+      const long long v = PyLong_AsLongLongAndOverflow(o.ptr(), &overflow);
+      if (overflow != 0) Fail(false, "an int that fits i64 (a value)", o);
+      return Json(static_cast<std::int64_t>(v));
+    }
+    if (PyFloat_Check(o.ptr())) {
+      const double d = PyFloat_AsDouble(o.ptr());
+      if (!std::isfinite(d)) Fail(false, "a finite float (a value)", o);
+      return Json(d);
+    }
+    if (PyUnicode_Check(o.ptr())) return Json(o.cast<std::string>());
+    if (PyDict_Check(o.ptr())) {
+      Json j = Json::object();
+      for (auto [k, v] : py::reinterpret_borrow<py::dict>(o)) {
+        if (!PyUnicode_Check(k.ptr())) Fail(true, "str keys (a value)", k);
+        const std::string key = k.cast<std::string>();
+        Step s(this, absl::StrCat("[", py::repr(k).cast<std::string>(), "]"));
+        j[key] = PlainValue(v, depth + 1);
+      }
+      return j;
+    }
+    if (PyList_Check(o.ptr()) || PyTuple_Check(o.ptr())) {
+      Json j = Json::array();
+      std::size_t i = 0;
+      for (py::handle v : o) {
+        Step s(this, absl::StrCat("[", i++, "]"));
+        j.push_back(PlainValue(v, depth + 1));
+      }
+      return j;
+    }
+    Fail(true, "None, bool, int, float, str, list or dict (a value)", o);
+  }
+
+  // A buffer whose elements are laid out as `elem` is: its bytes, or
+  // nullopt (then the object is iterated instead).
+  std::optional<Json> Block(const Node& e, py::handle o) {
+    if (IsText(o) && !PyBytes_Check(o.ptr()) && !PyByteArray_Check(o.ptr())) {
+      return std::nullopt;
+    }
+    if (!PyObject_CheckBuffer(o.ptr())) return std::nullopt;
+    if (!(e.trivial || e.op == Op::kBool)) return std::nullopt;
+    Py_buffer view;
+    if (PyObject_GetBuffer(o.ptr(), &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) !=
+        0) {
+      PyErr_Clear();
+      return std::nullopt;  // not contiguous: element by element
+    }
+    std::optional<Json> out;
+    const std::string fmt = view.format ? view.format : "B";
+    if (view.itemsize == static_cast<Py_ssize_t>(e.size) &&
+        FormatMatches(e, fmt)) {
+      const auto* p = static_cast<const std::uint8_t*>(view.buf);
+      out = Json::binary(std::vector<std::uint8_t>(p, p + view.len));
+    }
+    PyBuffer_Release(&view);
+    return out;
+  }
+
+  // Whether a buffer's struct-module format stands for `e`'s numbers
+  // (native or little-endian, standard sizes); structs ("T{...}") are
+  // matched by the caller's dtype and taken by size.
+  static bool FormatMatches(const Node& e, std::string f) {
+    if (!f.empty() && (f[0] == '<' || f[0] == '@' || f[0] == '=')) {
+      f = f.substr(1);
+    }
+    if (f.size() > 2 && f.substr(0, 2) == "T{") return e.op == Op::kStruct;
+    if (f.size() != 1) return false;
+    const char c = f[0];
+    switch (e.op) {
+      case Op::kBool:
+        return c == '?';
+      case Op::kChar:
+        return c == 'c' || c == 'b' || c == 'B';
+      case Op::kSigned:
+        return std::string_view("bhilq").find(c) != std::string_view::npos;
+      case Op::kUnsigned:
+        return std::string_view("BHILQ").find(c) != std::string_view::npos;
+      case Op::kFloat:
+        return c == 'f' || c == 'd';
+      default:
+        return false;
+    }
+  }
+
+  Json Elements(int elem, py::handle o, int depth, bool block_ok) {
+    const Node& e = n_[elem];
+    if (block_ok) {
+      if (std::optional<Json> b = Block(e, o)) return *std::move(b);
+    }
+    if (IsText(o) || PyDict_Check(o.ptr())) {
+      Fail(true, absl::StrCat("a sequence of ", e.expression), o);
+    }
+    PyObject* it = PyObject_GetIter(o.ptr());
+    if (it == nullptr) {
+      PyErr_Clear();
+      Fail(true, absl::StrCat("a sequence of ", e.expression), o);
+    }
+    py::object iter = py::reinterpret_steal<py::object>(it);
+    Json j = Json::array();
+    std::size_t i = 0;
+    while (PyObject* x = PyIter_Next(it)) {
+      py::object item = py::reinterpret_steal<py::object>(x);
+      Step s(this, absl::StrCat("[", i++, "]"));
+      j.push_back(Convert(elem, item, depth + 1));
+    }
+    if (PyErr_Occurred() != nullptr) throw py::error_already_set();
+    return j;
+  }
+
+  Json Convert(int node, py::handle o, int depth) {
+    if (depth > kMaxDepth) {
+      Fail(false, absl::StrCat("an object nested at most ", kMaxDepth, " deep"),
+           o);
+    }
+    const Node& n = n_[node];
+    switch (n.op) {
+      case Op::kBool:
+      case Op::kChar:
+      case Op::kSigned:
+      case Op::kUnsigned:
+      case Op::kFloat:
+      case Op::kNone:
+      case Op::kString:
+        return Scalar(n, o);
+      case Op::kValue:
+        return PlainValue(o, depth);
+      case Op::kVector:
+        return Elements(n.args[0], o, depth, /*block_ok=*/true);
+      case Op::kSet:
+      case Op::kHashSet:
+        return Elements(n.args[0], o, depth, /*block_ok=*/false);
+      case Op::kMap:
+      case Op::kHashMap: {
+        // A mapping, or (for keys Python cannot hash: dicts for struct
+        // keys) a sequence of (key, value) pairs.
+        const bool mapping =
+            PyDict_Check(o.ptr()) ||
+            py::isinstance(
+                o, py::module_::import("collections.abc").attr("Mapping"));
+        if (!mapping && (IsText(o) || !PySequence_Check(o.ptr()))) {
+          Fail(true,
+               absl::StrCat("a mapping or a list of (key, value) pairs (",
+                            n.expression, ")"),
+               o);
+        }
+        const Node& entry = n_[n.args[0]];
+        Json j = Json::array();
+        py::object items =
+            mapping ? o.attr("items")() : py::reinterpret_borrow<py::object>(o);
+        std::size_t i = 0;
+        for (py::handle kv : items) {
+          if (IsText(kv) || !PySequence_Check(kv.ptr()) ||
+              PySequence_Size(kv.ptr()) != 2) {
+            PyErr_Clear();
+            Step s(this, absl::StrCat("[", i, "]"));
+            Fail(true, "a (key, value) pair", kv);
+          }
+          ++i;
+          py::sequence t = py::reinterpret_borrow<py::sequence>(kv);
+          py::object k = t[0], v = t[1];
+          std::string shown = py::repr(k).cast<std::string>();
+          if (shown.size() > 40) shown = shown.substr(0, 37) + "...";
+          Json key;
+          {
+            Step s(this, absl::StrCat("[", shown, "] (key)"));
+            key = Convert(entry.args[0], k, depth + 1);
+          }
+          Step s(this, absl::StrCat("[", shown, "]"));
+          j.push_back(Json::array(
+              {std::move(key), Convert(entry.args[1], v, depth + 1)}));
+        }
+        return j;
+      }
+      case Op::kPair:
+      case Op::kTuple: {
+        if (IsText(o) || !PySequence_Check(o.ptr()) ||
+            PySequence_Size(o.ptr()) !=
+                static_cast<Py_ssize_t>(n.args.size())) {
+          PyErr_Clear();
+          Fail(true,
+               absl::StrCat("a tuple of ", n.args.size(), " (", n.expression,
+                            ")"),
+               o);
+        }
+        Json j = Json::array();
+        py::sequence seq = py::reinterpret_borrow<py::sequence>(o);
+        for (std::size_t k = 0; k < n.args.size(); ++k) {
+          Step s(this, absl::StrCat("[", k, "]"));
+          j.push_back(Convert(n.args[k], seq[k], depth + 1));
+        }
+        return j;
+      }
+      case Op::kStruct: {
+        Json j = Json::object();
+        const bool is_dict = PyDict_Check(o.ptr());
+        if (is_dict) {
+          for (auto [k, v] : py::reinterpret_borrow<py::dict>(o)) {
+            const bool known =
+                PyUnicode_Check(k.ptr()) &&
+                std::find(n.names.begin(), n.names.end(),
+                          k.cast<std::string>()) != n.names.end();
+            if (!known) {
+              Fail(true,
+                   absl::StrCat("only the fields of ", n.expression,
+                                " (no field ", py::repr(k).cast<std::string>(),
+                                ")"),
+                   o);
+            }
+          }
+        } else if (IsText(o) || PyList_Check(o.ptr()) ||
+                   PyTuple_Check(o.ptr()) || PyLong_Check(o.ptr()) ||
+                   PyFloat_Check(o.ptr()) || o.is_none()) {
+          Fail(true,
+               absl::StrCat("a ", n.expression,
+                            " (a dict, dataclass or object with its fields)"),
+               o);
+        }
+        for (std::size_t k = 0; k < n.names.size(); ++k) {
+          const std::string& name = n.names[k];
+          py::object v;
+          if (is_dict) {
+            PyObject* x = PyDict_GetItemString(o.ptr(), name.c_str());
+            if (x != nullptr) v = py::reinterpret_borrow<py::object>(x);
+          } else if (PyObject_HasAttrString(o.ptr(), name.c_str()) == 1) {
+            v = o.attr(name.c_str());
+          } else if (PyMapping_Check(o.ptr())) {  // a numpy record, a Mapping
+            PyObject* x = PyObject_GetItem(o.ptr(), py::str(name).ptr());
+            if (x == nullptr) {
+              PyErr_Clear();
+            } else {
+              v = py::reinterpret_steal<py::object>(x);
+            }
+          }
+          if (!v) {
+            Fail(true,
+                 absl::StrCat("a ", n.expression, " with a field '", name, "'"),
+                 o);
+          }
+          Step s(this, absl::StrCat(".", name));
+          j[name] = Convert(n.args[k], v, depth + 1);
+        }
+        return j;
+      }
+      case Op::kOptional: {
+        if (o.is_none()) return Json(nullptr);
+        Json v = Convert(n.args[0], o, depth + 1);
+        if (n_[n.args[0]].maybe_null) return Json::array({std::move(v)});
+        return v;
+      }
+      case Op::kVariant: {
+        // The first alternative the object converts to.
+        const std::vector<std::string> saved = path_;
+        for (std::size_t k = 0; k < n.args.size(); ++k) {
+          try {
+            Json v = Convert(n.args[k], o, depth + 1);
+            return Json{{"index", k}, {"value", std::move(v)}};
+          } catch (const py::type_error&) {
+            path_ = saved;
+          } catch (const py::value_error&) {
+            path_ = saved;
+          }
+        }
+        Fail(true, absl::StrCat("one of ", n.expression), o);
+      }
+      case Op::kPtr: {
+        if (o.is_none()) return Json(nullptr);
+        const int e = n.args[0];
+        if (o.ptr() == root_.ptr() && n_.Same(e, 0)) {
+          return Json{{"$ref", 0}};
+        }
+        auto [it, fresh] = ids_.try_emplace(o.ptr(), Id{0, e});
+        if (!fresh) {
+          if (!n_.Same(it->second.node, e)) {
+            Fail(true,
+                 absl::StrCat("an object reached only as ", n_[e].expression,
+                              " (it is also a ", n_[it->second.node].expression,
+                              ")"),
+                 o);
+          }
+          return Json{{"$ref", it->second.id}};
+        }
+        it->second.id = static_cast<std::int64_t>(ids_.size());
+        keep_.push_back(py::reinterpret_borrow<py::object>(o));
+        const std::int64_t id = it->second.id;
+        return Json{{"$id", id}, {"$value", Convert(e, o, depth + 1)}};
+      }
+    }
+    return Json(nullptr);
+  }
+
+  struct Id {
+    std::int64_t id;
+    int node;
+  };
+  const Nodes& n_;
+  py::handle root_;
+  std::vector<std::string> path_;
+  std::unordered_map<PyObject*, Id> ids_;  // objects reached through ptr
+  std::vector<py::object> keep_;           // their ids stay theirs
+};
+
+}  // namespace
+
+ancient::JsonGraph BuildFromPython(const ancient::Schema& schema,
+                                   py::handle obj, const std::string& key) {
+  Nodes nodes;
+  if (absl::Status s = Nodes::Compile(schema, &nodes); !s.ok()) {
+    throw py::value_error(absl::StrCat("key '", key, "': ", s.message()));
+  }
+  Json doc;
+  try {
+    doc = DocumentBuilder(nodes).Build(obj);
+  } catch (py::type_error& e) {
+    throw py::type_error(absl::StrCat("key '", key, "': ", e.what()));
+  } catch (py::value_error& e) {
+    throw py::value_error(absl::StrCat("key '", key, "': ", e.what()));
+  }
+  absl::StatusOr<ancient::JsonGraph> g =
+      ancient::JsonGraph::BuildFromDocument(schema, doc);
+  if (!g.ok()) {
+    // What the document builder leaves to the graph builder: duplicate
+    // keys, unsorted keys of no known order.
+    throw py::value_error(
+        absl::StrCat("key '", key, "': ", g.status().message()));
+  }
+  return *std::move(g);
+}
+
+}  // namespace ancient_python
