@@ -397,10 +397,16 @@ def render_python(add):
             "Debian's marisa 0.2.6 bindings (a lookup through an `Agent`). "
             "Best of 3 loops of %d operations; ns per operation.\n" % 300000)
         rows = (
-            ("root lookup (`store[key]`)", "root_lookup_ancient",
-             "py-lmdb `env.begin().get(k)`", "get_pylmdb_new_txn"),
+            ("root lookup (`store[key]`), one key", "root_lookup_ancient",
+             "py-lmdb `env.begin().get(k)`, one key", "get_pylmdb_new_txn"),
+            ("", None, "py-lmdb `with env.begin() as t: t.get(k)`",
+             "get_pylmdb_with_txn"),
             ("", None, "py-lmdb `txn.get(k)` in an open txn",
              "get_pylmdb_open_txn"),
+            ("first lookup after a commit (`store.get(key)`)",
+             "root_get_ancient_uncached",
+             "py-lmdb `env.begin().get(k)`, 300k of 4M keys",
+             "get_pylmdb_new_txn_4m_keys"),
             ("struct field", "struct_field_ancient", "dict item",
              "struct_field_dict"),
             ("vector index (10M)", "vector_index_ancient", "list index",
@@ -414,6 +420,9 @@ def render_python(add):
              "iterate_list"),
             ("numpy.asarray(view).sum(), per element", "numpy_sum_ancient",
              "", None))
+        rows = tuple(row for row in rows
+                     if (row[1] is None or row[1] in r)
+                     and (row[3] is None or row[3] in r))
         add("| operation | ancient | peer | peer's |")
         add("|---|---|---|---|")
         for label, ours, peer, theirs in rows:

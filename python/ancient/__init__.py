@@ -270,47 +270,26 @@ class Batch:
         return False
 
 
-class Store:
-    """A store opened from Python. Read-only unless ``readonly=False``."""
+class Store(_ancient._Store):
+    """A store opened from Python (``ancient.open``). Read-only unless
+    ``readonly=False``.
 
-    def __init__(self, s, path):
-        self._s = s
-        self.path = path
+    ``store[key]`` is the root as a view of the latest version; ``get``,
+    ``in``, ``keys(prefix)``, ``schema(key)``, ``type_description(key)``,
+    ``stats()``, ``snapshot()``, ``delete(key)`` and ``close()`` come from
+    the extension. Views keep their version alive while held."""
 
-    def __getitem__(self, key):
-        return self._s[key]
-
-    def get(self, key, default=None):
-        return self._s.get(key, default)
-
-    def __contains__(self, key):
-        return key in self._s
-
-    def keys(self, prefix=""):
-        """Keys starting with ``prefix``, in byte order."""
-        return self._s.keys(prefix)
+    def __init__(self, path, readonly=True, create=False,
+                 strings_as_bytes=False, *, _replica=False):
+        super().__init__(str(path), readonly, create, strings_as_bytes,
+                         _replica)
+        self.path = str(path)
 
     def __iter__(self):
-        return iter(self._s.keys(""))
+        return iter(self.keys(""))
 
     def __len__(self):
-        return len(self._s.keys(""))
-
-    def schema(self, key):
-        """The root's type, C++-like, as the store recorded it."""
-        return self._s.schema(key)
-
-    def type_description(self, key):
-        """The root's raw layout description (what ``put`` takes)."""
-        return self._s.type_description(key)
-
-    def stats(self):
-        return self._s.stats()
-
-    def snapshot(self):
-        """A consistent view of every root as of now (a context manager):
-        its views all come from one version."""
-        return self._s.snapshot()
+        return len(self.keys(""))
 
     def put(self, key, obj, type=None):
         """Shares ``obj`` at ``key`` as the type ``type``, in a batch of its
@@ -329,22 +308,11 @@ class Store:
         ``ptr<T>`` is stored once. Raises TypeError (an object of the wrong
         kind) or ValueError (a number out of range, a duplicate key) naming
         the key and the path; the store is then unchanged."""
-        _put(self._s, key, obj, type)
-
-    def delete(self, key):
-        self._s.delete(key)
+        _put(self, key, obj, type)
 
     def batch(self):
         """A write batch, as a context manager."""
-        return Batch(self._s._batch())
-
-    def close(self):
-        """Closes the store: views made from it raise from now on."""
-        self._s.close()
-
-    @property
-    def closed(self):
-        return self._s.closed
+        return Batch(self._batch())
 
     def __enter__(self):
         return self
@@ -354,7 +322,7 @@ class Store:
         return False
 
     def __repr__(self):
-        return f"ancient.Store({self.path!r})"
+        return f"ancient.{type(self).__name__}({self.path!r})"
 
 
 def open(path, readonly=True, create=False, strings_as_bytes=False):
@@ -362,19 +330,19 @@ def open(path, readonly=True, create=False, strings_as_bytes=False):
     ``readonly=False``; created when missing only with ``create=True``).
     ``strings_as_bytes``: strings always as bytes (else str, and bytes only
     where they are not UTF-8)."""
-    return Store(_ancient._Store.open(str(path), readonly, create,
-                                      strings_as_bytes), str(path))
+    return Store(path, readonly, create, strings_as_bytes)
 
 
 class Replica(Store):
     """The current version of a local directory that ``ancientctl follow``
-    keeps (see store/replica.h); each read uses the version current then."""
+    keeps (see replica/replica.h); each read uses the version current then.
+    ``version`` is the version read now."""
 
     def __init__(self, local, strings_as_bytes=False):
-        super().__init__(_ancient._Store.open_replica(str(local),
-                                                      strings_as_bytes),
-                         str(local))
+        super().__init__(local, True, False, strings_as_bytes, _replica=True)
 
-    @property
-    def version(self):
-        return self._s.version
+
+# store[key] without a Python frame or pybind11's dispatch (a subclass of
+# theirs goes through _Store.__getitem__).
+_ancient._fast_subscript(Store)
+_ancient._fast_subscript(Replica)

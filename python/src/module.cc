@@ -200,6 +200,7 @@ class PySnapshot {
     return Check(Live().TypeDescription(key));
   }
   void Close() { snap_.reset(); }
+  std::uint64_t version() const { return snap_ ? snap_->version() : 0; }
 
  private:
   const ancient::Snapshot& Live() const {
@@ -214,22 +215,52 @@ class PySnapshot {
 // A store, or a Replica (its current version at each read).
 class PyStore {
  public:
+  // A store (or with `replica`, a Replica's local directory).
   static std::unique_ptr<PyStore> Open(const std::string& path, bool readonly,
-                                       bool create, bool strings_as_bytes) {
-    ancient::StoreOptions o;
-    o.read_only = readonly;
-    o.create_if_missing = create && !readonly;
+                                       bool create, bool strings_as_bytes,
+                                       bool replica) {
     auto p = std::make_unique<PyStore>();
-    p->store_ = Check(ancient::Store::Open(path, o));
+    if (replica) {
+      p->replica_ = Check(ancient::Replica::Open(path));
+    } else {
+      ancient::StoreOptions o;
+      o.read_only = readonly;
+      o.create_if_missing = create && !readonly;
+      p->store_ = Check(ancient::Store::Open(path, o));
+    }
     p->st_->strings_as_bytes = strings_as_bytes;
     return p;
   }
-  static std::unique_ptr<PyStore> OpenReplica(const std::string& local,
-                                              bool strings_as_bytes) {
-    auto p = std::make_unique<PyStore>();
-    p->replica_ = Check(ancient::Replica::Open(local));
-    p->st_->strings_as_bytes = strings_as_bytes;
-    return p;
+
+  // store[key]: the root as a view. The views of the latest version are
+  // kept by key (a view is immutable and holds what it reads), so asking
+  // again costs a version check and a dict lookup until the next commit.
+  py::object Lookup(py::handle key) {
+    const std::uint64_t v =
+        store_ != nullptr && !st_->closed ? store_->version() : 0;
+    if (v != 0 && v == cache_version_) {
+      PyObject* hit = PyDict_GetItemWithError(cache_.ptr(), key.ptr());
+      if (hit != nullptr) return py::reinterpret_borrow<py::object>(hit);
+      if (PyErr_Occurred() != nullptr) throw py::error_already_set();
+    }
+    if (!PyUnicode_Check(key.ptr()) && !PyBytes_Check(key.ptr())) {
+      throw py::type_error(
+          std::string("ancient: a key is a str or bytes, not ") +
+          Py_TYPE(key.ptr())->tp_name);
+    }
+    const std::string k = key.cast<std::string>();
+    PySnapshot snap = Snapshot();
+    py::object view = snap.GetItem(k);
+    if (v != 0 && snap.version() == v) {
+      if (cache_version_ != v || PyDict_Size(cache_.ptr()) >= kCacheRoots) {
+        PyDict_Clear(cache_.ptr());
+        cache_version_ = v;
+      }
+      if (PyDict_SetItem(cache_.ptr(), key.ptr(), view.ptr()) != 0) {
+        throw py::error_already_set();
+      }
+    }
+    return view;
   }
 
   // A snapshot of the latest version. Reads through the store reuse one
@@ -279,6 +310,8 @@ class PyStore {
   std::uint64_t Version() const { return replica_ ? replica_->version() : 0; }
   void Close() {
     st_->closed = true;
+    PyDict_Clear(cache_.ptr());
+    cache_version_ = 0;
     {
       std::lock_guard<std::mutex> lock(latest_mu_);
       latest_.reset();
@@ -292,7 +325,10 @@ class PyStore {
   void Live() const {
     if (st_->closed) throw py::value_error("ancient: the store was closed");
   }
+  static constexpr Py_ssize_t kCacheRoots = 4096;
   std::shared_ptr<StoreState> st_ = std::make_shared<StoreState>();
+  py::dict cache_;  // key -> view of version cache_version_ (GIL held)
+  std::uint64_t cache_version_ = 0;
   mutable std::mutex latest_mu_;
   mutable std::shared_ptr<const ancient::Snapshot> latest_;
   std::unique_ptr<ancient::Store> store_;
@@ -331,6 +367,26 @@ class PyBatch {
   }
   std::optional<ancient::WriteBatch> b_;
 };
+
+// mp_subscript of _Store (and of the Python classes made from it).
+PyObject* StoreSubscript(PyObject* self, PyObject* key) {
+  try {
+    auto* inst = reinterpret_cast<py::detail::instance*>(self);
+    PyStore* s = inst->get_value_and_holder().value_ptr<PyStore>();
+    if (s == nullptr) {
+      PyErr_SetString(PyExc_ValueError, "ancient: the store is not open");
+      return nullptr;
+    }
+    return s->Lookup(key).release().ptr();
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (py::builtin_exception& e) {
+    e.set_error();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
 
 }  // namespace
 }  // namespace ancient_python
@@ -396,14 +452,9 @@ class PermissionDenied(Error, PermissionError):
       .def("commit", &PyBatch::Commit)
       .def("abort", &PyBatch::Abort);
 
-  py::class_<PyStore>(m, "_Store")
-      .def_static("open", &PyStore::Open)
-      .def_static("open_replica", &PyStore::OpenReplica)
+  py::class_<PyStore> store_class(m, "_Store");
+  store_class.def(py::init(&PyStore::Open))
       .def("snapshot", [](const PyStore& s) { return s.Snapshot(true); })
-      .def("__getitem__",
-           [](const PyStore& s, const std::string& key) {
-             return s.Snapshot().GetItem(key);
-           })
       .def(
           "get",
           [](const PyStore& s, const std::string& key, py::object dflt) {
@@ -454,6 +505,31 @@ class PermissionDenied(Error, PermissionError):
         }
         if (!st.ok()) Raise(st);
       });
+
+  // store[key] as a CPython slot: no pybind11 dispatch, no Python frame.
+  // The package's Store and Replica classes (Python subclasses, whose
+  // slots Python derives from __getitem__) are given it after they are
+  // made; a user's subclass goes through __getitem__.
+  // (Not a Python function: CPython 3.11 would call that in place of the
+  // slot.)
+  store_class.def("__getitem__", [](py::handle self, py::handle key) {
+    PyObject* r = StoreSubscript(self.ptr(), key.ptr());
+    if (r == nullptr) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(r);
+  });
+  reinterpret_cast<PyTypeObject*>(store_class.ptr())
+      ->tp_as_mapping->mp_subscript = StoreSubscript;
+  PyType_Modified(reinterpret_cast<PyTypeObject*>(store_class.ptr()));
+  m.def("_fast_subscript", [store_class](py::handle cls) {
+    if (!PyType_Check(cls.ptr()) ||
+        !PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(cls.ptr()),
+                          reinterpret_cast<PyTypeObject*>(store_class.ptr()))) {
+      throw py::type_error("_fast_subscript: not a subclass of _Store");
+    }
+    auto* t = reinterpret_cast<PyTypeObject*>(cls.ptr());
+    t->tp_as_mapping->mp_subscript = StoreSubscript;
+    PyType_Modified(t);
+  });
 
   m.def("_to_python", &ToPython);
   m.def("_record_layout", &RecordLayout);

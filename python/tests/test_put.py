@@ -262,3 +262,39 @@ def test_bad_input_raises_naming_the_path_and_writes_nothing(
 def test_put_without_a_type_says_what_is_needed(new_store):
     with pytest.raises(TypeError, match="needs type="):
         new_store.put("x", [1, 2])
+
+
+def test_root_lookups_see_every_commit(new_store, tmp_path):
+    new_store.put("k", [1], type="vector<i32>")
+    first = new_store["k"]
+    assert new_store["k"] is first  # the same version: the same view
+    new_store.put("k", [2], type="vector<i32>")
+    assert list(new_store["k"]) == [2] and list(first) == [1]
+    # A commit by another process is seen at the next lookup.
+    path = tmp_path / "shared"
+    with ancient.open(path, readonly=False, create=True) as w:
+        w.put("k", [1], type="vector<i32>")
+    reader = ancient.open(path)
+    assert list(reader["k"]) == [1]
+    subprocess.run([
+        __import__("sys").executable, "-c",
+        "import ancient, sys; s = ancient.open(sys.argv[1], readonly=False);"
+        "s.put('k', [3], type='vector<i32>')", str(path)], check=True)
+    assert list(reader["k"]) == [3]
+    with pytest.raises(KeyError, match="nope"):
+        reader["nope"]
+    with pytest.raises(TypeError, match="a key is a str or bytes"):
+        reader[1]
+    reader.close()
+    with pytest.raises(ValueError, match="closed"):
+        reader["k"]
+
+
+def test_subclasses_of_store_look_up_roots(new_store):
+    new_store.put("k", [5], type="vector<i32>")
+
+    class Mine(ancient.Store):
+        pass
+
+    assert list(Mine(new_store.path)["k"]) == [5]
+    assert list(ancient.Store.__getitem__(new_store, "k")) == [5]
