@@ -362,6 +362,19 @@ class DocumentBuilder {
       }
       case Op::kStruct: {
         Json j = Json::object();
+        if (PyTuple_Check(o.ptr()) &&
+            PyTuple_GET_SIZE(o.ptr()) ==
+                static_cast<Py_ssize_t>(n.names.size())) {
+          // A tuple of the fields in order (a namedtuple, a row).
+          for (std::size_t k = 0; k < n.names.size(); ++k) {
+            Step s(this, absl::StrCat(".", n.names[k]));
+            j[n.names[k]] =
+                Convert(n.args[k],
+                        PyTuple_GET_ITEM(o.ptr(), static_cast<Py_ssize_t>(k)),
+                        depth + 1);
+          }
+          return j;
+        }
         const bool is_dict = PyDict_Check(o.ptr());
         if (is_dict) {
           for (auto [k, v] : py::reinterpret_borrow<py::dict>(o)) {
@@ -382,7 +395,8 @@ class DocumentBuilder {
                    PyFloat_Check(o.ptr()) || o.is_none()) {
           Fail(true,
                absl::StrCat("a ", n.expression,
-                            " (a dict, dataclass or object with its fields)"),
+                            " (a dict, dataclass, tuple of the fields in "
+                            "order or object with its fields)"),
                o);
         }
         for (std::size_t k = 0; k < n.names.size(); ++k) {

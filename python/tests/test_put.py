@@ -116,10 +116,12 @@ def test_put_dataclasses_and_objects_with_the_fields(new_store):
             self.x, self.y, self.id = 5.0, 6.0, 3
 
     new_store.put("pts", [Point(1.0, 2.0, 7), {"x": 3, "y": 4.5, "id": 8},
-                          Plain()], type=list[Point])
+                          Plain(), (7.0, 8.0, 9)], type=list[Point])
     pts = new_store["pts"]
     assert [(p.x, p.y, p.id) for p in pts] == [(1.0, 2.0, 7), (3.0, 4.5, 8),
-                                               (5.0, 6.0, 3)]
+                                               (5.0, 6.0, 3), (7.0, 8.0, 9)]
+    with pytest.raises(TypeError, match=r"\[0\]: expected a Point"):
+        new_store.put("pts", [(1.0, 2.0)], type=list[Point])  # 2 of 3
     tree = Tree("root", None, [Tree("a", 1.5, [], {"k": 1})], {})
     new_store.put("tree", tree, type=Tree)
     t = new_store["tree"]
