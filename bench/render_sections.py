@@ -383,6 +383,63 @@ def render_json_convert(add):
             "the same code path as before).\n")
 
 
+def render_python_writes(add):
+    """Puts from Python objects and the PyTorch loader (issue 33)."""
+    put_path = os.path.join(RES, "python_put.json")
+    if os.path.exists(put_path):
+        with open(put_path) as f:
+            pp = json.load(f)
+        add("Puts from Python (`bench/python_put_bench.py`), each in a fresh "
+            "interpreter, 3 runs: median time (range) and the most the "
+            "process's peak RSS grew during the put.\n")
+        add("| put | time | peak RSS growth | store |")
+        add("|---|---|---|---|")
+        labels = (("json", "%s floats, a list through JSON text (before)"),
+                  ("list", "%s floats, a list, objects straight in"),
+                  ("numpy", "%s floats, a numpy array (one block)"),
+                  ("records", "%s dataclass records (2 f64, 1 i32)"))
+        for how, label in labels:
+            runs = pp[how]
+            secs = sorted(x["seconds"] for x in runs)
+            n = pp["records"] if how == "records" else pp["floats"]
+            add("| %s | %s (%s-%s) | %.0f MiB | %.0f MiB |" % (
+                label % "{:,}".format(n), fmt_time(secs[len(secs) // 2]),
+                fmt_time(secs[0]), fmt_time(secs[-1]),
+                max(x["extra_peak_mib"] for x in runs), runs[0]["store_mib"]))
+        add("")
+    torch_path = os.path.join(RES, "torch.json")
+    if os.path.exists(torch_path):
+        with open(torch_path) as f:
+            tr = json.load(f)
+        add("PyTorch (`examples/torch_loader.py`, Debian's torch %s): a "
+            "`DataLoader` with %d forked workers, batches of %d, shuffled, "
+            "over %s samples of %d f32 features and a label, iterated to the "
+            "end, every sample checked. Private memory of each worker after "
+            "the run beyond that of a worker of a Dataset that reads "
+            "nothing (%.1f MiB).\n" % (
+                tr.get("torch", "1.13"), tr["workers"], tr["batch"],
+                "{:,}".format(tr["samples"]), tr["features"],
+                max(tr["empty"]["worker_private_kib"]) / 1024))
+        add("| Dataset over | samples/s | each worker's private memory "
+            "beyond an empty worker's |")
+        add("|---|---|---|")
+        for name, label in (("ancient", "an ancient store root"),
+                            ("list", "Python lists"),
+                            ("numpy", "a numpy array loaded from .npy")):
+            r = tr[name]
+            b = r["beyond_empty_kib"]
+            add("| %s | %.0f | %.1f-%.1f MiB |" % (
+                label, r["samples_per_s"], min(b) / 1024, max(b) / 1024))
+        a, lst = tr["ancient"], tr["list"]
+        add("")
+        add("Targets: each worker < 2 MiB beyond an empty worker: %.1f MiB, "
+            "%s; throughput >= the list-backed Dataset's: %.2fx, %s.\n" % (
+                max(a["beyond_empty_kib"]) / 1024,
+                verdict(max(a["beyond_empty_kib"]) < 2048),
+                a["samples_per_s"] / lst["samples_per_s"],
+                verdict(a["samples_per_s"] >= lst["samples_per_s"])))
+
+
 def render_python(add):
     """The Python module against its peers."""
     py_path = os.path.join(RES, "python.json")
@@ -440,6 +497,7 @@ def render_python(add):
                verdict(r["get_pylmdb_new_txn"] / lk >= 2.5),
                r["map_lookup_ancient_4m"] / r["map_lookup_dict_4m"],
                verdict(r["map_lookup_ancient_4m"] / r["map_lookup_dict_4m"] <= 3)))
+        render_python_writes(add)
         add("Time to first read in a fresh interpreter (interpreter start-up "
             "subtracted): open the store and read the last element, against "
             "`pickle.load` of a list of the same numbers and reading it.\n")

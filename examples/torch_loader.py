@@ -159,7 +159,8 @@ def main(argv):
                             for i in range(args.samples)], type=list[Sample])
         put_s = time.perf_counter() - t
         np.save(os.path.join(tmp, "features.npy"), features)
-        results = {"samples": args.samples, "features": args.features,
+        results = {"torch": torch.__version__,
+                   "samples": args.samples, "features": args.features,
                    "workers": args.workers, "batch": args.batch,
                    "put_s": put_s}
         runs = [
