@@ -49,7 +49,15 @@ class DocumentBuilder {
   }
   std::string Path() const {
     std::string p;
-    for (const std::string& s : path_) p += s;
+    const std::size_t n = path_.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (n > 16 && i == 6) {  // a deep path: its start and its end
+        p += absl::StrCat("...(", n - 12, " steps)...");
+        i = n - 7;
+        continue;
+      }
+      p += path_[i];
+    }
     return p;
   }
   struct Step {
@@ -150,10 +158,15 @@ class DocumentBuilder {
         }
         if (PyBytes_Check(o.ptr()) || PyByteArray_Check(o.ptr()) ||
             PyMemoryView_Check(o.ptr())) {
-          py::buffer_info b = py::reinterpret_borrow<py::buffer>(o).request();
-          const auto* p = static_cast<const std::uint8_t*>(b.ptr);
-          return Json::binary(
-              std::vector<std::uint8_t>(p, p + b.size * b.itemsize));
+          Py_buffer view;
+          if (PyObject_GetBuffer(o.ptr(), &view, PyBUF_C_CONTIGUOUS) != 0) {
+            PyErr_Clear();
+            Fail(true, "a str, bytes or contiguous buffer", o);
+          }
+          const auto* p = static_cast<const std::uint8_t*>(view.buf);
+          Json j = Json::binary(std::vector<std::uint8_t>(p, p + view.len));
+          PyBuffer_Release(&view);
+          return j;
         }
         Fail(true, "a str or bytes", o);
       default:

@@ -306,3 +306,24 @@ def test_subclasses_of_store_look_up_roots(new_store):
 
     assert list(Mine(new_store.path)["k"]) == [5]
     assert list(ancient.Store.__getitem__(new_store, "k")) == [5]
+
+
+def test_deep_objects_are_refused_cleanly(new_store):
+    @dataclasses.dataclass
+    class Link:
+        v: int
+        next: "ptr<Link>"
+
+    head = None
+    for i in range(2000):
+        head = Link(i, head)
+    new_store.put("chain", head, type=Link)
+    x, n = new_store["chain"], 0
+    while x is not None:
+        x, n = x.next, n + 1
+    assert n == 2000
+    for i in range(20000):
+        head = Link(i, head)
+    with pytest.raises(ValueError, match=r"key 'deep': \.next.*steps.*nested"):
+        new_store.put("deep", head, type=Link)
+    assert "deep" not in new_store
