@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -380,6 +381,60 @@ TEST(SchemaJson, BytesAsJsonAndBack) {
               absl::StatusCode::kInvalidArgument)
         << bad;
   }
+}
+
+// Documents built in memory (the Python module's puts): binary values as
+// strings' bytes and as blocks of numbers, inline or by reference.
+TEST(SchemaJson, DocumentsInMemoryTakeBlocksOfNumbers) {
+  using Row = std::pair<std::vector<std::int32_t>, std::string>;
+  const ancient::Schema schema = SchemaOf<std::vector<Row>>();
+  const std::vector<std::int32_t> nums = {1, -2, 300000};
+  std::vector<std::uint8_t> inline_bytes(12);
+  std::memcpy(inline_bytes.data(), nums.data(), 12);
+  const std::int32_t referred[] = {7, 8};
+  const std::vector<std::string_view> blocks = {
+      std::string_view(reinterpret_cast<const char*>(referred), 8)};
+  std::vector<std::uint8_t> ref(8, 0);  // index 0
+  Json doc = Json::array(
+      {Json::array({Json::binary(inline_bytes),
+                    Json::binary(std::vector<std::uint8_t>{'h', 0, 'i'})}),
+       Json::array({Json::binary(ref, ancient::JsonGraph::kBlockRef), "x"})});
+  auto g = ancient::JsonGraph::BuildFromDocument(schema, doc, blocks);
+  ASSERT_TRUE(g.ok()) << g.status();
+  Aligned buf(g->size());
+  g->Write(buf.p);
+  ASSERT_TRUE((ancient::VerifyGraph<std::vector<Row>>(buf.p, g->size()).ok()));
+  const auto& f =
+      *reinterpret_cast<const ancient::Frozen<std::vector<Row>>*>(buf.p);
+  ASSERT_EQ(f.size(), 2u);
+  ASSERT_EQ(f[0].first.size(), 3u);
+  EXPECT_EQ(f[0].first[2], 300000);
+  EXPECT_EQ(std::string_view(f[0].second), std::string_view("h\0i", 3));
+  ASSERT_EQ(f[1].first.size(), 2u);
+  EXPECT_EQ(f[1].first[1], 8);
+
+  // Refused, naming where: a block that is not whole elements, an index
+  // past the blocks, a block where the elements are not plain numbers, a
+  // bool that is not 0 or 1.
+  auto bad = [&](const Json& d, const ancient::Schema& s,
+                 const std::string& want) {
+    auto r = ancient::JsonGraph::BuildFromDocument(s, d, blocks);
+    ASSERT_FALSE(r.ok()) << d.dump();
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(want), std::string::npos) << r.status();
+  };
+  bad(Json::array(
+          {Json::array({Json::binary(std::vector<std::uint8_t>(5)), "s"})}),
+      schema, "$[0][0]: expected an array (a block of bytes");
+  std::vector<std::uint8_t> far(8, 0);
+  far[0] = 1;
+  bad(Json::array({Json::array(
+          {Json::binary(far, ancient::JsonGraph::kBlockRef), ""})}),
+      schema, "a reference to one of the caller's blocks");
+  bad(Json::binary(std::vector<std::uint8_t>(16)),
+      SchemaOf<std::vector<std::string>>(), "a block of bytes stands only");
+  bad(Json::binary(std::vector<std::uint8_t>{1, 0, 2}),
+      SchemaOf<std::vector<bool>>(), "$[2]: expected true or false");
 }
 
 TEST(SchemaJson, SharingAndCyclesAreWrittenOnceThenReferredTo) {

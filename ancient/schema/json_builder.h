@@ -18,6 +18,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/types/span.h"
 #include "ancient/block.h"
 #include "ancient/hash.h"
 #include "ancient/schema/nodes.h"
@@ -104,7 +105,9 @@ using schema_internal::Where;
 
 class JsonGraphBuilder {
  public:
-  JsonGraphBuilder(const Nodes& nodes, JsonGraph* g) : n_(nodes), g_(g) {}
+  JsonGraphBuilder(const Nodes& nodes, JsonGraph* g,
+                   absl::Span<const std::string_view> blocks = {})
+      : n_(nodes), g_(g), blocks_(blocks) {}
 
   absl::Status Build(const Json& doc);
 
@@ -192,6 +195,7 @@ class JsonGraphBuilder {
 
   const Nodes& n_;
   JsonGraph* g_;
+  absl::Span<const std::string_view> blocks_;  // what kBlockRef values name
   std::vector<Task> tasks_;
   absl::flat_hash_map<std::int64_t, Id> ids_;
 };

@@ -228,7 +228,16 @@ absl::Status JsonGraphBuilder::PutBlock(int elem, const Json& j,
   // only for elements that hold no pointer and whose every bit pattern is
   // valid (bools checked).
   const Node& e = n_[elem];
-  const auto& b = j.get_binary();
+  const auto& bin = j.get_binary();
+  std::string_view b(reinterpret_cast<const char*>(bin.data()), bin.size());
+  if (bin.has_subtype() && bin.subtype() == JsonGraph::kBlockRef) {
+    std::uint64_t index = ~std::uint64_t{0};
+    if (bin.size() == 8) std::memcpy(&index, bin.data(), 8);
+    if (index >= blocks_.size()) {
+      return Bad(w, "a reference to one of the caller's blocks", j);
+    }
+    b = blocks_[index];
+  }
   if (!(e.trivial || e.op == Op::kBool) || b.size() % e.size != 0) {
     return Bad(w,
                absl::StrFormat("an array (a block of bytes stands only for "
@@ -238,9 +247,10 @@ absl::Status JsonGraphBuilder::PutBlock(int elem, const Json& j,
   }
   if (e.op == Op::kBool) {
     for (std::size_t k = 0; k < b.size(); ++k) {
-      if (b[k] > 1) {
+      if (static_cast<std::uint8_t>(b[k]) > 1) {
         const Where at{&w, {}, k};
-        return Bad(at, "true or false (a byte 0 or 1)", Json(b[k]));
+        return Bad(at, "true or false (a byte 0 or 1)",
+                   Json(static_cast<std::uint8_t>(b[k])));
       }
     }
   }
@@ -356,12 +366,13 @@ absl::StatusOr<JsonGraph> JsonGraph::Build(const Schema& schema,
   return BuildFromDocument(schema, *value);
 }
 
-absl::StatusOr<JsonGraph> JsonGraph::BuildFromDocument(const Schema& schema,
-                                                       const Json& doc) {
+absl::StatusOr<JsonGraph> JsonGraph::BuildFromDocument(
+    const Schema& schema, const Json& doc,
+    absl::Span<const std::string_view> blocks) {
   Nodes nodes;
   if (absl::Status s = Nodes::Compile(schema, &nodes); !s.ok()) return s;
   JsonGraph g;
-  JsonGraphBuilder builder(nodes, &g);
+  JsonGraphBuilder builder(nodes, &g, blocks);
   if (absl::Status s = builder.Build(doc); !s.ok()) return s;
   return g;
 }

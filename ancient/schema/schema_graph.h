@@ -54,6 +54,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "ancient/schema/schema.h"
 
 namespace ancient {
@@ -188,8 +189,14 @@ class JsonGraph : public FlatGraph {
   // document may hold binary values: as a string's bytes, or as a vector's
   // elements laid out as in memory (numbers, bools, structs of numbers: a
   // numpy array's buffer), copied in as one block.
-  static absl::StatusOr<JsonGraph> BuildFromDocument(const Schema& schema,
-                                                     const nlohmann::json& doc);
+  // A vector's binary value of subtype kBlockRef holds instead an index
+  // (8 bytes, little-endian) into `blocks`: memory the caller keeps until
+  // the call returns (a numpy array's buffer), copied in once. An index
+  // past `blocks` is InvalidArgument.
+  static constexpr std::uint8_t kBlockRef = 0xb1;
+  static absl::StatusOr<JsonGraph> BuildFromDocument(
+      const Schema& schema, const nlohmann::json& doc,
+      absl::Span<const std::string_view> blocks = {});
 
  private:
   JsonGraph() = default;

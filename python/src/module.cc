@@ -236,6 +236,12 @@ class PyStore {
   // kept by key (a view is immutable and holds what it reads), so asking
   // again costs a version check and a dict lookup until the next commit.
   py::object Lookup(py::handle key) {
+    std::optional<py::object> r = Find(key);
+    if (!r) throw py::key_error(key.cast<std::string>());
+    return *std::move(r);
+  }
+  // The same, nullopt when there is no root at `key` (get, `in`).
+  std::optional<py::object> Find(py::handle key) {
     const std::uint64_t v =
         store_ != nullptr && !st_->closed ? store_->version() : 0;
     if (v != 0 && v == cache_version_) {
@@ -250,13 +256,13 @@ class PyStore {
     }
     const std::string k = key.cast<std::string>();
     PySnapshot snap = Snapshot();
-    py::object view = snap.GetItem(k);
-    if (v != 0 && snap.version() == v) {
+    std::optional<py::object> view = snap.Root(k);
+    if (view && v != 0 && snap.version() == v) {
       if (cache_version_ != v || PyDict_Size(cache_.ptr()) >= kCacheRoots) {
         PyDict_Clear(cache_.ptr());
         cache_version_ = v;
       }
-      if (PyDict_SetItem(cache_.ptr(), key.ptr(), view.ptr()) != 0) {
+      if (PyDict_SetItem(cache_.ptr(), key.ptr(), view->ptr()) != 0) {
         throw py::error_already_set();
       }
     }
@@ -457,15 +463,13 @@ class PermissionDenied(Error, PermissionError):
       .def("snapshot", [](const PyStore& s) { return s.Snapshot(true); })
       .def(
           "get",
-          [](const PyStore& s, const std::string& key, py::object dflt) {
-            std::optional<py::object> r = s.Snapshot().Root(key);
+          [](PyStore& s, py::handle key, py::object dflt) {
+            std::optional<py::object> r = s.Find(key);
             return r ? *r : dflt;
           },
           py::arg("key"), py::arg("default") = py::none())
       .def("__contains__",
-           [](const PyStore& s, const std::string& key) {
-             return s.Snapshot().Root(key).has_value();
-           })
+           [](PyStore& s, py::handle key) { return s.Find(key).has_value(); })
       .def(
           "keys",
           [](const PyStore& s, const std::string& prefix) {

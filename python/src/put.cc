@@ -8,6 +8,7 @@
 #include "python/src/put.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -56,13 +57,34 @@ class DocumentBuilder {
         i = n - 7;
         continue;
       }
-      p += path_[i];
+      const PathStep& st = path_[i];
+      if (st.is_index) {
+        absl::StrAppend(&p, "[", st.index, "]");
+      } else if (st.key) {  // a map's key, shown only now
+        std::string r = py::repr(st.key).cast<std::string>();
+        if (r.size() > 40) r = r.substr(0, 37) + "...";
+        absl::StrAppend(&p, "[", r, "]", st.name);
+      } else {
+        p += st.name;
+      }
     }
     return p;
   }
+  struct PathStep {
+    std::string name;  // ".field"; after a key: " (key)" or ""
+    std::uint64_t index = 0;
+    bool is_index = false;
+    py::handle key;  // a map's key (alive while the step is)
+  };
   struct Step {
     Step(DocumentBuilder* b, std::string s) : b_(b) {
-      b_->path_.push_back(std::move(s));
+      b_->path_.push_back(PathStep{std::move(s)});
+    }
+    Step(DocumentBuilder* b, std::uint64_t i) : b_(b) {
+      b_->path_.push_back(PathStep{{}, i, true});
+    }
+    Step(DocumentBuilder* b, py::handle key, const char* suffix) : b_(b) {
+      b_->path_.push_back(PathStep{suffix, 0, false, key});
     }
     ~Step() { b_->path_.pop_back(); }
     DocumentBuilder* b_;
@@ -197,7 +219,7 @@ class DocumentBuilder {
       for (auto [k, v] : py::reinterpret_borrow<py::dict>(o)) {
         if (!PyUnicode_Check(k.ptr())) Fail(true, "str keys (a value)", k);
         const std::string key = k.cast<std::string>();
-        Step s(this, absl::StrCat("[", py::repr(k).cast<std::string>(), "]"));
+        Step s(this, k, "");
         j[key] = PlainValue(v, depth + 1);
       }
       return j;
@@ -206,7 +228,7 @@ class DocumentBuilder {
       Json j = Json::array();
       std::size_t i = 0;
       for (py::handle v : o) {
-        Step s(this, absl::StrCat("[", i++, "]"));
+        Step s(this, static_cast<std::uint64_t>(i++));
         j.push_back(PlainValue(v, depth + 1));
       }
       return j;
@@ -228,17 +250,33 @@ class DocumentBuilder {
       PyErr_Clear();
       return std::nullopt;  // not contiguous: element by element
     }
-    std::optional<Json> out;
     const std::string fmt = view.format ? view.format : "B";
-    if (view.itemsize == static_cast<Py_ssize_t>(e.size) &&
-        FormatMatches(e, fmt)) {
-      const auto* p = static_cast<const std::uint8_t*>(view.buf);
-      out = Json::binary(std::vector<std::uint8_t>(p, p + view.len));
+    if (view.itemsize != static_cast<Py_ssize_t>(e.size) ||
+        !FormatMatches(e, fmt)) {
+      PyBuffer_Release(&view);
+      return std::nullopt;
     }
-    PyBuffer_Release(&view);
-    return out;
+    // The buffer is held until the graph is built, and copied in once
+    // (the document names it by index).
+    held_.push_back(view);
+    blocks_.emplace_back(static_cast<const char*>(view.buf),
+                         static_cast<std::size_t>(view.len));
+    const std::uint64_t index = blocks_.size() - 1;
+    std::vector<std::uint8_t> ref(8);
+    std::memcpy(ref.data(), &index, 8);
+    return Json::binary(std::move(ref), ancient::JsonGraph::kBlockRef);
   }
 
+ public:
+  ~DocumentBuilder() {
+    for (Py_buffer& v : held_) PyBuffer_Release(&v);
+  }
+  DocumentBuilder(const DocumentBuilder&) = delete;
+  DocumentBuilder& operator=(const DocumentBuilder&) = delete;
+  // The buffers the document's block references name.
+  const std::vector<std::string_view>& blocks() const { return blocks_; }
+
+ private:
   // Whether a buffer's struct-module format stands for `e`'s numbers
   // (native or little-endian, standard sizes); structs ("T{...}") are
   // matched by the caller's dtype and taken by size.
@@ -265,10 +303,62 @@ class DocumentBuilder {
     }
   }
 
+  // A number of node `e` from `o`, checked, written to `dst` (e.size bytes,
+  // little-endian).
+  void NumberInto(const Node& e, py::handle o, std::uint8_t* dst) {
+    if (e.op == Op::kFloat) {
+      if (IsText(o) || o.is_none() || PyBool_Check(o.ptr())) {
+        Fail(true, absl::StrCat("a float (", e.expression, ")"), o);
+      }
+      const double d = PyFloat_AsDouble(o.ptr());
+      if (d == -1.0 && PyErr_Occurred() != nullptr) {
+        PyErr_Clear();
+        Fail(true, absl::StrCat("a float (", e.expression, ")"), o);
+      }
+      if (e.size == 4) {
+        if (std::isfinite(d) &&
+            std::fabs(d) > std::numeric_limits<float>::max()) {
+          Fail(false, "a float that fits f32", o);
+        }
+        const float f = static_cast<float>(d);
+        std::memcpy(dst, &f, 4);
+      } else {
+        std::memcpy(dst, &d, 8);
+      }
+      return;
+    }
+    const Json j = Scalar(e, o);  // bool, signed, unsigned: checked
+    if (e.op == Op::kBool) {
+      *dst = j.get<bool>() ? 1 : 0;
+    } else if (j.is_number_unsigned()) {
+      const std::uint64_t u = j.get<std::uint64_t>();
+      std::memcpy(dst, &u, e.size);
+    } else {
+      const std::int64_t v = j.get<std::int64_t>();
+      std::memcpy(dst, &v, e.size);
+    }
+  }
+
   Json Elements(int elem, py::handle o, int depth, bool block_ok) {
     const Node& e = n_[elem];
     if (block_ok) {
       if (std::optional<Json> b = Block(e, o)) return *std::move(b);
+      // A list or tuple of numbers: their bytes, 8 per f64 instead of a
+      // document value per element.
+      if ((PyList_Check(o.ptr()) || PyTuple_Check(o.ptr())) &&
+          (e.op == Op::kFloat || e.op == Op::kSigned || e.op == Op::kUnsigned ||
+           e.op == Op::kBool)) {
+        const Py_ssize_t len = PySequence_Fast_GET_SIZE(o.ptr());
+        std::vector<std::uint8_t> bytes(static_cast<std::size_t>(len) * e.size);
+        for (Py_ssize_t i = 0; i < len; ++i) {
+          // (A list may change size while a __float__ runs: re-read.)
+          if (i >= PySequence_Fast_GET_SIZE(o.ptr())) break;
+          py::handle x(PySequence_Fast_GET_ITEM(o.ptr(), i));
+          Step s(this, static_cast<std::uint64_t>(i));
+          NumberInto(e, x, bytes.data() + i * e.size);
+        }
+        return Json::binary(std::move(bytes));
+      }
     }
     if (IsText(o) || PyDict_Check(o.ptr())) {
       Fail(true, absl::StrCat("a sequence of ", e.expression), o);
@@ -283,7 +373,7 @@ class DocumentBuilder {
     std::size_t i = 0;
     while (PyObject* x = PyIter_Next(it)) {
       py::object item = py::reinterpret_steal<py::object>(x);
-      Step s(this, absl::StrCat("[", i++, "]"));
+      Step s(this, static_cast<std::uint64_t>(i++));
       j.push_back(Convert(elem, item, depth + 1));
     }
     if (PyErr_Occurred() != nullptr) throw py::error_already_set();
@@ -335,20 +425,18 @@ class DocumentBuilder {
           if (IsText(kv) || !PySequence_Check(kv.ptr()) ||
               PySequence_Size(kv.ptr()) != 2) {
             PyErr_Clear();
-            Step s(this, absl::StrCat("[", i, "]"));
+            Step s(this, static_cast<std::uint64_t>(i));
             Fail(true, "a (key, value) pair", kv);
           }
           ++i;
           py::sequence t = py::reinterpret_borrow<py::sequence>(kv);
           py::object k = t[0], v = t[1];
-          std::string shown = py::repr(k).cast<std::string>();
-          if (shown.size() > 40) shown = shown.substr(0, 37) + "...";
           Json key;
           {
-            Step s(this, absl::StrCat("[", shown, "] (key)"));
+            Step s(this, k, " (key)");
             key = Convert(entry.args[0], k, depth + 1);
           }
-          Step s(this, absl::StrCat("[", shown, "]"));
+          Step s(this, k, "");
           j.push_back(Json::array(
               {std::move(key), Convert(entry.args[1], v, depth + 1)}));
         }
@@ -368,7 +456,7 @@ class DocumentBuilder {
         Json j = Json::array();
         py::sequence seq = py::reinterpret_borrow<py::sequence>(o);
         for (std::size_t k = 0; k < n.args.size(); ++k) {
-          Step s(this, absl::StrCat("[", k, "]"));
+          Step s(this, static_cast<std::uint64_t>(k));
           j.push_back(Convert(n.args[k], seq[k], depth + 1));
         }
         return j;
@@ -446,7 +534,7 @@ class DocumentBuilder {
       }
       case Op::kVariant: {
         // The first alternative the object converts to.
-        const std::vector<std::string> saved = path_;
+        const std::vector<PathStep> saved = path_;
         for (std::size_t k = 0; k < n.args.size(); ++k) {
           try {
             Json v = Convert(n.args[k], o, depth + 1);
@@ -491,7 +579,9 @@ class DocumentBuilder {
   };
   const Nodes& n_;
   py::handle root_;
-  std::vector<std::string> path_;
+  std::vector<PathStep> path_;
+  std::vector<Py_buffer> held_;  // buffers named by blocks_
+  std::vector<std::string_view> blocks_;
   std::unordered_map<PyObject*, Id> ids_;  // objects reached through ptr
   std::vector<py::object> keep_;           // their ids stay theirs
 };
@@ -505,15 +595,16 @@ ancient::JsonGraph BuildFromPython(const ancient::Schema& schema,
     throw py::value_error(absl::StrCat("key '", key, "': ", s.message()));
   }
   Json doc;
+  DocumentBuilder builder(nodes);
   try {
-    doc = DocumentBuilder(nodes).Build(obj);
+    doc = builder.Build(obj);
   } catch (py::type_error& e) {
     throw py::type_error(absl::StrCat("key '", key, "': ", e.what()));
   } catch (py::value_error& e) {
     throw py::value_error(absl::StrCat("key '", key, "': ", e.what()));
   }
   absl::StatusOr<ancient::JsonGraph> g =
-      ancient::JsonGraph::BuildFromDocument(schema, doc);
+      ancient::JsonGraph::BuildFromDocument(schema, doc, builder.blocks());
   if (!g.ok()) {
     // What the document builder leaves to the graph builder: duplicate
     // keys, unsorted keys of no known order.
