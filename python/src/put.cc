@@ -60,6 +60,8 @@ class DocumentBuilder {
       const PathStep& st = path_[i];
       if (st.is_index) {
         absl::StrAppend(&p, "[", st.index, "]");
+      } else if (st.field != nullptr) {
+        absl::StrAppend(&p, ".", *st.field);
       } else if (st.key) {  // a map's key, shown only now
         std::string r = py::repr(st.key).cast<std::string>();
         if (r.size() > 40) r = r.substr(0, 37) + "...";
@@ -75,6 +77,7 @@ class DocumentBuilder {
     std::uint64_t index = 0;
     bool is_index = false;
     py::handle key;  // a map's key (alive while the step is)
+    const std::string* field = nullptr;  // a struct's field name
   };
   struct Step {
     Step(DocumentBuilder* b, std::string s) : b_(b) {
@@ -82,6 +85,9 @@ class DocumentBuilder {
     }
     Step(DocumentBuilder* b, std::uint64_t i) : b_(b) {
       b_->path_.push_back(PathStep{{}, i, true});
+    }
+    Step(DocumentBuilder* b, const std::string* field) : b_(b) {
+      b_->path_.push_back(PathStep{{}, 0, false, {}, field});
     }
     Step(DocumentBuilder* b, py::handle key, const char* suffix) : b_(b) {
       b_->path_.push_back(PathStep{suffix, 0, false, key});
@@ -303,6 +309,97 @@ class DocumentBuilder {
     }
   }
 
+  // A struct's field values from `o`, in order: a tuple of them, a dict
+  // (no other keys), an object with them as attributes, or a mapping (a
+  // numpy record).
+  std::vector<py::object> Fields(const Node& n, py::handle o) {
+    std::vector<py::object> values(n.names.size());
+    if (PyTuple_Check(o.ptr()) &&
+        PyTuple_GET_SIZE(o.ptr()) == static_cast<Py_ssize_t>(n.names.size())) {
+      for (std::size_t k = 0; k < n.names.size(); ++k) {
+        values[k] = py::reinterpret_borrow<py::object>(
+            PyTuple_GET_ITEM(o.ptr(), static_cast<Py_ssize_t>(k)));
+      }
+      return values;
+    }
+    const bool is_dict = PyDict_Check(o.ptr());
+    if (is_dict) {
+      for (auto [k, v] : py::reinterpret_borrow<py::dict>(o)) {
+        const bool known = PyUnicode_Check(k.ptr()) &&
+                           std::find(n.names.begin(), n.names.end(),
+                                     k.cast<std::string>()) != n.names.end();
+        if (!known) {
+          Fail(true,
+               absl::StrCat("only the fields of ", n.expression, " (no field ",
+                            py::repr(k).cast<std::string>(), ")"),
+               o);
+        }
+      }
+    } else if (IsText(o) || PyList_Check(o.ptr()) || PyTuple_Check(o.ptr()) ||
+               PyLong_Check(o.ptr()) || PyFloat_Check(o.ptr()) || o.is_none()) {
+      Fail(true,
+           absl::StrCat("a ", n.expression,
+                        " (a dict, dataclass, tuple of the fields in "
+                        "order or object with its fields)"),
+           o);
+    }
+    for (std::size_t k = 0; k < n.names.size(); ++k) {
+      const std::string& name = n.names[k];
+      py::object& v = values[k];
+      if (is_dict) {
+        PyObject* x = PyDict_GetItemString(o.ptr(), name.c_str());
+        if (x != nullptr) v = py::reinterpret_borrow<py::object>(x);
+      } else {
+        PyObject* x = PyObject_GetAttrString(o.ptr(), name.c_str());
+        if (x != nullptr) {
+          v = py::reinterpret_steal<py::object>(x);
+        } else {
+          PyErr_Clear();
+          if (PyMapping_Check(o.ptr())) {  // a numpy record, a Mapping
+            x = PyObject_GetItem(o.ptr(), py::str(name).ptr());
+            if (x == nullptr) {
+              PyErr_Clear();
+            } else {
+              v = py::reinterpret_steal<py::object>(x);
+            }
+          }
+        }
+      }
+      if (!v) {
+        Fail(true,
+             absl::StrCat("a ", n.expression, " with a field '", name, "'"), o);
+      }
+    }
+    return values;
+  }
+
+  // Whether a struct holds only numbers (and structs of them): written
+  // straight into bytes, as a block, when a vector holds it.
+  bool PlainStruct(const Node& n) const {
+    if (n.op != Op::kStruct) return false;
+    for (int a : n.args) {
+      const Node& f = n_[a];
+      if (f.op != Op::kFloat && f.op != Op::kSigned && f.op != Op::kUnsigned &&
+          !PlainStruct(f)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void StructInto(const Node& n, py::handle o, std::uint8_t* dst) {
+    const std::vector<py::object> values = Fields(n, o);
+    for (std::size_t k = 0; k < n.args.size(); ++k) {
+      const Node& f = n_[n.args[k]];
+      Step s(this, &n.names[k]);
+      if (f.op == Op::kStruct) {
+        StructInto(f, values[k], dst + n.offsets[k]);
+      } else {
+        NumberInto(f, values[k], dst + n.offsets[k]);
+      }
+    }
+  }
+
   // A number of node `e` from `o`, checked, written to `dst` (e.size bytes,
   // little-endian).
   void NumberInto(const Node& e, py::handle o, std::uint8_t* dst) {
@@ -356,6 +453,19 @@ class DocumentBuilder {
           py::handle x(PySequence_Fast_GET_ITEM(o.ptr(), i));
           Step s(this, static_cast<std::uint64_t>(i));
           NumberInto(e, x, bytes.data() + i * e.size);
+        }
+        return Json::binary(std::move(bytes));
+      }
+      // A list or tuple of structs of numbers (dataclasses, tuples, dicts):
+      // their bytes as C++ lays them out, padding zeroed.
+      if ((PyList_Check(o.ptr()) || PyTuple_Check(o.ptr())) && PlainStruct(e)) {
+        const Py_ssize_t len = PySequence_Fast_GET_SIZE(o.ptr());
+        std::vector<std::uint8_t> bytes(static_cast<std::size_t>(len) * e.size);
+        for (Py_ssize_t i = 0; i < len; ++i) {
+          if (i >= PySequence_Fast_GET_SIZE(o.ptr())) break;
+          py::handle x(PySequence_Fast_GET_ITEM(o.ptr(), i));
+          Step s(this, static_cast<std::uint64_t>(i));
+          StructInto(e, x, bytes.data() + i * e.size);
         }
         return Json::binary(std::move(bytes));
       }
@@ -463,66 +573,10 @@ class DocumentBuilder {
       }
       case Op::kStruct: {
         Json j = Json::object();
-        if (PyTuple_Check(o.ptr()) &&
-            PyTuple_GET_SIZE(o.ptr()) ==
-                static_cast<Py_ssize_t>(n.names.size())) {
-          // A tuple of the fields in order (a namedtuple, a row).
-          for (std::size_t k = 0; k < n.names.size(); ++k) {
-            Step s(this, absl::StrCat(".", n.names[k]));
-            j[n.names[k]] =
-                Convert(n.args[k],
-                        PyTuple_GET_ITEM(o.ptr(), static_cast<Py_ssize_t>(k)),
-                        depth + 1);
-          }
-          return j;
-        }
-        const bool is_dict = PyDict_Check(o.ptr());
-        if (is_dict) {
-          for (auto [k, v] : py::reinterpret_borrow<py::dict>(o)) {
-            const bool known =
-                PyUnicode_Check(k.ptr()) &&
-                std::find(n.names.begin(), n.names.end(),
-                          k.cast<std::string>()) != n.names.end();
-            if (!known) {
-              Fail(true,
-                   absl::StrCat("only the fields of ", n.expression,
-                                " (no field ", py::repr(k).cast<std::string>(),
-                                ")"),
-                   o);
-            }
-          }
-        } else if (IsText(o) || PyList_Check(o.ptr()) ||
-                   PyTuple_Check(o.ptr()) || PyLong_Check(o.ptr()) ||
-                   PyFloat_Check(o.ptr()) || o.is_none()) {
-          Fail(true,
-               absl::StrCat("a ", n.expression,
-                            " (a dict, dataclass, tuple of the fields in "
-                            "order or object with its fields)"),
-               o);
-        }
+        const std::vector<py::object> values = Fields(n, o);
         for (std::size_t k = 0; k < n.names.size(); ++k) {
-          const std::string& name = n.names[k];
-          py::object v;
-          if (is_dict) {
-            PyObject* x = PyDict_GetItemString(o.ptr(), name.c_str());
-            if (x != nullptr) v = py::reinterpret_borrow<py::object>(x);
-          } else if (PyObject_HasAttrString(o.ptr(), name.c_str()) == 1) {
-            v = o.attr(name.c_str());
-          } else if (PyMapping_Check(o.ptr())) {  // a numpy record, a Mapping
-            PyObject* x = PyObject_GetItem(o.ptr(), py::str(name).ptr());
-            if (x == nullptr) {
-              PyErr_Clear();
-            } else {
-              v = py::reinterpret_steal<py::object>(x);
-            }
-          }
-          if (!v) {
-            Fail(true,
-                 absl::StrCat("a ", n.expression, " with a field '", name, "'"),
-                 o);
-          }
-          Step s(this, absl::StrCat(".", name));
-          j[name] = Convert(n.args[k], v, depth + 1);
+          Step s(this, &n.names[k]);
+          j[n.names[k]] = Convert(n.args[k], values[k], depth + 1);
         }
         return j;
       }
