@@ -1,12 +1,12 @@
 """Builds the Python module `ancient` without Bazel (see pyproject.toml).
 
 The extension `ancient._ancient` is python/src/*.cc compiled together with
-every library source of the graph, schema, store and replica layers (what
-Bazel's //python:_ancient.so links), against the system's libraries:
+every library source of the graph, schema and store layers and the replica
+layer's reader (what Bazel's //python:_ancient.so links), against the
+system's libraries:
 
     apt-get install python3-dev pybind11-dev liblmdb-dev libabsl-dev \
-        libxxhash-dev nlohmann-json3-dev libcurl4-openssl-dev libssl-dev \
-        libxml2-dev pkg-config
+        libxxhash-dev nlohmann-json3-dev pkg-config
 
 Sources compile in parallel (ANCIENT_BUILD_JOBS, default: every core).
 """
@@ -40,9 +40,16 @@ def _pkg_config(*args):
     return shlex.split(out)
 
 
+# Of the replica layer, what reading a follower's local directory needs
+# (ancient.Replica): not publishing, following or the S3 client, whose
+# libcurl would cost every `import ancient` 10-50 ms of loading.
+REPLICA_READER = ["replica/replica.cc", "replica/util.cc",
+                  "replica/file_util.cc", "replica/manifest.cc"]
+
+
 def _sources():
-    layers = []
-    for layer in ("ancient", "store", "replica"):
+    layers = list(REPLICA_READER)
+    for layer in ("ancient", "store"):
         for path in glob.glob(os.path.join(layer, "**", "*.cc"),
                               recursive=True):
             name = os.path.basename(path)
@@ -98,13 +105,13 @@ setup(
             "ancient._ancient",
             sources=_sources(),
             depends=_headers(),  # a changed header rebuilds the module
-            include_dirs=[".", "/usr/include/libxml2", *_pybind11_include()],
+            include_dirs=[".", *_pybind11_include()],
             extra_compile_args=["-std=c++20", "-O2", "-g0",
                                 "-fvisibility=hidden",
                                 "-Wno-missing-field-initializers",
                                 *absl_cflags],
-            extra_link_args=[*absl_libs],
-            libraries=["lmdb", "xxhash", "curl", "crypto", "xml2"],
+            extra_link_args=["-Wl,--as-needed", *absl_libs],
+            libraries=["lmdb", "xxhash"],
             language="c++",
         )
     ],

@@ -67,11 +67,16 @@ def fork_growth(walk, workers):
     return out
 
 
-def first_read(code):
-    """Seconds from a fresh interpreter's start to its first read."""
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, env=os.environ)
-    return time.perf_counter() - t
+def first_read(code, runs=5):
+    """Seconds a fresh interpreter spends from before its first import to
+    after its first read (timed inside it: the interpreter's own start-up,
+    which varies more than these figures, is left out), median of `runs`."""
+    timed = ("import time; _t = time.perf_counter(); %s; "
+             "print(time.perf_counter() - _t)" % code)
+    out = sorted(float(subprocess.run(
+        [sys.executable, "-c", timed], check=True, env=os.environ,
+        capture_output=True, text=True).stdout) for _ in range(runs))
+    return out[len(out) // 2]
 
 
 def main():
@@ -167,16 +172,13 @@ def main():
             pickle.dump(list(range(count)), f, protocol=pickle.HIGHEST_PROTOCOL)
         dd = os.path.join(tmp, label)
         subprocess.run([fixture, dd, str(count)], check=True)
-        base = first_read("pass")
         ftr[label] = {
             "elements": count,
             "pickle_bytes": os.path.getsize(pk),
             "ancient_s": first_read(
-                "import ancient; ancient.open(%r)['big'][%d]" % (dd, count - 1))
-            - base,
+                "import ancient; ancient.open(%r)['big'][%d]" % (dd, count - 1)),
             "pickle_s": first_read(
-                "import pickle; pickle.load(open(%r, 'rb'))[%d]" % (pk, count - 1))
-            - base,
+                "import pickle; pickle.load(open(%r, 'rb'))[%d]" % (pk, count - 1)),
         }
     res["first_read"] = ftr
 

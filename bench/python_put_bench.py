@@ -54,7 +54,7 @@ print(json.dumps({"seconds": secs, "extra_peak_mib": (peak - before) / 1024,
 
 def main():
     out = sys.argv[1]
-    results = {"floats": N, "records": RECORDS}
+    results = {"n_floats": N, "n_records": RECORDS}
     for how in ("json", "list", "numpy", "records"):
         runs = []
         for _ in range(3):

@@ -401,7 +401,7 @@ def render_python_writes(add):
         for how, label in labels:
             runs = pp[how]
             secs = sorted(x["seconds"] for x in runs)
-            n = pp["records"] if how == "records" else pp["floats"]
+            n = pp["n_records"] if how == "records" else pp["n_floats"]
             add("| %s | %s (%s-%s) | %.0f MiB | %.0f MiB |" % (
                 label % "{:,}".format(n), fmt_time(secs[len(secs) // 2]),
                 fmt_time(secs[0]), fmt_time(secs[-1]),
@@ -498,9 +498,11 @@ def render_python(add):
                r["map_lookup_ancient_4m"] / r["map_lookup_dict_4m"],
                verdict(r["map_lookup_ancient_4m"] / r["map_lookup_dict_4m"] <= 3)))
         render_python_writes(add)
-        add("Time to first read in a fresh interpreter (interpreter start-up "
-            "subtracted): open the store and read the last element, against "
-            "`pickle.load` of a list of the same numbers and reading it.\n")
+        add("Time to first read in a fresh interpreter (timed inside it, from "
+            "before `import` to after the read; median of 5): import the "
+            "module, open the store and read the last element, against "
+            "`import pickle`, `pickle.load` of a list of the same numbers and "
+            "reading it.\n")
         add("| data | pickle file | ancient | pickle.load |")
         add("|---|---|---|---|")
         for label, v in pb["first_read"].items():

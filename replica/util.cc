@@ -221,4 +221,29 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
 }
 
+// The version the store of a local directory holds (as of now); nullopt
+// when it holds none yet.
+absl::StatusOr<std::optional<std::uint64_t>> VersionIn(const Store& store) {
+  const std::shared_ptr<store_internal::Core>& core =
+      store_internal::CoreOf(store);
+  absl::StatusOr<std::shared_ptr<store_internal::ReadTxn>> txn =
+      store_internal::ReadTxn::Begin(core);
+  if (!txn.ok()) return txn.status();
+  return replica_internal::StoreVersion(*core, (*txn)->txn());
+}
+
+// The local store of `local`, if it holds a version.
+std::unique_ptr<Store> OpenLocalStore(const std::string& local,
+                                      bool convert_types,
+                                      std::uint64_t* version) {
+  if (!Exists(LocalStoreDir(local) + "/data.mdb")) return nullptr;
+  absl::StatusOr<std::unique_ptr<Store>> s =
+      OpenExisting(LocalStoreDir(local), convert_types);
+  if (!s.ok()) return nullptr;
+  absl::StatusOr<std::optional<std::uint64_t>> v = VersionIn(**s);
+  if (!v.ok() || !*v) return nullptr;
+  *version = **v;
+  return *std::move(s);
+}
+
 }  // namespace ancient::replica_internal

@@ -75,6 +75,16 @@ inline std::string LocalStoreDir(const std::string& local) {
   return local + "/store";
 }
 
+// The version the store of a local directory holds (as of now); nullopt
+// when it holds none yet.
+absl::StatusOr<std::optional<std::uint64_t>> VersionIn(const Store& store);
+
+// The local store of `local`, if it holds a version (its version in
+// `*version`); null otherwise.
+std::unique_ptr<Store> OpenLocalStore(const std::string& local,
+                                      bool convert_types,
+                                      std::uint64_t* version);
+
 }  // namespace ancient::replica_internal
 
 namespace ancient::replica_internal {

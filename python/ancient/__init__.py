@@ -18,8 +18,6 @@ file, key or path.
 
 import builtins as _builtins
 import collections.abc as _abc
-import dataclasses as _dataclasses
-import typing as _typing
 
 from ._ancient import (  # noqa: F401
     DataLoss,
@@ -83,6 +81,8 @@ _PY_NAMES = {"int": "i64", "float": "f64", "str": "string",
 
 
 def _class_expr(cls, structs):
+    import dataclasses as _dataclasses  # (imported when first needed:
+    import typing as _typing            # they cost ~25 ms at start-up)
     name = cls.__name__
     if name in structs:
         if structs[name][0] is not cls:
@@ -130,6 +130,8 @@ def _dtype_expr(dt, structs):
 
 def _expr(t, structs):
     """A type's readable expression; struct definitions go to ``structs``."""
+    import dataclasses as _dataclasses
+    import typing as _typing
     if isinstance(t, str):
         return _PY_NAMES.get(t, t)  # a store type as written: "vector<i32>"
     if t in _PY_TYPES:
