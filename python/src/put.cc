@@ -7,6 +7,8 @@
 
 #include "python/src/put.h"
 
+#include <pthread.h>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -23,7 +25,25 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr int kMaxDepth = 5000;
+// Puts recurse on the object's nesting. They stop, with a ValueError,
+// before the thread's stack is this close to its end (frames are several
+// times larger under sanitizers, and threads' stacks differ), and at most
+// kMaxDepth deep.
+constexpr std::uintptr_t kStackReserve = 512 * 1024;
+constexpr int kMaxDepth = 100000;
+
+// The lowest address this thread's stack may reach with kStackReserve
+// left; 0 when unknown (then only kMaxDepth bounds the nesting).
+std::uintptr_t StackLimit() {
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+  void* lo = nullptr;
+  std::size_t size = 0;
+  const int rc = pthread_attr_getstack(&attr, &lo, &size);
+  pthread_attr_destroy(&attr);
+  if (rc != 0 || size <= 2 * kStackReserve) return 0;
+  return reinterpret_cast<std::uintptr_t>(lo) + kStackReserve;
+}
 
 class DocumentBuilder {
  public:
@@ -31,6 +51,7 @@ class DocumentBuilder {
 
   Json Build(py::handle obj) {
     root_ = obj;
+    stack_limit_ = StackLimit();
     return Convert(0, obj, 0);
   }
 
@@ -44,7 +65,21 @@ class DocumentBuilder {
     throw py::value_error(msg);
   }
   static std::string Describe(py::handle o) {
-    std::string r = py::repr(o).cast<std::string>();
+    // repr of a deep object can itself fail (RecursionError): then the
+    // type alone.
+    PyObject* rep = PyObject_Repr(o.ptr());
+    if (rep == nullptr) {
+      PyErr_Clear();
+      return absl::StrCat(Py_TYPE(o.ptr())->tp_name, " object");
+    }
+    py::object keep = py::reinterpret_steal<py::object>(rep);
+    Py_ssize_t size = 0;
+    const char* text = PyUnicode_AsUTF8AndSize(rep, &size);
+    if (text == nullptr) {
+      PyErr_Clear();
+      return absl::StrCat(Py_TYPE(o.ptr())->tp_name, " object");
+    }
+    std::string r(text, static_cast<std::size_t>(size));
     if (r.size() > 60) r = r.substr(0, 57) + "...";
     return absl::StrCat(Py_TYPE(o.ptr())->tp_name, " ", r);
   }
@@ -95,6 +130,12 @@ class DocumentBuilder {
     ~Step() { b_->path_.pop_back(); }
     DocumentBuilder* b_;
   };
+
+  bool TooDeep(int depth) const {
+    const auto here =
+        reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+    return depth > kMaxDepth || (stack_limit_ != 0 && here < stack_limit_);
+  }
 
   static bool IsText(py::handle o) {
     return PyUnicode_Check(o.ptr()) || PyBytes_Check(o.ptr()) ||
@@ -205,7 +246,7 @@ class DocumentBuilder {
 
   // A JSON value for a Value (ancient::Value): what JSON holds.
   Json PlainValue(py::handle o, int depth) {
-    if (depth > kMaxDepth) Fail(false, "an object nested less deeply", o);
+    if (TooDeep(depth)) Fail(false, "an object nested less deeply", o);
     if (o.is_none()) return Json(nullptr);
     if (PyBool_Check(o.ptr())) return Json(o.ptr() == Py_True);
     if (PyLong_Check(o.ptr())) {
@@ -491,8 +532,10 @@ class DocumentBuilder {
   }
 
   Json Convert(int node, py::handle o, int depth) {
-    if (depth > kMaxDepth) {
-      Fail(false, absl::StrCat("an object nested at most ", kMaxDepth, " deep"),
+    if (TooDeep(depth)) {
+      Fail(false,
+           absl::StrCat("an object nested less deeply (", depth,
+                        " levels reached the end of the thread's stack)"),
            o);
     }
     const Node& n = n_[node];
@@ -633,6 +676,7 @@ class DocumentBuilder {
   };
   const Nodes& n_;
   py::handle root_;
+  std::uintptr_t stack_limit_ = 0;
   std::vector<PathStep> path_;
   std::vector<Py_buffer> held_;  // buffers named by blocks_
   std::vector<std::string_view> blocks_;
