@@ -345,11 +345,6 @@ class PyStore {
 class PyBatch {
  public:
   explicit PyBatch(ancient::WriteBatch b) : b_(std::move(b)) {}
-  void Put(const std::string& key, const std::string& json,
-           const std::string& description) {
-    ancient::WriteBatch& b = Live();
-    Check(b.ShareJson(key, description, json));
-  }
   void PutObj(const std::string& key, py::handle obj,
               const std::string& description) {
     PutObject(Live(), key, obj, description);
@@ -452,7 +447,6 @@ class PermissionDenied(Error, PermissionError):
       .def("__exit__", [](PySnapshot& s, py::args) { s.Close(); });
 
   py::class_<PyBatch>(m, "_Batch")
-      .def("_put", &PyBatch::Put)
       .def("_put_obj", &PyBatch::PutObj)
       .def("delete", &PyBatch::Delete)
       .def("commit", &PyBatch::Commit)

@@ -416,14 +416,13 @@ class DocumentBuilder {
 
   // Whether a struct holds only numbers (and structs of them): written
   // straight into bytes, as a block, when a vector holds it.
+  static bool IsNumber(const Node& n) {
+    return n.op == Op::kFloat || n.op == Op::kSigned || n.op == Op::kUnsigned;
+  }
   bool PlainStruct(const Node& n) const {
     if (n.op != Op::kStruct) return false;
     for (int a : n.args) {
-      const Node& f = n_[a];
-      if (f.op != Op::kFloat && f.op != Op::kSigned && f.op != Op::kUnsigned &&
-          !PlainStruct(f)) {
-        return false;
-      }
+      if (!IsNumber(n_[a]) && !PlainStruct(n_[a])) return false;
     }
     return true;
   }
@@ -481,33 +480,25 @@ class DocumentBuilder {
     const Node& e = n_[elem];
     if (block_ok) {
       if (std::optional<Json> b = Block(e, o)) return *std::move(b);
-      // A list or tuple of numbers: their bytes, 8 per f64 instead of a
-      // document value per element.
+      // A list or tuple of numbers, or of structs of numbers (dataclasses,
+      // tuples, dicts): their bytes as C++ lays them out (padding zeroed),
+      // 8 per f64 instead of a document value per element.
       if ((PyList_Check(o.ptr()) || PyTuple_Check(o.ptr())) &&
-          (e.op == Op::kFloat || e.op == Op::kSigned || e.op == Op::kUnsigned ||
-           e.op == Op::kBool)) {
+          (IsNumber(e) || e.op == Op::kBool || PlainStruct(e))) {
         const Py_ssize_t len = PySequence_Fast_GET_SIZE(o.ptr());
         std::vector<std::uint8_t> bytes(static_cast<std::size_t>(len) * e.size);
-        for (Py_ssize_t i = 0; i < len; ++i) {
-          // (A list may change size while a __float__ runs: re-read.)
-          if (i >= PySequence_Fast_GET_SIZE(o.ptr())) break;
+        Py_ssize_t i = 0;
+        // (A list may shrink while a __float__ or a getter runs: re-read.)
+        for (; i < len && i < PySequence_Fast_GET_SIZE(o.ptr()); ++i) {
           py::handle x(PySequence_Fast_GET_ITEM(o.ptr(), i));
           Step s(this, static_cast<std::uint64_t>(i));
-          NumberInto(e, x, bytes.data() + i * e.size);
+          if (e.op == Op::kStruct) {
+            StructInto(e, x, bytes.data() + i * e.size);
+          } else {
+            NumberInto(e, x, bytes.data() + i * e.size);
+          }
         }
-        return Json::binary(std::move(bytes));
-      }
-      // A list or tuple of structs of numbers (dataclasses, tuples, dicts):
-      // their bytes as C++ lays them out, padding zeroed.
-      if ((PyList_Check(o.ptr()) || PyTuple_Check(o.ptr())) && PlainStruct(e)) {
-        const Py_ssize_t len = PySequence_Fast_GET_SIZE(o.ptr());
-        std::vector<std::uint8_t> bytes(static_cast<std::size_t>(len) * e.size);
-        for (Py_ssize_t i = 0; i < len; ++i) {
-          if (i >= PySequence_Fast_GET_SIZE(o.ptr())) break;
-          py::handle x(PySequence_Fast_GET_ITEM(o.ptr(), i));
-          Step s(this, static_cast<std::uint64_t>(i));
-          StructInto(e, x, bytes.data() + i * e.size);
-        }
+        bytes.resize(static_cast<std::size_t>(i) * e.size);
         return Json::binary(std::move(bytes));
       }
     }
