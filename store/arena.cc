@@ -395,6 +395,24 @@ absl::Status Arena::MapForWrite(std::uint64_t end) {
   return MapFile(write_, *size, PROT_READ | PROT_WRITE, MAP_SHARED);
 }
 
+absl::Status Arena::ReserveForWrite(std::uint64_t end) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (end <= write_.reserved) return absl::OkStatus();
+  absl::StatusOr<std::uint64_t> size = FileSize();
+  if (!size.ok()) return size.status();
+  if (ExtendInPlace(write_, end, *size)) return absl::OkStatus();
+  const std::uint64_t reserve = PageUp(std::max(end, *size));
+  char* addr = ReserveAnywhere(reserve);
+  if (addr == nullptr) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "no %d bytes of address space free for a writable view of %s", reserve,
+        path_));
+  }
+  munmap(write_.addr, write_.reserved);
+  write_ = View{addr, reserve, 0};
+  return MapFile(write_, *size, PROT_READ | PROT_WRITE, MAP_SHARED);
+}
+
 absl::Status Arena::Grow(std::uint64_t size) {
   absl::StatusOr<std::uint64_t> have = FileSize();
   if (!have.ok()) return have.status();

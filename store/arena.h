@@ -109,6 +109,12 @@ class Arena {
   // another process grew it. DataLoss when the file is shorter.
   absl::Status MapForWrite(std::uint64_t end);
 
+  // Writer: makes the writable view's reservation cover `end` bytes, so
+  // that MapForWrite and Grow up to `end` never move it (threads may then
+  // write through write_base() while another grows the file). May move the
+  // view now. ResourceExhausted when no such range of address space is free.
+  absl::Status ReserveForWrite(std::uint64_t end);
+
   // Writer, holding the write lock: cuts the file to `size` bytes.
   absl::Status Truncate(std::uint64_t size);
 

@@ -40,13 +40,15 @@ struct StoreOptions {
   // that cannot convert, so that nothing is ever paid for a conversion.
   // (Per handle: two handles on one store may differ.)
   bool convert_types = true;
-  // Threads a Share marks with (see ancient::MarkOptions::threads). 0 (the
-  // default) and 1: the calling thread alone, straight into the arena. With
-  // more, a graph big enough to share is marked into memory of the process
-  // by every thread, then written into the arena (its pointers moved there
-  // as it goes): it needs the graph's size in memory besides, for the
-  // call, which is why it is not the default. Vectors of numbers or strings
-  // are marked on one thread.
+  // Threads a Share marks with (see ancient::MarkOptions::threads). Every
+  // thread marks straight into the arena (the graph is written once, in its
+  // place; the writer holds only its sharing table, queues and a bitmap of
+  // the pointer slots besides). 0 (the default): automatic, as for Mark:
+  // the cores this process may run on, started only for a graph of at
+  // least 1 MiB whose objects cannot be reached twice (no raw or shared
+  // pointers between them); others are marked by the calling thread alone.
+  // A count above 0 is used as given (1: the calling thread alone). Vectors
+  // of numbers or strings are marked on one thread.
   int mark_threads = 0;
   // Who besides the owner may read the store: a group name, or empty for
   // the owner alone (the default). With a group, the store's directory and

@@ -36,9 +36,9 @@ class WriteTxn {
   absl::Status Delete(std::string_view key);
   absl::Status Commit();
 
-  // For Migrate (store/converted_roots.cc): the root at `key` converted to `type`
-  // (its structs' defaults from type.defaults, else zeros), or nullopt with
-  // *current set when it has that type already.
+  // For Migrate (store/converted_roots.cc): the root at `key` converted to
+  // `type` (its structs' defaults from type.defaults, else zeros), or nullopt
+  // with *current set when it has that type already.
   absl::StatusOr<std::optional<FlatGraph>> Converted(std::string_view key,
                                                      const TypeRef& type,
                                                      ShareInfo* current);
@@ -86,17 +86,24 @@ class WriteTxn {
       : core_(std::move(core)), lock_(std::move(lock)) {}
   // Where a one-pass Share writes (write_txn_share.cc).
   struct Destination;
-  // The rest of ShareMarked for a graph marked on several threads (in
-  // `shared`'s memory): copies it into the arena and records it.
-  absl::StatusOr<ShareInfo> ShareParallel(std::string_view key,
-                                          const TypeRef& type,
-                                          internal::MarkContext& c,
-                                          const internal::SharedMark& shared);
+  // A Share's Destination as the room of a graph marked on several threads
+  // (write_txn_share.cc): the end of the arena, whose writable view then
+  // never moves.
+  class ParallelRoom;
+  // The end of ShareMarked: the relocation record `relocs` (when not
+  // written already: `reloc` bytes after the graph) after the graph of
+  // `graph` bytes at d.off, the space taken, the root recorded.
+  absl::StatusOr<ShareInfo> FinishShare(std::string_view key,
+                                        const TypeRef& type, Destination& d,
+                                        std::uint64_t graph,
+                                        const std::string* relocs,
+                                        std::uint64_t reloc);
   absl::Status StartDestination(Destination& d);
   // TakeFree, making the extent taken (if any) d's room.
   absl::Status TakeFreeFor(Destination& d, std::uint64_t min_len,
                            std::size_t scan);
   absl::Status MakeRoom(Destination& d, std::uint64_t need);
+  std::uint64_t Populate(Destination& d, std::uint64_t need);
   static bool GrowDestination(void* self, std::uint64_t need,
                               internal::MarkContext::Room* room);
   void Abandon(Destination& d);

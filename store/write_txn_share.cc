@@ -12,6 +12,8 @@
 // the relocation record is encoded right after the graph, and whatever the
 // extent has left over goes back to the free list.
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -34,15 +36,43 @@ constexpr std::size_t kStartScan = 16;
 
 struct WriteTxn::Destination {
   WriteTxn* txn;
-  std::uint64_t off = 0;    // where the graph starts in the arena
-  std::uint64_t room = 0;   // the free extent's length (when !at_end)
-  bool at_end = true;       // at the high-water mark, growing the file
-  std::uint64_t ready = 0;  // bytes from `off` that are zero or written
-  absl::Status error;       // why room could not be had
+  std::uint64_t off = 0;        // where the graph starts in the arena
+  std::uint64_t room = 0;       // the free extent's length (when !at_end)
+  bool at_end = true;           // at the high-water mark, growing the file
+  std::uint64_t ready = 0;      // bytes from `off` that are zero or written
+  absl::Status error;           // why room could not be had
+  bool broken = false;          // room is refused from now on (error says why)
+  std::uint64_t populated = 0;  // bytes from `off` whose pages are faulted in
 };
+
+namespace {
+constexpr std::uint64_t kPage = 4096;
+// Pages are faulted in this far ahead of what the writer asked for.
+constexpr std::uint64_t kPopulateStep = std::uint64_t{4} << 20;
+constexpr int kPopulateWrite = 23;  // Linux's MADV_POPULATE_WRITE
+}  // namespace
+
+// The pages of d's room from what is faulted in up to a step past `need`
+// (at most what is ready), faulted in with one call: a fault on each fresh
+// page of the file, taken as the writer first touches it, costs a trip into
+// the kernel (and the kernel's read-ahead) per page. Kernels before 5.14
+// refuse the call: the pages then fault as they are written. Returns the
+// bytes from d.off that the writer may use without another call.
+std::uint64_t WriteTxn::Populate(Destination& d, std::uint64_t need) {
+  const std::uint64_t to = std::min(d.ready, AlignUp(need, kPopulateStep));
+  if (to <= d.populated) return std::max(d.populated, need);
+  const std::uint64_t lo = AlignUp(d.off + d.populated, kPage);
+  const std::uint64_t hi = (d.off + to) & ~(kPage - 1);
+  if (hi > lo) {
+    (void)madvise(core_->arena().write_base() + lo, hi - lo, kPopulateWrite);
+  }
+  d.populated = to;
+  return to;
+}
 
 absl::Status WriteTxn::StartDestination(Destination& d) {
   d.ready = 0;
+  d.populated = 0;
   d.at_end = true;
   d.off = space_.high_water;
   // The largest of the first few free extents: finding room stays cheap
@@ -90,6 +120,7 @@ absl::Status WriteTxn::MakeRoom(Destination& d, std::uint64_t need) {
       }
       char* w = core_->arena().write_base();
       std::memmove(w + d.off, w + from, d.ready);
+      d.populated = d.ready;  // touched by the copy
     }
   }
   std::uint64_t want = std::max(need, AlignUp(need, kClearStep));
@@ -120,11 +151,13 @@ absl::Status WriteTxn::MakeRoom(Destination& d, std::uint64_t need) {
 bool WriteTxn::GrowDestination(void* self, std::uint64_t need,
                                internal::MarkContext::Room* room) {
   auto* d = static_cast<Destination*>(self);
+  if (d->broken) return false;
   WriteTxn& t = *d->txn;
   d->error = t.MakeRoom(*d, need);
   if (!d->error.ok()) return false;
+  const std::uint64_t ready = t.Populate(*d, need);
   const Arena& arena = t.core_->arena();
-  *room = {arena.write_base() + d->off, arena.base() + d->off, d->ready};
+  *room = {arena.write_base() + d->off, arena.base() + d->off, ready};
   return true;
 }
 
@@ -139,48 +172,176 @@ void WriteTxn::Abandon(Destination& d) {
   }
 }
 
+// The room of a Share marked on several threads: the Destination, with the
+// writable view reserved far enough that growing the file never moves it
+// while the workers write. A graph cannot move once the workers start, so
+// the workers start in the free extent it began in only when that extent
+// holds `estimate` bytes (the size expected: a rewritten key's last
+// version, with room for the workers' chunk tails); otherwise the graph
+// moves to the end of the arena, where it can grow. A graph that outgrows
+// its extent all the same fails (outgrown()) and is marked again at the end.
+class WriteTxn::ParallelRoom : public internal::SharedRoom {
+ public:
+  ParallelRoom(Destination& d, std::uint64_t estimate)
+      : d_(d), t_(*d.txn), estimate_(estimate) {}
+
+  bool outgrown() const { return outgrown_; }
+
+  bool Begin(std::uint64_t size, std::uint64_t ready, Place* place) override {
+    Arena& arena = t_.core_->arena();
+    const std::uint64_t from = d_.off;
+    if (!d_.at_end && (estimate_ == 0 || d_.room < estimate_)) {
+      // The extent goes back first: if it ends at the high-water mark, the
+      // mark comes down to (or below) it and the block moves down.
+      d_.error = t_.AddFree(d_.off, d_.room);
+      if (!d_.error.ok()) return Broken();
+      d_.at_end = true;
+      d_.off = t_.space_.high_water;
+      d_.ready = 0;
+    }
+    const std::uint64_t max = t_.core_->options().max_size;
+    const std::uint64_t limit =
+        !d_.at_end ? d_.room
+                   : std::min(max - std::min(max, d_.off),
+                              internal::MarkContext::kMaxBlockBytes);
+    d_.error = arena.ReserveForWrite(d_.off + limit);
+    if (d_.error.ok()) d_.error = t_.EnsureArena(d_.off + size);
+    if (!d_.error.ok()) return from == d_.off ? false : Broken();
+    if (d_.off != from) {
+      char* w = arena.write_base();
+      std::memmove(w + d_.off, w + from, size);
+      d_.populated = size;  // touched by the copy
+    }
+    d_.ready = std::max(size, from == d_.off ? d_.ready : 0);
+    std::uint64_t have = 0;
+    if (!Commit(ready, &have)) return from == d_.off ? false : Broken();
+    *place = {arena.write_base() + d_.off, arena.base() + d_.off, limit};
+    return true;
+  }
+
+  bool Commit(std::uint64_t end, std::uint64_t* ready) override {
+    if (!d_.at_end && end > d_.room) {
+      outgrown_ = true;  // it cannot move while the workers write
+      return false;
+    }
+    d_.error = t_.MakeRoom(d_, end);
+    if (!d_.error.ok()) return false;
+    *ready = t_.Populate(d_, end);
+    return true;
+  }
+
+ private:
+  // The block could not be kept where its growth function finds it: the
+  // first worker's next request for room fails with d_.error.
+  bool Broken() {
+    if (d_.error.ok()) {
+      d_.error = absl::InternalError("the graph's room could not be kept");
+    }
+    d_.broken = true;
+    return false;
+  }
+
+  Destination& d_;
+  WriteTxn& t_;
+  const std::uint64_t estimate_;
+  bool outgrown_ = false;
+};
+
 absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
                                                 const TypeRef& type,
                                                 GraphMarkFn mark) {
   absl::Status s = core_->CheckProcess();
   if (s.ok()) s = core_->CheckKey(key);
   if (!s.ok()) return s;
-  Destination d{this};
-  s = StartDestination(d);
-  if (!s.ok()) return s;
-  internal::MarkContext c;
-  c.StartOnePass({}, &GrowDestination, &d, /*may_fail=*/true);
-  // Automatic (0): one thread. Marking on several threads needs the graph's
-  // size in memory besides (it is marked into memory, then written into the
-  // arena), which the writer's memory bound (a quarter of the graph) does
-  // not allow by default.
-  const int threads = std::max(1, core_->options().mark_threads);
-  internal::SharedMark shared(threads, /*may_fail=*/true);
-  if (threads > 1) c.AllowParallel(&shared);
-  mark(c);
-  if (shared.started()) {
-    // Marked on several threads into memory: copied into the arena.
-    Abandon(d);
-    return ShareParallel(key, type, c, shared);
-  }
-  std::uint64_t graph = 0, reloc = 0;
-  if (!c.failed()) {
-    // The relocation record goes right after the graph.
-    graph = c.size();
-    std::uint64_t room = c.RelocationsBound();
-    // The bound may not fit a free extent that the exact record fits (a
-    // graph replacing one of its size): measured exactly then.
-    if (!d.at_end && graph + room > d.room) room = c.RelocationsLength();
-    c.Alloc(room, 1);
-    if (!c.failed()) {
-      reloc = static_cast<std::uint64_t>(c.EncodeRelocationsTo(c.bytes(graph)) -
-                                         c.bytes(graph));
+  // Automatic (0): the process's cores, for graphs big enough to gain (as
+  // ancient::Mark); the graph is marked straight into the arena either way.
+  const int requested = core_->options().mark_threads;
+  const int threads =
+      requested > 0 ? requested : internal::DefaultMarkThreads();
+  // The size expected on several threads: the key's last version, and room
+  // for each worker's chunk tails.
+  std::uint64_t estimate = 0;
+  if (threads > 1) {
+    absl::StatusOr<RootRecord> old = ReadRoot(*core_, txn_.get(), key, nullptr);
+    if (old.ok()) {
+      estimate = old->extent_size + old->extent_size / 8 +
+                 2 * static_cast<std::uint64_t>(threads) *
+                     internal::SharedMark::kChunk;
     }
   }
-  if (c.failed()) {
-    Abandon(d);
-    return absl::Status(d.error.code(),
-                        Cat("sharing key '", key, "': ", d.error.message()));
+  for (;;) {
+    Destination d{this};
+    s = StartDestination(d);
+    if (!s.ok()) return s;
+    internal::MarkContext c;
+    c.StartOnePass({}, &GrowDestination, &d, /*may_fail=*/true);
+    ParallelRoom room(d, estimate);
+    internal::SharedMark shared(threads, /*may_fail=*/true,
+                                /*automatic=*/requested <= 0);
+    shared.UseRoom(&room);
+    if (threads > 1) c.AllowParallel(&shared);
+    mark(c);
+    if (c.failed() && room.outgrown()) {
+      // Bigger than its extent: again, at the end of the arena.
+      Abandon(d);
+      estimate = 0;
+      continue;
+    }
+    if (c.failed()) {
+      Abandon(d);
+      const absl::Status why =
+          !d.error.ok()
+              ? d.error
+              : absl::ResourceExhaustedError(
+                    Cat("no room to mark it in (", c.size(),
+                        " bytes so far, on ", shared.workers(), " threads)"));
+      return absl::Status(why.code(),
+                          Cat("sharing key '", key, "': ", why.message()));
+    }
+    absl::StatusOr<ShareInfo> info;
+    if (shared.started()) {
+      // Marked on several threads, in place: the record is encoded apart
+      // (the workers' chunks are handed out past the graph's end).
+      const std::string relocs = c.EncodeRelocations();
+      info = FinishShare(key, type, d, c.size(), &relocs, relocs.size());
+      if (info.ok()) info->mark_threads = shared.workers();
+    } else {
+      // The relocation record goes right after the graph.
+      const std::uint64_t graph = c.size();
+      std::uint64_t room_needed = c.RelocationsBound();
+      // The bound may not fit a free extent that the exact record fits (a
+      // graph replacing one of its size): measured exactly then.
+      if (!d.at_end && graph + room_needed > d.room) {
+        room_needed = c.RelocationsLength();
+      }
+      c.Alloc(room_needed, 1);
+      if (c.failed()) {
+        Abandon(d);
+        return absl::Status(d.error.code(), Cat("sharing key '", key,
+                                                "': ", d.error.message()));
+      }
+      const std::uint64_t reloc = static_cast<std::uint64_t>(
+          c.EncodeRelocationsTo(c.bytes(graph)) - c.bytes(graph));
+      info = FinishShare(key, type, d, graph, nullptr, reloc);
+    }
+    if (info.ok()) info->scratch_bytes = c.scratch_bytes();
+    return info;
+  }
+}
+
+absl::StatusOr<ShareInfo> WriteTxn::FinishShare(
+    std::string_view key, const TypeRef& type, Destination& d,
+    std::uint64_t graph, const std::string* relocs, std::uint64_t reloc) {
+  absl::Status s;
+  if (relocs != nullptr) {
+    s = MakeRoom(d, graph + reloc);
+    if (!s.ok()) {
+      Abandon(d);
+      return absl::Status(s.code(),
+                          Cat("sharing key '", key, "': ", s.message()));
+    }
+    std::memcpy(core_->arena().write_base() + d.off + graph, relocs->data(),
+                reloc);
   }
   const std::uint64_t extent = AlignUp(graph + reloc, kExtentAlign);
   if (!d.at_end) {
@@ -194,51 +355,7 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
     return s;
   }
   fresh_.insert(d.off);
-  absl::StatusOr<ShareInfo> info = Record(key, type, d.off, graph, reloc);
-  if (info.ok()) info->scratch_bytes = c.scratch_bytes();
-  return info;
-}
-
-absl::StatusOr<ShareInfo> WriteTxn::ShareParallel(
-    std::string_view key, const TypeRef& type, internal::MarkContext& c,
-    const internal::SharedMark& shared) {
-  const auto fail = [&](const absl::Status& s) {
-    return absl::Status(s.code(),
-                        Cat("sharing key '", key, "': ", s.message()));
-  };
-  if (c.failed()) {
-    return fail(absl::ResourceExhaustedError(
-        Cat("no memory to mark it in (", c.size(), " bytes so far, on ",
-            shared.workers(), " threads)")));
-  }
-  const std::string relocs = c.EncodeRelocations();
-  const char* const block = shared.base();
-  const std::uint64_t size = c.size();
-  const std::uint64_t len = size + relocs.size();
-  absl::StatusOr<std::uint64_t> off =
-      Allocate(AlignUp(len, kExtentAlign), nullptr);
-  if (!off.ok()) return fail(off.status());
-  Arena& arena = core_->arena();
-  absl::Status s = arena.MapForWrite(*off + AlignUp(len, kExtentAlign));
-  if (!s.ok()) return fail(s);
-  // Relocated to the arena's address and checksummed as it is written
-  // (pwrite: no page faults on fresh file pages), the record after it.
-  ChunkRelocator relocator(
-      relocs, reinterpret_cast<std::uintptr_t>(arena.base()) + *off -
-                  reinterpret_cast<std::uintptr_t>(block));
-  absl::StatusOr<std::uint64_t> sum =
-      WriteRelocated(*off, block, size, relocs, relocator);
-  absl::StatusOr<ShareInfo> info =
-      sum.ok() ? Record(key, type, *off, size, relocs.size(), *sum)
-               : absl::StatusOr<ShareInfo>(sum.status());
-  if (!info.ok()) {
-    // Back to the free list: nothing names it.
-    (void)AddFree(*off, AlignUp(len, kExtentAlign));
-    return fail(info.status());
-  }
-  info->scratch_bytes = c.scratch_bytes() + size;
-  info->mark_threads = shared.workers();
-  return info;
+  return Record(key, type, d.off, graph, reloc);
 }
 
 }  // namespace ancient::store_internal

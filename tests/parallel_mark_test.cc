@@ -4,6 +4,8 @@
 // result checked against the heap value and by the typed check, whatever
 // the thread count.
 
+#include "ancient/internal/parallel_mark.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -401,9 +403,11 @@ TEST(ParallelShare, ReadsBackTheSameWhateverTheThreads) {
   }
 }
 
-TEST(ParallelShare, DefaultIsOneThread) {
-  // mark_threads 0: one thread (a parallel Share needs the graph's size in
-  // memory besides), even for a big graph that Mark would share out.
+TEST(ParallelShare, DefaultIsEveryCoreForGraphsWithoutSharing) {
+  // mark_threads 0: as Mark's default, the process's cores for a graph of
+  // at least 1 MiB whose objects cannot be reached twice, marked straight
+  // into the arena; one thread for a graph that goes through the sharing
+  // table.
   auto store = Open(TempDir("default"), 0);
   ASSERT_NE(store, nullptr);
   std::vector<std::unique_ptr<Leaf>> owned;
@@ -412,7 +416,20 @@ TEST(ParallelShare, DefaultIsOneThread) {
   }
   auto info = store->Share("owned", owned);
   ASSERT_TRUE(info.ok()) << info.status();
-  EXPECT_EQ(info->mark_threads, 1);
+  EXPECT_EQ(info->mark_threads, ancient::internal::DefaultMarkThreads());
+  const Graph g = MakeGraph(100000);
+  auto graph = store->Share("graph", g);
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  EXPECT_EQ(graph->mark_threads, 1);
+  auto f = store->GetVerified<std::vector<std::unique_ptr<Leaf>>>("owned");
+  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_EQ((*f)->size(), owned.size());
+  for (std::size_t i = 0; i < owned.size(); ++i) {
+    ExpectLeaf(*(**f)[i], *owned[i]);
+  }
+  ExpectGraph(**store->GetVerified<Graph>("graph"), g);
+  // In place: the writer held no copy of the graph beside its tables.
+  EXPECT_LT(info->scratch_bytes, info->size_bytes / 4) << info->scratch_bytes;
 }
 
 TEST(ParallelShare, RewritingAKeyReusesTheSpace) {
@@ -426,6 +443,41 @@ TEST(ParallelShare, RewritingAKeyReusesTheSpace) {
   ASSERT_TRUE(st.ok());
   EXPECT_LE(st->arena_size, 4 * st->bytes_live) << st->arena_size;
   ExpectGraph(**store->GetVerified<Graph>("g"), g);
+}
+
+TEST(ParallelShare, AGraphThatOutgrowsTheFreeExtentItStartedInIsMarkedAgain) {
+  // A rewritten key starts on several threads in a free extent that holds
+  // its last version's size; one that then grows past the extent cannot
+  // move while the workers write: it is marked again at the arena's end,
+  // and the extent stays free.
+  auto store = Open(TempDir("outgrown"), 2);
+  ASSERT_NE(store, nullptr);
+  const Graph big = MakeGraph(150000), small = MakeGraph(40000),
+              bigger = MakeGraph(300000);
+  auto a = store->Share("a", big);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(store->Share("g", small).ok());
+  ASSERT_TRUE(store->Delete("a").ok());
+  ASSERT_TRUE(store->Share("other", MakeGraph(10)).ok());  // frees a's space
+  auto before = store->Stats();
+  ASSERT_TRUE(before.ok());
+  ASSERT_GE(before->bytes_free, a->size_bytes);
+  auto g = store->Share("g", bigger);
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->mark_threads, 2);
+  EXPECT_GE(g->offset, a->offset + a->size_bytes) << "not at the end";
+  ExpectGraph(**store->GetVerified<Graph>("g"), bigger);
+  EXPECT_TRUE(store->Verify().ok()) << store->Verify();
+  auto after = store->Stats();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->bytes_live + after->bytes_free + after->bytes_never_used,
+            after->arena_size);
+  EXPECT_GE(after->bytes_free, a->size_bytes);
+  // The same size again fits where the last version was once it is free.
+  ASSERT_TRUE(store->Share("g", bigger).ok());
+  ASSERT_TRUE(store->Share("g", bigger).ok());
+  ExpectGraph(**store->GetVerified<Graph>("g"), bigger);
+  EXPECT_TRUE(store->Verify().ok()) << store->Verify();
 }
 
 TEST(ParallelShare, NoRoomLosesNothingAndNamesTheKey) {

@@ -117,10 +117,28 @@ SharedMark::~SharedMark() {
   for (std::thread& t : threads_running_) {
     if (t.joinable()) t.join();
   }
-  if (base_ != nullptr) munmap(base_, reserved_);
+  if (base_ != nullptr && room_ == nullptr) munmap(base_, reserved_);
 }
 
 bool SharedMark::Start(MarkContext& w0) {
+  const std::uint64_t start = AlignUp(w0.size_, kBlockAlignment);
+  if (room_ != nullptr) {
+    // The block so far is placed by the room; its pointers follow it.
+    SharedRoom::Place place;
+    if (!room_->Begin(w0.size_, start + kChunk, &place)) {
+      // Alone, where the block still is: asked for again, as the room's
+      // memory may have moved meanwhile.
+      w0.Grow();
+      return false;
+    }
+    base_ = place.base;
+    address_ = place.address;
+    reserved_ = place.limit;
+    committed_.store(start + kChunk, std::memory_order_release);
+    w0.base_ = base_;
+    w0.MovePointers(address_);
+    return StartWorkers(w0, start);
+  }
   void* p = MAP_FAILED;
   std::uint64_t len = kReserveMax;
   for (; len >= kReserveMin; len /= 2) {
@@ -130,8 +148,8 @@ bool SharedMark::Start(MarkContext& w0) {
   }
   if (p == MAP_FAILED) return false;
   base_ = static_cast<char*>(p);
+  address_ = base_;
   reserved_ = len;
-  const std::uint64_t start = AlignUp(w0.size_, kBlockAlignment);
   if (start > reserved_ / 2 || !Commit(start + kChunk)) {
     munmap(base_, reserved_);
     base_ = nullptr;
@@ -141,6 +159,10 @@ bool SharedMark::Start(MarkContext& w0) {
   std::memcpy(base_, w0.base_, w0.size_);
   w0.base_ = base_;
   w0.MovePointers(base_);
+  return StartWorkers(w0, start);
+}
+
+bool SharedMark::StartWorkers(MarkContext& w0, std::uint64_t start) {
   w0.capacity_ = AlignUp(start, kChunk);
   if (w0.capacity_ == start) w0.capacity_ += kChunk;
   end_.store(w0.capacity_);
@@ -162,7 +184,7 @@ bool SharedMark::Start(MarkContext& w0) {
   for (int i = 1; i < threads_; ++i) {
     auto h = std::make_unique<MarkContext>();
     h->base_ = base_;
-    h->address_ = base_;
+    h->address_ = address_;
     h->capacity_ = 0;  // the first Alloc takes a chunk
     h->one_pass_ = true;
     h->may_fail_ = may_fail_;
@@ -201,7 +223,16 @@ bool SharedMark::Commit(std::uint64_t end) {
   std::lock_guard<std::mutex> l(commit_mu_);
   const std::uint64_t have = committed_.load(std::memory_order_relaxed);
   if (end <= have) return true;
-  if (end > reserved_ || end > MarkContext::kMaxBlockBytes) return false;
+  if (end > MarkContext::kMaxBlockBytes) return false;
+  if (room_ != nullptr) {
+    // The room grows by its own steps: asked for what is needed.
+    std::uint64_t ready = 0;
+    if (!room_->Commit(end, &ready)) return false;
+    committed_.store(std::min(reserved_, std::max(end, ready)),
+                     std::memory_order_release);
+    return true;
+  }
+  if (end > reserved_) return false;
   const std::uint64_t to = CommitEnd(have, end, reserved_);
   if (mprotect(base_ + have, to - have, PROT_READ | PROT_WRITE) != 0) {
     return false;

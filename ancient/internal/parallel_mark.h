@@ -46,6 +46,30 @@ namespace ancient::internal {
 // run on (at least 1).
 int DefaultMarkThreads();
 
+// Where a block marked on several threads is written when it is not memory
+// the SharedMark reserves itself: Store::Share's arena, so that the graph is
+// written once, in its place. Called by one worker at a time.
+class SharedRoom {
+ public:
+  virtual ~SharedRoom() = default;
+  struct Place {
+    char* base = nullptr;           // where offset 0 is written
+    const char* address = nullptr;  // where it is read (pointers point)
+    std::uint64_t limit = 0;        // Commit never goes past this
+  };
+  // Once, when the workers start: the first worker's block so far (`size`
+  // bytes, written where its growth function last put it) is placed at the
+  // start of room that never moves until marking ends, whose first `ready`
+  // bytes are writable and zero past `size`. False: no such room, and the
+  // block is still where it was (the first worker asks its growth function
+  // for it again, and goes on alone).
+  virtual bool Begin(std::uint64_t size, std::uint64_t ready, Place* place) = 0;
+  // Makes bytes [0, end) of the room writable and zero-filled, and sets
+  // *ready to how many are (at least `end`). False when it cannot (then
+  // marking fails; may_fail applies).
+  virtual bool Commit(std::uint64_t end, std::uint64_t* ready) = 0;
+};
+
 class SharedMark {
  public:
   // Bytes a worker takes from the reservation at a time.
@@ -72,13 +96,17 @@ class SharedMark {
   SharedMark(const SharedMark&) = delete;
   SharedMark& operator=(const SharedMark&) = delete;
 
+  // Marks into `room` instead of memory of its own (before marking; the
+  // room must outlive this SharedMark).
+  void UseRoom(SharedRoom* room) { room_ = room; }
+
   // Whether the workers were started (the block is in the reservation).
   bool started() const { return base_ != nullptr; }
   int threads() const { return threads_; }
   // The workers that marked (the first included): 1 until started; fewer
   // than threads() when the system would not start more.
   int workers() const { return workers_; }
-  // The reservation's first byte (once started).
+  // The reservation's first byte (once started; the room's, with one).
   char* base() const { return base_; }
   // Whether room ran out (may_fail: marking stopped).
   bool failed() const { return failed_.load(std::memory_order_relaxed); }
@@ -131,6 +159,9 @@ class SharedMark {
   // and sharing table here and starts the others. False (nothing changed:
   // w0 goes on alone) when the reservation cannot be had.
   bool Start(MarkContext& w0);
+  // Start's end, once the block so far is at base_ (start: its end, aligned):
+  // hands w0 its first chunk, its table to the shards, starts the others.
+  bool StartWorkers(MarkContext& w0, std::uint64_t start);
   // Worker `w` needs `size` bytes (aligned to `align`) past its chunk.
   std::uint64_t Alloc(MarkContext& w, std::uint64_t size, std::uint64_t align);
   // Makes the reservation readable and writable up to `end`. False when it
@@ -159,7 +190,9 @@ class SharedMark {
   const int threads_;
   const bool may_fail_;
   const bool automatic_;
+  SharedRoom* room_ = nullptr;               // null: memory of its own
   char* base_ = nullptr;                     // the reservation
+  const char* address_ = nullptr;            // where base_ is read
   std::uint64_t reserved_ = 0;               // its length
   std::atomic<std::uint64_t> end_{0};        // bytes handed out
   std::atomic<std::uint64_t> committed_{0};  // bytes readable and writable
