@@ -190,7 +190,24 @@ class WriteTxn::ParallelRoom : public internal::SharedRoom {
   bool Begin(std::uint64_t size, std::uint64_t ready, Place* place) override {
     Arena& arena = t_.core_->arena();
     const std::uint64_t from = d_.off;
-    if (!d_.at_end && (estimate_ == 0 || d_.room < estimate_)) {
+    const bool stay = !d_.at_end && estimate_ != 0 && d_.room >= estimate_;
+    // The room the workers may grow into, reserved before anything moves
+    // (the graph, if it moves, goes to the high-water mark or below): up to
+    // max_size, halved until the address space is had (as SharedMark's
+    // own reservation). None: the first worker goes on alone.
+    std::uint64_t limit = d_.room;
+    const std::uint64_t high = t_.space_.high_water;
+    if (!stay) {
+      const std::uint64_t max = t_.core_->options().max_size;
+      limit = std::min(max - std::min(max, high), kMaxRoom);
+    }
+    for (;;) {
+      d_.error = arena.ReserveForWrite((stay ? d_.off : high) + limit);
+      if (d_.error.ok() || stay || limit <= kMinRoom) break;
+      limit /= 2;
+    }
+    if (!d_.error.ok()) return false;
+    if (!d_.at_end && !stay) {
       // The extent goes back first: if it ends at the high-water mark, the
       // mark comes down to (or below) it and the block moves down.
       d_.error = t_.AddFree(d_.off, d_.room);
@@ -199,13 +216,7 @@ class WriteTxn::ParallelRoom : public internal::SharedRoom {
       d_.off = t_.space_.high_water;
       d_.ready = 0;
     }
-    const std::uint64_t max = t_.core_->options().max_size;
-    const std::uint64_t limit =
-        !d_.at_end ? d_.room
-                   : std::min(max - std::min(max, d_.off),
-                              internal::MarkContext::kMaxBlockBytes);
-    d_.error = arena.ReserveForWrite(d_.off + limit);
-    if (d_.error.ok()) d_.error = t_.EnsureArena(d_.off + size);
+    d_.error = t_.EnsureArena(d_.off + size);
     if (!d_.error.ok()) return from == d_.off ? false : Broken();
     if (d_.off != from) {
       char* w = arena.write_base();
@@ -215,12 +226,13 @@ class WriteTxn::ParallelRoom : public internal::SharedRoom {
     d_.ready = std::max(size, from == d_.off ? d_.ready : 0);
     std::uint64_t have = 0;
     if (!Commit(ready, &have)) return from == d_.off ? false : Broken();
+    limit_ = limit;
     *place = {arena.write_base() + d_.off, arena.base() + d_.off, limit};
     return true;
   }
 
   bool Commit(std::uint64_t end, std::uint64_t* ready) override {
-    if (!d_.at_end && end > d_.room) {
+    if (limit_ != 0 && end > limit_) {
       outgrown_ = true;  // it cannot move while the workers write
       return false;
     }
@@ -241,9 +253,21 @@ class WriteTxn::ParallelRoom : public internal::SharedRoom {
     return false;
   }
 
+  // The room reserved for the workers: at most this, at least that (when
+  // the address space for more is not free). ThreadSanitizer leaves the
+  // application a few ranges of address space, and aborts the process on a
+  // reservation outside them rather than failing it: a smaller most there.
+#if defined(__SANITIZE_THREAD__)
+  static constexpr std::uint64_t kMaxRoom = std::uint64_t{8} << 30;
+#else
+  static constexpr std::uint64_t kMaxRoom = std::uint64_t{1} << 40;
+#endif
+  static constexpr std::uint64_t kMinRoom = std::uint64_t{1} << 30;
+
   Destination& d_;
   WriteTxn& t_;
   const std::uint64_t estimate_;
+  std::uint64_t limit_ = 0;  // set by Begin
   bool outgrown_ = false;
 };
 
@@ -256,8 +280,7 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
   // Automatic (0): the process's cores, for graphs big enough to gain (as
   // ancient::Mark); the graph is marked straight into the arena either way.
   const int requested = core_->options().mark_threads;
-  const int threads =
-      requested > 0 ? requested : internal::DefaultMarkThreads();
+  int threads = requested > 0 ? requested : internal::DefaultMarkThreads();
   // The size expected on several threads: the key's last version, and room
   // for each worker's chunk tails.
   std::uint64_t estimate = 0;
@@ -282,7 +305,10 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
     if (threads > 1) c.AllowParallel(&shared);
     mark(c);
     if (c.failed() && room.outgrown()) {
-      // Bigger than its extent: again, at the end of the arena.
+      // Bigger than its room: again, at the end of the arena, where room is
+      // reserved up to max_size; bigger than that (only when the address
+      // space was short), on one thread, whose room can move.
+      if (d.at_end) threads = 1;
       Abandon(d);
       estimate = 0;
       continue;
