@@ -477,6 +477,19 @@ absl::Status Arena::WriteAt(std::uint64_t offset, const char* data,
   return absl::OkStatus();
 }
 
+absl::Status Arena::WriteZeros(std::uint64_t offset, std::uint64_t len) {
+  static const std::string* const kZeros =
+      new std::string(std::size_t{1} << 20, '\0');
+  while (len > 0) {
+    const std::uint64_t n = std::min<std::uint64_t>(len, kZeros->size());
+    absl::Status s = WriteAt(offset, kZeros->data(), n);
+    if (!s.ok()) return s;
+    offset += n;
+    len -= n;
+  }
+  return absl::OkStatus();
+}
+
 void Arena::StartWriteBack(std::uint64_t offset, std::uint64_t len) {
   ::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(len),
                     SYNC_FILE_RANGE_WRITE);

@@ -129,6 +129,9 @@ class Arena {
   absl::Status WriteAt(std::uint64_t offset, const char* data,
                        std::uint64_t len);
 
+  // Writer: WriteAt of `len` zero bytes.
+  absl::Status WriteZeros(std::uint64_t offset, std::uint64_t len);
+
   // Writer: starts writing [offset, offset + len) of the file to disk
   // without waiting (sync_file_range), so that a later Sync waits less.
   void StartWriteBack(std::uint64_t offset, std::uint64_t len);

@@ -103,7 +103,6 @@ class WriteTxn {
   absl::Status TakeFreeFor(Destination& d, std::uint64_t min_len,
                            std::size_t scan);
   absl::Status MakeRoom(Destination& d, std::uint64_t need);
-  std::uint64_t Populate(Destination& d, std::uint64_t need);
   static bool GrowDestination(void* self, std::uint64_t need,
                               internal::MarkContext::Room* room);
   void Abandon(Destination& d);

@@ -7,14 +7,16 @@
 // and what is written so far is copied (its pointers moved with it) to the
 // first free extent of twice the size needed, or to the high-water mark; at
 // the end of the arena the file grows as marking goes. Room is handed out
-// zero-filled: space the file grew by in this transaction is zero already,
-// the rest is cleared a step at a time just ahead of the writer. When done,
+// zero-filled, zeros written with pwrite a step ahead of the writer (which
+// also puts the pages in the page cache far cheaper than the writer's
+// first touch of each through the mapping would). When done,
 // the relocation record is encoded right after the graph, and whatever the
 // extent has left over goes back to the free list.
 
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <limits>
 
@@ -29,50 +31,24 @@ namespace {
 // Room is zero-filled this far ahead of what the writer asked for (when it
 // is not known to be zero): far enough that growth is rare, near enough
 // that the cleared bytes are still in cache when written.
-constexpr std::uint64_t kClearStep = std::uint64_t{1} << 20;
+constexpr std::uint64_t kClearStep = std::uint64_t{4} << 20;
+constexpr std::uint64_t kMinStep = std::uint64_t{64} << 10;
 // How many free extents a Share looks at to choose where to start.
 constexpr std::size_t kStartScan = 16;
 }  // namespace
 
 struct WriteTxn::Destination {
   WriteTxn* txn;
-  std::uint64_t off = 0;        // where the graph starts in the arena
-  std::uint64_t room = 0;       // the free extent's length (when !at_end)
-  bool at_end = true;           // at the high-water mark, growing the file
-  std::uint64_t ready = 0;      // bytes from `off` that are zero or written
-  absl::Status error;           // why room could not be had
-  bool broken = false;          // room is refused from now on (error says why)
-  std::uint64_t populated = 0;  // bytes from `off` whose pages are faulted in
+  std::uint64_t off = 0;    // where the graph starts in the arena
+  std::uint64_t room = 0;   // the free extent's length (when !at_end)
+  bool at_end = true;       // at the high-water mark, growing the file
+  std::uint64_t ready = 0;  // bytes from `off` that are zero or written
+  absl::Status error;       // why room could not be had
+  bool broken = false;      // room is refused from now on (error says why)
 };
-
-namespace {
-constexpr std::uint64_t kPage = 4096;
-// Pages are faulted in this far ahead of what the writer asked for.
-constexpr std::uint64_t kPopulateStep = std::uint64_t{4} << 20;
-constexpr int kPopulateWrite = 23;  // Linux's MADV_POPULATE_WRITE
-}  // namespace
-
-// The pages of d's room from what is faulted in up to a step past `need`
-// (at most what is ready), faulted in with one call: a fault on each fresh
-// page of the file, taken as the writer first touches it, costs a trip into
-// the kernel (and the kernel's read-ahead) per page. Kernels before 5.14
-// refuse the call: the pages then fault as they are written. Returns the
-// bytes from d.off that the writer may use without another call.
-std::uint64_t WriteTxn::Populate(Destination& d, std::uint64_t need) {
-  const std::uint64_t to = std::min(d.ready, AlignUp(need, kPopulateStep));
-  if (to <= d.populated) return std::max(d.populated, need);
-  const std::uint64_t lo = AlignUp(d.off + d.populated, kPage);
-  const std::uint64_t hi = (d.off + to) & ~(kPage - 1);
-  if (hi > lo) {
-    (void)madvise(core_->arena().write_base() + lo, hi - lo, kPopulateWrite);
-  }
-  d.populated = to;
-  return to;
-}
 
 absl::Status WriteTxn::StartDestination(Destination& d) {
   d.ready = 0;
-  d.populated = 0;
   d.at_end = true;
   d.off = space_.high_water;
   // The largest of the first few free extents: finding room stays cheap
@@ -120,29 +96,30 @@ absl::Status WriteTxn::MakeRoom(Destination& d, std::uint64_t need) {
       }
       char* w = core_->arena().write_base();
       std::memmove(w + d.off, w + from, d.ready);
-      d.populated = d.ready;  // touched by the copy
     }
   }
-  std::uint64_t want = std::max(need, AlignUp(need, kClearStep));
+  // Made ready a step ahead of the writer: a few pages for a small graph,
+  // up to kClearStep at a time as it grows.
+  const std::uint64_t step = std::clamp<std::uint64_t>(
+      std::bit_ceil(std::max<std::uint64_t>(d.ready / 4, 1)), kMinStep,
+      kClearStep);
+  std::uint64_t want = AlignUp(need, step);
   if (!d.at_end) {
     want = std::min(want, d.room);
   } else {
-    s = EnsureArena(d.off + need);
-    if (!s.ok()) return s;
-    // Past zero_from_ the file is known zero (grown in this transaction):
-    // all of it is ready without clearing.
-    if (d.off + want >= zero_from_) want = space_.arena_size - d.off;
-    want = std::max(need, std::min(want, space_.arena_size - d.off));
-    s = EnsureArena(d.off + want);  // maps it for writing
+    want = std::min(want, std::max(need, core_->options().max_size - d.off));
+    s = EnsureArena(d.off + want);  // grows the file, maps it for writing
     if (!s.ok()) return s;
   }
-  // Clears what is not known zero.
-  const std::uint64_t clear_to =
-      d.at_end ? std::min(d.off + want, std::max(zero_from_, d.off + d.ready))
-               : d.off + want;
-  if (clear_to > d.off + d.ready) {
-    std::memset(core_->arena().write_base() + d.off + d.ready, 0,
-                clear_to - (d.off + d.ready));
+  // Zeros written with pwrite, known zero or not: besides clearing what an
+  // earlier graph or a crashed writer left, this puts the pages in the page
+  // cache for the price of a copy. The writer's first touch of a fresh page
+  // of the file through the mapping costs far more (the kernel's fault, its
+  // read-ahead and zero-fill of the file's unwritten blocks: a few
+  // microseconds a page, measured).
+  if (want > d.ready) {
+    s = core_->arena().WriteZeros(d.off + d.ready, want - d.ready);
+    if (!s.ok()) return s;
   }
   d.ready = want;
   return absl::OkStatus();
@@ -155,9 +132,8 @@ bool WriteTxn::GrowDestination(void* self, std::uint64_t need,
   WriteTxn& t = *d->txn;
   d->error = t.MakeRoom(*d, need);
   if (!d->error.ok()) return false;
-  const std::uint64_t ready = t.Populate(*d, need);
   const Arena& arena = t.core_->arena();
-  *room = {arena.write_base() + d->off, arena.base() + d->off, ready};
+  *room = {arena.write_base() + d->off, arena.base() + d->off, d->ready};
   return true;
 }
 
@@ -221,7 +197,6 @@ class WriteTxn::ParallelRoom : public internal::SharedRoom {
     if (d_.off != from) {
       char* w = arena.write_base();
       std::memmove(w + d_.off, w + from, size);
-      d_.populated = size;  // touched by the copy
     }
     d_.ready = std::max(size, from == d_.off ? d_.ready : 0);
     std::uint64_t have = 0;
@@ -237,9 +212,8 @@ class WriteTxn::ParallelRoom : public internal::SharedRoom {
       return false;
     }
     d_.error = t_.MakeRoom(d_, end);
-    if (!d_.error.ok()) return false;
-    *ready = t_.Populate(d_, end);
-    return true;
+    *ready = d_.ready;
+    return d_.error.ok();
   }
 
  private:
