@@ -90,7 +90,11 @@ def render_writes(add, rows, big_rows, opens, gm, gb):
     again warm, on 1 and 2 threads (write_bench), with the targets."""
     names = {"trie": "trie, american-english-insane", "map": "hash map, 4M entries",
              "graph": "graph, 1M nodes", "records": "records"}
-    add("## Writes on every core (issue 21)\n")
+    add("## Writes on every core (issues 21 and 31)\n")
+    note = os.path.join(RES, "write.note")
+    if os.path.exists(note):
+        with open(note) as f:
+            add(f.read().strip() + "\n")
     add("`write_bench`: each data set is built in the heap, marked and "
         "shared (kNoSync) in a fresh process (**first**: its memory is new to "
         "the process), then marked and shared again and rebuilt after being "
@@ -128,6 +132,25 @@ def render_writes(add, rows, big_rows, opens, gm, gb):
                mib / (m["share_warm_ms"] / 1e3), m["mark_first_ms"] / m["build_first_ms"],
                m["mark_warm_ms"] / m["build_warm_ms"], m["peak_rss_mb"]))
     add("")
+    scratch = {k: g for k, g in groups.items() if "share_scratch_bytes" in g[0]}
+    if scratch:
+        add("The first Share's writer, beside the graph it writes (issue 31: every "
+            "thread marks straight into the arena): the threads that marked it, and "
+            "the heap memory it held besides (`ShareInfo::scratch_bytes`: sharing "
+            "table, task queues, pointer-slot bitmaps; peak RSS above also counts "
+            "the arena's page-cache pages the writer mapped).\n")
+        add("| data | threads asked | Share marked on | writer's extra memory | of the graph |")
+        add("|---|---|---|---|---|")
+        for key in sorted(scratch, key=lambda k: (k[2], list(names).index(k[0]), k[1], k[3])):
+            g = scratch[key]
+            label = names[key[0]] + ("" if key[0] != "trie" else ", " + key[1])
+            if key[0] == "records":
+                label += ", %s" % ("18M (big)" if key[2] == "big" else "2M")
+            extra = median([o["share_scratch_bytes"] for o in g])
+            add("| %s | %d | %d | %.1f MiB | %.1f%% |" % (
+                label, key[3], g[0]["share_threads"], extra / 2**20,
+                100 * extra / median([o["graph_bytes"] for o in g])))
+        add("")
     add("Speed-up from 1 to 2 threads (medians; Mark and Share, first and warm):\n")
     add("| data | Mark first | Mark warm | Share first | Share warm |")
     add("|---|---|---|---|---|")
@@ -145,7 +168,7 @@ def render_writes(add, rows, big_rows, opens, gm, gb):
             one["share_first_ms"] / two["share_first_ms"],
             one["share_warm_ms"] / two["share_warm_ms"]))
     add("")
-    add("Targets (issue 21):\n")
+    add("Targets (issues 21 and 31):\n")
     add("| target | measured | verdict |")
     add("|---|---|---|")
     t1, t2 = med.get(("trie", "sorted", "", 1)), med.get(("trie", "sorted", "", 2))
@@ -156,6 +179,16 @@ def render_writes(add, rows, big_rows, opens, gm, gb):
             % (r_first, r_warm, verdict(r_first <= 1 and r_warm <= 1)))
         r1 = t1["mark_warm_ms"] / t1["build_warm_ms"]
         add("| trie: Mark ≤ 1.5x its warm heap build, 1 thread | %.2fx | %s |" % (r1, verdict(r1 <= 1.5)))
+        rs = t2["share_warm_ms"] / t2["mark_warm_ms"]
+        add("| trie: Share (kNoSync) ≤ 1.3x its Mark, warm, 2 threads (issue 31) | %.2fx | %s |"
+            % (rs, verdict(rs <= 1.3)))
+    extras = [(median([o["share_scratch_bytes"] for o in g]) / median([o["graph_bytes"] for o in g]), k)
+              for k, g in groups.items() if "share_scratch_bytes" in g[0]]
+    if extras:
+        worst, wk = max(extras)
+        add("| writer's extra memory ≤ 25%% of the graph, every data set and thread count (issue 31) | "
+            "%.1f%% at most (%s, %d thread%s) | %s |"
+            % (100 * worst, names[wk[0]], wk[3], "s" if wk[3] > 1 else "", verdict(worst <= 0.25)))
     m2 = med.get(("map", "sorted", "", 2)) or med.get(("map", "sorted", "", 1))
     if m2:
         best = max(med.get(("map", "sorted", "", t), {}).get("graph_bytes", 0) / 2**20 /

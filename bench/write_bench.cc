@@ -21,7 +21,7 @@
 //   {"bench":"write","data":D,"threads":T,"order":O,"build_first_ms":..,
 //    "mark_first_ms":..,"share_first_ms":..,"build_warm_ms":..,
 //    "mark_warm_ms":..,"share_warm_ms":..,"graph_bytes":..,"peak_rss_mb":..,
-//    "threads_used":..}
+//    "threads_used":..,"share_threads":..,"share_scratch_bytes":..}
 //   write_bench [--data=trie,map,graph,records] [--runs=3]
 
 #include <sys/wait.h>
@@ -153,6 +153,10 @@ struct Times {
   double build_warm = 0, mark_warm = 0, share_warm = 0;
   std::uint64_t graph_bytes = 0;
   int threads_used = 0;
+  // The first Share's: the threads that marked it and the heap memory the
+  // writer held beside the graph (ShareInfo::scratch_bytes).
+  int share_threads = 0;
+  std::uint64_t share_scratch_bytes = 0;
 };
 
 double Ms(std::int64_t from) { return (NowNs() - from) / 1e6; }
@@ -184,8 +188,11 @@ int Measure(Build build, int threads, Times* t) {
     auto store = ancient::Store::Open(dir + "/s", o);
     if (!store.ok()) return 2;
     s = NowNs();
-    if (!(*store)->Share("v", *value).ok()) return 3;
+    auto info = (*store)->Share("v", *value);
+    if (!info.ok()) return 3;
     t->share_first = Ms(s);
+    t->share_threads = info->mark_threads;
+    t->share_scratch_bytes = info->scratch_bytes;
     s = NowNs();
     if (!(*store)->Share("v", *value).ok()) return 3;
     t->share_warm = Ms(s);
@@ -217,11 +224,13 @@ int Child(const std::string& data, int threads, const std::string& order) {
       "\"scale\":\"%s\",\"build_first_ms\":%.2f,\"mark_first_ms\":%.2f,"
       "\"share_first_ms\":%.2f,\"build_warm_ms\":%.2f,\"mark_warm_ms\":%.2f,"
       "\"share_warm_ms\":%.2f,\"graph_bytes\":%llu,\"peak_rss_mb\":%.1f,"
-      "\"threads_used\":%d}\n",
+      "\"threads_used\":%d,\"share_threads\":%d,\"share_scratch_bytes\":%llu}"
+      "\n",
       data.c_str(), threads, order.c_str(), Scale().c_str(), t.build_first,
       t.mark_first, t.share_first, t.build_warm, t.mark_warm, t.share_warm,
       static_cast<unsigned long long>(t.graph_bytes),
-      ancient_bench::StatusMb("VmHWM"), t.threads_used);
+      ancient_bench::StatusMb("VmHWM"), t.threads_used, t.share_threads,
+      static_cast<unsigned long long>(t.share_scratch_bytes));
   return 0;
 }
 
