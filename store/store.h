@@ -332,9 +332,14 @@ class Store {
   // in the largest of the first 16 free extents, moved when it outgrows
   // that into the first free extent of twice the size it needs or to the
   // arena's end, where the file grows as it goes; vectors of numbers or
-  // strings are measured first and written into a first-fit extent. The
-  // writer's heap memory beside the graph is reported in
-  // ShareInfo::scratch_bytes (its queue, sharing table, slot bitmap).
+  // strings are measured first and written into a first-fit extent. A
+  // graph big enough to share between threads (StoreOptions::mark_threads)
+  // is marked by every thread straight into the arena: it cannot move then,
+  // so it goes on from its free extent only when that holds the key's last
+  // version with room to spare, else from the arena's end (one that
+  // outgrows its extent all the same is marked again there). The writer's
+  // heap memory beside the graph is reported in ShareInfo::scratch_bytes
+  // (its queues, sharing table, slot bitmaps).
   template <class T>
   absl::StatusOr<ShareInfo> Share(std::string_view key, const T& value) {
     return InBatch([&](WriteBatch& b) { return b.Share(key, value); });

@@ -152,21 +152,23 @@ void WriteTxn::Abandon(Destination& d) {
 // writable view reserved far enough that growing the file never moves it
 // while the workers write. A graph cannot move once the workers start, so
 // the workers start in the free extent it began in only when that extent
-// holds `estimate` bytes (the size expected: a rewritten key's last
-// version, with room for the workers' chunk tails); otherwise the graph
+// holds the size expected (read when the workers start, not before: a
+// rewritten key's last version, with room for the workers' chunk tails;
+// never, once a graph has outgrown its extent); otherwise the graph
 // moves to the end of the arena, where it can grow. A graph that outgrows
 // its extent all the same fails (outgrown()) and is marked again at the end.
 class WriteTxn::ParallelRoom : public internal::SharedRoom {
  public:
-  ParallelRoom(Destination& d, std::uint64_t estimate)
-      : d_(d), t_(*d.txn), estimate_(estimate) {}
+  ParallelRoom(Destination& d, std::string_view key, int threads, bool may_stay)
+      : d_(d), t_(*d.txn), key_(key), threads_(threads), may_stay_(may_stay) {}
 
   bool outgrown() const { return outgrown_; }
 
   bool Begin(std::uint64_t size, std::uint64_t ready, Place* place) override {
     Arena& arena = t_.core_->arena();
     const std::uint64_t from = d_.off;
-    const bool stay = !d_.at_end && estimate_ != 0 && d_.room >= estimate_;
+    const std::uint64_t expected = !d_.at_end && may_stay_ ? Expected() : 0;
+    const bool stay = expected != 0 && d_.room >= expected;
     // The room the workers may grow into, reserved before anything moves
     // (the graph, if it moves, goes to the high-water mark or below): up to
     // max_size, halved until the address space is had (as SharedMark's
@@ -238,9 +240,22 @@ class WriteTxn::ParallelRoom : public internal::SharedRoom {
 #endif
   static constexpr std::uint64_t kMinRoom = std::uint64_t{1} << 30;
 
+  // The size the graph is expected to reach: its key's last version's,
+  // with an eighth and two chunks a worker to spare; 0 when unknown.
+  std::uint64_t Expected() const {
+    absl::StatusOr<RootRecord> old =
+        ReadRoot(*t_.core_, t_.txn_.get(), key_, nullptr);
+    if (!old.ok()) return 0;
+    return old->extent_size + old->extent_size / 8 +
+           2 * static_cast<std::uint64_t>(threads_) *
+               internal::SharedMark::kChunk;
+  }
+
   Destination& d_;
   WriteTxn& t_;
-  const std::uint64_t estimate_;
+  const std::string_view key_;
+  const int threads_;
+  const bool may_stay_;
   std::uint64_t limit_ = 0;  // set by Begin
   bool outgrown_ = false;
 };
@@ -255,24 +270,14 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
   // ancient::Mark); the graph is marked straight into the arena either way.
   const int requested = core_->options().mark_threads;
   int threads = requested > 0 ? requested : internal::DefaultMarkThreads();
-  // The size expected on several threads: the key's last version, and room
-  // for each worker's chunk tails.
-  std::uint64_t estimate = 0;
-  if (threads > 1) {
-    absl::StatusOr<RootRecord> old = ReadRoot(*core_, txn_.get(), key, nullptr);
-    if (old.ok()) {
-      estimate = old->extent_size + old->extent_size / 8 +
-                 2 * static_cast<std::uint64_t>(threads) *
-                     internal::SharedMark::kChunk;
-    }
-  }
+  bool may_stay = true;  // in its free extent, when the workers start
   for (;;) {
     Destination d{this};
     s = StartDestination(d);
     if (!s.ok()) return s;
     internal::MarkContext c;
     c.StartOnePass({}, &GrowDestination, &d, /*may_fail=*/true);
-    ParallelRoom room(d, estimate);
+    ParallelRoom room(d, key, threads, may_stay);
     internal::SharedMark shared(threads, /*may_fail=*/true,
                                 /*automatic=*/requested <= 0);
     shared.UseRoom(&room);
@@ -284,7 +289,7 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
       // space was short), on one thread, whose room can move.
       if (d.at_end) threads = 1;
       Abandon(d);
-      estimate = 0;
+      may_stay = false;
       continue;
     }
     if (c.failed()) {
