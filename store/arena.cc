@@ -381,17 +381,8 @@ absl::Status Arena::MapForWrite(std::uint64_t end) {
   absl::StatusOr<std::uint64_t> size = FileSize();
   if (!size.ok()) return size.status();
   absl::Status s = LengthCovers(path_, *size, end);
+  if (s.ok()) s = CoverWrite(end, *size);
   if (!s.ok()) return s;
-  if (end > write_.reserved && !ExtendInPlace(write_, end, *size)) {
-    // Move the view: only the writer uses it, and it holds the write lock.
-    const std::uint64_t reserve = ReservationFor(*size);
-    char* addr = ReserveAnywhere(reserve);
-    if (addr == nullptr) {
-      return ErrnoError(errno, "reserving a writable view of " + path_);
-    }
-    munmap(write_.addr, write_.reserved);
-    write_ = View{addr, reserve, 0};
-  }
   return MapFile(write_, *size, PROT_READ | PROT_WRITE, MAP_SHARED);
 }
 
@@ -400,17 +391,27 @@ absl::Status Arena::ReserveForWrite(std::uint64_t end) {
   if (end <= write_.reserved) return absl::OkStatus();
   absl::StatusOr<std::uint64_t> size = FileSize();
   if (!size.ok()) return size.status();
-  if (ExtendInPlace(write_, end, *size)) return absl::OkStatus();
-  const std::uint64_t reserve = PageUp(std::max(end, *size));
+  absl::Status s = CoverWrite(end, *size);
+  if (!s.ok()) return s;
+  return MapFile(write_, *size, PROT_READ | PROT_WRITE, MAP_SHARED);
+}
+
+absl::Status Arena::CoverWrite(std::uint64_t end, std::uint64_t file_size) {
+  if (end <= write_.reserved || ExtendInPlace(write_, end, file_size)) {
+    return absl::OkStatus();
+  }
+  // Move the view: only the writer uses it, and it holds the write lock.
+  const std::uint64_t reserve =
+      std::max(ReservationFor(file_size), PageUp(end));
   char* addr = ReserveAnywhere(reserve);
   if (addr == nullptr) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "no %d bytes of address space free for a writable view of %s", reserve,
-        path_));
+    return ErrnoError(
+        errno, absl::StrFormat("reserving %d bytes for a writable view of %s",
+                               reserve, path_));
   }
   munmap(write_.addr, write_.reserved);
   write_ = View{addr, reserve, 0};
-  return MapFile(write_, *size, PROT_READ | PROT_WRITE, MAP_SHARED);
+  return absl::OkStatus();
 }
 
 absl::Status Arena::Grow(std::uint64_t size) {

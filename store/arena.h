@@ -175,6 +175,9 @@ class Arena {
                        int flags);
   // Grows `view`'s reservation in place to cover `need`; false if taken.
   bool ExtendInPlace(View& view, std::uint64_t need, std::uint64_t file_size);
+  // With mu_ held: makes the writable view's reservation cover `end`, in
+  // place or moved elsewhere (then nothing of the file is mapped in it yet).
+  absl::Status CoverWrite(std::uint64_t end, std::uint64_t file_size);
   absl::StatusOr<const char*> Relocate(const RootRecord& r,
                                        std::uint64_t file_size);
   absl::Status MapInPlaceLocked(std::uint64_t end, std::uint64_t file_size);

@@ -87,16 +87,15 @@ class WriteTxn {
   // Where a one-pass Share writes (write_txn_share.cc).
   struct Destination;
   // A Share's Destination as the room of a graph marked on several threads
-  // (write_txn_share.cc): the end of the arena, whose writable view then
-  // never moves.
+  // (write_txn_share.cc): its free extent or the arena's end, where the
+  // writable view then never moves.
   class ParallelRoom;
-  // The end of ShareMarked: the relocation record `relocs` (when not
-  // written already: `reloc` bytes after the graph) after the graph of
-  // `graph` bytes at d.off, the space taken, the root recorded.
+  // The end of ShareMarked, once the graph (`graph` bytes at d.off) and its
+  // relocation record (`reloc` bytes after it) are written: the space
+  // taken, the root recorded.
   absl::StatusOr<ShareInfo> FinishShare(std::string_view key,
                                         const TypeRef& type, Destination& d,
                                         std::uint64_t graph,
-                                        const std::string* relocs,
                                         std::uint64_t reloc);
   absl::Status StartDestination(Destination& d);
   // TakeFree, making the extent taken (if any) d's room.

@@ -28,9 +28,10 @@
 namespace ancient::store_internal {
 
 namespace {
-// Room is zero-filled this far ahead of what the writer asked for (when it
-// is not known to be zero): far enough that growth is rare, near enough
-// that the cleared bytes are still in cache when written.
+// Room is zero-filled at most this far ahead of what the writer asked for
+// (at least kMinStep, a quarter of what it has so far between): far enough
+// that growth is rare, near enough that the cleared bytes are still in
+// cache when written.
 constexpr std::uint64_t kClearStep = std::uint64_t{4} << 20;
 constexpr std::uint64_t kMinStep = std::uint64_t{64} << 10;
 // How many free extents a Share looks at to choose where to start.
@@ -271,6 +272,10 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
   const int requested = core_->options().mark_threads;
   int threads = requested > 0 ? requested : internal::DefaultMarkThreads();
   bool may_stay = true;  // in its free extent, when the workers start
+  const auto keyed = [key](const absl::Status& why) {
+    return absl::Status(why.code(),
+                        Cat("sharing key '", key, "': ", why.message()));
+  };
   for (;;) {
     Destination d{this};
     s = StartDestination(d);
@@ -294,25 +299,28 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
     }
     if (c.failed()) {
       Abandon(d);
-      const absl::Status why =
-          !d.error.ok()
-              ? d.error
-              : absl::ResourceExhaustedError(
-                    Cat("no room to mark it in (", c.size(),
-                        " bytes so far, on ", shared.workers(), " threads)"));
-      return absl::Status(why.code(),
-                          Cat("sharing key '", key, "': ", why.message()));
+      return keyed(!d.error.ok() ? d.error
+                                 : absl::ResourceExhaustedError(
+                                       Cat("no room to mark it in (", c.size(),
+                                           " bytes so far, on ",
+                                           shared.workers(), " threads)")));
     }
-    absl::StatusOr<ShareInfo> info;
+    const std::uint64_t graph = c.size();
+    std::uint64_t reloc = 0;
     if (shared.started()) {
       // Marked on several threads, in place: the record is encoded apart
       // (the workers' chunks are handed out past the graph's end).
       const std::string relocs = c.EncodeRelocations();
-      info = FinishShare(key, type, d, c.size(), &relocs, relocs.size());
-      if (info.ok()) info->mark_threads = shared.workers();
+      reloc = relocs.size();
+      s = MakeRoom(d, graph + reloc);
+      if (!s.ok()) {
+        Abandon(d);
+        return keyed(s);
+      }
+      std::memcpy(core_->arena().write_base() + d.off + graph, relocs.data(),
+                  reloc);
     } else {
       // The relocation record goes right after the graph.
-      const std::uint64_t graph = c.size();
       std::uint64_t room_needed = c.RelocationsBound();
       // The bound may not fit a free extent that the exact record fits (a
       // graph replacing one of its size): measured exactly then.
@@ -322,32 +330,26 @@ absl::StatusOr<ShareInfo> WriteTxn::ShareMarked(std::string_view key,
       c.Alloc(room_needed, 1);
       if (c.failed()) {
         Abandon(d);
-        return absl::Status(d.error.code(), Cat("sharing key '", key,
-                                                "': ", d.error.message()));
+        return keyed(d.error);
       }
-      const std::uint64_t reloc = static_cast<std::uint64_t>(
-          c.EncodeRelocationsTo(c.bytes(graph)) - c.bytes(graph));
-      info = FinishShare(key, type, d, graph, nullptr, reloc);
+      reloc = static_cast<std::uint64_t>(c.EncodeRelocationsTo(c.bytes(graph)) -
+                                         c.bytes(graph));
     }
-    if (info.ok()) info->scratch_bytes = c.scratch_bytes();
+    absl::StatusOr<ShareInfo> info = FinishShare(key, type, d, graph, reloc);
+    if (info.ok()) {
+      info->scratch_bytes = c.scratch_bytes();
+      if (shared.started()) info->mark_threads = shared.workers();
+    }
     return info;
   }
 }
 
-absl::StatusOr<ShareInfo> WriteTxn::FinishShare(
-    std::string_view key, const TypeRef& type, Destination& d,
-    std::uint64_t graph, const std::string* relocs, std::uint64_t reloc) {
+absl::StatusOr<ShareInfo> WriteTxn::FinishShare(std::string_view key,
+                                                const TypeRef& type,
+                                                Destination& d,
+                                                std::uint64_t graph,
+                                                std::uint64_t reloc) {
   absl::Status s;
-  if (relocs != nullptr) {
-    s = MakeRoom(d, graph + reloc);
-    if (!s.ok()) {
-      Abandon(d);
-      return absl::Status(s.code(),
-                          Cat("sharing key '", key, "': ", s.message()));
-    }
-    std::memcpy(core_->arena().write_base() + d.off + graph, relocs->data(),
-                reloc);
-  }
   const std::uint64_t extent = AlignUp(graph + reloc, kExtentAlign);
   if (!d.at_end) {
     if (d.room > extent) s = AddFree(d.off + extent, d.room - extent);

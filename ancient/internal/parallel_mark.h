@@ -106,8 +106,6 @@ class SharedMark {
   // The workers that marked (the first included): 1 until started; fewer
   // than threads() when the system would not start more.
   int workers() const { return workers_; }
-  // The reservation's first byte (once started; the room's, with one).
-  char* base() const { return base_; }
   // Whether room ran out (may_fail: marking stopped).
   bool failed() const { return failed_.load(std::memory_order_relaxed); }
 
