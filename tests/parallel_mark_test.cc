@@ -19,6 +19,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -209,6 +210,44 @@ TEST(ParallelMark, EveryKindReadsBackTheSameWhateverTheThreads) {
         ancient::VerifyBlock(a.data(), a.size_bytes(), a.relocations()).ok());
     ExpectKinds(a.Follow(), k);
     EXPECT_EQ(a.threads_used(), threads);
+  }
+}
+
+TEST(ParallelMark, BigHashContainersReadBackTheSameWhateverTheThreads) {
+  // Past kLaneWalkFrom entries a std::unordered_* source is walked bucket by
+  // bucket in lanes, and on two threads from both ends of the scratch: every
+  // entry lands in its bucket once, whatever the threads.
+  constexpr int kEntries = 150000;
+  static_assert(kEntries > ancient::internal::kLaneWalkFrom);
+  std::unordered_map<std::string, std::vector<std::int64_t>> m;
+  std::unordered_set<std::int64_t> set;
+  for (int i = 0; i < kEntries; ++i) {
+    m["key" + std::to_string(i)] = std::vector<std::int64_t>(1 + i % 5, i);
+    set.insert(std::int64_t{i} * 7919);
+  }
+  using Both = std::pair<decltype(m), decltype(set)>;
+  const Both both(m, set);
+  for (int threads : kThreadCounts) {
+    SCOPED_TRACE(threads);
+    auto a = ancient::Mark(both, ancient::MarkOptions{.threads = threads});
+    ASSERT_TRUE(ancient::VerifyGraph<Both>(a.data(), a.size_bytes()).ok());
+    const auto& f = a.Follow();
+    ASSERT_EQ(f.first.size(), m.size());
+    ASSERT_EQ(f.second.size(), set.size());
+    std::size_t entries = 0;
+    for (const auto& e : f.first) {
+      ++entries;
+      ASSERT_EQ(m.count(std::string(e.first.view())), 1u);
+    }
+    EXPECT_EQ(entries, m.size());
+    for (const auto& [k, v] : m) {
+      const auto* got = f.first.get(k);
+      ASSERT_NE(got, nullptr) << k;
+      ASSERT_EQ(got->size(), v.size()) << k;
+      ASSERT_EQ((*got)[0], v[0]) << k;
+    }
+    for (std::int64_t x : set) ASSERT_TRUE(f.second.contains(x)) << x;
+    EXPECT_FALSE(f.second.contains(1));
   }
 }
 

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -253,6 +254,16 @@ class MarkContext {
   bool parallel_allowed() const {
     return switch_to_ != nullptr || shared_ != nullptr;
   }
+
+  // How many threads this mark may use (the one marking included): 1
+  // unless parallel_allowed().
+  int parallel_threads() const;
+  // Runs `other` on a thread of its own and `mine` on this one, and returns
+  // once both are done; both on this thread, in turn, when no thread can be
+  // started. For layouts whose own step splits in two (a hash container's
+  // walk of its source).
+  static void RunBeside(const std::function<void()>& other,
+                        const std::function<void()>& mine);
 
   // Scratch for sorting one hash container's `n` entries by bucket: their
   // sources and buckets (reused by the next container).

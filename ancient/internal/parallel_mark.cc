@@ -279,6 +279,23 @@ std::uint64_t SharedMark::Alloc(MarkContext& w, std::uint64_t size,
   return off;
 }
 
+int MarkContext::parallel_threads() const {
+  const SharedMark* m = shared_ != nullptr ? shared_ : switch_to_;
+  return m != nullptr ? m->threads() : 1;
+}
+
+void MarkContext::RunBeside(const std::function<void()>& other,
+                            const std::function<void()>& mine) {
+  std::thread t;
+  try {
+    t = std::thread(other);
+  } catch (const std::system_error&) {
+    other();  // no thread to be had: in turn
+  }
+  mine();
+  if (t.joinable()) t.join();
+}
+
 std::uint64_t SharedMark::TypeIndex(MarkContext& w, const void* tag) {
   if (tag == w.last_tag_) return w.last_type_;
   std::lock_guard<std::mutex> l(types_mu_);
