@@ -437,6 +437,51 @@ TEST(SchemaJson, DocumentsInMemoryTakeBlocksOfNumbers) {
       SchemaOf<std::vector<bool>>(), "$[2]: expected true or false");
 }
 
+// Past a thousand objects reached through pointers the checker counts them
+// in a dense table instead of a hash map: each shared object is still
+// written once, then referred to, whichever it used.
+TEST(SchemaJson, ManySharedObjectsAreEachWrittenOnce) {
+  for (int n : {100, 5000}) {
+    SCOPED_TRACE(n);
+    // The top object points at every node; node i at node i + 1 too: every
+    // node but the first is reached twice.
+    std::vector<std::unique_ptr<sg::Cyclic>> nodes;
+    sg::Cyclic top{-1, {}, nullptr};
+    for (int i = 0; i < n; ++i) {
+      nodes.push_back(std::make_unique<sg::Cyclic>(sg::Cyclic{i, {}, nullptr}));
+      top.out.push_back(nodes.back().get());
+      if (i > 0) nodes[i - 1]->out.push_back(nodes.back().get());
+    }
+    const auto schema = SchemaOf<sg::Cyclic>();
+    const auto a = ancient::Mark(top);
+    ASSERT_TRUE(ancient::VerifyGraph(schema, BytesOf(a)).ok());
+    absl::StatusOr<std::string> json = ancient::GraphToJson(schema, BytesOf(a));
+    ASSERT_TRUE(json.ok()) << json.status();
+    auto count = [&](std::string_view what) {
+      int k = 0;
+      for (auto at = json->find(what); at != std::string::npos;
+           at = json->find(what, at + 1)) {
+        ++k;
+      }
+      return k;
+    };
+    EXPECT_EQ(count("\"$id\""), n - 1);
+    EXPECT_EQ(count("\"$ref\""), n - 1);
+    auto g = ancient::JsonGraph::Build(schema, *json);
+    ASSERT_TRUE(g.ok()) << g.status();
+    Aligned buf(g->size());
+    g->Write(buf.p);
+    ASSERT_TRUE(ancient::VerifyGraph<sg::Cyclic>(buf.p, g->size()).ok());
+    const auto& f =
+        *reinterpret_cast<const ancient::Frozen<sg::Cyclic>*>(buf.p);
+    ASSERT_EQ(f.out.size(), static_cast<std::size_t>(n));
+    for (int i = 1; i < n; ++i) {
+      ASSERT_EQ(f.out[i - 1]->out[0].get(), f.out[i].get()) << i;
+      ASSERT_EQ(f.out[i]->id, i);
+    }
+  }
+}
+
 TEST(SchemaJson, SharingAndCyclesAreWrittenOnceThenReferredTo) {
   // a -> b, a -> c, b -> c, c -> a. Mark copies the top object a itself,
   // so c's pointer reaches a second copy, a', whose pointers reach b and c

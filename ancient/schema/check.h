@@ -24,11 +24,72 @@ static_assert(sizeof(void*) != 8 || (sizeof(FrozenValue) == 24 &&
 // An object reached through pointers: its offset and its node.
 using ObjectKey = std::pair<std::uint64_t, int>;
 
+// How many pointers reach each object of a graph under check: none, one, or
+// two and more (all that the JSON writer asks), by the object's offset and
+// node. A hash map while the objects are few; dense once a table of 2 bytes
+// for each place an object can start (every `grain` bytes, the least
+// alignment of any pointee, at least 4) would cost at most 4x the map: a
+// lookup is then one access into memory a quarter the graph's size (grain
+// 8), not a hash table's two. An object of a second node at an offset
+// already taken stays in the map.
+class RefCounts {
+ public:
+  RefCounts(const Nodes& nodes, const View& view);
+
+  // One more pointer reaches the object of `node` at `off` (an offset
+  // Range gave for that node's alignment, or 0): true the first time.
+  bool Reach(std::uint64_t off, int node) {
+    if (!dense_.empty() && node < kMaxNode) {
+      std::uint16_t& e = dense_[Index(off)];
+      const auto mine = static_cast<std::uint16_t>(node + 1);
+      if (e == 0) {
+        e = mine;
+        return true;
+      }
+      if ((e & ~kMany) == mine) {
+        e |= kMany;
+        return false;
+      }
+    }
+    auto [it, fresh] = map_.try_emplace(ObjectKey{off, node}, 1);
+    if (!fresh && it->second < 2) ++it->second;
+    if (fresh && dense_.empty() && map_.size() >= dense_from_) GoDense();
+    return fresh;
+  }
+
+  // 0, 1 or 2 (two or more).
+  std::uint32_t Count(std::uint64_t off, int node) const {
+    if (!dense_.empty() && node < kMaxNode) {
+      const std::uint16_t e = dense_[Index(off)];
+      if ((e & ~kMany) == node + 1) return (e & kMany) != 0 ? 2 : 1;
+    }
+    auto it = map_.find(ObjectKey{off, node});
+    return it == map_.end() ? 0 : it->second;
+  }
+
+ private:
+  static constexpr std::uint16_t kMany = 0x8000;
+  static constexpr int kMaxNode = kMany - 1;
+
+  std::size_t Index(std::uint64_t off) const {
+    return (address_ + off) / grain_ - address_ / grain_;
+  }
+  void GoDense();
+
+  std::uint64_t grain_ = 0;  // 0: never dense
+  std::uintptr_t address_ = 0;
+  std::size_t slots_ = 0;
+  std::size_t dense_from_ = ~std::size_t{0};  // map entries that switch
+  std::vector<std::uint16_t> dense_;          // node + 1, kMany; 0: none
+  absl::flat_hash_map<ObjectKey, std::uint32_t> map_;
+};
+
 // The typed check, breadth-first; counts how many pointers reach each
 // object (the root counts as reached once).
 class Checker {
  public:
-  Checker(const Nodes& nodes, const View& view) : n_(nodes), v_(view) {}
+  Checker(const Nodes& nodes, const View& view)
+      : n_(nodes), v_(view), refs_(nodes, view) {}
 
   absl::Status Run() {
     if (n_[0].size > v_.size()) {
@@ -36,7 +97,7 @@ class Checker {
           "the root (%d bytes) is larger than the graph's %d bytes", n_[0].size,
           v_.size()));
     }
-    refs_[{0, 0}] = 1;
+    refs_.Reach(0, 0);
     Check(0, 0);
     for (std::size_t i = 0; i < tasks_.size() && status_.ok(); ++i) {
       const Task t = tasks_[i];
@@ -49,9 +110,7 @@ class Checker {
   }
 
   // How many pointers reach each object (after Run).
-  const absl::flat_hash_map<ObjectKey, std::uint32_t>& refs() const {
-    return refs_;
-  }
+  const RefCounts& refs() const { return refs_; }
 
  private:
   struct Task {
@@ -149,12 +208,7 @@ class Checker {
                                       "or misaligned",
                                       p));
         }
-        auto [it, fresh] = refs_.try_emplace(ObjectKey{t, n.args[0]}, 1);
-        if (fresh) {
-          tasks_.push_back({n.args[0], t, 1});
-        } else if (it->second < 2) {
-          ++it->second;
-        }
+        if (refs_.Reach(t, n.args[0])) tasks_.push_back({n.args[0], t, 1});
         return;
       }
     }
@@ -228,7 +282,7 @@ class Checker {
   absl::Status status_;
   int current_ = 0;
   std::vector<Task> tasks_;
-  absl::flat_hash_map<ObjectKey, std::uint32_t> refs_;
+  RefCounts refs_;
 };
 
 }  // namespace ancient::schema_internal

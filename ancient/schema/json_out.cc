@@ -27,6 +27,7 @@ using schema_internal::Node;
 using schema_internal::Nodes;
 using schema_internal::ObjectKey;
 using schema_internal::Op;
+using schema_internal::RefCounts;
 using schema_internal::Step;
 using schema_internal::View;
 // ------------------------------------------------------------ JSON out
@@ -103,8 +104,7 @@ bool IsWrapperKey(std::string_view k) {
 
 class Printer {
  public:
-  Printer(const Nodes& nodes, const View& view,
-          const absl::flat_hash_map<ObjectKey, std::uint32_t>& refs,
+  Printer(const Nodes& nodes, const View& view, const RefCounts& refs,
           bool pretty, absl::FunctionRef<void(std::string_view)> sink)
       : n_(nodes), v_(view), refs_(refs), pretty_(pretty), sink_(sink) {}
 
@@ -409,8 +409,7 @@ class Printer {
           absl::StrAppend(&out_, it->second, "}");
           return;
         }
-        auto r = refs_.find(key);
-        if (r != refs_.end() && r->second >= 2) {
+        if (refs_.Count(t, e) >= 2) {
           const std::int64_t id = next_id_++;
           ids_[key] = id;
           Wrapper({{"$id", id}}, "$value");
@@ -424,7 +423,7 @@ class Printer {
 
   const Nodes& n_;
   const View& v_;
-  const absl::flat_hash_map<ObjectKey, std::uint32_t>& refs_;
+  const RefCounts& refs_;
   const bool pretty_;
   absl::FunctionRef<void(std::string_view)> sink_;
   std::string out_;

@@ -109,6 +109,8 @@ class View {
     return std::string_view(b_ + t, size);
   }
   std::uint64_t size() const { return size_; }
+  // The address the graph's pointers take its first byte to be at.
+  std::uintptr_t address() const { return address_; }
 
   // The offset that pointer value p stands for, if `n` objects of `elem`
   // bytes aligned to `align` fit there; else false.
