@@ -467,7 +467,7 @@ struct HashedLayout {
     c.HashScratch(n, &from, &bucket);
     const std::uint64_t mask = buckets - 1;
     std::size_t i = 0;
-    bool walked = false;
+    bool two = false;
     if constexpr (HasLocalIterators<C>) {
       if (n >= kLaneWalkFrom && c.parallel_threads() > 1) {
         // Two walkers, each with its own misses in flight: this thread the
@@ -490,24 +490,46 @@ struct HashedLayout {
                 bucket[i++] = static_cast<std::uint32_t>(HashOf(e) & mask);
               });
             });
-        walked = true;
+        two = true;
       }
     }
-    if (!walked) {
+    if (!two) {
       ForEachEntry(src, [&](const Source& e) {
         from[i] = &e;
         bucket[i++] = static_cast<std::uint32_t>(HashOf(e) & mask);
       });
     }
-    for (i = 0; i < n; ++i) ++s[bucket[i] + 1];
-    for (std::uint64_t b = 0; b < buckets; ++b) s[b + 1] += s[b];
+    // A counting sort by our bucket; on two threads, each takes the entries
+    // of half the buckets (its own counts and slots).
+    const std::uint64_t half = two ? buckets / 2 : buckets;
+    auto count = [&](std::uint64_t lo, std::uint64_t hi) {
+      for (std::size_t j = 0; j < n; ++j) {
+        if (bucket[j] >= lo && bucket[j] < hi) ++s[bucket[j] + 1];
+      }
+    };
     // s[b + 1] is where bucket b ends; filled backwards, so that each
     // bucket keeps the order the scratch holds its entries in, it ends up
     // where bucket b starts.
     char* const slots = c.bytes(data);
-    for (i = n; i-- > 0;) {
-      const std::uint64_t pos = --s[bucket[i] + 1];
-      std::memcpy(slots + pos * sizeof(FE), &from[i], sizeof(void*));
+    auto scatter = [&](std::uint64_t lo, std::uint64_t hi) {
+      for (std::size_t j = n; j-- > 0;) {
+        if (bucket[j] < lo || bucket[j] >= hi) continue;
+        const std::uint64_t pos = --s[bucket[j] + 1];
+        std::memcpy(slots + pos * sizeof(FE), &from[j], sizeof(void*));
+      }
+    };
+    if (two) {
+      MarkContext::RunBeside([&] { count(half, buckets); },
+                             [&] { count(0, half); });
+    } else {
+      for (std::size_t j = 0; j < n; ++j) ++s[bucket[j] + 1];
+    }
+    for (std::uint64_t b = 0; b < buckets; ++b) s[b + 1] += s[b];
+    if (two) {
+      MarkContext::RunBeside([&] { scatter(half, buckets); },
+                             [&] { scatter(0, half); });
+    } else {
+      scatter(0, buckets);
     }
     std::memmove(s, s + 1, buckets * sizeof(std::uint64_t));
     s[buckets] = n;
