@@ -466,6 +466,11 @@ struct HashedLayout {
     std::uint32_t* bucket = nullptr;
     c.HashScratch(n, &from, &bucket);
     const std::uint64_t mask = buckets - 1;
+    // Entry e's source and bucket, into the scratch at `at`.
+    const auto take = [&](const Source& e, std::size_t at) {
+      from[at] = &e;
+      bucket[at] = static_cast<std::uint32_t>(HashOf(e) & mask);
+    };
     std::size_t i = 0;
     bool two = false;
     if constexpr (HasLocalIterators<C>) {
@@ -475,62 +480,47 @@ struct HashedLayout {
         // front, another the second half, filling it from the back. Every
         // entry is in one bucket: they meet.
         const std::size_t all = src.bucket_count();
-        const std::size_t half = all / 2;
         std::size_t back = n;
         MarkContext::RunBeside(
             [&] {
-              ForEachInBuckets(src, half, all, [&](const Source& e) {
-                from[--back] = &e;
-                bucket[back] = static_cast<std::uint32_t>(HashOf(e) & mask);
-              });
+              ForEachInBuckets(src, all / 2, all,
+                               [&](const Source& e) { take(e, --back); });
             },
             [&] {
-              ForEachInBuckets(src, 0, half, [&](const Source& e) {
-                from[i] = &e;
-                bucket[i++] = static_cast<std::uint32_t>(HashOf(e) & mask);
-              });
+              ForEachInBuckets(src, 0, all / 2,
+                               [&](const Source& e) { take(e, i++); });
             });
         two = true;
       }
     }
-    if (!two) {
-      ForEachEntry(src, [&](const Source& e) {
-        from[i] = &e;
-        bucket[i++] = static_cast<std::uint32_t>(HashOf(e) & mask);
-      });
-    }
-    // A counting sort by our bucket; on two threads, each takes the entries
-    // of half the buckets (its own counts and slots).
-    const std::uint64_t half = two ? buckets / 2 : buckets;
-    auto count = [&](std::uint64_t lo, std::uint64_t hi) {
+    if (!two) ForEachEntry(src, [&](const Source& e) { take(e, i++); });
+    // A counting sort by our bucket; on two threads, each step split by
+    // bucket range (each thread its own counts and slots).
+    const auto split = [&](const auto& step) {
+      if (two) {
+        MarkContext::RunBeside([&] { step(buckets / 2, buckets); },
+                               [&] { step(0, buckets / 2); });
+      } else {
+        step(0, buckets);
+      }
+    };
+    split([&](std::uint64_t lo, std::uint64_t hi) {
       for (std::size_t j = 0; j < n; ++j) {
         if (bucket[j] >= lo && bucket[j] < hi) ++s[bucket[j] + 1];
       }
-    };
+    });
+    for (std::uint64_t b = 0; b < buckets; ++b) s[b + 1] += s[b];
     // s[b + 1] is where bucket b ends; filled backwards, so that each
     // bucket keeps the order the scratch holds its entries in, it ends up
     // where bucket b starts.
     char* const slots = c.bytes(data);
-    auto scatter = [&](std::uint64_t lo, std::uint64_t hi) {
+    split([&](std::uint64_t lo, std::uint64_t hi) {
       for (std::size_t j = n; j-- > 0;) {
         if (bucket[j] < lo || bucket[j] >= hi) continue;
         const std::uint64_t pos = --s[bucket[j] + 1];
         std::memcpy(slots + pos * sizeof(FE), &from[j], sizeof(void*));
       }
-    };
-    if (two) {
-      MarkContext::RunBeside([&] { count(half, buckets); },
-                             [&] { count(0, half); });
-    } else {
-      for (std::size_t j = 0; j < n; ++j) ++s[bucket[j] + 1];
-    }
-    for (std::uint64_t b = 0; b < buckets; ++b) s[b + 1] += s[b];
-    if (two) {
-      MarkContext::RunBeside([&] { scatter(half, buckets); },
-                             [&] { scatter(0, half); });
-    } else {
-      scatter(0, buckets);
-    }
+    });
     std::memmove(s, s + 1, buckets * sizeof(std::uint64_t));
     s[buckets] = n;
   }
