@@ -15,6 +15,9 @@
 //
 // Prints one JSON object per line (tools/bench collects them).
 //   open_bench [--sizes=1,64,1024]   sizes in MiB (ANCIENT_BENCH_SCALE=tiny: 1)
+//   open_bench --make=DIR [--sizes=..]  writes the stores under DIR/<MiB>,
+//                                       keeps them, prints each child's
+//                                       command line (for profiling)
 
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -214,15 +217,17 @@ std::int64_t BestOf(int runs, const std::vector<std::string>& args) {
   return best;
 }
 
-void OpenBench(std::size_t mib) {
-  const Strings data = HundredByteStrings(mib);
-  const std::string n = std::to_string(data.size());
-  const std::string root = TempDir("open");
+// Writes `data` under `root` for every contender (ours, cereal and
+// FlatBuffers in LMDB, a Boost.Interprocess segment); their paths by name,
+// "lmdb" (the raw floor) reading cereal's environment.
+std::map<std::string, std::string> MakeStores(const std::string& root,
+                                              const Strings& data) {
   std::map<std::string, std::string> paths = {
       {"ancient", root + "/ancient"},
       {"cereal", root + "/cereal"},
       {"flatbuffers", root + "/flatbuffers"},
       {"boost", root + "/boost"}};
+  fs::create_directories(root);
   {
     ancient::StoreOptions o;
     o.durability = ancient::Durability::kNoSync;
@@ -248,6 +253,15 @@ void OpenBench(std::size_t mib) {
                 BoostFileSize(PayloadBytes(data)) + data.size() * 64);
     BuildBoostWords(seg, data);
   }
+  paths["lmdb"] = paths["cereal"];
+  return paths;
+}
+
+void OpenBench(std::size_t mib) {
+  const Strings data = HundredByteStrings(mib);
+  const std::string n = std::to_string(data.size());
+  const std::string root = TempDir("open");
+  std::map<std::string, std::string> paths = MakeStores(root, data);
   const int runs = mib >= 512 ? 3 : 7;
   // Ours, in place and relocated: open, first full traversal, memory.
   std::uintptr_t base;
@@ -278,7 +292,6 @@ void OpenBench(std::size_t mib) {
         static_cast<long>(traverse_ns), private_kib);
     std::fflush(stdout);
   }
-  paths["lmdb"] = paths["cereal"];
   for (const auto& [kind, path] : paths) {
     const std::int64_t ns = BestOf(runs, {"--child=open", kind, path, n});
     std::printf(
@@ -348,7 +361,9 @@ int main(int argc, char** argv) {
   std::vector<std::size_t> sizes = Tiny()
                                        ? std::vector<std::size_t>{1}
                                        : std::vector<std::size_t>{1, 64, 1024};
+  std::string make;
   for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--make=", 7) == 0) make = argv[i] + 7;
     if (std::strncmp(argv[i], "--sizes=", 8) == 0) {
       sizes.clear();
       for (const char* p = argv[i] + 8; *p;) {
@@ -356,6 +371,18 @@ int main(int argc, char** argv) {
         if (*p == ',') ++p;
       }
     }
+  }
+  if (!make.empty()) {
+    // For profiling one contender's child by hand: the stores are kept.
+    for (std::size_t mib : sizes) {
+      const Strings data = HundredByteStrings(mib);
+      const std::string root = make + "/" + std::to_string(mib);
+      for (const auto& [kind, path] : MakeStores(root, data)) {
+        std::printf("%s --child=open %s %s %zu\n", argv[0], kind.c_str(),
+                    path.c_str(), data.size());
+      }
+    }
+    return 0;
   }
   for (std::size_t mib : sizes) OpenBench(mib);
   ReadersBench();
