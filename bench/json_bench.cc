@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -31,7 +32,10 @@ double PeakRssMb() {
 // One store holding the three data sets, shared once per process.
 ancient::Store& TheStore() {
   static ancient::Store* store = [] {
-    const std::string dir = TempDir("json_bench");
+    static const std::string dir = TempDir("json_bench");
+    // The store stays open to the end; its files go with the process (each
+    // run left a directory in /tmp behind).
+    std::atexit([] { std::filesystem::remove_all(dir); });
     ancient::StoreOptions o;
     o.durability = ancient::Durability::kNoSync;
     auto s = ancient::Store::Open(dir, o);
