@@ -28,7 +28,7 @@ std::uint64_t PageSize() {
 
 }  // namespace
 
-GrowableBlock::GrowableBlock() {
+GrowableBlock::GrowableBlock(bool huge_pages) : huge_pages_(huge_pages) {
   base_ = static_cast<char*>(
       ::operator new (kHeapBytes, std::align_val_t{kBlockAlignment}));
 }
@@ -48,12 +48,11 @@ namespace {
 constexpr std::uint64_t kReserveMax = std::uint64_t{1} << 40;
 constexpr std::uint64_t kReserveMin = std::uint64_t{1} << 30;
 
-// Makes [p, p + len) readable and writable, with huge pages where the
-// kernel gives them on request: a fault per 2 MiB instead of per 4 KiB
-// (most of the cost of writing a fresh block).
-bool CommitRange(char* p, std::uint64_t len) {
+// Makes [p, p + len) readable and writable, asking for huge pages if
+// `huge` (see MarkOptions::huge_pages).
+bool CommitRange(char* p, std::uint64_t len, bool huge) {
   if (mprotect(p, len, PROT_READ | PROT_WRITE) != 0) return false;
-  madvise(p, len, MADV_HUGEPAGE);
+  if (huge) madvise(p, len, MADV_HUGEPAGE);
   return true;
 }
 }  // namespace
@@ -76,7 +75,8 @@ bool GrowableBlock::Grow(void* self, std::uint64_t need,
                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
       if (p != MAP_FAILED) break;
     }
-    if (p != MAP_FAILED && !CommitRange(static_cast<char*>(p), len)) {
+    if (p != MAP_FAILED &&
+        !CommitRange(static_cast<char*>(p), len, b->huge_pages_)) {
       munmap(p, reserve);
       return false;
     }
@@ -85,7 +85,7 @@ bool GrowableBlock::Grow(void* self, std::uint64_t need,
       p = mmap(nullptr, len, PROT_READ | PROT_WRITE,
                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
       if (p == MAP_FAILED) return false;
-      madvise(p, len, MADV_HUGEPAGE);
+      if (b->huge_pages_) madvise(p, len, MADV_HUGEPAGE);
     }
     std::memcpy(p, b->base_, b->ready_);
     ::operator delete (b->base_, std::align_val_t{kBlockAlignment});
@@ -96,7 +96,10 @@ bool GrowableBlock::Grow(void* self, std::uint64_t need,
     std::uint64_t len = b->mapped_;
     while (len < need) len *= 2;
     if (len <= b->reserved_) {
-      if (!CommitRange(b->base_ + b->mapped_, len - b->mapped_)) return false;
+      if (!CommitRange(b->base_ + b->mapped_, len - b->mapped_,
+                       b->huge_pages_)) {
+        return false;
+      }
     } else {
       if (b->reserved_ != 0) {  // past the reservation: it moves after all
         munmap(b->base_ + b->mapped_, b->reserved_ - b->mapped_);

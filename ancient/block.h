@@ -32,16 +32,16 @@ namespace internal {
 
 // Memory for a block marked in one pass. Small blocks live in a heap buffer
 // (kHeapBytes), cleared a little at a time as the marker reaches it; past
-// that, an anonymous private mapping with huge pages where the kernel gives
-// them, in a reservation of address space that it grows into in place
-// (fresh pages read as zeros). The block moves when it leaves the heap
-// buffer, and only past the reservation (MarkContext then moves the pointers
-// written so far).
+// that, an anonymous private mapping (asking for huge pages if
+// `huge_pages`: see MarkOptions::huge_pages), in a reservation of address space
+// that it grows into in place (fresh pages read as zeros). The block moves when
+// it leaves the heap buffer, and only past the reservation (MarkContext then
+// moves the pointers written so far).
 class GrowableBlock {
  public:
   static constexpr std::uint64_t kHeapBytes = std::uint64_t{1} << 20;
 
-  GrowableBlock();
+  explicit GrowableBlock(bool huge_pages = false);
   ~GrowableBlock();
   GrowableBlock(const GrowableBlock&) = delete;
   GrowableBlock& operator=(const GrowableBlock&) = delete;
@@ -69,6 +69,7 @@ class GrowableBlock {
   // The address space reserved for the mapping to grow into in place (0:
   // none, the mapping grows with mremap and may move).
   std::uint64_t reserved_ = 0;
+  bool huge_pages_ = false;
 };
 
 // Frees a block that GrowableBlock::Release handed over.

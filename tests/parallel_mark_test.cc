@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -367,6 +368,47 @@ TEST(ParallelMark, GraphsPastManyCommitStepsOfTheReservation) {
     ASSERT_EQ(n[0], static_cast<std::int64_t>(i));
     ASSERT_EQ(n[kNums / 2], static_cast<std::int64_t>(i));
     ASSERT_EQ(n[kNums - 1], -static_cast<std::int64_t>(i));
+  }
+}
+
+// The flags the kernel shows for the mapping that holds `p` (the VmFlags
+// line of /proc/self/smaps), each with a space before it; "" if none does.
+std::string VmFlagsOf(const void* p) {
+  const auto addr = reinterpret_cast<std::uintptr_t>(p);
+  std::ifstream smaps("/proc/self/smaps");
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    unsigned long lo, hi;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 &&
+        line.find(':') > line.find(' ')) {
+      inside = lo <= addr && addr < hi;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line.substr(8);
+    }
+  }
+  return "";
+}
+
+TEST(ParallelMark, HugePagesAreAskedForOnlyWhenWanted) {
+  // A graph past the first MiB (kept in the heap) marks into a mapping of
+  // its own, on one thread (GrowableBlock) or several (the SharedMark's
+  // reservation): madvise(MADV_HUGEPAGE) marks it "hg" in smaps. Asked for
+  // or not, the graph reads back the same.
+  const Kinds k = MakeKinds(20000);
+  for (int threads : {1, 2}) {
+    for (bool huge : {false, true}) {
+      SCOPED_TRACE(::testing::Message()
+                   << threads << " threads, huge pages " << huge);
+      auto a = ancient::Mark(
+          k, ancient::MarkOptions{.threads = threads, .huge_pages = huge});
+      ASSERT_GT(a.size_bytes(), 1u << 20);
+      EXPECT_EQ(a.threads_used(), threads);
+      ASSERT_TRUE(ancient::VerifyGraph<Kinds>(a.data(), a.size_bytes()).ok());
+      ExpectKinds(a.Follow(), k);
+      const std::string flags = VmFlagsOf(a.data());
+      ASSERT_NE(flags, "") << "no mapping holds the block";
+      EXPECT_EQ(flags.find(" hg") != std::string::npos, huge) << flags;
+    }
   }
 }
 

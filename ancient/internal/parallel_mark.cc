@@ -237,8 +237,7 @@ bool SharedMark::Commit(std::uint64_t end) {
   if (mprotect(base_ + have, to - have, PROT_READ | PROT_WRITE) != 0) {
     return false;
   }
-  // Huge pages where the kernel gives them: a fault per 2 MiB.
-  madvise(base_ + have, to - have, MADV_HUGEPAGE);
+  if (huge_pages_) madvise(base_ + have, to - have, MADV_HUGEPAGE);
   committed_.store(to, std::memory_order_release);
   return true;
 }

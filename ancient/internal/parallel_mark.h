@@ -99,6 +99,9 @@ class SharedMark {
   // Marks into `room` instead of memory of its own (before marking; the
   // room must outlive this SharedMark).
   void UseRoom(SharedRoom* room) { room_ = room; }
+  // Asks for huge pages in the reservation (see MarkOptions::huge_pages;
+  // without a room only).
+  void UseHugePages(bool on) { huge_pages_ = on; }
 
   // Whether the workers were started (the block is in the reservation).
   bool started() const { return base_ != nullptr; }
@@ -188,7 +191,8 @@ class SharedMark {
   const int threads_;
   const bool may_fail_;
   const bool automatic_;
-  SharedRoom* room_ = nullptr;               // null: memory of its own
+  SharedRoom* room_ = nullptr;  // null: memory of its own
+  bool huge_pages_ = false;
   char* base_ = nullptr;                     // the reservation
   const char* address_ = nullptr;            // where base_ is read
   std::uint64_t reserved_ = 0;               // its length
