@@ -21,8 +21,10 @@
 //   {"bench":"write","data":D,"threads":T,"order":O,"build_first_ms":..,
 //    "mark_first_ms":..,"share_first_ms":..,"build_warm_ms":..,
 //    "mark_warm_ms":..,"share_warm_ms":..,"graph_bytes":..,"peak_rss_mb":..,
-//    "threads_used":..,"share_threads":..,"share_scratch_bytes":..}
-//   write_bench [--data=trie,map,graph,records] [--runs=3]
+//    "threads_used":..,"share_threads":..,"share_scratch_bytes":..,
+//    "huge_pages":..}
+//   write_bench [--data=trie,map,graph,records] [--runs=3] [--huge_pages]
+// --huge_pages: Mark with MarkOptions::huge_pages (Share is not affected).
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -163,11 +165,11 @@ double Ms(std::int64_t from) { return (NowNs() - from) / 1e6; }
 
 // Builds (first), marks twice, shares twice, frees and builds again (warm).
 template <class T, class Build>
-int Measure(Build build, int threads, Times* t) {
+int Measure(Build build, int threads, bool huge_pages, Times* t) {
   std::int64_t s = NowNs();
   std::unique_ptr<T> value = build();
   t->build_first = Ms(s);
-  const ancient::MarkOptions mo{.threads = threads};
+  const ancient::MarkOptions mo{.threads = threads, .huge_pages = huge_pages};
   {
     s = NowNs();
     auto a = ancient::Mark(*value, mo);
@@ -205,18 +207,21 @@ int Measure(Build build, int threads, Times* t) {
   return 0;
 }
 
-int Child(const std::string& data, int threads, const std::string& order) {
+int Child(const std::string& data, int threads, const std::string& order,
+          bool huge_pages) {
   Times t;
   int rc = 1;
   if (data == "trie") {
     const auto words = InsaneWords(order == "shuffled");
-    rc = Measure<TrieNode>([&] { return BuildTrie(words); }, threads, &t);
+    rc = Measure<TrieNode>([&] { return BuildTrie(words); }, threads,
+                           huge_pages, &t);
   } else if (data == "map") {
-    rc = Measure<BigMap>(BuildMap, threads, &t);
+    rc = Measure<BigMap>(BuildMap, threads, huge_pages, &t);
   } else if (data == "graph") {
-    rc = Measure<ancient_bench::Graph>(ancient_bench::MakeGraph, threads, &t);
+    rc = Measure<ancient_bench::Graph>(ancient_bench::MakeGraph, threads,
+                                       huge_pages, &t);
   } else if (data == "records") {
-    rc = Measure<Records>(BuildRecords, threads, &t);
+    rc = Measure<Records>(BuildRecords, threads, huge_pages, &t);
   }
   if (rc != 0) return rc;
   std::printf(
@@ -224,13 +229,14 @@ int Child(const std::string& data, int threads, const std::string& order) {
       "\"scale\":\"%s\",\"build_first_ms\":%.2f,\"mark_first_ms\":%.2f,"
       "\"share_first_ms\":%.2f,\"build_warm_ms\":%.2f,\"mark_warm_ms\":%.2f,"
       "\"share_warm_ms\":%.2f,\"graph_bytes\":%llu,\"peak_rss_mb\":%.1f,"
-      "\"threads_used\":%d,\"share_threads\":%d,\"share_scratch_bytes\":%llu}"
-      "\n",
+      "\"threads_used\":%d,\"share_threads\":%d,\"share_scratch_bytes\":%llu,"
+      "\"huge_pages\":%s}\n",
       data.c_str(), threads, order.c_str(), Scale().c_str(), t.build_first,
       t.mark_first, t.share_first, t.build_warm, t.mark_warm, t.share_warm,
       static_cast<unsigned long long>(t.graph_bytes),
       ancient_bench::StatusMb("VmHWM"), t.threads_used, t.share_threads,
-      static_cast<unsigned long long>(t.share_scratch_bytes));
+      static_cast<unsigned long long>(t.share_scratch_bytes),
+      huge_pages ? "true" : "false");
   return 0;
 }
 
@@ -250,6 +256,7 @@ int Main(int argc, char** argv) {
   int runs = 3;
   std::string child, order = "sorted";
   int threads = 1;
+  bool huge_pages = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.rfind("--data=", 0) == 0) {
@@ -262,17 +269,19 @@ int Main(int argc, char** argv) {
       threads = std::atoi(a.c_str() + 10);
     } else if (a.rfind("--order=", 0) == 0) {
       order = a.substr(8);
+    } else if (a == "--huge_pages") {
+      huge_pages = true;
     } else if (a.rfind("--benchmark_", 0) == 0) {
       // the smoke test's flag for Google Benchmark binaries: one run
       runs = 1;
     } else {
       std::fprintf(stderr,
                    "usage: write_bench [--data=trie,map,graph,records] "
-                   "[--runs=N]\n");
+                   "[--runs=N] [--huge_pages]\n");
       return 64;
     }
   }
-  if (!child.empty()) return Child(child, threads, order);
+  if (!child.empty()) return Child(child, threads, order, huge_pages);
   int failures = 0;
   for (const std::string& d : Split(data)) {
     const std::vector<std::string> orders =
@@ -282,10 +291,11 @@ int Main(int argc, char** argv) {
       for (const std::string& o : orders) {
         for (int th : {1, 2}) {
           int out = -1;
-          const pid_t pid = ancient_bench::StartSelf(
-              {"--child=" + d, "--threads=" + std::to_string(th),
-               "--order=" + o},
-              &out);
+          std::vector<std::string> args = {"--child=" + d,
+                                           "--threads=" + std::to_string(th),
+                                           "--order=" + o};
+          if (huge_pages) args.push_back("--huge_pages");
+          const pid_t pid = ancient_bench::StartSelf(args, &out);
           const std::string line = ancient_bench::ReadAllAndClose(out);
           int status = 0;
           waitpid(pid, &status, 0);
