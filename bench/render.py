@@ -15,15 +15,17 @@ from render_util import (RES, ROOT, chart, fmt_time, load_gbench, load_lines,
                          verdict)
 
 
-def render_header(add, context):
+def render_header(add, context, repetitions):
     """The title, the machine and the data."""
     add("# Benchmarks\n")
     add("Made by `tools/bench` (Google Benchmark, `-c opt -march=native`), all "
         "figures from one run on this machine: %s CPUs at %s MHz, %s. "
         "Google Benchmark from Debian reports that it was built as DEBUG; that "
-        "affects only its own loop overhead.\n"
+        "affects only its own loop overhead.%s\n"
         % (context.get("num_cpus", "?"), context.get("mhz_per_cpu", "?"),
-           context.get("date", "")))
+           context.get("date", ""),
+           " Each `peers_bench` figure is the median of its %d repetitions."
+           % repetitions if repetitions > 1 else ""))
     add("Data: the %s words of /usr/share/dict/words as `std::vector<std::string>` "
         "and `std::map<std::string, std::int64_t>`; a graph of 1,000,000 nodes "
         "with 1–4 random edges each (sharing and cycles); "
@@ -192,7 +194,8 @@ def main():
     g = lambda name: peers.get(name, {}).get("s")
     lines = []
     add = lines.append
-    render_header(add, context)
+    render_header(add, context,
+                  max((p["runs"] for p in peers.values()), default=1))
     render_targets(add, peers, g, opens)
     write_rows, trav_rows, open_rows = render_tables(add, g, opens)
     render_hosts(add, g, opens)

@@ -10,18 +10,33 @@ RES = os.path.join(ROOT, "bench", "results")
 
 
 def load_gbench(name):
+    """Each benchmark's figures by name: with --benchmark_repetitions, the
+    median of its repetitions (the first one of a run that writes a file
+    often pays for the file's creation, so the last is no better a pick)."""
     with open(os.path.join(RES, name)) as f:
         data = json.load(f)
-    out = {}
+    runs = {}
     for b in data["benchmarks"]:
         if b.get("run_type") == "aggregate":
             continue
-        unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
-        out[b["name"]] = {
-            "s": b["real_time"] * unit,
-            "bps": b.get("bytes_per_second"),
-            "ips": b.get("items_per_second"),
-            "raw": b,  # with the benchmark's own counters
+        runs.setdefault(b.get("run_name", b["name"]), []).append(b)
+    out = {}
+    for run_name, bs in runs.items():
+        unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[bs[0]["time_unit"]]
+
+        def mid(key):
+            values = [b[key] for b in bs if b.get(key) is not None]
+            return median(values) if values else None
+
+        times = [b["real_time"] * unit for b in bs]
+        out[run_name] = {
+            "s": median(times),
+            "min_s": min(times),
+            "max_s": max(times),
+            "runs": len(bs),
+            "bps": mid("bytes_per_second"),
+            "ips": mid("items_per_second"),
+            "raw": bs[0],  # with the benchmark's own counters
         }
     return out, data.get("context", {})
 
