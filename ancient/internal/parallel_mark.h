@@ -191,8 +191,8 @@ class SharedMark {
   const int threads_;
   const bool may_fail_;
   const bool automatic_;
-  SharedRoom* room_ = nullptr;  // null: memory of its own
-  bool huge_pages_ = false;
+  SharedRoom* room_ = nullptr;               // null: memory of its own
+  bool huge_pages_ = false;                  // UseHugePages
   char* base_ = nullptr;                     // the reservation
   const char* address_ = nullptr;            // where base_ is read
   std::uint64_t reserved_ = 0;               // its length
