@@ -31,8 +31,6 @@ def load_gbench(name):
         times = [b["real_time"] * unit for b in bs]
         out[run_name] = {
             "s": median(times),
-            "min_s": min(times),
-            "max_s": max(times),
             "runs": len(bs),
             "bps": mid("bytes_per_second"),
             "ips": mid("items_per_second"),
