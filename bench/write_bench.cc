@@ -165,11 +165,10 @@ double Ms(std::int64_t from) { return (NowNs() - from) / 1e6; }
 
 // Builds (first), marks twice, shares twice, frees and builds again (warm).
 template <class T, class Build>
-int Measure(Build build, int threads, bool huge_pages, Times* t) {
+int Measure(Build build, const ancient::MarkOptions& mo, Times* t) {
   std::int64_t s = NowNs();
   std::unique_ptr<T> value = build();
   t->build_first = Ms(s);
-  const ancient::MarkOptions mo{.threads = threads, .huge_pages = huge_pages};
   {
     s = NowNs();
     auto a = ancient::Mark(*value, mo);
@@ -186,7 +185,7 @@ int Measure(Build build, int threads, bool huge_pages, Times* t) {
   {
     ancient::StoreOptions o;
     o.durability = ancient::Durability::kNoSync;
-    o.mark_threads = threads;
+    o.mark_threads = mo.threads;
     auto store = ancient::Store::Open(dir + "/s", o);
     if (!store.ok()) return 2;
     s = NowNs();
@@ -209,19 +208,18 @@ int Measure(Build build, int threads, bool huge_pages, Times* t) {
 
 int Child(const std::string& data, int threads, const std::string& order,
           bool huge_pages) {
+  const ancient::MarkOptions mo{.threads = threads, .huge_pages = huge_pages};
   Times t;
   int rc = 1;
   if (data == "trie") {
     const auto words = InsaneWords(order == "shuffled");
-    rc = Measure<TrieNode>([&] { return BuildTrie(words); }, threads,
-                           huge_pages, &t);
+    rc = Measure<TrieNode>([&] { return BuildTrie(words); }, mo, &t);
   } else if (data == "map") {
-    rc = Measure<BigMap>(BuildMap, threads, huge_pages, &t);
+    rc = Measure<BigMap>(BuildMap, mo, &t);
   } else if (data == "graph") {
-    rc = Measure<ancient_bench::Graph>(ancient_bench::MakeGraph, threads,
-                                       huge_pages, &t);
+    rc = Measure<ancient_bench::Graph>(ancient_bench::MakeGraph, mo, &t);
   } else if (data == "records") {
-    rc = Measure<Records>(BuildRecords, threads, huge_pages, &t);
+    rc = Measure<Records>(BuildRecords, mo, &t);
   }
   if (rc != 0) return rc;
   std::printf(
