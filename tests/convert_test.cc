@@ -41,10 +41,21 @@ struct Cyclic {
   std::int32_t id = 0;
   std::vector<Cyclic*> out;
 };
+struct Every {  // a part of every kind the conversion checks as it reads
+  bool flag = false;
+  std::optional<std::int32_t> maybe;
+  std::variant<std::int32_t, std::string> either;
+  std::unique_ptr<Every> next;
+  std::vector<std::string> words;
+  std::unordered_map<std::string, std::int32_t> counts;
+  std::set<std::int32_t> sorted;
+  ancient::Value doc;
+};
 }  // namespace v1
 ANCIENT_STRUCT(v1::City, name, population, area, kind, mayor, zips)
 ANCIENT_STRUCT(v1::Node, id, kids)
 ANCIENT_STRUCT(v1::Cyclic, id, out)
+ANCIENT_STRUCT(v1::Every, flag, maybe, either, next, words, counts, sorted, doc)
 
 namespace v2 {
 struct Town {  // renamed, fields reordered, one added, one dropped
@@ -65,6 +76,17 @@ struct Cyclic {
   std::int64_t id = 0;
   std::vector<Cyclic*> out;
 };
+struct Every {  // v1::Every, all kept, one field added
+  bool flag = false;
+  std::optional<std::int32_t> maybe;
+  std::variant<std::int32_t, std::string> either;
+  std::unique_ptr<Every> next;
+  std::vector<std::string> words;
+  std::unordered_map<std::string, std::int32_t> counts;
+  std::set<std::int32_t> sorted;
+  ancient::Value doc;
+  std::int32_t added = 5;
+};
 struct NoDefault {  // no default constructor: missing fields are zeros
   explicit NoDefault(int) {}
   std::int32_t id = 7;
@@ -75,6 +97,8 @@ struct NoDefault {  // no default constructor: missing fields are zeros
 ANCIENT_STRUCT(v2::Town, zips, founded, motto, population, area, kind, name)
 ANCIENT_STRUCT(v2::Node, id, label, kids)
 ANCIENT_STRUCT(v2::Cyclic, id, out)
+ANCIENT_STRUCT(v2::Every, flag, maybe, either, next, words, counts, sorted, doc,
+               added)
 ANCIENT_STRUCT(v2::NoDefault, id, note, extra)
 
 namespace {
@@ -408,6 +432,66 @@ TEST(Convert, DamagedGraphIsDataLoss) {
                             SchemaOf(ancient::TypeDescription<v2::Town>()));
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.status().code(), absl::StatusCode::kDataLoss) << f.status();
+}
+
+// The conversion checks the source as it reads it (no separate pass): for a
+// target that keeps every part, each damaged byte must be found exactly when
+// the typed check finds it, as DataLoss naming the offset, and whatever
+// converts must be sound.
+TEST(Convert, DamageIsFoundWhileConvertingExactlyAsTheTypedCheckFindsIt) {
+  auto every = [](bool flag, std::int32_t seed) {
+    v1::Every e;
+    e.flag = flag;
+    e.maybe = seed;
+    if (seed % 2 == 0) e.either = std::string("even");
+    e.words = {"a", "", "ccc"};
+    e.counts = {{"x", seed}, {"yy", 2}, {"zzz", 3}};
+    e.sorted = {seed, 7, 9};
+    e.doc = ancient::Value::Object{
+        {"b", flag}, {"s", "str"}, {"a", ancient::Value::Array{1, 2.5}}};
+    return e;
+  };
+  v1::Every root = every(true, 1);
+  root.next = std::make_unique<v1::Every>(every(false, 2));
+  ancient::Ancient<v1::Every> a = ancient::Mark(root);
+  const Schema from = SchemaOf(ancient::TypeDescription<v1::Every>());
+  const Schema to = SchemaOf(ancient::TypeDescription<v2::Every>());
+  const auto address = reinterpret_cast<std::uintptr_t>(a.data());
+  int damaged = 0, converted = 0;
+  for (std::size_t at = 0; at < a.size_bytes(); ++at) {
+    for (const std::uint8_t x : {0x01, 0x02, 0x80, 0xff}) {
+      std::string copy(static_cast<const char*>(a.data()), a.size_bytes());
+      copy[at] = static_cast<char>(copy[at] ^ x);
+      const ancient::GraphBytes g{copy.data(), copy.size(), address};
+      const absl::Status check = ancient::VerifyGraph(from, g);
+      absl::StatusOr<ancient::FlatGraph> f = ancient::ConvertGraph(
+          from, g, to, ancient::StructDefaultsOf<v2::Every>());
+      if (!check.ok()) {
+        ++damaged;
+        ASSERT_FALSE(f.ok()) << "byte " << at << " ^ " << int{x}
+                             << " converted; the check says " << check;
+        ASSERT_EQ(f.status().code(), absl::StatusCode::kDataLoss)
+            << "byte " << at << ": " << f.status();
+        EXPECT_NE(f.status().message().find("graph offset"),
+                  std::string_view::npos)
+            << f.status();
+        continue;
+      }
+      ASSERT_TRUE(f.ok()) << "byte " << at << " ^ " << int{x}
+                          << " passes the check: " << f.status();
+      ++converted;
+      std::shared_ptr<char> mem(static_cast<char*>(std::aligned_alloc(
+                                    64, (f->size() + 63) / 64 * 64)),
+                                std::free);
+      f->Place(mem.get());
+      const absl::Status sound =
+          ancient::VerifyGraph<v2::Every>(mem.get(), f->size());
+      ASSERT_TRUE(sound.ok()) << "byte " << at << ": " << sound;
+    }
+  }
+  // Both outcomes were met many times.
+  EXPECT_GT(damaged, 100);
+  EXPECT_GT(converted, 100);
 }
 
 TEST(Convert, CheckConvertibleOnTypesAlone) {

@@ -3,6 +3,14 @@
 // (convert_plan.h). Inline parts are converted as they are met (recursion
 // bounded by the type's nesting); out-of-line ones (arrays, pointees) are
 // queued, so nothing recurses on the data.
+//
+// The source is checked as it is read, in the same pass: every pointer,
+// string, array and bucket table it follows is bounds-checked, and every
+// bool, optional flag, variant index and Value type it converts is checked
+// for its values (what the typed check, check.h, checks), so damage is
+// DataLoss and the output is sound by construction. Parts the target does
+// not keep (a dropped field, a hash table's old buckets when they are
+// rebuilt) are not read, so not checked.
 
 #include <algorithm>
 #include <cstring>
@@ -40,6 +48,11 @@ class Converter {
   }
 
   absl::Status Run(const Plan& root) {
+    if (From(root).size > views_[0].size()) {
+      return absl::DataLossError(absl::StrFormat(
+          "the root (%d bytes) is larger than the graph's %d bytes",
+          From(root).size, views_[0].size()));
+    }
     g_->bytes_.reserve(views_[0].size() + views_[0].size() / 4);
     g_->Alloc(to_[0].size, 64);
     Put(root, 0, 0);
@@ -55,10 +68,10 @@ class Converter {
  private:
   // Elements (or one pointee, or a Value's array or object) to convert.
   struct Task {
-    const Plan* plan;  // nullptr: Values (node `value`)
+    const Plan* plan;
     std::uint64_t from, to, count;
     std::int32_t order = -1;  // orders_[order]: target index per element
-    int value = 0;
+    bool value = false;       // a Value's array or object (node plan->t)
     bool object = false;
   };
 
@@ -69,6 +82,52 @@ class Converter {
     error_ = absl::FailedPreconditionError(absl::StrFormat(
         "`%s`: %s", p.path.empty() ? "(the root)" : p.path, what));
   }
+  // The source is damaged at `off` (of side p.side) where plan p reads it.
+  void Damaged(const Plan& p, std::uint64_t off, const std::string& what) {
+    if (!error_.ok()) return;
+    error_ = absl::DataLossError(absl::StrFormat(
+        "%s (in a %s at `%s`, graph offset %d)", what, From(p).expression,
+        p.path.empty() ? "(the root)" : p.path, off));
+  }
+  // The checked reads: false (and the error set) when the source is
+  // damaged there.
+  bool BoolAt(const Plan& p, const View& v, std::uint64_t s) {
+    const auto b = v.Load<std::uint8_t>(s);
+    if (b <= 1) return true;
+    Damaged(p, s, absl::StrFormat("bool holds %d", b));
+    return false;
+  }
+  // The bytes of the String at s.
+  bool StringAt(const Plan& p, const View& v, std::uint64_t s,
+                std::string_view* out) {
+    const auto ptr = v.Load<std::uint64_t>(s);
+    const auto size = v.Load<std::uint64_t>(s + 8);
+    std::uint64_t at = 0;
+    if (size == ~std::uint64_t{0} || !v.Range(ptr, size + 1, 1, 1, &at)) {
+      Damaged(p, s,
+              absl::StrFormat("string bytes at %#x (%d bytes) are outside the "
+                              "graph",
+                              ptr, size));
+      return false;
+    }
+    if (*v.at(at + size) != '\0') {
+      Damaged(p, s, "string without its NUL");
+      return false;
+    }
+    *out = std::string_view(v.at(at), size);
+    return true;
+  }
+  // The offset of `n` elements of node `elem` at pointer value ptr.
+  bool RangeAt(const Plan& p, const View& v, std::uint64_t s, const Node& elem,
+               std::uint64_t ptr, std::uint64_t n, const char* what,
+               std::uint64_t* off) {
+    if (v.Range(ptr, n, elem.size, elem.align, off)) return true;
+    Damaged(p, s,
+            absl::StrFormat("%s at %#x (%d x %d bytes) are outside the graph "
+                            "or misaligned",
+                            what, ptr, n, elem.size));
+    return false;
+  }
 
   void Put(const Plan& p, std::uint64_t s, std::uint64_t t);
   void Number(const Node& a, const Node& b, const View& v, std::uint64_t s,
@@ -76,7 +135,7 @@ class Converter {
   void Array(const Plan& elem, const View& v, std::uint64_t s, std::uint64_t t);
   void Keyed(const Plan& p, const View& v, std::uint64_t s, std::uint64_t t);
   void Pointer(const Plan& p, const View& v, std::uint64_t s, std::uint64_t t);
-  void Value(int value, const View& v, std::uint64_t s, std::uint64_t t);
+  void Value(const Plan& p, const View& v, std::uint64_t s, std::uint64_t t);
   void Zero(int node, std::uint64_t t);
   void RunTask(const Task& task);
   // The target of the object at `from` (side 0 or a default's) as plan
@@ -84,7 +143,11 @@ class Converter {
   std::uint64_t Seen(const Plan& e, std::uint64_t from) const;
   void Remember(const Plan& e, std::uint64_t from, std::uint64_t to);
   // The converted key of a set's element or a map's entry at s.
-  void KeyOf(const Plan& key, const View& v, std::uint64_t s, Key* out) const;
+  bool KeyOf(const Plan& key, const View& v, std::uint64_t s, Key* out);
+  // The bucket starts of the hash container at s (n entries, mask + 1
+  // buckets), checked to be ordered and to cover the entries.
+  bool Buckets(const Plan& p, const View& v, std::uint64_t s, std::uint64_t n,
+               std::uint64_t mask, std::uint64_t* starts);
   std::uint64_t HashOf(int node, const Key& k, std::size_t* i) const;
   // The integer bits of a converted number (integer targets).
   static std::uint64_t Bits(const Node& a, const Node& b, const View& v,
@@ -162,6 +225,8 @@ void Converter::Put(const Plan& p, std::uint64_t s, std::uint64_t t) {
   const Node& a = From(p);
   switch (b.op) {
     case Op::kBool:
+      if (!BoolAt(p, v, s)) return;
+      [[fallthrough]];
     case Op::kChar:
     case Op::kNone:
       std::memcpy(g_->bytes_.data() + t, v.at(s), b.size);
@@ -170,10 +235,13 @@ void Converter::Put(const Plan& p, std::uint64_t s, std::uint64_t t) {
     case Op::kUnsigned:
     case Op::kFloat:
       return Number(a, b, v, s, t);
-    case Op::kString:
-      return g_->PutBytes(t, v.Bytes(s));
+    case Op::kString: {
+      std::string_view bytes;
+      if (StringAt(p, v, s, &bytes)) g_->PutBytes(t, bytes);
+      return;
+    }
     case Op::kValue:
-      return Value(p.t, v, s, t);
+      return Value(p, v, s, t);
     case Op::kVector:
       return Array(*p.kids[0], v, s, t);
     case Op::kSet:
@@ -198,14 +266,25 @@ void Converter::Put(const Plan& p, std::uint64_t s, std::uint64_t t) {
         }
       }
       return;
-    case Op::kOptional:
-      if (v.Load<std::uint8_t>(s + pl_.nodes(p.side)[a.args[0]].size) == 1) {
+    case Op::kOptional: {
+      const auto flag =
+          v.Load<std::uint8_t>(s + pl_.nodes(p.side)[a.args[0]].size);
+      if (flag > 1) {
+        return Damaged(p, s, absl::StrFormat("optional flag %d", flag));
+      }
+      if (flag == 1) {
         Put(*p.kids[0], s, t);
         g_->Store<std::uint8_t>(t + to_[b.args[0]].size, 1);
       }
       return;
+    }
     case Op::kVariant: {
       const auto i = v.Load<std::uint32_t>(s + a.offsets[0]);
+      if (i >= a.args.size()) {
+        return Damaged(p, s,
+                       absl::StrFormat("variant index %d of %d alternatives", i,
+                                       a.args.size()));
+      }
       if (p.map[i] < 0) {
         return Fail(
             p, absl::StrFormat("holds alternative %d (%s), which %s lacks", i,
@@ -226,12 +305,15 @@ void Converter::Array(const Plan& elem, const View& v, std::uint64_t s,
   const Node& a = From(elem);
   const Node& b = to_[elem.t];
   const auto n = v.Load<std::uint64_t>(s + 8);
+  if (n == 0) return;
+  std::uint64_t from = 0;
+  if (!RangeAt(elem, v, s, a, v.Load<std::uint64_t>(s), n, "vector elements",
+               &from)) {
+    return;
+  }
   const std::uint64_t data = g_->Alloc(n * b.size, b.align);
   g_->Store<std::uint64_t>(t + 8, n);
-  if (n == 0) return;
   g_->StorePointer(t, data);
-  std::uint64_t from = 0;
-  v.Range(v.Load<std::uint64_t>(s), n, a.size, a.align, &from);
   if (elem.copy) {
     std::memcpy(g_->bytes_.data() + data, v.at(from), n * b.size);
   } else {
@@ -247,7 +329,12 @@ void Converter::Pointer(const Plan& p, const View& v, std::uint64_t s,
   const Node& a = From(e);
   const Node& b = to_[e.t];
   std::uint64_t from = 0;
-  v.Range(ptr, 1, a.size, a.align, &from);
+  if (!v.Range(ptr, 1, a.size, a.align, &from)) {
+    return Damaged(p, s,
+                   absl::StrFormat("pointee at %#x is outside the graph or "
+                                   "misaligned",
+                                   ptr));
+  }
   std::uint64_t target = Seen(e, from);
   if (target == 0) {
     target = g_->Alloc(b.size, b.align);
@@ -279,21 +366,25 @@ void Converter::Remember(const Plan& e, std::uint64_t from, std::uint64_t to) {
   seen_[SeenKey{e.side, e.t, from}] = to;
 }
 
-void Converter::KeyOf(const Plan& key, const View& v, std::uint64_t s,
-                      Key* out) const {
+bool Converter::KeyOf(const Plan& key, const View& v, std::uint64_t s,
+                      Key* out) {
   const Node& a = pl_.nodes(key.side)[key.f];
   const Node& b = to_[key.t];
   if (key.wrap) return KeyOf(*key.kids[0], v, s, out);
   switch (b.op) {
-    case Op::kString:
-      out->emplace_back(std::string(v.Bytes(s)));
-      return;
+    case Op::kString: {
+      std::string_view bytes;
+      if (!StringAt(key, v, s, &bytes)) return false;
+      out->emplace_back(std::string(bytes));
+      return true;
+    }
     case Op::kBool:
+      if (!BoolAt(key, v, s)) return false;
       out->emplace_back(std::int64_t{v.Load<std::uint8_t>(s)});
-      return;
+      return true;
     case Op::kChar:
       out->emplace_back(std::int64_t{v.Load<signed char>(s)});
-      return;
+      return true;
     case Op::kSigned: {
       const std::uint64_t bits = Bits(a, b, v, s);
       const std::uint64_t sign = std::uint64_t{1} << (8 * b.size - 1);
@@ -301,24 +392,24 @@ void Converter::KeyOf(const Plan& key, const View& v, std::uint64_t s,
           b.size == 8 ? ~std::uint64_t{0} : (sign << 1) - 1;
       out->emplace_back(
           static_cast<std::int64_t>(((bits & mask) ^ sign) - sign));
-      return;
+      return true;
     }
     case Op::kUnsigned: {
       const std::uint64_t bits = Bits(a, b, v, s);
       out->emplace_back(
           b.size == 8 ? bits : bits & ((std::uint64_t{1} << (8 * b.size)) - 1));
-      return;
+      return true;
     }
     case Op::kFloat:
       out->emplace_back(
           b.size == 4 ? static_cast<double>(static_cast<float>(Real(a, v, s)))
                       : Real(a, v, s));
-      return;
+      return true;
     default:  // pair, tuple (KeyKnown)
       for (std::size_t k = 0; k < b.args.size(); ++k) {
-        KeyOf(*key.kids[k], v, s + a.offsets[k], out);
+        if (!KeyOf(*key.kids[k], v, s + a.offsets[k], out)) return false;
       }
-      return;
+      return true;
   }
 }
 
@@ -353,13 +444,16 @@ void Converter::Keyed(const Plan& p, const View& v, std::uint64_t s,
   const Node& te = to_[elem.t];
   const auto n = v.Load<std::uint64_t>(s + (hashed ? 16 : 8));
   std::uint64_t from = 0;
-  if (n != 0) v.Range(v.Load<std::uint64_t>(s), n, fe.size, fe.align, &from);
+  if (n != 0 && !RangeAt(p, v, s, fe, v.Load<std::uint64_t>(s), n,
+                         hashed ? "hash entries" : "sorted entries", &from)) {
+    return;
+  }
   const std::uint64_t data = g_->Alloc(n * te.size, te.align);
   std::vector<std::uint64_t> order;  // target index per source element
   if (p.rekey) {
     std::vector<Key> keys(n);
     for (std::uint64_t i = 0; i < n; ++i) {
-      KeyOf(key, v, from + i * fe.size, &keys[i]);
+      if (!KeyOf(key, v, from + i * fe.size, &keys[i])) return;
     }
     std::vector<std::uint64_t> sorted(n);
     std::iota(sorted.begin(), sorted.end(), 0);
@@ -397,7 +491,7 @@ void Converter::Keyed(const Plan& p, const View& v, std::uint64_t s,
   } else if (hashed) {  // The same keys: the same buckets.
     const auto mask = v.Load<std::uint64_t>(s + 24);
     std::uint64_t sb = 0;
-    v.Range(v.Load<std::uint64_t>(s + 8), mask + 2, 8, 8, &sb);
+    if (!Buckets(p, v, s, n, mask, &sb)) return;
     const std::uint64_t starts = g_->Alloc((mask + 2) * 8, 8);
     std::memcpy(g_->bytes_.data() + starts, v.at(sb), (mask + 2) * 8);
     g_->StorePointer(t + 8, starts);
@@ -418,42 +512,82 @@ void Converter::Keyed(const Plan& p, const View& v, std::uint64_t s,
   }
 }
 
-void Converter::Value(int value, const View& v, std::uint64_t s,
+bool Converter::Buckets(const Plan& p, const View& v, std::uint64_t s,
+                        std::uint64_t n, std::uint64_t mask,
+                        std::uint64_t* starts) {
+  if (mask == ~std::uint64_t{0} || ((mask + 1) & mask) != 0) {
+    Damaged(p, s,
+            absl::StrFormat("bucket count %d is not a power of two", mask + 1));
+    return false;
+  }
+  if (!v.Range(v.Load<std::uint64_t>(s + 8), mask + 2, 8, 8, starts)) {
+    Damaged(p, s, "hash buckets outside the graph or misaligned");
+    return false;
+  }
+  std::uint64_t prev = 0;
+  for (std::uint64_t k = 0; k <= mask + 1; ++k) {
+    const auto at = v.Load<std::uint64_t>(*starts + 8 * k);
+    if (at < prev || at > n || (k == 0 && at != 0) ||
+        (k == mask + 1 && at != n)) {
+      Damaged(p, s,
+              absl::StrFormat("bucket %d starts at %d: out of order or not "
+                              "covering the %d entries",
+                              k, at, n));
+      return false;
+    }
+    prev = at;
+  }
+  return true;
+}
+
+void Converter::Value(const Plan& p, const View& v, std::uint64_t s,
                       std::uint64_t t) {
+  const int value = p.t;
   const auto type = v.Load<std::uint32_t>(s + kValueIndexAt);
+  if (type > 6) {
+    return Damaged(p, s, absl::StrFormat("value type %d", type));
+  }
+  if (type == 1 && !BoolAt(p, v, s)) return;
   g_->Store<std::uint32_t>(t + kValueIndexAt, type);
   if (type >= 1 && type <= 3) {
     std::memcpy(g_->bytes_.data() + t, v.at(s), 8);
   } else if (type == 4) {
-    g_->PutBytes(t, v.Bytes(s));
+    std::string_view bytes;
+    if (StringAt(p, v, s, &bytes)) g_->PutBytes(t, bytes);
   } else if (type == 5 || type == 6) {
     const auto n = v.Load<std::uint64_t>(s + 8);
     if (n == 0) return;
     const Node& e = to_[type == 5 ? value : to_[value].args[1]];
+    std::uint64_t from = 0;
+    if (!RangeAt(p, v, s, e, v.Load<std::uint64_t>(s), n,
+                 type == 5 ? "value array" : "value object", &from)) {
+      return;
+    }
     const std::uint64_t data = g_->Alloc(n * e.size, e.align);
     g_->StorePointer(t, data);
     g_->Store<std::uint64_t>(t + 8, n);
-    std::uint64_t from = 0;
-    v.Range(v.Load<std::uint64_t>(s), n, e.size, e.align, &from);
-    Task task{nullptr, from, data, n};
-    task.value = value;
+    Task task{&p, from, data, n};
+    task.value = true;
     task.object = type == 6;
     tasks_.push_back(std::move(task));
   }
 }
 
 void Converter::RunTask(const Task& task) {
-  if (task.plan == nullptr) {  // A Value's array or object
-    const View& v = views_[0];
-    const Node& e = to_[task.object ? to_[task.value].args[1] : task.value];
-    for (std::uint64_t i = 0; i < task.count; ++i) {
+  const Plan& p = *task.plan;
+  if (task.value) {  // A Value's array or object
+    const View& v = views_[p.side];
+    const Node& e = to_[task.object ? to_[p.t].args[1] : p.t];
+    for (std::uint64_t i = 0; i < task.count && error_.ok(); ++i) {
       const std::uint64_t s = task.from + i * e.size;
       const std::uint64_t t = task.to + i * e.size;
       if (task.object) {
-        g_->PutBytes(t, v.Bytes(s));
-        Value(task.value, v, s + e.offsets[1], t + e.offsets[1]);
+        std::string_view key;
+        if (!StringAt(p, v, s, &key)) return;
+        g_->PutBytes(t, key);
+        Value(p, v, s + e.offsets[1], t + e.offsets[1]);
       } else {
-        Value(task.value, v, s, t);
+        Value(p, v, s, t);
       }
     }
     return;
@@ -461,13 +595,13 @@ void Converter::RunTask(const Task& task) {
   const std::uint64_t fs = From(*task.plan).size;
   const std::uint64_t ts = to_[task.plan->t].size;
   if (task.order < 0) {
-    for (std::uint64_t i = 0; i < task.count; ++i) {
+    for (std::uint64_t i = 0; i < task.count && error_.ok(); ++i) {
       Put(*task.plan, task.from + i * fs, task.to + i * ts);
     }
     return;
   }
   const std::vector<std::uint64_t>& order = orders_[task.order];
-  for (std::uint64_t i = 0; i < task.count; ++i) {
+  for (std::uint64_t i = 0; i < task.count && error_.ok(); ++i) {
     Put(*task.plan, task.from + i * fs, task.to + order[i] * ts);
   }
 }
@@ -524,7 +658,6 @@ absl::StatusOr<FlatGraph> ConvertGraph(
   Planner planner(f, t, defaults);
   absl::StatusOr<const schema_internal::Plan*> root = planner.Root();
   if (!root.ok()) return root.status();
-  if (absl::Status s = VerifyGraph(from, graph); !s.ok()) return s;
   FlatGraph out;
   schema_internal::Converter c(
       planner, schema_internal::View(graph.bytes, graph.size, graph.address),

@@ -45,11 +45,10 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -237,7 +236,10 @@ class JsonGraph : public FlatGraph {
 absl::Status CheckConvertible(const Schema& from, const Schema& to);
 
 // `graph` (of type `from`) converted to `to`'s layout. The graph is checked
-// first (VerifyGraph), so a damaged one is DataLoss, never a crash.
+// as it is read, in the same pass: every part the conversion reads gets
+// VerifyGraph's checks, so a damaged one is DataLoss, never a crash, and
+// the result is sound. Damage only in parts `to` drops (a removed field)
+// is not read, so not reported.
 // Errors: CheckConvertible's; DataLoss (damaged graph); FailedPrecondition
 //   naming the path of a value that cannot convert (a variant alternative
 //   `to` lacks; two keys of a set or map equal once converted).
