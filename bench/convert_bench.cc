@@ -124,8 +124,8 @@ void MarkBench(benchmark::State& state, const T& value) {
       static_cast<std::int64_t>(state.iterations() * bytes));
 }
 
-// ConvertGraph of `value`'s graph (type From) into To's layout, placed in
-// memory of its own as Get would.
+// ConvertGraph of `value`'s graph (type From) into To's layout, placed
+// where it was built, as Get does.
 template <class From, class To>
 void ConvertBench(benchmark::State& state, const From& value) {
   auto a = ancient::Mark(value);
@@ -144,10 +144,8 @@ void ConvertBench(benchmark::State& state, const From& value) {
       return;
     }
     out_bytes = f->size();
-    void* mem = std::aligned_alloc(64, (out_bytes + 63) / 64 * 64);
-    f->Place(mem);
-    benchmark::DoNotOptimize(mem);
-    std::free(mem);
+    auto placed = std::move(*f).PlaceWhereBuilt();
+    benchmark::DoNotOptimize(placed.get());
   }
   state.counters["graph_mib"] = a.size_bytes() / 1048576.0;
   state.counters["converted_mib"] = out_bytes / 1048576.0;

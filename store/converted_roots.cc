@@ -93,15 +93,7 @@ absl::StatusOr<GraphBytes> ReadTxn::FindOther(std::string_view key,
     g->graph_size = rec->graph_size;
     g->type_id = type.id;
     g->size = flat->size();
-    g->bytes = {static_cast<char*>(
-                    std::aligned_alloc(64, (flat->size() + 63) / 64 * 64)),
-                std::free};
-    if (g->bytes == nullptr) {
-      return absl::ResourceExhaustedError(absl::StrFormat(
-          "store %s: key '%s': no memory for its %d bytes converted",
-          core_->dir(), key, flat->size()));
-    }
-    flat->Place(g->bytes.get());
+    g->bytes = std::move(*flat).PlaceWhereBuilt();  // read where converted
     done = core_->KeepConverted(std::move(g));
   }
   {

@@ -136,10 +136,7 @@ absl::StatusOr<Placed<To>> Convert(const From& value) {
   if (!f.ok()) return f.status();
   Placed<To> p;
   p.size = f->size();
-  p.mem.reset(
-      static_cast<char*>(std::aligned_alloc(64, (p.size + 63) / 64 * 64)),
-      std::free);
-  f->Place(p.mem.get());
+  p.mem = std::move(*f).PlaceWhereBuilt();  // as the store places it
   absl::Status s = ancient::VerifyGraph<To>(p.mem.get(), p.size);
   EXPECT_TRUE(s.ok()) << "the converted graph fails its typed check: " << s;
   return p;
@@ -177,6 +174,40 @@ TEST(Convert, StructFieldsByNameWithDefaultsAndWidening) {
   EXPECT_EQ((*t)->motto.view(), "Ad astra");  // an out-of-line default
   ASSERT_EQ((*t)->zips.size(), 3u);
   EXPECT_EQ((*t)->zips[2], 65535u);
+}
+
+// Place copies the graph to memory given; PlaceWhereBuilt makes the
+// pointers absolute where the bytes are: the same graph either way.
+TEST(Convert, PlacedWhereBuiltOrCopiedReadsTheSame) {
+  ancient::Ancient<v1::City> a = ancient::Mark(Lisbon());
+  const ancient::GraphBytes g{static_cast<const char*>(a.data()),
+                              a.size_bytes(),
+                              reinterpret_cast<std::uintptr_t>(a.data())};
+  absl::StatusOr<ancient::FlatGraph> f =
+      ancient::ConvertGraph(SchemaOf(ancient::TypeDescription<v1::City>()), g,
+                            SchemaOf(ancient::TypeDescription<v2::Town>()),
+                            ancient::StructDefaultsOf<v2::Town>());
+  ASSERT_TRUE(f.ok()) << f.status();
+  const std::uint64_t size = f->size();
+  ASSERT_GT(f->pointer_count(), 2u);
+  std::shared_ptr<char> copy(
+      static_cast<char*>(std::aligned_alloc(64, (size + 63) / 64 * 64)),
+      std::free);
+  f->Place(copy.get());
+  std::unique_ptr<char, void (*)(void*)> built =
+      std::move(*f).PlaceWhereBuilt();
+  EXPECT_EQ(f->size(), 0u);  // handed over
+  EXPECT_EQ(f->pointer_count(), 0u);
+  ASSERT_EQ(reinterpret_cast<std::uintptr_t>(built.get()) % 64, 0u);
+  for (const char* mem : {static_cast<const char*>(copy.get()),
+                          static_cast<const char*>(built.get())}) {
+    ASSERT_TRUE(ancient::VerifyGraph<v2::Town>(mem, size).ok());
+    const auto& town = *reinterpret_cast<const Frozen<v2::Town>*>(mem);
+    EXPECT_EQ(town.name.view(), "Lisbon");
+    EXPECT_EQ(town.motto.view(), "Ad astra");
+    ASSERT_EQ(town.zips.size(), 3u);
+    EXPECT_EQ(town.zips[2], 65535u);
+  }
 }
 
 TEST(Convert, NarrowingIsRefusedNamingThePath) {

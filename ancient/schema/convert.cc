@@ -53,7 +53,7 @@ class Converter {
           "the root (%d bytes) is larger than the graph's %d bytes",
           From(root).size, views_[0].size()));
     }
-    g_->bytes_.reserve(views_[0].size() + views_[0].size() / 4);
+    g_->Reserve(views_[0].size() + views_[0].size() / 4);
     g_->Alloc(to_[0].size, 64);
     Put(root, 0, 0);
     while (!tasks_.empty() && error_.ok()) {
@@ -207,14 +207,14 @@ void Converter::Number(const Node& a, const Node& b, const View& v,
     return;
   }
   const std::uint64_t bits = Bits(a, b, v, s);
-  std::memcpy(g_->bytes_.data() + t, &bits, b.size);  // little-endian
+  std::memcpy(g_->data() + t, &bits, b.size);  // little-endian
 }
 
 void Converter::Put(const Plan& p, std::uint64_t s, std::uint64_t t) {
   const View& v = views_[p.side];
   const Node& b = to_[p.t];
   if (p.copy) {
-    std::memcpy(g_->bytes_.data() + t, v.at(s), b.size);
+    std::memcpy(g_->data() + t, v.at(s), b.size);
     return;
   }
   if (p.wrap) {
@@ -229,7 +229,7 @@ void Converter::Put(const Plan& p, std::uint64_t s, std::uint64_t t) {
       [[fallthrough]];
     case Op::kChar:
     case Op::kNone:
-      std::memcpy(g_->bytes_.data() + t, v.at(s), b.size);
+      std::memcpy(g_->data() + t, v.at(s), b.size);
       return;
     case Op::kSigned:
     case Op::kUnsigned:
@@ -315,7 +315,7 @@ void Converter::Array(const Plan& elem, const View& v, std::uint64_t s,
   g_->Store<std::uint64_t>(t + 8, n);
   g_->StorePointer(t, data);
   if (elem.copy) {
-    std::memcpy(g_->bytes_.data() + data, v.at(from), n * b.size);
+    std::memcpy(g_->data() + data, v.at(from), n * b.size);
   } else {
     tasks_.push_back(Task{&elem, from, data, n});
   }
@@ -493,7 +493,7 @@ void Converter::Keyed(const Plan& p, const View& v, std::uint64_t s,
     std::uint64_t sb = 0;
     if (!Buckets(p, v, s, n, mask, &sb)) return;
     const std::uint64_t starts = g_->Alloc((mask + 2) * 8, 8);
-    std::memcpy(g_->bytes_.data() + starts, v.at(sb), (mask + 2) * 8);
+    std::memcpy(g_->data() + starts, v.at(sb), (mask + 2) * 8);
     g_->StorePointer(t + 8, starts);
     g_->Store<std::uint64_t>(t + 24, mask);
   }
@@ -501,7 +501,7 @@ void Converter::Keyed(const Plan& p, const View& v, std::uint64_t s,
   if (n == 0) return;
   g_->StorePointer(t, data);
   if (elem.copy && order.empty()) {
-    std::memcpy(g_->bytes_.data() + data, v.at(from), n * te.size);
+    std::memcpy(g_->data() + data, v.at(from), n * te.size);
   } else {
     Task task{&elem, from, data, n};
     if (!order.empty()) {
@@ -550,7 +550,7 @@ void Converter::Value(const Plan& p, const View& v, std::uint64_t s,
   if (type == 1 && !BoolAt(p, v, s)) return;
   g_->Store<std::uint32_t>(t + kValueIndexAt, type);
   if (type >= 1 && type <= 3) {
-    std::memcpy(g_->bytes_.data() + t, v.at(s), 8);
+    std::memcpy(g_->data() + t, v.at(s), 8);
   } else if (type == 4) {
     std::string_view bytes;
     if (StringAt(p, v, s, &bytes)) g_->PutBytes(t, bytes);

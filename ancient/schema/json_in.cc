@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ancient/internal/fatal.h"
 #include "ancient/schema/json_builder.h"
 
 namespace ancient {
@@ -110,7 +111,7 @@ absl::Status JsonGraphBuilder::PutScalar(const Node& n, const Json& j,
         return Bad(w, absl::StrFormat("an integer that fits %s", n.expression),
                    j);
       }
-      std::memcpy(g_->bytes_.data() + off, &*v, n.size);  // little-endian
+      std::memcpy(g_->data() + off, &*v, n.size);  // little-endian
       return absl::OkStatus();
     }
     case Op::kUnsigned: {
@@ -121,7 +122,7 @@ absl::Status JsonGraphBuilder::PutScalar(const Node& n, const Json& j,
                    j);
       }
       const std::uint64_t v = j.get<std::uint64_t>();
-      std::memcpy(g_->bytes_.data() + off, &v, n.size);
+      std::memcpy(g_->data() + off, &v, n.size);
       return absl::OkStatus();
     }
     case Op::kFloat: {
@@ -258,7 +259,7 @@ absl::Status JsonGraphBuilder::PutBlock(int elem, const Json& j,
   const std::uint64_t data = g_->Alloc(b.size(), e.align);
   if (count != 0) {
     g_->StorePointer(off, data);
-    std::memcpy(g_->bytes_.data() + data, b.data(), b.size());
+    std::memcpy(g_->data() + data, b.data(), b.size());
   }
   g_->Store<std::uint64_t>(off + 8, count);
   return absl::OkStatus();
@@ -377,10 +378,22 @@ absl::StatusOr<JsonGraph> JsonGraph::BuildFromDocument(
   return g;
 }
 
+void FlatGraph::Reserve(std::uint64_t bytes) {
+  if (bytes <= capacity_) return;
+  const std::uint64_t cap = (bytes + 63) / 64 * 64;
+  char* p = static_cast<char*>(std::aligned_alloc(64, cap));
+  if (p == nullptr) {
+    internal::Fatal("ancient: no memory for a graph being built");
+  }
+  if (size_ != 0) std::memcpy(p, data(), size_);
+  data_.reset(p);
+  capacity_ = cap;
+}
+
 namespace {
-void PlaceAt(const std::string& bytes, const std::vector<std::uint64_t>& slots,
-             char* d, std::uint64_t base) {
-  std::memcpy(d, bytes.data(), bytes.size());
+// Adds `base` to every pointer slot of d.
+void Relocate(const std::vector<std::uint64_t>& slots, char* d,
+              std::uint64_t base) {
   for (const std::uint64_t slot : slots) {
     std::uint64_t v;
     std::memcpy(&v, d + slot, sizeof v);
@@ -391,15 +404,26 @@ void PlaceAt(const std::string& bytes, const std::vector<std::uint64_t>& slots,
 }  // namespace
 
 std::string FlatGraph::Write(void* dest, const void* address, bool) const {
-  PlaceAt(bytes_, slots_, static_cast<char*>(dest),
-          reinterpret_cast<std::uint64_t>(address ? address : dest));
+  if (size_ != 0) std::memcpy(dest, data(), size_);
+  Relocate(slots_, static_cast<char*>(dest),
+           reinterpret_cast<std::uint64_t>(address ? address : dest));
   std::vector<std::uint64_t> slots = slots_;
   return EncodeRelocations(slots);
 }
 
 void FlatGraph::Place(void* dest) const {
-  PlaceAt(bytes_, slots_, static_cast<char*>(dest),
-          reinterpret_cast<std::uint64_t>(dest));
+  if (size_ != 0) std::memcpy(dest, data(), size_);
+  Relocate(slots_, static_cast<char*>(dest),
+           reinterpret_cast<std::uint64_t>(dest));
+}
+
+std::unique_ptr<char, void (*)(void*)> FlatGraph::PlaceWhereBuilt() && {
+  Reserve(64);  // an empty graph too gets memory of its own
+  Relocate(slots_, data(), reinterpret_cast<std::uint64_t>(data()));
+  std::unique_ptr<char, void (*)(void*)> out(data_.release(), std::free);
+  size_ = capacity_ = 0;
+  slots_.clear();
+  return out;
 }
 
 }  // namespace ancient

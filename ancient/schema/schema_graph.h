@@ -42,7 +42,9 @@
 #ifndef ANCIENT_SCHEMA_SCHEMA_GRAPH_H_
 #define ANCIENT_SCHEMA_SCHEMA_GRAPH_H_
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
@@ -123,7 +125,7 @@ class FlatGraph {
   ~FlatGraph();
 
   // The graph's size in bytes, and how many pointers it holds.
-  std::uint64_t size() const { return bytes_.size(); }
+  std::uint64_t size() const { return size_; }
   std::uint64_t pointer_count() const { return slots_.size(); }
 
   // Writes the graph to `dest` (size() bytes, aligned to 64) with its
@@ -135,6 +137,11 @@ class FlatGraph {
   // The same, without making the relocation record: for a graph read
   // where it is placed.
   void Place(void* dest) const;
+  // Makes the pointers absolute where the bytes already are and hands them
+  // over: size() bytes (at least 64 allocated) aligned to 64, to free with
+  // std::free. For a graph read where it was built, without Place's copy
+  // into fresh memory. The FlatGraph is left empty.
+  std::unique_ptr<char, void (*)(void*)> PlaceWhereBuilt() &&;
 
  private:
   friend class JsonGraphBuilder;
@@ -143,13 +150,19 @@ class FlatGraph {
   // (their offset); a value at `off`; a pointer slot at `slot` holding
   // offset `target`; a String at `off` holding `s` (with its NUL).
   std::uint64_t Alloc(std::uint64_t size, std::uint64_t align) {
-    const std::uint64_t off = (bytes_.size() + align - 1) / align * align;
-    bytes_.resize(off + size);
+    const std::uint64_t off = (size_ + align - 1) / align * align;
+    if (off + size > capacity_) Reserve(std::max(off + size, 2 * capacity_));
+    std::memset(data() + size_, 0, off + size - size_);
+    size_ = off + size;
     return off;
   }
+  // Room for `bytes` in all without moving (the bytes move when they grow
+  // past it: they hold offsets, not addresses).
+  void Reserve(std::uint64_t bytes);
+  char* data() const { return data_.get(); }
   template <class V>
   void Store(std::uint64_t off, const V& v) {
-    std::memcpy(bytes_.data() + off, &v, sizeof v);
+    std::memcpy(data() + off, &v, sizeof v);
   }
   void StorePointer(std::uint64_t slot, std::uint64_t target) {
     Store(slot, target);
@@ -157,11 +170,17 @@ class FlatGraph {
   }
   void PutBytes(std::uint64_t off, std::string_view s) {
     const std::uint64_t data = Alloc(s.size() + 1, 1);
-    if (!s.empty()) std::memcpy(bytes_.data() + data, s.data(), s.size());
+    if (!s.empty()) std::memcpy(this->data() + data, s.data(), s.size());
     StorePointer(off, data);
     Store<std::uint64_t>(off + 8, s.size());
   }
-  std::string bytes_;                 // pointers hold target offsets
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  // 64-aligned, `capacity_` bytes of which `size_` are the graph's;
+  // pointers hold target offsets.
+  std::unique_ptr<char, Free> data_;
+  std::uint64_t size_ = 0, capacity_ = 0;
   std::vector<std::uint64_t> slots_;  // offsets of the pointer slots
 };
 
