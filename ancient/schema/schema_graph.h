@@ -152,7 +152,7 @@ class FlatGraph {
   std::uint64_t Alloc(std::uint64_t size, std::uint64_t align) {
     const std::uint64_t off = (size_ + align - 1) / align * align;
     if (off + size > capacity_) Reserve(std::max(off + size, 2 * capacity_));
-    std::memset(data() + size_, 0, off + size - size_);
+    if (off + size > size_) std::memset(data() + size_, 0, off + size - size_);
     size_ = off + size;
     return off;
   }
