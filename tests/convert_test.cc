@@ -463,6 +463,10 @@ TEST(Convert, DamagedGraphIsDataLoss) {
                             SchemaOf(ancient::TypeDescription<v2::Town>()));
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.status().code(), absl::StatusCode::kDataLoss) << f.status();
+  // Found while converting: the message names the part and where it is.
+  EXPECT_NE(f.status().message().find("`name`, graph offset 0"),
+            std::string_view::npos)
+      << f.status();
 }
 
 // The conversion checks the source as it reads it (no separate pass): for a

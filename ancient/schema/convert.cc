@@ -132,7 +132,8 @@ class Converter {
   void Put(const Plan& p, std::uint64_t s, std::uint64_t t);
   void Number(const Node& a, const Node& b, const View& v, std::uint64_t s,
               std::uint64_t t);
-  void Array(const Plan& elem, const View& v, std::uint64_t s, std::uint64_t t);
+  // A vector (plan p) at s.
+  void Array(const Plan& p, const View& v, std::uint64_t s, std::uint64_t t);
   void Keyed(const Plan& p, const View& v, std::uint64_t s, std::uint64_t t);
   void Pointer(const Plan& p, const View& v, std::uint64_t s, std::uint64_t t);
   void Value(const Plan& p, const View& v, std::uint64_t s, std::uint64_t t);
@@ -243,7 +244,7 @@ void Converter::Put(const Plan& p, std::uint64_t s, std::uint64_t t) {
     case Op::kValue:
       return Value(p, v, s, t);
     case Op::kVector:
-      return Array(*p.kids[0], v, s, t);
+      return Array(p, v, s, t);
     case Op::kSet:
     case Op::kMap:
     case Op::kHashSet:
@@ -300,14 +301,15 @@ void Converter::Put(const Plan& p, std::uint64_t s, std::uint64_t t) {
   }
 }
 
-void Converter::Array(const Plan& elem, const View& v, std::uint64_t s,
+void Converter::Array(const Plan& p, const View& v, std::uint64_t s,
                       std::uint64_t t) {
+  const Plan& elem = *p.kids[0];
   const Node& a = From(elem);
   const Node& b = to_[elem.t];
   const auto n = v.Load<std::uint64_t>(s + 8);
   if (n == 0) return;
   std::uint64_t from = 0;
-  if (!RangeAt(elem, v, s, a, v.Load<std::uint64_t>(s), n, "vector elements",
+  if (!RangeAt(p, v, s, a, v.Load<std::uint64_t>(s), n, "vector elements",
                &from)) {
     return;
   }
