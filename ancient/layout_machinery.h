@@ -211,6 +211,73 @@ inline constexpr std::size_t kSplitElements = 4096;
 template <class E, class It>
 void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off);
 
+template <class T>
+struct PointerLayout;
+
+// An array of pointers is marked in groups of this many: a group whose
+// pointees are all new and placed one after another is queued as one task
+// (PointeeRun) instead of one per pointee: the queue holds 1/64 as much.
+// Not where the mark may go on several threads, whose start and sharing of
+// work count tasks (a run would be 64 pointees' work in one).
+inline constexpr std::size_t kRunElements = 64;
+
+// A task: the kRunElements pointees of the pointers at `src` (elements of
+// type E), new and placed one after another from `off`.
+template <class E>
+void PointeeRun(MarkContext& c, const void* src, std::uint64_t off) {
+  using T = typename PointeeOf<E>::type;
+  constexpr std::size_t kAhead = 8;
+  const E* p = static_cast<const E*>(src);
+  for (std::size_t j = 0; j < kRunElements; ++j) {
+    if (j + kAhead < kRunElements)
+      __builtin_prefetch(RawPointer(p[j + kAhead]));
+    Layout<T>::Mark(c, *static_cast<const T*>(RawPointer(p[j])),
+                    off + j * sizeof(Frozen<T>));
+  }
+}
+// ... a few tasks ahead: its first pointees (the rest are fetched as it
+// runs).
+template <class E>
+void PrefetchPointeeRun(const MarkContext&, const void* src, int stage) {
+  if (stage != 1) return;
+  const E* p = static_cast<const E*>(src);
+  for (std::size_t j = 0; j < 8; ++j) __builtin_prefetch(RawPointer(p[j]));
+}
+
+// Marks the `n` pointers at `p` into the array at `off` (see kRunElements).
+template <class E>
+void MarkPointers(MarkContext& c, const E* p, std::size_t n,
+                  std::uint64_t off) {
+  using T = typename PointeeOf<E>::type;
+  using FE = Frozen<E>;
+  constexpr std::size_t kAhead = 8;
+  const bool probe = c.MayBeShared(&kTypeTag<T>);
+  std::uint64_t targets[kRunElements];
+  for (std::size_t g = 0; g < n; g += kRunElements) {
+    const std::size_t m = std::min(kRunElements, n - g);
+    std::uint64_t fresh_bits = 0;
+    bool run = m == kRunElements && !c.parallel_possible();
+    for (std::size_t j = 0; j < m; ++j) {
+      const std::size_t i = g + j;
+      if (probe && i + kAhead < n) c.PrefetchIntern(RawPointer(p[i + kAhead]));
+      bool fresh = false;
+      targets[j] = PointerLayout<T>::Place(
+          c, static_cast<const T*>(RawPointer(p[i])), off + i * sizeof(FE),
+          kIsUniquePtr<E>, &fresh);
+      fresh_bits |= std::uint64_t{fresh} << j;
+      run = run && fresh && targets[j] == targets[0] + j * sizeof(Frozen<T>);
+    }
+    if (run) {
+      c.Defer<&PointeeRun<E>, &PrefetchPointeeRun<E>>(p + g, targets[0]);
+      continue;
+    }
+    for (; fresh_bits != 0; fresh_bits &= fresh_bits - 1) {
+      const int j = __builtin_ctzll(fresh_bits);
+      c.Defer<&PointerLayout<T>::Pointee>(RawPointer(p[g + j]), targets[j]);
+    }
+  }
+}
+
 // A task: kSplitElements elements from `src` into the array at `off`.
 template <class E>
 void MarkSplit(MarkContext& c, const void* src, std::uint64_t off) {
@@ -248,13 +315,7 @@ void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
                        std::contiguous_iterator<It>) {
     // An array of pointers: their sharing-table slots are fetched a few
     // elements ahead of the lookups (when they are looked up at all).
-    constexpr std::size_t kAhead = 8;
-    const E* p = std::to_address(it);
-    const bool probe = c.MayBeShared(&kTypeTag<Pointee>);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (probe && i + kAhead < n) c.PrefetchIntern(RawPointer(p[i + kAhead]));
-      Layout<E>::Mark(c, p[i], off + i * sizeof(FE));
-    }
+    MarkPointers<E>(c, std::to_address(it), n, off);
   } else if constexpr (StringSlot<E>::kOnly) {
     // One string's pointer per element, at the same place: the slots are
     // recorded at once, in a loop of their own (cheaper than one at a time).
@@ -291,8 +352,11 @@ struct SequenceLayout {
       // task: nothing to recurse into).
       MarkElements<E>(c, std::begin(src), n, data);
     } else if constexpr (kPointers) {
-      c.Defer<&Contents>(
-          &src, data, c.MayBeShared(&kTypeTag<Pointee>) ? &Prefetch : nullptr);
+      if (c.MayBeShared(&kTypeTag<Pointee>)) {
+        c.Defer<&Contents, &Prefetch>(&src, data);
+      } else {
+        c.Defer<&Contents>(&src, data);
+      }
     } else {
       c.Defer<&Contents>(&src, data);
     }
@@ -650,15 +714,27 @@ struct PointerLayout {
   // or shared pointer elsewhere in the graph could reach it too.
   static void Mark(MarkContext& c, const T* p, std::uint64_t off,
                    bool owned = false) {
-    if (p == nullptr) return;  // The block is zero-filled: null stays null.
+    bool fresh = false;
+    const std::uint64_t target = Place(c, p, off, owned, &fresh);
+    if (fresh) c.Defer<&Pointee>(p, target);
+  }
+  // Writes the pointer at `off`: returns where its pointee is, and sets
+  // *fresh when the pointee is new (then its contents are the caller's to
+  // queue). A null pointer stays null (the block is zero-filled).
+  static std::uint64_t Place(MarkContext& c, const T* p, std::uint64_t off,
+                             bool owned, bool* fresh) {
+    if (p == nullptr) {
+      *fresh = false;
+      return 0;
+    }
     using FT = Frozen<T>;
-    bool fresh = true;
+    *fresh = true;
     const std::uint64_t target =
         owned && !c.MayBeShared(&kTypeTag<T>)
             ? c.Fresh(sizeof(FT), alignof(FT))
-            : c.Intern(p, &kTypeTag<T>, sizeof(FT), alignof(FT), &fresh);
+            : c.Intern(p, &kTypeTag<T>, sizeof(FT), alignof(FT), fresh);
     FrozenAccess::SetPtr<type>(c, off, target);
-    if (fresh) c.Defer<&Pointee>(p, target);
+    return target;
   }
   static void Pointee(MarkContext& c, const void* src, std::uint64_t off) {
     Layout<T>::Mark(c, *static_cast<const T*>(src), off);

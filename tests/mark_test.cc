@@ -506,4 +506,97 @@ TEST(Pointers, SameAddressDifferentTypesAreDifferentObjects) {
   ExpectSound(a);
 }
 
+TEST(Pointers, ArraysOfPointersReadBackWhateverTheMixOfNewAndSeen) {
+  // Arrays of pointers are marked in groups of 64, a group of new pointees
+  // placed one after another queued as one task: groups of every mix (all
+  // new, a null among them, a pointer repeated, pointees seen before, a
+  // short last group) must read back the same, each node copied once.
+  constexpr int kNodes = 1000;
+  std::vector<std::unique_ptr<GraphNode>> nodes;
+  for (int i = 0; i < kNodes; ++i) {
+    nodes.push_back(std::make_unique<GraphNode>());
+    nodes.back()->id = i;
+  }
+  for (int i = 0; i < kNodes; ++i) {
+    nodes[i]->edges = {nodes[(i * 7 + 1) % kNodes].get(), nodes[i].get()};
+  }
+  // Marked first: a group of 64 new nodes, one with a null, one with a
+  // pointer repeated, then every third node, and a short last group.
+  std::vector<GraphNode*> refs;
+  for (int i = 0; i < 64; ++i) refs.push_back(nodes[i].get());
+  for (int i = 64; i < 128; ++i)
+    refs.push_back(i == 90 ? nullptr : nodes[i].get());
+  for (int i = 128; i < 192; ++i)
+    refs.push_back(nodes[i == 150 ? 140 : i].get());
+  for (int i = 192; i < kNodes; i += 3) refs.push_back(nodes[i].get());
+  for (int i = 0; i < 37; ++i) refs.push_back(nodes[kNodes - 1 - i].get());
+  // Then every node through its owner: some groups all seen, some mixed.
+  const std::pair<std::vector<GraphNode*>,
+                  std::vector<std::unique_ptr<GraphNode>>>
+      both(refs, std::move(nodes));
+  for (const int threads : {1, 0, 2}) {
+    SCOPED_TRACE(threads);
+    auto a = ancient::Mark(both, ancient::MarkOptions{.threads = threads});
+    const auto& f = a.Follow();
+    const auto& owned = f.second;
+    ASSERT_EQ(owned.size(), static_cast<std::size_t>(kNodes));
+    for (int i = 0; i < kNodes; ++i) {
+      const auto* n = owned[i].get();
+      ASSERT_NE(n, nullptr) << i;
+      ASSERT_EQ(n->id, i);
+      ASSERT_EQ(n->edges.size(), 2u) << i;
+      EXPECT_EQ(n->edges[0].get(), owned[(i * 7 + 1) % kNodes].get()) << i;
+      EXPECT_EQ(n->edges[1].get(), n) << i;
+    }
+    if (threads != 2) {  // on one thread the block is exactly the graph
+      EXPECT_EQ(a.size_bytes(),
+                sizeof(f) + (refs.size() + kNodes) * 8 +
+                    kNodes * (sizeof(ancient::Frozen<GraphNode>) + 2 * 8));
+    }
+    const auto& seen = f.first;
+    ASSERT_EQ(seen.size(), refs.size());
+    for (std::size_t k = 0; k < refs.size(); ++k) {
+      if (refs[k] == nullptr) {
+        EXPECT_EQ(seen[k].get(), nullptr) << k;
+      } else {
+        EXPECT_EQ(seen[k].get(), owned[refs[k]->id].get()) << k;
+      }
+    }
+    ExpectSound(a);
+  }
+}
+
+TEST(Pointers, OwnedRecordsMarkedInGroupsReadBackTheSame) {
+  // unique_ptrs to a type no other pointer reaches: no sharing table, every
+  // group of 64 one task (its pointees placed one after another).
+  std::vector<std::unique_ptr<Record>> records;
+  for (int i = 0; i < 1000; ++i) {
+    auto r = std::make_unique<Record>();
+    r->name = "record " + std::to_string(i);
+    r->id = i;
+    r->path = {{1.0 * i, 2.0}};
+    r->counts["n"] = i;
+    records.push_back(std::move(r));
+  }
+  records[500] = nullptr;
+  for (const int threads : {1, 0}) {
+    SCOPED_TRACE(threads);
+    auto a = ancient::Mark(records, ancient::MarkOptions{.threads = threads});
+    const auto& f = a.Follow();
+    ASSERT_EQ(f.size(), records.size());
+    for (int i = 0; i < 1000; ++i) {
+      if (i == 500) {
+        EXPECT_EQ(f[i].get(), nullptr);
+        continue;
+      }
+      EXPECT_EQ(f[i]->name, "record " + std::to_string(i));
+      EXPECT_EQ(f[i]->id, i);
+      ASSERT_EQ(f[i]->path.size(), 1u);
+      EXPECT_EQ(f[i]->path[0].x, 1.0 * i);
+      EXPECT_EQ(f[i]->counts.find("n")->second, i);
+    }
+    ExpectSound(a);
+  }
+}
+
 }  // namespace

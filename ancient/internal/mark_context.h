@@ -227,7 +227,8 @@ class MarkContext {
   // pass): for pointees known to be distinct.
   void ReserveInterned(std::size_t more) {
     if (shared_ == nullptr) {
-      seen_.reserve(seen_.size() + more);
+      reserved_ = std::max(reserved_, seen_.size() + more);
+      seen_.reserve(reserved_);
     } else {
       ReserveShared(more);
     }
@@ -255,6 +256,11 @@ class MarkContext {
     return switch_to_ != nullptr || shared_ != nullptr;
   }
 
+  // Whether this mark may yet run on several threads: parallel_allowed(),
+  // unless the thread count is automatic and the graph goes through the
+  // sharing table (those stay on one thread: see SharedMark::kStartBytes).
+  bool parallel_possible() const;
+
   // How many threads this mark may use (the one marking included): 1
   // unless parallel_allowed().
   int parallel_threads() const;
@@ -276,14 +282,12 @@ class MarkContext {
     *bucket = hash_bucket_.data();
   }
 
-  // Queues `F(*this, src, off)`; tasks run first in, first out.
-  template <TaskFn F>
-  void Defer(const void* src, std::uint64_t off,
-             PrefetchFn prefetch = nullptr) {
-    tasks_.push_back(Task{src, (off << kTaskBits) | TaskIndex<F>()});
-    if (prefetch != nullptr) {
-      ahead_.push_back(Ahead{tasks_.size() - 1, src, prefetch});
-    }
+  // Queues `F(*this, src, off)`; tasks run first in, first out. `P`, if
+  // given, is called with `src` a few tasks before F runs (see PrefetchFn).
+  // The pair is one kind of task: the queue holds 16 bytes a task.
+  template <TaskFn F, PrefetchFn P = nullptr>
+  void Defer(const void* src, std::uint64_t off) {
+    tasks_.push_back(Task{src, (off << kTaskBits) | TaskIndex<F, P>()});
   }
 
   // Runs queued tasks until none are left (marking on several threads:
@@ -295,7 +299,7 @@ class MarkContext {
 
   // Runs this context's queue until it is empty.
   void RunQueue() {
-    std::size_t& stage1 = stage1_;  // into ahead_, in task order
+    std::size_t& stage1 = stage1_;  // the next tasks to prefetch for
     std::size_t& stage2 = stage2_;
     stage1 = stage2 = 0;
     for (std::size_t i = 0; i < tasks_.size(); ++i) {
@@ -305,11 +309,8 @@ class MarkContext {
       // queue holds about the graph's widest level, not all its tasks.
       if (i >= kCompactMin && i >= tasks_.size() - i) {
         tasks_.erase(tasks_.begin(), tasks_.begin() + i);
-        // Entries before stage2 had both stages; all done tasks are there.
-        ahead_.erase(ahead_.begin(), ahead_.begin() + stage2);
-        for (Ahead& a : ahead_) a.task -= i;
-        stage1 -= stage2;
-        stage2 = 0;
+        stage1 -= std::min(stage1, i);
+        stage2 -= std::min(stage2, i);
         i = 0;
       }
       // Several threads: starts them once there is work to share, gives
@@ -322,21 +323,21 @@ class MarkContext {
       if (i + kPrefetchAhead < tasks_.size()) {
         __builtin_prefetch(tasks_[i + kPrefetchAhead].src);
       }
-      for (; stage1 < ahead_.size() &&
-             ahead_[stage1].task <= i + kPrefetchAhead / 2;
-           ++stage1) {
-        ahead_[stage1].pf(*this, ahead_[stage1].src, 1);
+      const std::size_t end = tasks_.size();
+      for (; stage1 < end && stage1 <= i + kPrefetchAhead / 2; ++stage1) {
+        const Task a = tasks_[stage1];
+        const PrefetchFn pf = prefetch_fns[a.off_fn & kTaskMask];
+        if (pf != nullptr) pf(*this, a.src, 1);
       }
-      for (; stage2 < ahead_.size() &&
-             ahead_[stage2].task <= i + kPrefetchAhead / 4;
-           ++stage2) {
-        ahead_[stage2].pf(*this, ahead_[stage2].src, 2);
+      for (; stage2 < end && stage2 <= i + kPrefetchAhead / 4; ++stage2) {
+        const Task a = tasks_[stage2];
+        const PrefetchFn pf = prefetch_fns[a.off_fn & kTaskMask];
+        if (pf != nullptr) pf(*this, a.src, 2);
       }
       const Task t = tasks_[i];
       task_fns[t.off_fn & kTaskMask](*this, t.src, t.off_fn >> kTaskBits);
     }
     tasks_.clear();
-    ahead_.clear();
   }
 
   // Marking on several threads: this context's SharedMark once it has
@@ -353,7 +354,6 @@ class MarkContext {
   // the writer's extra memory, for the benchmarks to report.
   std::size_t scratch_bytes() const {
     return SharedScratchBytes() + tasks_.capacity() * sizeof(Task) +
-           ahead_.capacity() * sizeof(Ahead) +
            seen_.capacity() *
                (sizeof(std::pair<const void*, std::uint64_t>) + 1) +
            seen_other_.capacity() *
@@ -488,22 +488,19 @@ class MarkContext {
   };
   static constexpr int kTaskBits = 16;
   static constexpr std::uint64_t kTaskMask = (1u << kTaskBits) - 1;
-  // Every task function deferred in this process, by its TaskIndex.
+  // Every kind of task deferred in this process, by its TaskIndex: its
+  // function, and its prefetch function (null for most).
   static inline TaskFn task_fns[1u << kTaskBits];
-  // F's index in task_fns, given the first time F is deferred (a thread-safe
-  // static, so every thread sees the table entry it was given).
-  template <TaskFn F>
+  static inline PrefetchFn prefetch_fns[1u << kTaskBits];
+  // The index of the kind (F, P), given the first time it is deferred (a
+  // thread-safe static, so every thread sees the table entries it was
+  // given).
+  template <TaskFn F, PrefetchFn P>
   static std::uint64_t TaskIndex() {
-    static const std::uint64_t index = RegisterTask(F);
+    static const std::uint64_t index = RegisterTask(F, P);
     return index;
   }
-  static std::uint64_t RegisterTask(TaskFn fn);
-  // A task that has a prefetch function (kept apart: most have none).
-  struct Ahead {
-    std::size_t task;
-    const void* src;
-    PrefetchFn pf;
-  };
+  static std::uint64_t RegisterTask(TaskFn fn, PrefetchFn pf);
 
   static constexpr std::size_t kPrefetchAhead = 16;
   static constexpr std::size_t kCompactMin = 1 << 14;
@@ -526,10 +523,10 @@ class MarkContext {
   const char* address_ = nullptr;
   std::uint64_t size_ = 0;
   std::vector<Task> tasks_;
-  std::vector<Ahead> ahead_;
   absl::flat_hash_map<const void*, std::uint64_t> seen_;
   absl::flat_hash_map<std::pair<const void*, const void*>, std::uint64_t>
       seen_other_;
+  std::size_t reserved_ = 0;  // the most objects seen_ was made room for
   std::vector<const void*> types_;
   const void* last_tag_ = nullptr;
   std::uint64_t last_type_ = 0;

@@ -62,17 +62,24 @@ void MarkContext::PrefetchShared(const void* addr) const {
 
 void MarkContext::ReserveShared(std::size_t more) { shared_->Reserve(more); }
 
+bool MarkContext::parallel_possible() const {
+  if (shared_ != nullptr) return true;
+  return switch_to_ != nullptr &&
+         !(switch_to_->automatic_ &&
+           (shareable_ == nullptr || !shareable_->empty()));
+}
+
 bool MarkContext::OnTask(std::size_t i) {
   const std::size_t waiting = tasks_.size() - i;
   if (shared_ == nullptr) {
     // Alone so far: the others start once there is enough to share.
     if (waiting < SharedMark::kStartAt) return true;
-    if (switch_to_->automatic_) {
-      if (shareable_ == nullptr || !shareable_->empty()) {
-        switch_to_ = nullptr;  // through the sharing table: one thread
-        return true;
-      }
-      if (size_ < SharedMark::kStartBytes) return true;
+    if (!parallel_possible()) {
+      switch_to_ = nullptr;  // through the sharing table: one thread
+      return true;
+    }
+    if (switch_to_->automatic_ && size_ < SharedMark::kStartBytes) {
+      return true;
     }
     SharedMark* s = std::exchange(switch_to_, nullptr);
     if (!s->Start(*this)) return true;  // no reservation: alone to the end
@@ -167,8 +174,9 @@ bool SharedMark::StartWorkers(MarkContext& w0, std::uint64_t start) {
   if (w0.capacity_ == start) w0.capacity_ += kChunk;
   end_.store(w0.capacity_);
   w0.grow_ = nullptr;
-  // Its sharing table, into the shards (with the room it had made).
-  Reserve(w0.seen_.capacity() * 7 / 8);
+  // Its sharing table, into the shards (with the room it had been asked
+  // for: not its capacity, which is up to twice that).
+  Reserve(std::max(w0.seen_.size(), w0.reserved_));
   for (const auto& [addr, v] : w0.seen_) {
     shards_[ShardOf(addr)].seen.emplace(addr, v);
   }
@@ -353,16 +361,8 @@ void SharedMark::Donate(MarkContext& w, std::size_t from) {
   b.tasks.assign(w.tasks_.begin() + static_cast<std::ptrdiff_t>(from),
                  w.tasks_.end());
   w.tasks_.resize(from);
-  // The prefetch entries of the tasks given (ahead_ is in task order).
-  auto first = std::lower_bound(
-      w.ahead_.begin(), w.ahead_.end(), from,
-      [](const Ahead& a, std::size_t t) { return a.task < t; });
-  for (auto it = first; it != w.ahead_.end(); ++it) {
-    b.ahead.push_back(Ahead{it->task - from, it->src, it->pf});
-  }
-  w.ahead_.erase(first, w.ahead_.end());
-  w.stage1_ = std::min(w.stage1_, w.ahead_.size());
-  w.stage2_ = std::min(w.stage2_, w.ahead_.size());
+  w.stage1_ = std::min(w.stage1_, from);
+  w.stage2_ = std::min(w.stage2_, from);
   {
     std::lock_guard<std::mutex> l(pool_mu_);
     pool_.push_back(std::move(b));
@@ -391,7 +391,6 @@ bool SharedMark::Take(MarkContext& w) {
                     std::memory_order_relaxed);
       l.unlock();
       w.tasks_ = std::move(b.tasks);
-      w.ahead_ = std::move(b.ahead);
       return true;
     }
     if (idle_ == workers_) {  // every worker waits, nothing is left

@@ -125,10 +125,8 @@ class SharedMark {
  private:
   friend class MarkContext;
   using Task = MarkContext::Task;
-  using Ahead = MarkContext::Ahead;
   struct Batch {
     std::vector<Task> tasks;
-    std::vector<Ahead> ahead;
   };
   // A lock of one atomic word: uncontended (the usual case: many shards,
   // few threads) it costs one exchange.
