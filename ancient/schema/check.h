@@ -5,6 +5,7 @@
 #define ANCIENT_SCHEMA_CHECK_H_
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -92,10 +93,8 @@ class Checker {
       : n_(nodes), v_(view), refs_(nodes, view) {}
 
   absl::Status Run() {
-    if (n_[0].size > v_.size()) {
-      return absl::DataLossError(absl::StrFormat(
-          "the root (%d bytes) is larger than the graph's %d bytes", n_[0].size,
-          v_.size()));
+    if (std::string why; !v_.CheckRoot(n_[0].size, &why)) {
+      return absl::DataLossError(why);
     }
     refs_.Reach(0, 0);
     Check(0, 0);
@@ -220,15 +219,8 @@ class Checker {
   }
 
   void String(std::uint64_t off) {
-    const auto p = v_.Load<std::uint64_t>(off);
-    const auto size = v_.Load<std::uint64_t>(off + 8);
-    std::uint64_t t;
-    if (size == ~std::uint64_t{0} || !v_.Range(p, size + 1, 1, 1, &t)) {
-      return Fail(off, absl::StrFormat("string bytes at %#x (%d bytes) are "
-                                       "outside the graph",
-                                       p, size));
-    }
-    if (*v_.at(t + size) != '\0') Fail(off, "string without its NUL");
+    std::string_view bytes;
+    if (std::string why; !v_.CheckString(off, &bytes, &why)) Fail(off, why);
   }
 
   void Array(int elem, std::uint64_t off, const char* what) {
@@ -251,30 +243,12 @@ class Checker {
   }
 
   void Hashed(int elem, std::uint64_t off) {
-    const auto data = v_.Load<std::uint64_t>(off);
-    const auto starts = v_.Load<std::uint64_t>(off + 8);
-    const auto size = v_.Load<std::uint64_t>(off + 16);
-    const auto mask = v_.Load<std::uint64_t>(off + 24);
-    if (mask == ~std::uint64_t{0} || ((mask + 1) & mask) != 0) {
-      return Fail(off, absl::StrFormat("bucket count %d is not a power of two",
-                                       mask + 1));
+    std::uint64_t starts;
+    if (std::string why; !v_.CheckBuckets(off, &starts, &why)) {
+      return Fail(off, why);
     }
-    std::uint64_t s;
-    if (!v_.Range(starts, mask + 2, 8, 8, &s)) {
-      return Fail(off, "hash buckets outside the graph or misaligned");
-    }
-    std::uint64_t prev = 0;
-    for (std::uint64_t b = 0; b <= mask + 1; ++b) {
-      const auto at = v_.Load<std::uint64_t>(s + 8 * b);
-      if (at < prev || at > size || (b == 0 && at != 0) ||
-          (b == mask + 1 && at != size)) {
-        return Fail(off, absl::StrFormat("bucket %d starts at %d: out of order "
-                                         "or not covering the %d entries",
-                                         b, at, size));
-      }
-      prev = at;
-    }
-    Elements(elem, data, size, off, "hash entries");
+    Elements(elem, v_.Load<std::uint64_t>(off),
+             v_.Load<std::uint64_t>(off + 16), off, "hash entries");
   }
 
   const Nodes& n_;

@@ -48,10 +48,8 @@ class Converter {
   }
 
   absl::Status Run(const Plan& root) {
-    if (From(root).size > views_[0].size()) {
-      return absl::DataLossError(absl::StrFormat(
-          "the root (%d bytes) is larger than the graph's %d bytes",
-          From(root).size, views_[0].size()));
+    if (std::string why; !views_[0].CheckRoot(From(root).size, &why)) {
+      return absl::DataLossError(why);
     }
     g_->Reserve(views_[0].size() + views_[0].size() / 4);
     g_->Alloc(to_[0].size, 64);
@@ -100,22 +98,10 @@ class Converter {
   // The bytes of the String at s.
   bool StringAt(const Plan& p, const View& v, std::uint64_t s,
                 std::string_view* out) {
-    const auto ptr = v.Load<std::uint64_t>(s);
-    const auto size = v.Load<std::uint64_t>(s + 8);
-    std::uint64_t at = 0;
-    if (size == ~std::uint64_t{0} || !v.Range(ptr, size + 1, 1, 1, &at)) {
-      Damaged(p, s,
-              absl::StrFormat("string bytes at %#x (%d bytes) are outside the "
-                              "graph",
-                              ptr, size));
-      return false;
-    }
-    if (*v.at(at + size) != '\0') {
-      Damaged(p, s, "string without its NUL");
-      return false;
-    }
-    *out = std::string_view(v.at(at), size);
-    return true;
+    std::string why;
+    if (v.CheckString(s, out, &why)) return true;
+    Damaged(p, s, why);
+    return false;
   }
   // The offset of `n` elements of node `elem` at pointer value ptr.
   bool RangeAt(const Plan& p, const View& v, std::uint64_t s, const Node& elem,
@@ -145,10 +131,15 @@ class Converter {
   void Remember(const Plan& e, std::uint64_t from, std::uint64_t to);
   // The converted key of a set's element or a map's entry at s.
   bool KeyOf(const Plan& key, const View& v, std::uint64_t s, Key* out);
-  // The bucket starts of the hash container at s (n entries, mask + 1
-  // buckets), checked to be ordered and to cover the entries.
-  bool Buckets(const Plan& p, const View& v, std::uint64_t s, std::uint64_t n,
-               std::uint64_t mask, std::uint64_t* starts);
+  // The bucket starts of the hash container at s, checked to be ordered and
+  // to cover the entries (View::CheckBuckets).
+  bool Buckets(const Plan& p, const View& v, std::uint64_t s,
+               std::uint64_t* starts) {
+    std::string why;
+    if (v.CheckBuckets(s, starts, &why)) return true;
+    Damaged(p, s, why);
+    return false;
+  }
   std::uint64_t HashOf(int node, const Key& k, std::size_t* i) const;
   // The integer bits of a converted number (integer targets).
   static std::uint64_t Bits(const Node& a, const Node& b, const View& v,
@@ -493,7 +484,7 @@ void Converter::Keyed(const Plan& p, const View& v, std::uint64_t s,
   } else if (hashed) {  // The same keys: the same buckets.
     const auto mask = v.Load<std::uint64_t>(s + 24);
     std::uint64_t sb = 0;
-    if (!Buckets(p, v, s, n, mask, &sb)) return;
+    if (!Buckets(p, v, s, &sb)) return;
     const std::uint64_t starts = g_->Alloc((mask + 2) * 8, 8);
     std::memcpy(g_->data() + starts, v.at(sb), (mask + 2) * 8);
     g_->StorePointer(t + 8, starts);
@@ -512,34 +503,6 @@ void Converter::Keyed(const Plan& p, const View& v, std::uint64_t s,
     }
     tasks_.push_back(task);
   }
-}
-
-bool Converter::Buckets(const Plan& p, const View& v, std::uint64_t s,
-                        std::uint64_t n, std::uint64_t mask,
-                        std::uint64_t* starts) {
-  if (mask == ~std::uint64_t{0} || ((mask + 1) & mask) != 0) {
-    Damaged(p, s,
-            absl::StrFormat("bucket count %d is not a power of two", mask + 1));
-    return false;
-  }
-  if (!v.Range(v.Load<std::uint64_t>(s + 8), mask + 2, 8, 8, starts)) {
-    Damaged(p, s, "hash buckets outside the graph or misaligned");
-    return false;
-  }
-  std::uint64_t prev = 0;
-  for (std::uint64_t k = 0; k <= mask + 1; ++k) {
-    const auto at = v.Load<std::uint64_t>(*starts + 8 * k);
-    if (at < prev || at > n || (k == 0 && at != 0) ||
-        (k == mask + 1 && at != n)) {
-      Damaged(p, s,
-              absl::StrFormat("bucket %d starts at %d: out of order or not "
-                              "covering the %d entries",
-                              k, at, n));
-      return false;
-    }
-    prev = at;
-  }
-  return true;
 }
 
 void Converter::Value(const Plan& p, const View& v, std::uint64_t s,

@@ -180,4 +180,44 @@ bool ValidUtf8(std::string_view s) {
   return true;
 }
 
+bool View::CheckRoot(std::uint64_t size, std::string* why) const {
+  if (size <= size_) return true;
+  *why = absl::StrFormat(
+      "the root (%d bytes) is larger than the graph's %d bytes", size, size_);
+  return false;
+}
+
+std::string View::StringOutside(std::uint64_t p, std::uint64_t size) {
+  return absl::StrFormat("string bytes at %#x (%d bytes) are outside the graph",
+                         p, size);
+}
+
+bool View::CheckBuckets(std::uint64_t off, std::uint64_t* starts,
+                        std::string* why) const {
+  const auto n = Load<std::uint64_t>(off + 16);
+  const auto mask = Load<std::uint64_t>(off + 24);
+  if (mask == ~std::uint64_t{0} || ((mask + 1) & mask) != 0) {
+    *why = absl::StrFormat("bucket count %d is not a power of two", mask + 1);
+    return false;
+  }
+  if (!Range(Load<std::uint64_t>(off + 8), mask + 2, 8, 8, starts)) {
+    *why = "hash buckets outside the graph or misaligned";
+    return false;
+  }
+  std::uint64_t prev = 0;
+  for (std::uint64_t b = 0; b <= mask + 1; ++b) {
+    const auto at = Load<std::uint64_t>(*starts + 8 * b);
+    if (at < prev || at > n || (b == 0 && at != 0) ||
+        (b == mask + 1 && at != n)) {
+      *why = absl::StrFormat(
+          "bucket %d starts at %d: out of order or not covering the %d "
+          "entries",
+          b, at, n);
+      return false;
+    }
+    prev = at;
+  }
+  return true;
+}
+
 }  // namespace ancient::schema_internal

@@ -112,6 +112,37 @@ class View {
   // The address the graph's pointers take its first byte to be at.
   std::uintptr_t address() const { return address_; }
 
+  // Checked reads, of a graph not yet checked (the typed check; the
+  // conversion, which checks as it reads). Each returns false when the part
+  // at `off` is damaged, with what is wrong in *why (the check's DataLoss
+  // message, without the place: the caller names that).
+  //
+  // A root of `size` bytes fits in the graph.
+  bool CheckRoot(std::uint64_t size, std::string* why) const;
+  // The bytes of the String at `off`: inside the graph, NUL-terminated.
+  bool CheckString(std::uint64_t off, std::string_view* bytes,
+                   std::string* why) const {
+    const auto p = Load<std::uint64_t>(off);
+    const auto size = Load<std::uint64_t>(off + 8);
+    std::uint64_t t = 0;
+    if (size == ~std::uint64_t{0} || !Range(p, size + 1, 1, 1, &t)) {
+      *why = StringOutside(p, size);
+      return false;
+    }
+    if (b_[t + size] != '\0') {
+      *why = "string without its NUL";
+      return false;
+    }
+    *bytes = std::string_view(b_ + t, size);
+    return true;
+  }
+  // The bucket starts of the hashed container at `off` (its entries' count
+  // at off + 16, bucket mask at off + 24): a power of two of buckets, their
+  // starts inside the graph, in order, covering every entry. *starts: the
+  // offset of the first.
+  bool CheckBuckets(std::uint64_t off, std::uint64_t* starts,
+                    std::string* why) const;
+
   // The offset that pointer value p stands for, if `n` objects of `elem`
   // bytes aligned to `align` fit there; else false.
   bool Range(std::uint64_t p, std::uint64_t n, std::uint64_t elem,
@@ -122,6 +153,8 @@ class View {
   }
 
  private:
+  static std::string StringOutside(std::uint64_t p, std::uint64_t size);
+
   const char* b_;
   std::uint64_t size_;
   std::uintptr_t address_;
