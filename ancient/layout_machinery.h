@@ -252,11 +252,12 @@ void MarkPointers(MarkContext& c, const E* p, std::size_t n,
   using FE = Frozen<E>;
   constexpr std::size_t kAhead = 8;
   const bool probe = c.MayBeShared(&kTypeTag<T>);
+  const bool runs = !c.parallel_possible();
   std::uint64_t targets[kRunElements];
   for (std::size_t g = 0; g < n; g += kRunElements) {
     const std::size_t m = std::min(kRunElements, n - g);
     std::uint64_t fresh_bits = 0;
-    bool run = m == kRunElements && !c.parallel_possible();
+    bool run = runs && m == kRunElements;
     for (std::size_t j = 0; j < m; ++j) {
       const std::size_t i = g + j;
       if (probe && i + kAhead < n) c.PrefetchIntern(RawPointer(p[i + kAhead]));

@@ -95,13 +95,20 @@ class Converter {
     Damaged(p, s, absl::StrFormat("bool holds %d", b));
     return false;
   }
+  // The result of one of View's checked reads (`ok`, with `why` when not)
+  // of the object at s: false, and the error set, when it is damaged.
+  bool Checked(const Plan& p, std::uint64_t s, bool ok,
+               const std::string& why) {
+    if (ok) return true;
+    Damaged(p, s, why);
+    return false;
+  }
   // The bytes of the String at s.
   bool StringAt(const Plan& p, const View& v, std::uint64_t s,
                 std::string_view* out) {
     std::string why;
-    if (v.CheckString(s, out, &why)) return true;
-    Damaged(p, s, why);
-    return false;
+    const bool ok = v.CheckString(s, out, &why);
+    return Checked(p, s, ok, why);
   }
   // The offset of `n` elements of node `elem` at pointer value ptr.
   bool RangeAt(const Plan& p, const View& v, std::uint64_t s, const Node& elem,
@@ -136,9 +143,8 @@ class Converter {
   bool Buckets(const Plan& p, const View& v, std::uint64_t s,
                std::uint64_t* starts) {
     std::string why;
-    if (v.CheckBuckets(s, starts, &why)) return true;
-    Damaged(p, s, why);
-    return false;
+    const bool ok = v.CheckBuckets(s, starts, &why);
+    return Checked(p, s, ok, why);
   }
   std::uint64_t HashOf(int node, const Key& k, std::size_t* i) const;
   // The integer bits of a converted number (integer targets).
