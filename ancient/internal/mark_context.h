@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "ancient/internal/address_table.h"
 #include "ancient/internal/fatal.h"
 #include "ancient/internal/varint.h"
 
@@ -185,13 +186,13 @@ class MarkContext {
     // (16-byte slots: the table stays cache-friendly on big graphs); an
     // object of another type at an address already seen goes to a side map.
     const std::uint64_t type = TypeIndex(tag);
-    auto [it, inserted] = seen_.try_emplace(addr, 0);
+    auto [it, inserted] = seen_.TryEmplace(addr);
     std::uint64_t off;
     if (inserted) {
       off = Alloc(size, align);
-      it->second = (off << kTypeBits) | type;
-    } else if ((it->second & kTypeMask) == type) {
-      off = it->second >> kTypeBits;
+      it->value = (off << kTypeBits) | type;
+    } else if ((it->value & kTypeMask) == type) {
+      off = it->value >> kTypeBits;
     } else {
       auto [other, fresh_other] =
           seen_other_.try_emplace(std::pair(addr, tag), 0);
@@ -228,7 +229,7 @@ class MarkContext {
   void ReserveInterned(std::size_t more) {
     if (shared_ == nullptr) {
       reserved_ = std::max(reserved_, seen_.size() + more);
-      seen_.reserve(reserved_);
+      seen_.Reserve(reserved_);
     } else {
       ReserveShared(more);
     }
@@ -239,7 +240,7 @@ class MarkContext {
   // is otherwise a cache miss.
   void PrefetchIntern(const void* addr) const {
     if (shared_ == nullptr) {
-      seen_.prefetch(addr);
+      seen_.Prefetch(addr);
     } else {
       PrefetchShared(addr);
     }
@@ -354,8 +355,7 @@ class MarkContext {
   // the writer's extra memory, for the benchmarks to report.
   std::size_t scratch_bytes() const {
     return SharedScratchBytes() + tasks_.capacity() * sizeof(Task) +
-           seen_.capacity() *
-               (sizeof(std::pair<const void*, std::uint64_t>) + 1) +
+           seen_.bytes() +
            seen_other_.capacity() *
                (sizeof(std::pair<std::pair<const void*, const void*>,
                                  std::uint64_t>) +
@@ -523,7 +523,7 @@ class MarkContext {
   const char* address_ = nullptr;
   std::uint64_t size_ = 0;
   std::vector<Task> tasks_;
-  absl::flat_hash_map<const void*, std::uint64_t> seen_;
+  AddressTable seen_;
   absl::flat_hash_map<std::pair<const void*, const void*>, std::uint64_t>
       seen_other_;
   std::size_t reserved_ = 0;  // the most objects seen_ was made room for

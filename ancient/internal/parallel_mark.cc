@@ -177,9 +177,9 @@ bool SharedMark::StartWorkers(MarkContext& w0, std::uint64_t start) {
   // Its sharing table, into the shards (with the room it had been asked
   // for: not its capacity, which is up to twice that).
   Reserve(std::max(w0.seen_.size(), w0.reserved_));
-  for (const auto& [addr, v] : w0.seen_) {
+  w0.seen_.ForEach([&](const void* addr, std::uint64_t v) {
     shards_[ShardOf(addr)].seen.emplace(addr, v);
-  }
+  });
   for (const auto& [k, v] : w0.seen_other_) {
     shards_[ShardOf(k.first)].seen_other.emplace(k, v);
   }
