@@ -25,9 +25,15 @@ std::uint64_t AlignUp(std::uint64_t v, std::uint64_t a) {
   return (v + a - 1) & ~(a - 1);
 }
 
+// A shard's AddressTable places by a multiplicative hash of the address,
+// so the shard is chosen by a hash that mixes differently (splitmix64's
+// finaliser): with the same multiply, every address of a shard would share
+// the top bits of its home slot and crowd a sixteenth of the table.
 int ShardOf(const void* addr) {
-  const auto a = reinterpret_cast<std::uint64_t>(addr);
-  return static_cast<int>(((a >> 4) * 0x9E3779B97F4A7C15ull) >> 56);
+  std::uint64_t x = reinterpret_cast<std::uint64_t>(addr) >> 4;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return static_cast<int>((x ^ (x >> 31)) >> 56);
 }
 
 }  // namespace
@@ -178,7 +184,7 @@ bool SharedMark::StartWorkers(MarkContext& w0, std::uint64_t start) {
   // for: not its capacity, which is up to twice that).
   Reserve(std::max(w0.seen_.size(), w0.reserved_));
   w0.seen_.ForEach([&](const void* addr, std::uint64_t v) {
-    shards_[ShardOf(addr)].seen.emplace(addr, v);
+    shards_[ShardOf(addr)].seen.TryEmplace(addr).first->value = v;
   });
   for (const auto& [k, v] : w0.seen_other_) {
     shards_[ShardOf(k.first)].seen_other.emplace(k, v);
@@ -320,7 +326,7 @@ void SharedMark::Prefetch(const void* addr) {
   // while holding the lock.
   Shard& s = shards_[ShardOf(addr)];
   std::lock_guard<SpinLock> l(s.mu);
-  s.seen.prefetch(addr);
+  s.seen.Prefetch(addr);
 }
 
 void SharedMark::Reserve(std::size_t more) {
@@ -328,7 +334,7 @@ void SharedMark::Reserve(std::size_t more) {
   const std::size_t each = more / kShards + more / kShards / 8 + 1;
   for (Shard& s : shards_) {
     std::lock_guard<SpinLock> l(s.mu);
-    s.seen.reserve(s.seen.size() + each);
+    s.seen.Reserve(s.seen.size() + each);
   }
 }
 
@@ -339,13 +345,13 @@ std::uint64_t SharedMark::Intern(MarkContext& w, const void* addr,
   const std::uint64_t type = TypeIndex(w, tag);
   Shard& s = shards_[ShardOf(addr)];
   std::lock_guard<SpinLock> l(s.mu);
-  auto [it, inserted] = s.seen.try_emplace(addr, 0);
+  auto [it, inserted] = s.seen.TryEmplace(addr);
   std::uint64_t off;
   if (inserted) {
     off = w.Alloc(size, align);
-    it->second = (off << kBits) | type;
-  } else if ((it->second & MarkContext::kTypeMask) == type) {
-    off = it->second >> kBits;
+    it->value = (off << kBits) | type;
+  } else if ((it->value & MarkContext::kTypeMask) == type) {
+    off = it->value >> kBits;
   } else {
     auto [other, fresh_other] = s.seen_other.try_emplace(std::pair(addr, tag));
     if (fresh_other) other->second = w.Alloc(size, align);
@@ -434,8 +440,7 @@ void* SharedMark::Release(std::uint64_t size, std::size_t* mapped) {
 std::size_t SharedMark::scratch_bytes() const {
   std::size_t n = 0;
   for (const Shard& s : shards_) {
-    n += s.seen.capacity() *
-             (sizeof(std::pair<const void*, std::uint64_t>) + 1) +
+    n += s.seen.bytes() +
          s.seen_other.capacity() *
              (sizeof(std::pair<std::pair<const void*, const void*>,
                                std::uint64_t>) +

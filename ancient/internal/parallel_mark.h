@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "ancient/internal/address_table.h"
 #include "ancient/internal/mark_context.h"
 
 namespace ancient::internal {
@@ -148,7 +149,7 @@ class SharedMark {
   // not take each other's lines.
   struct alignas(64) Shard {
     SpinLock mu;
-    absl::flat_hash_map<const void*, std::uint64_t> seen;
+    AddressTable seen;
     absl::flat_hash_map<std::pair<const void*, const void*>, std::uint64_t>
         seen_other;
   };
