@@ -214,15 +214,18 @@ void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off);
 template <class T>
 struct PointerLayout;
 
-// An array of pointers is marked in groups of this many: a group whose
-// pointees are all new and placed one after another is queued as one task
-// (PointeeRun) instead of one per pointee: the queue holds 1/64 as much.
-// Not where the mark may go on several threads, whose start and sharing of
-// work count tasks (a run would be 64 pointees' work in one).
+// An array of pointers is marked in groups of this many: consecutive groups
+// whose pointees are all new and placed one after another are one task
+// (PointeeChain) that marks a group and queues itself again for the next,
+// behind the tasks that group's pointees queued: the queue holds one
+// group's work at a time instead of a task per pointee (a million-node
+// array: 16 MiB of queue), and each pointee's own tasks run while it is
+// still in cache. Not where the mark may go on several threads, whose
+// start and sharing of work count tasks.
 inline constexpr std::size_t kRunElements = 64;
 
-// A task: the kRunElements pointees of the pointers at `src` (elements of
-// type E), new and placed one after another from `off`.
+// The kRunElements pointees of the pointers at `src` (elements of type E),
+// new and placed one after another from `off`.
 template <class E>
 void PointeeRun(MarkContext& c, const void* src, std::uint64_t off) {
   using T = typename PointeeOf<E>::type;
@@ -244,6 +247,27 @@ void PrefetchPointeeRun(const MarkContext&, const void* src, int stage) {
   for (std::size_t j = 0; j < 8; ++j) __builtin_prefetch(RawPointer(p[j]));
 }
 
+// A task: the next group of the RunChain at `src`, its pointees from `off`;
+// queues itself again while groups are left.
+template <class E>
+void PointeeChain(MarkContext& c, const void* src, std::uint64_t off);
+template <class E>
+void PrefetchPointeeChain(const MarkContext& c, const void* src, int stage) {
+  PrefetchPointeeRun<E>(c, static_cast<const MarkContext::RunChain*>(src)->next,
+                        stage);
+}
+template <class E>
+void PointeeChain(MarkContext& c, const void* src, std::uint64_t off) {
+  using T = typename PointeeOf<E>::type;
+  auto* chain = static_cast<MarkContext::RunChain*>(const_cast<void*>(src));
+  const E* p = static_cast<const E*>(chain->next);
+  PointeeRun<E>(c, p, off);
+  if (--chain->groups == 0) return;
+  chain->next = p + kRunElements;
+  c.Defer<&PointeeChain<E>, &PrefetchPointeeChain<E>>(
+      chain, off + kRunElements * sizeof(Frozen<T>));
+}
+
 // Marks the `n` pointers at `p` into the array at `off` (see kRunElements).
 template <class E>
 void MarkPointers(MarkContext& c, const E* p, std::size_t n,
@@ -254,6 +278,19 @@ void MarkPointers(MarkContext& c, const E* p, std::size_t n,
   const bool probe = c.MayBeShared(&kTypeTag<T>);
   const bool runs = !c.parallel_possible();
   std::uint64_t targets[kRunElements];
+  // The runs found so far that continue one another: `chained` groups from
+  // group `chain_g`, pointees from `chain_off`; queued when one does not.
+  std::size_t chain_g = 0, chained = 0;
+  std::uint64_t chain_off = 0;
+  const auto queue_chain = [&] {
+    if (chained == 1) {
+      c.Defer<&PointeeRun<E>, &PrefetchPointeeRun<E>>(p + chain_g, chain_off);
+    } else if (chained > 1) {
+      c.Defer<&PointeeChain<E>, &PrefetchPointeeChain<E>>(
+          c.NewChain(p + chain_g, chained), chain_off);
+    }
+    chained = 0;
+  };
   for (std::size_t g = 0; g < n; g += kRunElements) {
     const std::size_t m = std::min(kRunElements, n - g);
     std::uint64_t fresh_bits = 0;
@@ -269,14 +306,23 @@ void MarkPointers(MarkContext& c, const E* p, std::size_t n,
       run = run && fresh && targets[j] == targets[0] + j * sizeof(Frozen<T>);
     }
     if (run) {
-      c.Defer<&PointeeRun<E>, &PrefetchPointeeRun<E>>(p + g, targets[0]);
+      if (chained != 0 && targets[0] != chain_off + chained * kRunElements *
+                                                        sizeof(Frozen<T>)) {
+        queue_chain();
+      }
+      if (chained++ == 0) {
+        chain_g = g;
+        chain_off = targets[0];
+      }
       continue;
     }
+    queue_chain();
     for (; fresh_bits != 0; fresh_bits &= fresh_bits - 1) {
       const int j = __builtin_ctzll(fresh_bits);
       c.Defer<&PointerLayout<T>::Pointee>(RawPointer(p[g + j]), targets[j]);
     }
   }
+  queue_chain();
 }
 
 // A task: kSplitElements elements from `src` into the array at `off`.

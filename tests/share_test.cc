@@ -133,6 +133,26 @@ TEST(OnePassShare, BigGraphGrowsTheArenaAsItIsWritten) {
   EXPECT_EQ(st->bytes_free, 0u);
 }
 
+TEST(OnePassShare, WriterHoldsTheSharingTableAndLittleElse) {
+  auto store = OpenOrDie(TempDir("scratch"));
+  const int n = 200000;
+  const Graph g = MakeGraph(n, 60, 1);
+  auto info = store->Share("g", g);
+  ASSERT_TRUE(info.ok()) << info.status();
+  // Beside the graph the writer holds its sharing table (room for the n
+  // nodes: 16-byte slots at most 3/4 full), the pointer-slot bitmap (a bit
+  // per 8 bytes of graph) and a queue of about one group of nodes' tasks.
+  // A task queued for every node (16 bytes each, as when each group of the
+  // node array was a task of its own) would add 3 MiB or more.
+  const std::uint64_t table = std::uint64_t{n} * 16 * 4 / 3 + 4096;
+  const std::uint64_t bitmap = info->size_bytes / 64 + 4096;
+  EXPECT_LT(info->scratch_bytes, table + bitmap + (1u << 20))
+      << "graph " << info->size_bytes << " bytes";
+  auto root = store->GetVerified<Graph>("g");
+  ASSERT_TRUE(root.ok()) << root.status();
+  ExpectSameGraph(g, **root);
+}
+
 TEST(OnePassShare, StartsInAFreeExtentAndMovesWhenItOutgrowsIt) {
   auto store = OpenOrDie(TempDir("move"));
   const Graph small = MakeGraph(3000, 20, 2);

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <string>
 #include <utility>
@@ -339,6 +340,21 @@ class MarkContext {
       task_fns[t.off_fn & kTaskMask](*this, t.src, t.off_fn >> kTaskBits);
     }
     tasks_.clear();
+    chains_.clear();
+  }
+
+  // A run of `groups` groups of pointees, new and placed one after another,
+  // whose pointers start at `next`: the state of a task that marks one
+  // group and queues itself again behind the tasks that group queued (see
+  // PointeeChain), so the queue holds one group's tasks at a time, not the
+  // whole array's. Alone only (never handed to another worker); stays valid
+  // until the queue is empty.
+  struct RunChain {
+    const void* next;
+    std::size_t groups;
+  };
+  RunChain* NewChain(const void* next, std::size_t groups) {
+    return &chains_.emplace_back(RunChain{next, groups});
   }
 
   // Marking on several threads: this context's SharedMark once it has
@@ -545,6 +561,7 @@ class MarkContext {
   SharedMark* switch_to_ = nullptr;
   std::uint64_t high_ = 0;  // the end of the last span allocated alone
   std::size_t stage1_ = 0, stage2_ = 0;  // RunQueue's prefetch positions
+  std::deque<RunChain> chains_;          // NewChain's (addresses stay put)
   std::size_t relocs_count_ = 0;
   std::uint64_t measured_size_ = 0;
   // Writing: bit (slot / 8) % 64 of word slot / 512 is set for each slot.
