@@ -116,8 +116,8 @@ class AddressTable {
   // Rehashes into room for at least `n` entries (and twice the old room).
   void Grow(std::size_t n);
 
-  std::unique_ptr<Slot[], Free>
-      slots_;  // calloc'd: untouched pages cost nothing
+  // calloc'd: pages of slots never written cost nothing.
+  std::unique_ptr<Slot[], Free> slots_;
   std::size_t capacity_ = 0;
   std::size_t size_ = 0;
   std::size_t limit_ = 0;  // capacity_ * kLoadNum / kLoadDen
