@@ -58,7 +58,7 @@ TEST(AddressTable, EmptyFindsNothing) {
 }
 
 TEST(AddressTable, ConsecutiveObjectsGrowingFromEmpty) {
-  // Objects allocated one after another: addresses 16 or 32 apart.
+  // Objects allocated one after another, 8 to 4096 bytes apart.
   for (const std::uint64_t stride : {8, 16, 32, 4096}) {
     AddressTable t;
     std::vector<std::uint64_t> addrs;
