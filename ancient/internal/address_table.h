@@ -45,36 +45,27 @@ class AddressTable {
   std::pair<Slot*, bool> TryEmplace(const void* addr) {
     if (capacity_ == 0) [[unlikely]]
       Grow(1);
-    for (std::size_t i = Home(addr);;) {
-      Slot& s = slots_[i];
-      if (s.key == addr) return {&s, false};
-      if (s.key == nullptr) {
-        if (size_ >= limit_) [[unlikely]] {
-          Grow(size_ + 1);  // a new entry only: lookups never grow it
-          return TryEmplace(addr);
-        }
-        s.key = addr;
-        ++size_;
-        return {&s, true};
-      }
-      if (++i == capacity_) i = 0;
+    Slot& s = slots_[Probe(addr)];
+    if (s.key == addr) return {&s, false};
+    if (size_ >= limit_) [[unlikely]] {
+      Grow(size_ + 1);  // a new entry only: lookups never grow it
+      return TryEmplace(addr);
     }
+    s.key = addr;
+    ++size_;
+    return {&s, true};
   }
 
   // The value of `addr`, or null when it is not there.
   const std::uint64_t* Find(const void* addr) const {
     if (size_ == 0) return nullptr;
-    for (std::size_t i = Home(addr);;) {
-      const Slot& s = slots_[i];
-      if (s.key == addr) return &s.value;
-      if (s.key == nullptr) return nullptr;
-      if (++i == capacity_) i = 0;
-    }
+    const Slot& s = slots_[Probe(addr)];
+    return s.key == addr ? &s.value : nullptr;
   }
 
   // Starts fetching the home slot of `addr`, for a lookup soon.
   void Prefetch(const void* addr) const {
-    if (capacity_ != 0) __builtin_prefetch(&slots_[Home(addr)]);
+    if (capacity_ != 0) __builtin_prefetch(&slots_[Home(addr, capacity_)]);
   }
 
   // Makes room for `n` entries in all without growing.
@@ -92,8 +83,23 @@ class AddressTable {
 
   std::size_t size() const { return size_; }
   std::size_t capacity() const { return capacity_; }
+  // Where the slots are (null before the first entry): they move when the
+  // table grows. With capacity(), lets another thread prefetch the slot of
+  // an address without reading the table itself (see Home).
+  const Slot* slots() const { return slots_.get(); }
   // The heap memory the slots take.
   std::size_t bytes() const { return capacity_ * sizeof(Slot); }
+
+  // The slot where the probe for `addr` starts in a table of `capacity`
+  // slots. Fibonacci hashing: the multiply spreads the address's bits (low
+  // ones are alignment) into the high word, which the second multiply
+  // scales to [0, capacity).
+  static std::size_t Home(const void* addr, std::size_t capacity) {
+    const std::uint64_t h =
+        reinterpret_cast<std::uintptr_t>(addr) * 0x9E3779B97F4A7C15ull;
+    return static_cast<std::size_t>(
+        (static_cast<unsigned __int128>(h) * capacity) >> 64);
+  }
 
  private:
   // Entries per slot at most: 3/4 (linear probing's misses stay near three
@@ -103,14 +109,14 @@ class AddressTable {
     void operator()(Slot* p) const { std::free(p); }
   };
 
-  // Fibonacci hashing: the multiply spreads the address's bits (low ones
-  // are alignment) into the high word, which the second multiply scales to
-  // [0, capacity_).
-  std::size_t Home(const void* addr) const {
-    const std::uint64_t h =
-        reinterpret_cast<std::uintptr_t>(addr) * 0x9E3779B97F4A7C15ull;
-    return static_cast<std::size_t>(
-        (static_cast<unsigned __int128>(h) * capacity_) >> 64);
+  // The slot that holds `addr`, or else the empty slot where it would go
+  // (capacity_ > 0; the load limit keeps an empty slot).
+  std::size_t Probe(const void* addr) const {
+    std::size_t i = Home(addr, capacity_);
+    while (slots_[i].key != addr && slots_[i].key != nullptr) {
+      if (++i == capacity_) i = 0;
+    }
+    return i;
   }
 
   // Rehashes into room for at least `n` entries (and twice the old room).
