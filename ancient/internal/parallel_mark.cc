@@ -186,6 +186,7 @@ bool SharedMark::StartWorkers(MarkContext& w0, std::uint64_t start) {
   w0.seen_.ForEach([&](const void* addr, std::uint64_t v) {
     shards_[ShardOf(addr)].seen.TryEmplace(addr).first->value = v;
   });
+  for (int i = 0; i < kShards; ++i) Publish(i);
   for (const auto& [k, v] : w0.seen_other_) {
     shards_[ShardOf(k.first)].seen_other.emplace(k, v);
   }
@@ -320,21 +321,31 @@ std::uint64_t SharedMark::TypeIndex(MarkContext& w, const void* tag) {
   return i;
 }
 
+void SharedMark::Publish(int i) {
+  const AddressTable& t = shards_[i].seen;
+  if (peeks_[i].slots.load(std::memory_order_relaxed) == t.slots()) return;
+  peeks_[i].slots.store(t.slots(), std::memory_order_relaxed);
+  peeks_[i].capacity.store(t.capacity(), std::memory_order_relaxed);
+}
+
 void SharedMark::Prefetch(const void* addr) {
-  // Under the shard's lock (its table may be growing on another thread);
-  // on big graphs the lookup that follows is otherwise a cache miss, taken
-  // while holding the lock.
-  Shard& s = shards_[ShardOf(addr)];
-  std::lock_guard<SpinLock> l(s.mu);
-  s.seen.Prefetch(addr);
+  // On big graphs the lookup that follows is otherwise a cache miss, taken
+  // while holding the shard's lock.
+  const Peek& p = peeks_[ShardOf(addr)];
+  const std::size_t capacity = p.capacity.load(std::memory_order_relaxed);
+  if (capacity == 0) return;
+  __builtin_prefetch(p.slots.load(std::memory_order_relaxed) +
+                     AddressTable::Home(addr, capacity));
 }
 
 void SharedMark::Reserve(std::size_t more) {
   // Spread evenly by the hash; a little over, for the unevenness.
   const std::size_t each = more / kShards + more / kShards / 8 + 1;
-  for (Shard& s : shards_) {
+  for (int i = 0; i < kShards; ++i) {
+    Shard& s = shards_[i];
     std::lock_guard<SpinLock> l(s.mu);
     s.seen.Reserve(s.seen.size() + each);
+    Publish(i);
   }
 }
 
@@ -343,11 +354,13 @@ std::uint64_t SharedMark::Intern(MarkContext& w, const void* addr,
                                  std::uint64_t align, bool* fresh) {
   constexpr int kBits = MarkContext::kTypeBits;
   const std::uint64_t type = TypeIndex(w, tag);
-  Shard& s = shards_[ShardOf(addr)];
+  const int shard = ShardOf(addr);
+  Shard& s = shards_[shard];
   std::lock_guard<SpinLock> l(s.mu);
   auto [it, inserted] = s.seen.TryEmplace(addr);
   std::uint64_t off;
   if (inserted) {
+    Publish(shard);
     off = w.Alloc(size, align);
     it->value = (off << kBits) | type;
   } else if ((it->value & MarkContext::kTypeMask) == type) {

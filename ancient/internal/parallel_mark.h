@@ -154,6 +154,18 @@ class SharedMark {
         seen_other;
   };
   static constexpr int kShards = 256;
+  // Where each shard's slots are, for Prefetch without the shard's lock:
+  // taking it cost a locked exchange per pointer (which waits for the
+  // worker's earlier stores, misses into fresh pages, to drain) on a line
+  // the other workers write. Written under the shard's lock when its table
+  // grows, read relaxed: a prefetch of slots just freed, or a slot past
+  // them, is only wasted (a prefetch never faults).
+  struct Peek {
+    std::atomic<const AddressTable::Slot*> slots{nullptr};
+    std::atomic<std::size_t> capacity{0};
+  };
+  // After shard i's table may have grown (under its lock).
+  void Publish(int i);
 
   // Called by the first worker `w0` (marking alone so far): moves its block
   // and sharing table here and starts the others. False (nothing changed:
@@ -201,6 +213,7 @@ class SharedMark {
   std::atomic<bool> failed_{false};
 
   Shard shards_[kShards];
+  Peek peeks_[kShards];
   std::mutex types_mu_;
   std::vector<const void*> types_;
 
