@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -290,6 +291,60 @@ TEST(ParallelMark, ManyThreadsReachingOneObjectAtOnceCopyItOnce) {
         ASSERT_EQ(f.first[v][i].get(), f.second.nodes[i % 3].get()) << v;
       }
     }
+  }
+}
+
+TEST(ParallelMark, SharingTablesGrowWhileOtherThreadsFindInThem) {
+  // Nodes reached only through raw pointers in many vectors: no count of
+  // distinct objects is known ahead, so the sharing table's shards grow
+  // while other threads look objects up in them without the shards' locks.
+  // Every pointer to a node must resolve to its one copy.
+  const Graph g = MakeGraph(100000);
+  std::vector<std::vector<Node*>> entries(512);
+  std::uint64_t x = 2463534242ULL;
+  for (auto& v : entries) {
+    for (int i = 0; i < 1000; ++i) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      v.push_back(g.nodes[x % g.nodes.size()].get());
+    }
+  }
+  for (int threads : {2, 8}) {
+    SCOPED_TRACE(threads);
+    auto a = ancient::Mark(entries, ancient::MarkOptions{.threads = threads});
+    EXPECT_EQ(a.threads_used(), threads);
+    ASSERT_TRUE(ancient::VerifyGraph<std::vector<std::vector<Node*>>>(
+                    a.data(), a.size_bytes())
+                    .ok());
+    const auto& f = a.Follow();
+    std::vector<const void*> copy_of(g.nodes.size(), nullptr);
+    std::vector<const Frozen<Node>*> todo;
+    auto see = [&](const Frozen<Node>* n, std::int64_t id) {
+      ASSERT_EQ(n->id, id);
+      const void*& c = copy_of[static_cast<std::size_t>(id)];
+      if (c == nullptr) {
+        c = n;
+        todo.push_back(n);
+      }
+      ASSERT_EQ(c, n) << "node " << id << " copied twice";
+    };
+    for (std::size_t v = 0; v < entries.size(); ++v) {
+      for (std::size_t i = 0; i < entries[v].size(); ++i) {
+        see(f[v][i].get(), entries[v][i]->id);
+      }
+    }
+    // Their edges too: the whole cycle was copied, each node once.
+    while (!todo.empty()) {
+      const Frozen<Node>* n = todo.back();
+      todo.pop_back();
+      const Node& src = *g.nodes[static_cast<std::size_t>(n->id)];
+      ASSERT_EQ(n->edges.size(), src.edges.size());
+      for (std::size_t e = 0; e < src.edges.size(); ++e) {
+        see(n->edges[e].get(), src.edges[e]->id);
+      }
+    }
+    EXPECT_EQ(std::count(copy_of.begin(), copy_of.end(), nullptr), 0);
   }
 }
 

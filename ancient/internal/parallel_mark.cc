@@ -119,7 +119,9 @@ std::size_t MarkContext::SharedScratchBytes() const {
 SharedMark::SharedMark(int threads, bool may_fail, bool automatic)
     : threads_(std::max(1, threads)),
       may_fail_(may_fail),
-      automatic_(automatic) {}
+      automatic_(automatic) {
+  for (Shard& s : shards_) s.seen.KeepOldSlots();
+}
 
 SharedMark::~SharedMark() {
   {
@@ -324,8 +326,8 @@ std::uint64_t SharedMark::TypeIndex(MarkContext& w, const void* tag) {
 void SharedMark::Publish(int i) {
   const AddressTable& t = shards_[i].seen;
   if (peeks_[i].slots.load(std::memory_order_relaxed) == t.slots()) return;
-  peeks_[i].slots.store(t.slots(), std::memory_order_relaxed);
-  peeks_[i].capacity.store(t.capacity(), std::memory_order_relaxed);
+  peeks_[i].slots.store(t.slots(), std::memory_order_release);
+  peeks_[i].capacity.store(t.capacity(), std::memory_order_release);
 }
 
 void SharedMark::Prefetch(const void* addr) {
@@ -355,6 +357,18 @@ std::uint64_t SharedMark::Intern(MarkContext& w, const void* addr,
   constexpr int kBits = MarkContext::kTypeBits;
   const std::uint64_t type = TypeIndex(w, tag);
   const int shard = ShardOf(addr);
+  // Seen before, as most pointers of a big graph are: found without the
+  // shard's lock (see Peek); anything else is asked again under it.
+  const Peek& p = peeks_[shard];
+  if (const std::size_t cap = p.capacity.load(std::memory_order_acquire);
+      cap != 0) {
+    const std::uint64_t v = AddressTable::FindUnlocked(
+        p.slots.load(std::memory_order_acquire), cap, addr);
+    if (v != 0 && (v & MarkContext::kTypeMask) == type) {
+      *fresh = false;
+      return v >> kBits;
+    }
+  }
   Shard& s = shards_[shard];
   std::lock_guard<SpinLock> l(s.mu);
   auto [it, inserted] = s.seen.TryEmplace(addr);
@@ -362,7 +376,7 @@ std::uint64_t SharedMark::Intern(MarkContext& w, const void* addr,
   if (inserted) {
     Publish(shard);
     off = w.Alloc(size, align);
-    it->value = (off << kBits) | type;
+    AddressTable::Publish(it, (off << kBits) | type);
   } else if ((it->value & MarkContext::kTypeMask) == type) {
     off = it->value >> kBits;
   } else {

@@ -154,12 +154,13 @@ class SharedMark {
         seen_other;
   };
   static constexpr int kShards = 256;
-  // Where each shard's slots are, for Prefetch without the shard's lock:
-  // taking it cost a locked exchange per pointer (which waits for the
-  // worker's earlier stores, misses into fresh pages, to drain) on a line
-  // the other workers write. Written under the shard's lock when its table
-  // grows, read relaxed: a prefetch of slots just freed, or a slot past
-  // them, is only wasted (a prefetch never faults).
+  // Where each shard's slots are, for Prefetch and for lookups of objects
+  // already seen, without the shard's lock: taking it cost a locked
+  // exchange per pointer (which waits for the worker's earlier stores,
+  // misses into fresh pages, to drain) on a line the other workers write.
+  // Written under the shard's lock when its table grows (the slots first,
+  // each with release; the tables keep their old slots, see
+  // AddressTable::KeepOldSlots), read capacity first, with acquire.
   struct Peek {
     std::atomic<const AddressTable::Slot*> slots{nullptr};
     std::atomic<std::size_t> capacity{0};
