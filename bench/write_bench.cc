@@ -2,7 +2,9 @@
 // each data set is built in the heap, marked and shared in a fresh process
 // (first build, first Mark, first Share: the memory is new to the process),
 // then again in the same process (rebuilt in a warm heap, marked and shared
-// a second time), on 1 and on 2 marking threads.
+// a second time), on 1 and on 2 marking threads (or the counts --threads
+// lists: 4 and 8 oversubscribe 2 cores, which shows what locks and shared
+// cache lines would cost on more).
 //
 // Data sets:
 //  trie:     a trie (std::map<char, unique_ptr<node>>) of the 663k words of
@@ -23,7 +25,8 @@
 //    "mark_warm_ms":..,"share_warm_ms":..,"graph_bytes":..,"peak_rss_mb":..,
 //    "threads_used":..,"share_threads":..,"share_scratch_bytes":..,
 //    "huge_pages":..}
-//   write_bench [--data=trie,map,graph,records] [--runs=3] [--huge_pages]
+//   write_bench [--data=trie,map,graph,records] [--runs=3] [--threads=1,2]
+//               [--huge_pages]
 // --huge_pages: Mark with MarkOptions::huge_pages (Share is not affected).
 
 #include <sys/wait.h>
@@ -253,7 +256,7 @@ int Main(int argc, char** argv) {
   std::string data = "trie,map,graph,records";
   int runs = 3;
   std::string child, order = "sorted";
-  int threads = 1;
+  std::string threads = "1,2";  // a child: the one count it marks with
   bool huge_pages = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -264,7 +267,7 @@ int Main(int argc, char** argv) {
     } else if (a.rfind("--child=", 0) == 0) {
       child = a.substr(8);
     } else if (a.rfind("--threads=", 0) == 0) {
-      threads = std::atoi(a.c_str() + 10);
+      threads = a.substr(10);
     } else if (a.rfind("--order=", 0) == 0) {
       order = a.substr(8);
     } else if (a == "--huge_pages") {
@@ -275,11 +278,13 @@ int Main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: write_bench [--data=trie,map,graph,records] "
-                   "[--runs=N] [--huge_pages]\n");
+                   "[--runs=N] [--threads=1,2] [--huge_pages]\n");
       return 64;
     }
   }
-  if (!child.empty()) return Child(child, threads, order, huge_pages);
+  if (!child.empty()) {
+    return Child(child, std::atoi(threads.c_str()), order, huge_pages);
+  }
   int failures = 0;
   for (const std::string& d : Split(data)) {
     const std::vector<std::string> orders =
@@ -287,7 +292,8 @@ int Main(int argc, char** argv) {
                     : std::vector<std::string>{"sorted"};
     for (int run = 0; run < runs; ++run) {
       for (const std::string& o : orders) {
-        for (int th : {1, 2}) {
+        for (const std::string& t : Split(threads)) {
+          const int th = std::atoi(t.c_str());
           int out = -1;
           std::vector<std::string> args = {"--child=" + d,
                                            "--threads=" + std::to_string(th),
