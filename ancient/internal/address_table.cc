@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <utility>
 
 #include "ancient/internal/fatal.h"
@@ -13,15 +14,45 @@
 namespace ancient {
 namespace internal {
 
+void AddressTable::Free::operator()(Slot* p) const {
+  if (bytes >= kMapBytes) {
+    munmap(p, bytes);
+  } else {
+    std::free(p);
+  }
+}
+
+AddressTable::Slots AddressTable::Allocate(std::size_t capacity) {
+  // Every page is written before the first lookup. A lookup reads its slot
+  // before an insert writes it: on a page never written, the read maps
+  // the shared zero page and the write then copies it, a second fault
+  // whose flush of the old mapping interrupts every other core running
+  // this process (a fifth of two workers' time on the 1M-node graph,
+  // perf). Uniform hashing writes every page of a table past a few
+  // thousand entries anyway, so nothing is made resident that would not be.
+  const std::size_t bytes = capacity * sizeof(Slot);
+  void* p = nullptr;
+  if (bytes >= kMapBytes) {
+    // Its own mapping, faulted in by one call (kernels before 5.14 refuse
+    // MADV_POPULATE_WRITE: then page by page, as before), and unmapped when
+    // freed: pages of a table are never left in the heap for others.
+    p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) p = nullptr;
+    if (p != nullptr) madvise(p, bytes, MADV_POPULATE_WRITE);
+  } else {
+    p = std::malloc(bytes);
+    if (p != nullptr) std::memset(p, 0, bytes);
+  }
+  if (p == nullptr) Fatal("ancient: out of memory for Mark's sharing table");
+  return Slots(static_cast<Slot*>(p), Free{bytes});
+}
+
 void AddressTable::Grow(std::size_t n) {
   std::size_t capacity = std::max<std::size_t>(16, 2 * capacity_);
   capacity = std::max(capacity, (n * kLoadDen + kLoadNum - 1) / kLoadNum);
-  auto* slots = static_cast<Slot*>(std::calloc(capacity, sizeof(Slot)));
-  if (slots == nullptr) {
-    Fatal("ancient: out of memory for Mark's sharing table");
-  }
   AddressTable bigger;
-  bigger.slots_.reset(slots);
+  bigger.slots_ = Allocate(capacity);
   bigger.capacity_ = capacity;
   bigger.limit_ = capacity * kLoadNum / kLoadDen;
   ForEach([&](const void* key, std::uint64_t value) {

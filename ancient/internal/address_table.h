@@ -147,9 +147,16 @@ class AddressTable {
   // Entries per slot at most: 3/4 (linear probing's misses stay near three
   // slots, one or two cache lines).
   static constexpr std::size_t kLoadNum = 3, kLoadDen = 4;
+  // Slots of at least this many bytes are mapped on their own and
+  // prefaulted writable (see Allocate); smaller ones come from the heap.
+  static constexpr std::size_t kMapBytes = std::size_t{1} << 20;
   struct Free {
-    void operator()(Slot* p) const { std::free(p); }
+    std::size_t bytes;  // value-initialised (0) in an empty table
+    void operator()(Slot* p) const;
   };
+  using Slots = std::unique_ptr<Slot[], Free>;
+  // `capacity` zeroed slots, every page written already.
+  static Slots Allocate(std::size_t capacity);
 
   // The slot that holds `addr`, or else the empty slot where it would go
   // (capacity_ > 0; the load limit keeps an empty slot).
@@ -164,13 +171,12 @@ class AddressTable {
   // Rehashes into room for at least `n` entries (and twice the old room).
   void Grow(std::size_t n);
 
-  // calloc'd: pages of slots never written cost nothing.
-  std::unique_ptr<Slot[], Free> slots_;
+  Slots slots_;
   std::size_t capacity_ = 0;
   std::size_t size_ = 0;
   std::size_t limit_ = 0;  // capacity_ * kLoadNum / kLoadDen
   bool keep_old_ = false;
-  std::vector<std::unique_ptr<Slot[], Free>> old_;  // KeepOldSlots
+  std::vector<Slots> old_;  // KeepOldSlots
 };
 
 }  // namespace internal
