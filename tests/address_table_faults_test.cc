@@ -66,5 +66,26 @@ TEST(AddressTable, ABigTableIsWrittenBeforeItsFirstLookup) {
       << grown.size() << " pages of slots";
 }
 
+TEST(AddressTable, SmallTablesAreWrittenBeforeTheirFirstLookupToo) {
+  // Tables under 1 MiB come from the heap (the parallel mark's 256 shards
+  // are such tables), fresh from its top in this process.
+  for (const std::size_t entries : {20000, 40000}) {
+    AddressTable t;
+    t.Reserve(entries);
+    ASSERT_LT(t.bytes(), std::size_t{1} << 20);
+    const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    // Whole pages inside the slots (the heap's own words may share the
+    // first and last).
+    const auto from = reinterpret_cast<std::uintptr_t>(t.slots());
+    const std::uintptr_t begin = (from + page - 1) & ~(page - 1);
+    const std::uintptr_t end = (from + t.bytes()) & ~(page - 1);
+    ASSERT_LT(begin, end);
+    const std::vector<bool> written =
+        PagesWritten(reinterpret_cast<const void*>(begin), end - begin);
+    EXPECT_EQ(std::count(written.begin(), written.end(), false), 0)
+        << written.size() << " pages of slots, " << entries << " entries";
+  }
+}
+
 }  // namespace
 }  // namespace ancient::internal

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <utility>
 
 #include "ancient/internal/fatal.h"
@@ -41,8 +40,17 @@ AddressTable::Slots AddressTable::Allocate(std::size_t capacity) {
     if (p == MAP_FAILED) p = nullptr;
     if (p != nullptr) madvise(p, bytes, MADV_POPULATE_WRITE);
   } else {
-    p = std::malloc(bytes);
-    if (p != nullptr) std::memset(p, 0, bytes);
+    // Zeroed by calloc (heap memory it hands out again is written by its
+    // memset; memory fresh from the system is not, so each page gets a
+    // write of its own). Not malloc and memset: GCC turns those into
+    // calloc at -O2, which is how the opt build came to skip the writes.
+    p = std::calloc(capacity, sizeof(Slot));
+    if (p != nullptr) {
+      const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+      auto* bytes_at = static_cast<volatile char*>(p);
+      for (std::size_t i = 0; i < bytes; i += page) bytes_at[i] = 0;
+      bytes_at[bytes - 1] = 0;  // the last page, when p is not page-aligned
+    }
   }
   if (p == nullptr) Fatal("ancient: out of memory for Mark's sharing table");
   return Slots(static_cast<Slot*>(p), Free{bytes});
