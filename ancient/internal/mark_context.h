@@ -339,6 +339,7 @@ class MarkContext {
       const Task t = tasks_[i];
       task_fns[t.off_fn & kTaskMask](*this, t.src, t.off_fn >> kTaskBits);
     }
+    NoteTaskCapacity();
     tasks_.clear();
     chains_.clear();
   }
@@ -370,7 +371,8 @@ class MarkContext {
   // Heap memory the marker holds beside the block (tables, logs, queues):
   // the writer's extra memory, for the benchmarks to report.
   std::size_t scratch_bytes() const {
-    return SharedScratchBytes() + tasks_.capacity() * sizeof(Task) +
+    return SharedScratchBytes() +
+           std::max(tasks_peak_, tasks_.capacity()) * sizeof(Task) +
            seen_.bytes() +
            seen_other_.capacity() *
                (sizeof(std::pair<std::pair<const void*, const void*>,
@@ -435,6 +437,12 @@ class MarkContext {
   void ReserveShared(std::size_t more);
   void DrainShared();
   std::size_t SharedScratchBytes() const;
+
+  // The queue's vector may be replaced (a batch taken from the pool): its
+  // largest capacity so far is kept for scratch_bytes.
+  void NoteTaskCapacity() {
+    tasks_peak_ = std::max(tasks_peak_, tasks_.capacity());
+  }
 
   static std::size_t BitWords(std::uint64_t size) { return (size >> 9) + 1; }
   // One bit per 8 bytes of block: 1/64 of its size, whatever the number of
@@ -539,6 +547,7 @@ class MarkContext {
   const char* address_ = nullptr;
   std::uint64_t size_ = 0;
   std::vector<Task> tasks_;
+  std::size_t tasks_peak_ = 0;  // NoteTaskCapacity
   AddressTable seen_;
   absl::flat_hash_map<std::pair<const void*, const void*>, std::uint64_t>
       seen_other_;

@@ -423,6 +423,7 @@ bool SharedMark::Take(MarkContext& w) {
       hungry_.store(idle_ > static_cast<int>(pool_.size()),
                     std::memory_order_relaxed);
       l.unlock();
+      w.NoteTaskCapacity();
       w.tasks_ = std::move(b.tasks);
       return true;
     }
