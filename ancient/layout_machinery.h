@@ -127,6 +127,11 @@ struct FrozenAccess {
   static void SetPtr(MarkContext& c, std::uint64_t off, std::uint64_t target) {
     c.StorePointer(off + offsetof(F, p_), target);
   }
+  // Where the pointer that SetPtr wrote at `off` points (while writing).
+  template <class F>
+  static std::uint64_t PtrTarget(const MarkContext& c, std::uint64_t off) {
+    return c.PointerTarget(off + offsetof(F, p_));
+  }
 };
 
 // True when the frozen form is the heap form, bit for bit.
@@ -268,14 +273,37 @@ void PointeeChain(MarkContext& c, const void* src, std::uint64_t off) {
       chain, off + kRunElements * sizeof(Frozen<T>));
 }
 
+// Places the pointers of group `g` (kRunElements from p + g, fewer where
+// `n` ends first) into the array at `off`: sets targets[j] to where pointee
+// g + j is placed, and returns bit j set when that pointee is new (its
+// contents then the caller's to queue).
+template <class E>
+std::uint64_t PlaceGroup(MarkContext& c, const E* p, std::size_t n,
+                         std::size_t g, std::uint64_t off,
+                         std::uint64_t* targets) {
+  using T = typename PointeeOf<E>::type;
+  using FE = Frozen<E>;
+  constexpr std::size_t kAhead = 8;
+  const bool probe = c.MayBeShared(&kTypeTag<T>);
+  const std::size_t m = std::min(kRunElements, n - g);
+  std::uint64_t fresh_bits = 0;
+  for (std::size_t j = 0; j < m; ++j) {
+    const std::size_t i = g + j;
+    if (probe && i + kAhead < n) c.PrefetchIntern(RawPointer(p[i + kAhead]));
+    bool fresh = false;
+    targets[j] =
+        PointerLayout<T>::Place(c, static_cast<const T*>(RawPointer(p[i])),
+                                off + i * sizeof(FE), kIsUniquePtr<E>, &fresh);
+    fresh_bits |= std::uint64_t{fresh} << j;
+  }
+  return fresh_bits;
+}
+
 // Marks the `n` pointers at `p` into the array at `off` (see kRunElements).
 template <class E>
 void MarkPointers(MarkContext& c, const E* p, std::size_t n,
                   std::uint64_t off) {
   using T = typename PointeeOf<E>::type;
-  using FE = Frozen<E>;
-  constexpr std::size_t kAhead = 8;
-  const bool probe = c.MayBeShared(&kTypeTag<T>);
   const bool runs = !c.parallel_possible();
   std::uint64_t targets[kRunElements];
   // The runs found so far that continue one another: `chained` groups from
@@ -292,18 +320,10 @@ void MarkPointers(MarkContext& c, const E* p, std::size_t n,
     chained = 0;
   };
   for (std::size_t g = 0; g < n; g += kRunElements) {
-    const std::size_t m = std::min(kRunElements, n - g);
-    std::uint64_t fresh_bits = 0;
-    bool run = runs && m == kRunElements;
-    for (std::size_t j = 0; j < m; ++j) {
-      const std::size_t i = g + j;
-      if (probe && i + kAhead < n) c.PrefetchIntern(RawPointer(p[i + kAhead]));
-      bool fresh = false;
-      targets[j] = PointerLayout<T>::Place(
-          c, static_cast<const T*>(RawPointer(p[i])), off + i * sizeof(FE),
-          kIsUniquePtr<E>, &fresh);
-      fresh_bits |= std::uint64_t{fresh} << j;
-      run = run && fresh && targets[j] == targets[0] + j * sizeof(Frozen<T>);
+    std::uint64_t fresh_bits = PlaceGroup<E>(c, p, n, g, off, targets);
+    bool run = runs && n - g >= kRunElements && ~fresh_bits == 0;
+    for (std::size_t j = 1; run && j < kRunElements; ++j) {
+      run = targets[j] == targets[0] + j * sizeof(Frozen<T>);
     }
     if (run) {
       if (chained != 0 && targets[0] != chain_off + chained * kRunElements *
@@ -323,6 +343,95 @@ void MarkPointers(MarkContext& c, const E* p, std::size_t n,
     }
   }
   queue_chain();
+}
+
+// Marking on several threads, an array of more than 2 x kSplitElements
+// pointers is placed in parts of kSplitElements, tasks that any worker may
+// take (SplitPart); the contents of its new pointees are queued only when
+// every part is placed, by the worker that places the last. Were each
+// part's contents queued at once, a worker done with its parts would walk
+// edges into pointees of parts that another worker has yet to place: each
+// would be new to it, a task of its own, and its queue a breadth-first walk
+// of the graph (a million-node graph on two threads: a million tasks, 16
+// MiB). A worker done early waits for the last part (one part's time).
+// The contents are queued as one chain per part (SplitContents): a group of
+// kRunElements pointees at a time, queued again behind the tasks that group
+// queued, so the queues hold a group's work per part, not a task per node.
+static_assert(kSplitElements % kRunElements == 0 && kRunElements == 64);
+
+template <class E>
+void SplitContents(MarkContext& c, const void* src, std::uint64_t word);
+
+// Queues SplitContents for the first group of part `part`, from group
+// `word` on, that has new pointees (if any has).
+template <class E>
+void QueueContents(MarkContext& c, const MarkContext::PointerSplit* s,
+                   std::size_t word, std::size_t part) {
+  constexpr std::size_t kWordsPerPart = kSplitElements / kRunElements;
+  const std::size_t end =
+      std::min((s->n + 63) / 64, (part + 1) * kWordsPerPart);
+  while (word < end && s->fresh[word] == 0) ++word;
+  if (word < end) c.Defer<&SplitContents<E>>(s, word);
+}
+
+// A task: the contents of the new pointees of group `word` (bits of
+// PointerSplit::fresh) of the split at `src`; queues the part's next group
+// that has any.
+template <class E>
+void SplitContents(MarkContext& c, const void* src, std::uint64_t word) {
+  using T = typename PointeeOf<E>::type;
+  using FE = Frozen<E>;
+  constexpr std::size_t kAhead = 8;
+  constexpr std::size_t kWordsPerPart = kSplitElements / kRunElements;
+  const auto* s = static_cast<const MarkContext::PointerSplit*>(src);
+  const E* p = static_cast<const E*>(s->src);
+  std::uint64_t bits = s->fresh[word];
+  const std::size_t g = word * kRunElements;
+  // The pointees kAhead new ones ahead are fetched meanwhile.
+  std::uint64_t ahead = bits;
+  for (std::size_t k = 0; k < kAhead && ahead != 0; ++k, ahead &= ahead - 1) {
+    __builtin_prefetch(RawPointer(p[g + __builtin_ctzll(ahead)]));
+  }
+  for (; bits != 0; bits &= bits - 1) {
+    const std::size_t j = __builtin_ctzll(bits);
+    if (ahead != 0) {
+      __builtin_prefetch(RawPointer(p[g + __builtin_ctzll(ahead)]));
+      ahead &= ahead - 1;
+    }
+    const std::uint64_t target =
+        FrozenAccess::PtrTarget<typename PointerLayout<T>::type>(
+            c, s->off + (g + j) * sizeof(FE));
+    Layout<T>::Mark(c, *static_cast<const T*>(RawPointer(p[g + j])), target);
+  }
+  QueueContents<E>(c, s, word + 1, word / kWordsPerPart);
+}
+
+// A task: places part `part` of the split at `src`; the last part placed
+// queues every part's contents.
+template <class E>
+void SplitPart(MarkContext& c, const void* src, std::uint64_t part) {
+  constexpr std::size_t kWordsPerPart = kSplitElements / kRunElements;
+  auto* s = static_cast<MarkContext::PointerSplit*>(const_cast<void*>(src));
+  const E* p = static_cast<const E*>(s->src);
+  const std::size_t first = part * kSplitElements;
+  const std::size_t end = std::min(s->n, first + kSplitElements);
+  std::uint64_t targets[kRunElements];
+  for (std::size_t g = first; g < end; g += kRunElements) {
+    s->fresh[g / kRunElements] = PlaceGroup<E>(c, p, end, g, s->off, targets);
+  }
+  if (!s->Placed() || !c.writing()) return;
+  for (std::size_t k = 0; k * kSplitElements < s->n; ++k) {
+    QueueContents<E>(c, s, k * kWordsPerPart, k);
+  }
+}
+
+// Splits the `n` pointers at `p`, into the array at `off` (see SplitPart).
+template <class E>
+void SplitPointers(MarkContext& c, const E* p, std::size_t n,
+                   std::uint64_t off) {
+  const std::size_t parts = (n + kSplitElements - 1) / kSplitElements;
+  MarkContext::PointerSplit* s = c.NewPointerSplit(p, off, n, parts);
+  for (std::size_t k = 0; k < parts; ++k) c.Defer<&SplitPart<E>>(s, k);
 }
 
 // A task: kSplitElements elements from `src` into the array at `off`.
@@ -348,6 +457,12 @@ void MarkElements(MarkContext& c, It it, std::size_t n, std::uint64_t off) {
   if constexpr (!kIsIdentity<E> && std::contiguous_iterator<It>) {
     if (n > 2 * kSplitElements && c.parallel_allowed()) [[unlikely]] {
       const E* p = std::to_address(it);
+      if constexpr (!std::is_void_v<Pointee>) {
+        if (c.parallel_possible()) {
+          SplitPointers<E>(c, p, n, off);
+          return;
+        }
+      }
       std::size_t i = 0;
       for (; n - i >= kSplitElements; i += kSplitElements) {
         c.Defer<&MarkSplit<E>>(p + i, off + i * sizeof(FE));

@@ -539,6 +539,39 @@ TEST(ParallelShare, ReadsBackTheSameWhateverTheThreads) {
   }
 }
 
+TEST(ParallelShare, SplitArraysOfPointersQueueAGroupPerPartNotATaskPerNode) {
+  // The node array is placed in parts by both workers before any node's
+  // edges are followed; then each part's nodes are queued a group at a
+  // time. Were each part's nodes queued as it was placed, each worker's
+  // queue would hold a task per node of its parts (16 bytes each, over 3
+  // MiB for this graph on two threads), or a breadth-first walk of the
+  // graph when one worker follows edges into parts not yet placed.
+  constexpr int kNodes = 200000;
+  const Graph g = MakeGraph(kNodes);
+  for (int threads : {2, 8}) {
+    SCOPED_TRACE(threads);
+    auto store = Open(TempDir("queue" + std::to_string(threads)), threads);
+    ASSERT_NE(store, nullptr);
+    auto info = store->Share("graph", g);
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_EQ(info->mark_threads, threads);
+    // The sharing table's shards (room for every node and an eighth more,
+    // 16-byte slots at most 3/4 full), the split's bit per node, and for
+    // each worker its pointer-slot bitmap (a bit per 8 bytes of graph) and
+    // its queue (done tasks are dropped in runs of 16,384: up to 512 KiB
+    // with the vector's growth).
+    const std::uint64_t table =
+        (std::uint64_t{kNodes} * 9 / 8 + 256 * 64) * 16 * 4 / 3;
+    const std::uint64_t each = info->size_bytes / 64 + 4096 + (512u << 10);
+    EXPECT_LT(info->scratch_bytes,
+              table + kNodes / 8 + threads * each + (256u << 10))
+        << "graph " << info->size_bytes << " bytes";
+    auto fg = store->GetVerified<Graph>("graph");
+    ASSERT_TRUE(fg.ok()) << fg.status();
+    ExpectGraph(**fg, g);
+  }
+}
+
 TEST(ParallelShare, DefaultIsEveryCoreForGraphsWithoutSharing) {
   // mark_threads 0: as Mark's default, the process's cores for a graph of
   // at least 1 MiB whose objects cannot be reached twice, marked straight

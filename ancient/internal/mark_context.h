@@ -16,11 +16,13 @@
 #define ANCIENT_INTERNAL_MARK_CONTEXT_H_
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -358,6 +360,41 @@ class MarkContext {
     return &chains_.emplace_back(RunChain{next, groups});
   }
 
+  // An array of pointers split into parts that any worker may place (see
+  // layout_machinery.h's SplitPointers). Lives until marking ends.
+  struct PointerSplit {
+    PointerSplit(const void* src, std::uint64_t off, std::size_t n,
+                 std::size_t parts)
+        : src(src),
+          off(off),
+          n(n),
+          pending(parts),
+          fresh(new std::uint64_t[(n + 63) / 64]()) {}
+    const void* const src;             // the array's first element
+    const std::uint64_t off;           // where its copy is
+    const std::size_t n;               // its elements
+    std::atomic<std::size_t> pending;  // parts not yet placed
+    // Bit i % 64 of word i / 64: pointee i is new. Each part's worker
+    // writes whole words of its own; read once every part is placed.
+    const std::unique_ptr<std::uint64_t[]> fresh;
+    // Called by a part's worker once it has placed that part: true for the
+    // last (every part's words are then visible to it).
+    bool Placed() {
+      return pending.fetch_sub(1, std::memory_order_acq_rel) == 1;
+    }
+  };
+  // A new PointerSplit of `parts` parts (parallel_possible() only).
+  PointerSplit* NewPointerSplit(const void* src, std::uint64_t off,
+                                std::size_t n, std::size_t parts);
+
+  // The offset of the target of the pointer written at `slot` (while
+  // writing).
+  std::uint64_t PointerTarget(std::uint64_t slot) const {
+    const char* p;
+    std::memcpy(&p, base_ + slot, sizeof p);
+    return static_cast<std::uint64_t>(p - address_);
+  }
+
   // Marking on several threads: this context's SharedMark once it has
   // started them (the block is then in its reservation), else null.
   SharedMark* shared() const { return shared_; }
@@ -568,7 +605,8 @@ class MarkContext {
   // (null: alone), and the one to start them in (AllowParallel).
   SharedMark* shared_ = nullptr;
   SharedMark* switch_to_ = nullptr;
-  std::uint64_t high_ = 0;  // the end of the last span allocated alone
+  bool split_queued_ = false;  // NewPointerSplit was called (OnTask)
+  std::uint64_t high_ = 0;     // the end of the last span allocated alone
   std::size_t stage1_ = 0, stage2_ = 0;  // RunQueue's prefetch positions
   std::deque<RunChain> chains_;          // NewChain's (addresses stay put)
   std::size_t relocs_count_ = 0;

@@ -68,6 +68,16 @@ void MarkContext::PrefetchShared(const void* addr) const {
 
 void MarkContext::ReserveShared(std::size_t more) { shared_->Reserve(more); }
 
+MarkContext::PointerSplit* MarkContext::NewPointerSplit(const void* src,
+                                                        std::uint64_t off,
+                                                        std::size_t n,
+                                                        std::size_t parts) {
+  SharedMark* m = shared_ != nullptr ? shared_ : switch_to_;
+  if (m == nullptr) Fatal("ancient: a pointer split without a SharedMark");
+  split_queued_ = true;
+  return m->NewPointerSplit(src, off, n, parts);
+}
+
 bool MarkContext::parallel_possible() const {
   if (shared_ != nullptr) return true;
   return switch_to_ != nullptr &&
@@ -79,7 +89,8 @@ bool MarkContext::OnTask(std::size_t i) {
   const std::size_t waiting = tasks_.size() - i;
   if (shared_ == nullptr) {
     // Alone so far: the others start once there is enough to share.
-    if (waiting < SharedMark::kStartAt) return true;
+    // Parts of a split array of pointers are work enough, however few.
+    if (waiting < SharedMark::kStartAt && !split_queued_) return true;
     if (!parallel_possible()) {
       switch_to_ = nullptr;  // through the sharing table: one thread
       return true;
@@ -340,6 +351,14 @@ void SharedMark::Prefetch(const void* addr) {
                      AddressTable::Home(addr, capacity));
 }
 
+MarkContext::PointerSplit* SharedMark::NewPointerSplit(const void* src,
+                                                       std::uint64_t off,
+                                                       std::size_t n,
+                                                       std::size_t parts) {
+  std::lock_guard<std::mutex> l(splits_mu_);
+  return &splits_.emplace_back(src, off, n, parts);
+}
+
 void SharedMark::Reserve(std::size_t more) {
   // Spread evenly by the hash; a little over, for the unevenness.
   const std::size_t each = more / kShards + more / kShards / 8 + 1;
@@ -475,6 +494,9 @@ std::size_t SharedMark::scratch_bytes() const {
               1);
   }
   for (const auto& h : helpers_) n += h->scratch_bytes();
+  for (const MarkContext::PointerSplit& s : splits_) {
+    n += sizeof s + (s.n + 63) / 64 * sizeof(std::uint64_t);
+  }
   return n;
 }
 

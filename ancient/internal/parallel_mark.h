@@ -19,7 +19,10 @@
 // - Work: each worker runs its own queue; a worker that runs out waits for
 //   a batch from the pool, and busy workers give half of what they have
 //   queued when one waits. Marking ends when every worker waits and the pool
-//   is empty.
+//   is empty. A big array of pointers is placed in parts that any worker
+//   takes, and its new pointees' contents queued only once every part is
+//   placed (layout_machinery.h's SplitPointers): no worker follows edges
+//   into pointees that another has yet to place.
 // - Pointer slots: each worker records the slots it writes in a bitmap of
 //   its own; the first worker ORs them together at the end (the block's
 //   relocation record is then encoded as usual).
@@ -31,6 +34,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -194,6 +198,8 @@ class SharedMark {
   std::uint64_t TypeIndex(MarkContext& w, const void* tag);
   // Starts fetching the table slot that Intern(addr) will probe.
   void Prefetch(const void* addr);
+  MarkContext::PointerSplit* NewPointerSplit(const void* src, std::uint64_t off,
+                                             std::size_t n, std::size_t parts);
   // Makes room for `more` objects known to be distinct (spread over the
   // shards).
   void Reserve(std::size_t more);
@@ -225,6 +231,8 @@ class SharedMark {
   Peek peeks_[kShards];
   std::mutex types_mu_;
   std::vector<const void*> types_;
+  std::mutex splits_mu_;
+  std::deque<MarkContext::PointerSplit> splits_;  // NewPointerSplit's
 
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
