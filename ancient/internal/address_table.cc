@@ -13,6 +13,14 @@
 namespace ancient {
 namespace internal {
 
+namespace {
+
+std::size_t PageSize() {
+  return static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
 void AddressTable::Free::operator()(Slot* p) const {
   if (bytes >= kMapBytes) {
     munmap(p, bytes);
@@ -46,7 +54,7 @@ AddressTable::Slots AddressTable::Allocate(std::size_t capacity) {
     // calloc at -O2, which is how the opt build came to skip the writes.
     p = std::calloc(capacity, sizeof(Slot));
     if (p != nullptr) {
-      const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+      const std::size_t page = PageSize();
       auto* bytes_at = static_cast<volatile char*>(p);
       for (std::size_t i = 0; i < bytes; i += page) bytes_at[i] = 0;
       bytes_at[bytes - 1] = 0;  // the last page, when p is not page-aligned
@@ -69,7 +77,7 @@ void AddressTable::Grow(std::size_t n) {
   if (keep_old_ && slots_ != nullptr) {
     // Readers may still probe the old slots: keep their address space,
     // give back their whole pages (they read as zeros: "not there").
-    const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    const std::uintptr_t page = PageSize();
     const auto from = reinterpret_cast<std::uintptr_t>(slots_.get());
     const std::uintptr_t begin = (from + page - 1) & ~(page - 1);
     const std::uintptr_t end = (from + bytes()) & ~(page - 1);

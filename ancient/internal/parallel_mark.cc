@@ -344,11 +344,11 @@ void SharedMark::Publish(int i) {
 void SharedMark::Prefetch(const void* addr) {
   // On big graphs the lookup that follows is otherwise a cache miss, taken
   // while holding the shard's lock.
-  const Peek& p = peeks_[ShardOf(addr)];
-  const std::size_t capacity = p.capacity.load(std::memory_order_relaxed);
-  if (capacity == 0) return;
-  __builtin_prefetch(p.slots.load(std::memory_order_relaxed) +
-                     AddressTable::Home(addr, capacity));
+  const auto [slots, capacity] =
+      peeks_[ShardOf(addr)].Load(std::memory_order_relaxed);
+  if (capacity != 0) {
+    __builtin_prefetch(slots + AddressTable::Home(addr, capacity));
+  }
 }
 
 MarkContext::PointerSplit* SharedMark::NewPointerSplit(const void* src,
@@ -378,11 +378,9 @@ std::uint64_t SharedMark::Intern(MarkContext& w, const void* addr,
   const int shard = ShardOf(addr);
   // Seen before, as most pointers of a big graph are: found without the
   // shard's lock (see Peek); anything else is asked again under it.
-  const Peek& p = peeks_[shard];
-  if (const std::size_t cap = p.capacity.load(std::memory_order_acquire);
+  if (const auto [slots, cap] = peeks_[shard].Load(std::memory_order_acquire);
       cap != 0) {
-    const std::uint64_t v = AddressTable::FindUnlocked(
-        p.slots.load(std::memory_order_acquire), cap, addr);
+    const std::uint64_t v = AddressTable::FindUnlocked(slots, cap, addr);
     if (v != 0 && (v & MarkContext::kTypeMask) == type) {
       *fresh = false;
       return v >> kBits;

@@ -176,6 +176,13 @@ class SharedMark {
   struct Peek {
     std::atomic<const AddressTable::Slot*> slots{nullptr};
     std::atomic<std::size_t> capacity{0};
+    // The slots, and a capacity they hold (0: no slots yet); both loads
+    // with `order`.
+    std::pair<const AddressTable::Slot*, std::size_t> Load(
+        std::memory_order order) const {
+      const std::size_t cap = capacity.load(order);
+      return {slots.load(order), cap};
+    }
   };
   // After shard i's table may have grown (under its lock).
   void Publish(int i);
