@@ -294,6 +294,80 @@ TEST(ParallelMark, ManyThreadsReachingOneObjectAtOnceCopyItOnce) {
   }
 }
 
+TEST(ParallelMark, SplitArraysOfPointersPlaceEveryMixOnce) {
+  // Arrays of pointers long enough to be placed in parts (more than 2 x
+  // 4096) by any worker, their new pointees' contents queued once every
+  // part is placed: nulls, a few nodes repeated within and across parts,
+  // nodes placed before by another array or placed first here, and a short
+  // last part. Every pointer must resolve to its node's one copy.
+  constexpr int kNodes = 30000;
+  constexpr std::size_t kRefs = 3 * 4096 + 100;
+  Graph g = MakeGraph(kNodes);
+  std::vector<const Node*> refs;
+  for (std::size_t i = 0; i < kRefs; ++i) {
+    if (i % 97 == 0) {
+      refs.push_back(nullptr);
+    } else if (i % 5 == 0) {
+      refs.push_back(g.nodes[i % 50].get());
+    } else {
+      refs.push_back(g.nodes[(i * 7) % kNodes].get());
+    }
+  }
+  std::map<const Node*, std::size_t> first_ref;
+  for (std::size_t i = 0; i < refs.size(); ++i) first_ref.emplace(refs[i], i);
+  const auto expect_refs = [&](const auto& frozen, const auto& nodes) {
+    ASSERT_EQ(frozen.size(), refs.size());
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+      if (refs[i] == nullptr) {
+        ASSERT_EQ(frozen[i].get(), nullptr) << i;
+      } else {
+        ASSERT_EQ(frozen[i].get(), nodes[refs[i]->id].get()) << i;
+      }
+    }
+  };
+  // The refs first (their parts place nodes new, the graph's parts find
+  // them seen), then the graph first.
+  using RefsFirst = std::pair<std::vector<const Node*>, Graph>;
+  using GraphFirst = std::pair<Graph, std::vector<const Node*>>;
+  const RefsFirst refs_first(refs, std::move(g));
+  const GraphFirst graph_first(MakeGraph(kNodes), refs);
+  std::size_t one_thread[2] = {0, 0};
+  for (int threads : kThreadCounts) {
+    SCOPED_TRACE(threads);
+    auto a =
+        ancient::Mark(refs_first, ancient::MarkOptions{.threads = threads});
+    EXPECT_EQ(a.threads_used(), threads);
+    ASSERT_TRUE(ancient::VerifyGraph<RefsFirst>(a.data(), a.size_bytes()).ok());
+    ExpectGraph(a.Follow().second, refs_first.second);
+    expect_refs(a.Follow().first, a.Follow().second.nodes);
+    auto b =
+        ancient::Mark(graph_first, ancient::MarkOptions{.threads = threads});
+    ASSERT_TRUE(
+        ancient::VerifyGraph<GraphFirst>(b.data(), b.size_bytes()).ok());
+    ExpectGraph(b.Follow().first, graph_first.first);
+    // graph_first's refs point into refs_first's graph, not into its own:
+    // their nodes (and all they reach) are new, each copied once, however
+    // often and in whichever parts it is referred to.
+    const auto& got = b.Follow().second;
+    ASSERT_EQ(got.size(), refs.size());
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+      if (refs[i] == nullptr) {
+        ASSERT_EQ(got[i].get(), nullptr) << i;
+        continue;
+      }
+      ASSERT_EQ(got[i]->id, refs[i]->id) << i;
+      ASSERT_EQ(got[i].get(), got[first_ref[refs[i]]].get()) << i;
+    }
+    // Each node copied once: no bigger than one thread's block but for the
+    // unused tails of the threads' last chunks.
+    if (threads == 1) one_thread[0] = a.size_bytes();
+    if (threads == 1) one_thread[1] = b.size_bytes();
+    const std::uint64_t tails = threads * ancient::internal::SharedMark::kChunk;
+    EXPECT_LE(a.size_bytes(), one_thread[0] + tails);
+    EXPECT_LE(b.size_bytes(), one_thread[1] + tails);
+  }
+}
+
 TEST(ParallelMark, SharingTablesGrowWhileOtherThreadsFindInThem) {
   // Nodes reached only through raw pointers in many vectors: no count of
   // distinct objects is known ahead, so the sharing table's shards grow
