@@ -646,6 +646,36 @@ TEST(ParallelShare, SplitArraysOfPointersQueueAGroupPerPartNotATaskPerNode) {
   }
 }
 
+TEST(ParallelShare, ManyWorkersHoldOneBitmapBetweenThem) {
+  // A producer on many cores: the writer's memory beside the sharing table
+  // must not grow with the workers by a bitmap of the whole block each (a
+  // bit per 8 bytes of graph: 32 workers held half the graph's size in
+  // bitmaps; with them this test's bound is passed by 4 MB).
+  constexpr int kNodes = 200000;
+  constexpr int kThreads = 32;
+  const Graph g = MakeGraph(kNodes);
+  auto store = Open(TempDir("many"), kThreads);
+  ASSERT_NE(store, nullptr);
+  auto info = store->Share("graph", g);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->mark_threads, kThreads);
+  // The table's shards (as in the test above), the split's bit per node,
+  // the first worker's bitmap of the whole block and the others' pages
+  // (about as much again, and a 4 KiB page for each 256 KiB of block a
+  // worker wrote a pointer into besides its own), and each worker's queue
+  // (done tasks dropped in runs of 4,096: up to 128 KiB).
+  const std::uint64_t table =
+      (std::uint64_t{kNodes} * 9 / 8 + 256 * 64) * 16 * 4 / 3;
+  const std::uint64_t bitmap = info->size_bytes / 64 + 4096;
+  const std::uint64_t pages = kThreads * (info->size_bytes >> 18) * 4096 / 4;
+  EXPECT_LT(info->scratch_bytes, table + kNodes / 8 + 2 * bitmap + pages +
+                                     kThreads * (128u << 10) + (256u << 10))
+      << "graph " << info->size_bytes << " bytes";
+  auto fg = store->GetVerified<Graph>("graph");
+  ASSERT_TRUE(fg.ok()) << fg.status();
+  ExpectGraph(**fg, g);
+}
+
 TEST(ParallelShare, DefaultIsEveryCoreForGraphsWithoutSharing) {
   // mark_threads 0: as Mark's default, the process's cores for a graph of
   // at least 1 MiB whose objects cannot be reached twice, marked straight

@@ -417,7 +417,9 @@ class MarkContext {
                 1) +
            hash_from_.capacity() * sizeof(const void*) +
            hash_bucket_.capacity() * sizeof(std::uint32_t) +
-           slot_bits_.capacity() * sizeof(std::uint64_t);
+           slot_bits_.capacity() * sizeof(std::uint64_t) +
+           bit_pages_.capacity() * sizeof(bit_pages_[0]) +
+           bit_pages_made_ * kBitPageWords * sizeof(std::uint64_t);
   }
 
   // The number of pointer slots, known after the measuring pass.
@@ -489,9 +491,28 @@ class MarkContext {
     OrSlotBits(slot >> 9, std::uint64_t{1} << ((slot >> 3) & 63));
   }
   void OrSlotBits(std::uint64_t word, std::uint64_t bits) {
+    if (paged_bits_) {
+      const std::size_t page = word / kBitPageWords;
+      if (page >= bit_pages_.size() || bit_pages_[page] == nullptr) [[unlikely]]
+        NewBitPage(page);
+      bit_pages_[page][word % kBitPageWords] |= bits;
+      return;
+    }
     if (word >= slot_bits_.size()) [[unlikely]]
       GrowBits(word);
     slot_bits_[word] |= bits;
+  }
+  // Marking on several threads, the workers but the first keep their slot
+  // bits in pages of kBitPageWords words (the bits of 256 KiB of block, a
+  // chunk), each made when first written: a worker writes mostly into its
+  // own chunks, so its pages cover about its share of the block. (A bitmap
+  // of the whole block each: 32 workers held half the graph's size in
+  // bitmaps.) The first worker ORs them into its own at the end.
+  static constexpr std::size_t kBitPageWords = 512;
+  [[gnu::noinline]] void NewBitPage(std::size_t page) {
+    if (page >= bit_pages_.size()) bit_pages_.resize(page + 1);
+    bit_pages_[page].reset(new std::uint64_t[kBitPageWords]());
+    ++bit_pages_made_;
   }
   [[gnu::noinline]] void GrowBits(std::uint64_t word) {
     slot_bits_.resize(std::max<std::size_t>(
@@ -613,6 +634,11 @@ class MarkContext {
   std::uint64_t measured_size_ = 0;
   // Writing: bit (slot / 8) % 64 of word slot / 512 is set for each slot.
   std::vector<std::uint64_t> slot_bits_;
+  // Or, with paged_bits_, word w is word w % kBitPageWords of page
+  // w / kBitPageWords (null: all zero). See NewBitPage.
+  bool paged_bits_ = false;
+  std::vector<std::unique_ptr<std::uint64_t[]>> bit_pages_;
+  std::size_t bit_pages_made_ = 0;
 };
 
 }  // namespace internal

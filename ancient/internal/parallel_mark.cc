@@ -215,6 +215,7 @@ bool SharedMark::StartWorkers(MarkContext& w0, std::uint64_t start) {
     h->address_ = address_;
     h->capacity_ = 0;  // the first Alloc takes a chunk
     h->one_pass_ = true;
+    h->paged_bits_ = true;
     h->may_fail_ = may_fail_;
     h->shared_ = this;
     h->shareable_ = w0.shareable_;
@@ -460,11 +461,15 @@ void SharedMark::Finish(MarkContext& w0) {
   std::uint64_t size = std::max(w0.size_, w0.high_);
   for (const auto& h : helpers_) {
     size = std::max({size, h->size_, h->high_});
-    if (h->slot_bits_.size() > w0.slot_bits_.size()) {
-      w0.slot_bits_.resize(h->slot_bits_.size());
-    }
-    for (std::size_t i = 0; i < h->slot_bits_.size(); ++i) {
-      w0.slot_bits_[i] |= h->slot_bits_[i];
+    constexpr std::size_t kWords = MarkContext::kBitPageWords;
+    const std::size_t words = h->bit_pages_.size() * kWords;
+    if (words > w0.slot_bits_.size()) w0.slot_bits_.resize(words);
+    for (std::size_t p = 0; p < h->bit_pages_.size(); ++p) {
+      const std::uint64_t* page = h->bit_pages_[p].get();
+      if (page == nullptr) continue;
+      for (std::size_t i = 0; i < kWords; ++i) {
+        w0.slot_bits_[p * kWords + i] |= page[i];
+      }
     }
   }
   w0.size_ = size;
