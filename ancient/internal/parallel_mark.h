@@ -24,8 +24,9 @@
 //   placed (layout_machinery.h's SplitPointers): no worker follows edges
 //   into pointees that another has yet to place.
 // - Pointer slots: each worker records the slots it writes in a bitmap of
-//   its own; the first worker ORs them together at the end (the block's
-//   relocation record is then encoded as usual).
+//   its own (the others than the first in pages made as first written, see
+//   MarkContext::NewBitPage); the first worker ORs them into its own at the
+//   end (the block's relocation record is then encoded as usual).
 
 #ifndef ANCIENT_INTERNAL_PARALLEL_MARK_H_
 #define ANCIENT_INTERNAL_PARALLEL_MARK_H_
