@@ -52,8 +52,18 @@ absl::Status ErrnoError(int err, std::string_view what) {
   return LmdbError(err, what);
 }
 
+// The end of the user address space that windows and views stay below
+// (47 bits: x86-64, and arm64 unless asked for more).
+constexpr std::uintptr_t kUserTop = std::uintptr_t{1} << 47;
+
 // Reserves [addr, addr + len) without replacing anything; false if taken.
 bool ReserveAt(char* addr, std::uint64_t len) {
+  // A range past the user address space is never asked for: the kernel
+  // would refuse it, but ThreadSanitizer's mmap drops a hint outside its
+  // ranges, and the mapping then lands at 0 (where root may map) and kills
+  // the process. (A view reserved at the top, extended by its headroom.)
+  const auto at = reinterpret_cast<std::uintptr_t>(addr);
+  if (at == 0 || len > kUserTop || at > kUserTop - len) return false;
   void* p = mmap(
       addr, len, PROT_NONE,
       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
