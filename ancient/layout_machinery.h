@@ -358,6 +358,8 @@ void MarkPointers(MarkContext& c, const E* p, std::size_t n,
 // kRunElements pointees at a time, queued again behind the tasks that group
 // queued, so the queues hold a group's work per part, not a task per node.
 static_assert(kSplitElements % kRunElements == 0 && kRunElements == 64);
+// PointerSplit::fresh words (groups) per part.
+inline constexpr std::size_t kWordsPerPart = kSplitElements / kRunElements;
 
 template <class E>
 void SplitContents(MarkContext& c, const void* src, std::uint64_t word);
@@ -367,9 +369,7 @@ void SplitContents(MarkContext& c, const void* src, std::uint64_t word);
 template <class E>
 void QueueContents(MarkContext& c, const MarkContext::PointerSplit* s,
                    std::size_t word, std::size_t part) {
-  constexpr std::size_t kWordsPerPart = kSplitElements / kRunElements;
-  const std::size_t end =
-      std::min((s->n + 63) / 64, (part + 1) * kWordsPerPart);
+  const std::size_t end = std::min(s->words(), (part + 1) * kWordsPerPart);
   while (word < end && s->fresh[word] == 0) ++word;
   if (word < end) c.Defer<&SplitContents<E>>(s, word);
 }
@@ -382,7 +382,6 @@ void SplitContents(MarkContext& c, const void* src, std::uint64_t word) {
   using T = typename PointeeOf<E>::type;
   using FE = Frozen<E>;
   constexpr std::size_t kAhead = 8;
-  constexpr std::size_t kWordsPerPart = kSplitElements / kRunElements;
   const auto* s = static_cast<const MarkContext::PointerSplit*>(src);
   const E* p = static_cast<const E*>(s->src);
   std::uint64_t bits = s->fresh[word];
@@ -410,7 +409,6 @@ void SplitContents(MarkContext& c, const void* src, std::uint64_t word) {
 // queues every part's contents.
 template <class E>
 void SplitPart(MarkContext& c, const void* src, std::uint64_t part) {
-  constexpr std::size_t kWordsPerPart = kSplitElements / kRunElements;
   auto* s = static_cast<MarkContext::PointerSplit*>(const_cast<void*>(src));
   const E* p = static_cast<const E*>(s->src);
   const std::size_t first = part * kSplitElements;

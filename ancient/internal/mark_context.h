@@ -369,7 +369,7 @@ class MarkContext {
           off(off),
           n(n),
           pending(parts),
-          fresh(new std::uint64_t[(n + 63) / 64]()) {}
+          fresh(new std::uint64_t[words()]()) {}
     const void* const src;             // the array's first element
     const std::uint64_t off;           // where its copy is
     const std::size_t n;               // its elements
@@ -379,6 +379,8 @@ class MarkContext {
     const std::unique_ptr<std::uint64_t[]> fresh;
     // Called by a part's worker once it has placed that part: true for the
     // last (every part's words are then visible to it).
+    // The words of `fresh`.
+    std::size_t words() const { return (n + 63) / 64; }
     bool Placed() {
       return pending.fetch_sub(1, std::memory_order_acq_rel) == 1;
     }

@@ -498,7 +498,7 @@ std::size_t SharedMark::scratch_bytes() const {
   }
   for (const auto& h : helpers_) n += h->scratch_bytes();
   for (const MarkContext::PointerSplit& s : splits_) {
-    n += sizeof s + (s.n + 63) / 64 * sizeof(std::uint64_t);
+    n += sizeof s + s.words() * sizeof(std::uint64_t);
   }
   return n;
 }
