@@ -613,6 +613,27 @@ TEST(ParallelShare, ReadsBackTheSameWhateverTheThreads) {
   }
 }
 
+// Shares `g` into a new store at `dir` marked on `threads` workers, checks
+// that it did and that the graph reads back, and sets *info.
+void ShareGraphOn(const Graph& g, const std::string& dir, int threads,
+                  ancient::ShareInfo* info) {
+  auto store = Open(dir, threads);
+  ASSERT_NE(store, nullptr);
+  auto shared = store->Share("graph", g);
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  EXPECT_EQ(shared->mark_threads, threads);
+  auto fg = store->GetVerified<Graph>("graph");
+  ASSERT_TRUE(fg.ok()) << fg.status();
+  ExpectGraph(**fg, g);
+  *info = *shared;
+}
+
+// The sharing table's shards for `nodes` distinct objects: room for every
+// one and an eighth more, 16-byte slots at most 3/4 full.
+std::uint64_t SharingTableBytes(int nodes) {
+  return (std::uint64_t(nodes) * 9 / 8 + 256 * 64) * 16 * 4 / 3;
+}
+
 TEST(ParallelShare, SplitArraysOfPointersQueueAGroupPerPartNotATaskPerNode) {
   // The node array is placed in parts by both workers before any node's
   // edges are followed; then each part's nodes are queued a group at a
@@ -624,25 +645,17 @@ TEST(ParallelShare, SplitArraysOfPointersQueueAGroupPerPartNotATaskPerNode) {
   const Graph g = MakeGraph(kNodes);
   for (int threads : {2, 8}) {
     SCOPED_TRACE(threads);
-    auto store = Open(TempDir("queue" + std::to_string(threads)), threads);
-    ASSERT_NE(store, nullptr);
-    auto info = store->Share("graph", g);
-    ASSERT_TRUE(info.ok()) << info.status();
-    EXPECT_EQ(info->mark_threads, threads);
-    // The sharing table's shards (room for every node and an eighth more,
-    // 16-byte slots at most 3/4 full), the split's bit per node, and for
-    // each worker its pointer-slot bitmap (a bit per 8 bytes of graph) and
-    // its queue (done tasks are dropped in runs of 16,384: up to 512 KiB
-    // with the vector's growth).
-    const std::uint64_t table =
-        (std::uint64_t{kNodes} * 9 / 8 + 256 * 64) * 16 * 4 / 3;
-    const std::uint64_t each = info->size_bytes / 64 + 4096 + (512u << 10);
-    EXPECT_LT(info->scratch_bytes,
-              table + kNodes / 8 + threads * each + (256u << 10))
-        << "graph " << info->size_bytes << " bytes";
-    auto fg = store->GetVerified<Graph>("graph");
-    ASSERT_TRUE(fg.ok()) << fg.status();
-    ExpectGraph(**fg, g);
+    ancient::ShareInfo info;
+    ShareGraphOn(g, TempDir("queue" + std::to_string(threads)), threads, &info);
+    if (HasFatalFailure()) return;
+    // The table, the split's bit per node, and for each worker a bitmap of
+    // the whole block (a bit per 8 bytes of graph; the workers' pages take
+    // less) and a queue of up to 512 KiB (done tasks dropped in runs of
+    // 16,384; they are dropped from 4,096 on now, 128 KiB).
+    const std::uint64_t each = info.size_bytes / 64 + 4096 + (512u << 10);
+    EXPECT_LT(info.scratch_bytes, SharingTableBytes(kNodes) + kNodes / 8 +
+                                      threads * each + (256u << 10))
+        << "graph " << info.size_bytes << " bytes";
   }
 }
 
@@ -653,27 +666,20 @@ TEST(ParallelShare, ManyWorkersHoldOneBitmapBetweenThem) {
   // bitmaps; with them this test's bound is passed by 4 MB).
   constexpr int kNodes = 200000;
   constexpr int kThreads = 32;
-  const Graph g = MakeGraph(kNodes);
-  auto store = Open(TempDir("many"), kThreads);
-  ASSERT_NE(store, nullptr);
-  auto info = store->Share("graph", g);
-  ASSERT_TRUE(info.ok()) << info.status();
-  EXPECT_EQ(info->mark_threads, kThreads);
-  // The table's shards (as in the test above), the split's bit per node,
-  // the first worker's bitmap of the whole block and the others' pages
-  // (about as much again, and a 4 KiB page for each 256 KiB of block a
-  // worker wrote a pointer into besides its own), and each worker's queue
-  // (done tasks dropped in runs of 4,096: up to 128 KiB).
-  const std::uint64_t table =
-      (std::uint64_t{kNodes} * 9 / 8 + 256 * 64) * 16 * 4 / 3;
-  const std::uint64_t bitmap = info->size_bytes / 64 + 4096;
-  const std::uint64_t pages = kThreads * (info->size_bytes >> 18) * 4096 / 4;
-  EXPECT_LT(info->scratch_bytes, table + kNodes / 8 + 2 * bitmap + pages +
-                                     kThreads * (128u << 10) + (256u << 10))
-      << "graph " << info->size_bytes << " bytes";
-  auto fg = store->GetVerified<Graph>("graph");
-  ASSERT_TRUE(fg.ok()) << fg.status();
-  ExpectGraph(**fg, g);
+  ancient::ShareInfo info;
+  ShareGraphOn(MakeGraph(kNodes), TempDir("many"), kThreads, &info);
+  if (HasFatalFailure()) return;
+  // The table, the split's bit per node, the first worker's bitmap of the
+  // whole block and the others' pages (about as much again, and a 4 KiB
+  // page for each 256 KiB of block a worker wrote a pointer into besides
+  // its own), and each worker's queue (done tasks dropped in runs of
+  // 4,096: up to 128 KiB).
+  const std::uint64_t bitmap = info.size_bytes / 64 + 4096;
+  const std::uint64_t pages = kThreads * (info.size_bytes >> 18) * 4096 / 4;
+  EXPECT_LT(info.scratch_bytes, SharingTableBytes(kNodes) + kNodes / 8 +
+                                    2 * bitmap + pages +
+                                    kThreads * (128u << 10) + (256u << 10))
+      << "graph " << info.size_bytes << " bytes";
 }
 
 TEST(ParallelShare, DefaultIsEveryCoreForGraphsWithoutSharing) {
