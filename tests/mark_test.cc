@@ -20,6 +20,7 @@
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -504,6 +505,50 @@ TEST(Pointers, SameAddressDifferentTypesAreDifferentObjects) {
   EXPECT_EQ(ancient::get<2>(f).get(), p0);
   EXPECT_EQ(ancient::get<3>(f).get(), d1);
   ExpectSound(a);
+}
+
+// Pointers to objects of 20 types, std::array<int64_t, N> for N = 1..20,
+// each vector {x, y, x}; and first, int64 pointers into the last type's
+// object, at its address.
+template <std::size_t N>
+using Int64s = std::array<std::int64_t, N>;
+
+template <std::size_t... Is>
+void MarkManyPointeeTypes(std::index_sequence<Is...>) {
+  constexpr std::size_t kLast = sizeof...(Is);
+  std::tuple<std::array<Int64s<Is + 1>, 2>...> objects;
+  (std::get<Is>(objects)[0].fill(10 * Is + 1), ...);
+  (std::get<Is>(objects)[1].fill(10 * Is + 2), ...);
+  const std::int64_t* inside = std::get<kLast - 1>(objects)[0].data();
+  std::tuple<std::vector<const std::int64_t*>,
+             std::vector<const Int64s<Is + 1>*>...>
+      t{{inside, inside},
+        {&std::get<Is>(objects)[0], &std::get<Is>(objects)[1],
+         &std::get<Is>(objects)[0]}...};
+  auto a = ancient::Mark(t);
+  const auto& f = a.Follow();
+  const auto check = [&](const auto& v, std::size_t i) {
+    ASSERT_EQ(v.size(), 3u);
+    EXPECT_EQ(v[0].get(), v[2].get()) << "type " << i << ": one copy";
+    EXPECT_NE(v[0].get(), v[1].get()) << "type " << i;
+    EXPECT_EQ((*v[0].get())[i], std::int64_t(10 * i + 1)) << "type " << i;
+    EXPECT_EQ((*v[1].get())[0], std::int64_t(10 * i + 2)) << "type " << i;
+  };
+  (check(ancient::get<Is + 1>(f), Is), ...);
+  const auto& ints = ancient::get<0>(f);
+  ASSERT_EQ(ints.size(), 2u);
+  EXPECT_EQ(ints[0].get(), ints[1].get());
+  EXPECT_EQ(*ints[0].get(), std::int64_t(10 * (kLast - 1) + 1));
+  EXPECT_NE(static_cast<const void*>(ints[0].get()),
+            static_cast<const void*>(ancient::get<kLast>(f)[0].get()))
+      << "an int64 and an array at one address are two objects";
+  ExpectSound(a);
+}
+
+TEST(Pointers, ManyPointeeTypesEachShareTheirObjects) {
+  // Mark's sharing table keeps a small type number beside each offset
+  // (4 bits); pointee types past the first 16 of a graph go to a side map.
+  MarkManyPointeeTypes(std::make_index_sequence<20>());
 }
 
 TEST(Pointers, ArraysOfPointersReadBackWhateverTheMixOfNewAndSeen) {

@@ -15,13 +15,19 @@ namespace internal {
 
 namespace {
 
+// Tables of at least this many bytes are mapped on their own and
+// prefaulted writable (see AllocateTableMemory); smaller ones come from the
+// heap.
+constexpr std::size_t kMapBytes = std::size_t{1} << 20;
+
 std::size_t PageSize() {
   return static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace
 
-void AddressTable::Free::operator()(Slot* p) const {
+void FreeTableMemory(void* p, std::size_t bytes) {
+  if (p == nullptr) return;
   if (bytes >= kMapBytes) {
     munmap(p, bytes);
   } else {
@@ -29,7 +35,7 @@ void AddressTable::Free::operator()(Slot* p) const {
   }
 }
 
-AddressTable::Slots AddressTable::Allocate(std::size_t capacity) {
+void* AllocateTableMemory(std::size_t bytes) {
   // Every page is written before the first lookup. A lookup reads its slot
   // before an insert writes it: on a page never written, the read maps
   // the shared zero page and the write then copies it, a second fault
@@ -37,7 +43,6 @@ AddressTable::Slots AddressTable::Allocate(std::size_t capacity) {
   // this process (a fifth of two workers' time on the 1M-node graph,
   // perf). Uniform hashing writes every page of a table past a few
   // thousand entries anyway, so nothing is made resident that would not be.
-  const std::size_t bytes = capacity * sizeof(Slot);
   void* p = nullptr;
   if (bytes >= kMapBytes) {
     // Its own mapping, faulted in by one call (kernels before 5.14 refuse
@@ -52,7 +57,7 @@ AddressTable::Slots AddressTable::Allocate(std::size_t capacity) {
     // memset; memory fresh from the system is not, so each page gets a
     // write of its own). Not malloc and memset: GCC turns those into
     // calloc at -O2, which is how the opt build came to skip the writes.
-    p = std::calloc(capacity, sizeof(Slot));
+    p = std::calloc(1, bytes);
     if (p != nullptr) {
       const std::size_t page = PageSize();
       auto* bytes_at = static_cast<volatile char*>(p);
@@ -61,7 +66,12 @@ AddressTable::Slots AddressTable::Allocate(std::size_t capacity) {
     }
   }
   if (p == nullptr) Fatal("ancient: out of memory for Mark's sharing table");
-  return Slots(static_cast<Slot*>(p), Free{bytes});
+  return p;
+}
+
+AddressTable::Slots AddressTable::Allocate(std::size_t capacity) {
+  const std::size_t bytes = capacity * sizeof(Slot);
+  return Slots(static_cast<Slot*>(AllocateTableMemory(bytes)), Free{bytes});
 }
 
 void AddressTable::Grow(std::size_t n) {

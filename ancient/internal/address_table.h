@@ -23,6 +23,12 @@
 namespace ancient {
 namespace internal {
 
+// Zeroed memory of `bytes` (> 0) for a sharing table's slots, every page
+// written already (see address_table.cc); dies on exhaustion. Freed with
+// FreeTableMemory and the same `bytes`.
+void* AllocateTableMemory(std::size_t bytes);
+void FreeTableMemory(void* p, std::size_t bytes);
+
 class AddressTable {
  public:
   struct Slot {
@@ -146,12 +152,9 @@ class AddressTable {
   // Entries per slot at most: 3/4 (linear probing's misses stay near three
   // slots, one or two cache lines).
   static constexpr std::size_t kLoadNum = 3, kLoadDen = 4;
-  // Slots of at least this many bytes are mapped on their own and
-  // prefaulted writable (see Allocate); smaller ones come from the heap.
-  static constexpr std::size_t kMapBytes = std::size_t{1} << 20;
   struct Free {
     std::size_t bytes;  // value-initialised (0) in an empty table
-    void operator()(Slot* p) const;
+    void operator()(Slot* p) const { FreeTableMemory(p, bytes); }
   };
   using Slots = std::unique_ptr<Slot[], Free>;
   // `capacity` zeroed slots, every page written already.

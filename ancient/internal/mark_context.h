@@ -30,6 +30,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "ancient/internal/address_table.h"
 #include "ancient/internal/fatal.h"
+#include "ancient/internal/packed_address_table.h"
 #include "ancient/internal/varint.h"
 
 namespace ancient {
@@ -186,23 +187,28 @@ class MarkContext {
     if (shared_ != nullptr) [[unlikely]]
       return InternShared(addr, tag, size, align, fresh);
     // Keyed by address alone, with the type's small index beside the offset
-    // (16-byte slots: the table stays cache-friendly on big graphs); an
-    // object of another type at an address already seen goes to a side map.
+    // (8-byte slots: the table stays cache-friendly on big graphs); an
+    // object of another type at an address already seen, or of a type past
+    // the first kSeenTypes, goes to a side map.
     const std::uint64_t type = TypeIndex(tag);
-    auto [it, inserted] = seen_.TryEmplace(addr);
-    std::uint64_t off;
-    if (inserted) {
-      off = Alloc(size, align);
-      it->value = (off << kTypeBits) | type;
-    } else if ((it->value & kTypeMask) == type) {
-      off = it->value >> kTypeBits;
-    } else {
-      auto [other, fresh_other] =
-          seen_other_.try_emplace(std::pair(addr, tag), 0);
-      if (fresh_other) other->second = Alloc(size, align);
-      inserted = fresh_other;
-      off = other->second;
+    if (type < kSeenTypes) [[likely]] {
+      std::uint64_t made = 0;
+      const auto [v, inserted] = seen_.FindOrInsert(addr, [&] {
+        made = Alloc(size, align);
+        return (made << kSeenTypeBits) | type;
+      });
+      if (inserted) {
+        *fresh = true;
+        return made;
+      }
+      if ((v & (kSeenTypes - 1)) == type) {
+        *fresh = false;
+        return v >> kSeenTypeBits;
+      }
     }
+    auto [other, inserted] = seen_other_.try_emplace(std::pair(addr, tag), 0);
+    if (inserted) other->second = Alloc(size, align);
+    const std::uint64_t off = other->second;
     *fresh = inserted;
     return off;
   }
@@ -590,9 +596,14 @@ class MarkContext {
   // Done tasks are dropped no sooner than this many (up to 128 KiB of
   // queue a worker; at 1 << 14, 512 KiB: 16 MiB on 32 workers).
   static constexpr std::size_t kCompactMin = 1 << 12;
+  // Values of the shared (several threads') tables: offset, then type.
   static constexpr int kTypeBits = 16;
   static constexpr std::uint64_t kTypeMask =
       (std::uint64_t{1} << kTypeBits) - 1;
+  // Values of seen_: fewer bits for the type, so that more of the offset
+  // fits in a slot (PackedAddressTable); graphs have few pointee types.
+  static constexpr int kSeenTypeBits = 4;
+  static constexpr std::uint64_t kSeenTypes = std::uint64_t{1} << kSeenTypeBits;
 
   // A small number for each pointee type seen (graphs have few).
   std::uint64_t TypeIndex(const void* tag) {
@@ -610,7 +621,7 @@ class MarkContext {
   std::uint64_t size_ = 0;
   std::vector<Task> tasks_;
   std::size_t tasks_peak_ = 0;  // NoteTaskCapacity
-  AddressTable seen_;
+  PackedAddressTable seen_;
   absl::flat_hash_map<std::pair<const void*, const void*>, std::uint64_t>
       seen_other_;
   std::size_t reserved_ = 0;  // the most objects seen_ was made room for

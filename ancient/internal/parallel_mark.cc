@@ -197,7 +197,10 @@ bool SharedMark::StartWorkers(MarkContext& w0, std::uint64_t start) {
   // for: not its capacity, which is up to twice that).
   Reserve(std::max(w0.seen_.size(), w0.reserved_));
   w0.seen_.ForEach([&](const void* addr, std::uint64_t v) {
-    shards_[ShardOf(addr)].seen.TryEmplace(addr).first->value = v;
+    constexpr int kSeenBits = MarkContext::kSeenTypeBits;
+    const std::uint64_t type = v & (MarkContext::kSeenTypes - 1);
+    shards_[ShardOf(addr)].seen.TryEmplace(addr).first->value =
+        ((v >> kSeenBits) << MarkContext::kTypeBits) | type;
   });
   for (int i = 0; i < kShards; ++i) Publish(i);
   for (const auto& [k, v] : w0.seen_other_) {
