@@ -1,5 +1,6 @@
-// AddressTable's pages are written when it is made, so its lookups never
-// map the zero page for its inserts to copy. A test binary of its own: in a
+// The sharing table's pages (PackedAddressTable's, allocated as
+// AddressTable's are) are written when it is made, so its lookups never map
+// the zero page for its inserts to copy. A test binary of its own: in a
 // process where other tests freed big blocks, the heap could serve a table
 // from memory it had written already, and hide what this test looks for.
 
@@ -11,7 +12,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "ancient/internal/address_table.h"
+#include "ancient/internal/packed_address_table.h"
 #include "gtest/gtest.h"
 
 namespace ancient::internal {
@@ -40,7 +41,7 @@ std::vector<bool> PagesWritten(const void* p, std::size_t bytes) {
   return out;
 }
 
-TEST(AddressTable, ABigTableIsWrittenBeforeItsFirstLookup) {
+TEST(SharingTable, ABigTableIsWrittenBeforeItsFirstLookup) {
   // A lookup reads its slot before an insert writes it: on a page never
   // written, the read maps the shared zero page and the write then copies
   // it, a second fault whose flush interrupts the process's other cores.
@@ -50,27 +51,29 @@ TEST(AddressTable, ABigTableIsWrittenBeforeItsFirstLookup) {
   const bool populate = madvise(probe, 4096, MADV_POPULATE_WRITE) == 0;
   munmap(probe, 4096);
   if (!populate) GTEST_SKIP() << "kernel without MADV_POPULATE_WRITE (5.14+)";
-  AddressTable t;
+  PackedAddressTable t;
   t.Reserve(1 << 20);
-  const std::vector<bool> written = PagesWritten(t.slots(), t.bytes());
+  const std::size_t bytes = t.capacity() * sizeof(PackedAddressTable::Word);
+  const std::vector<bool> written = PagesWritten(t.slots(), bytes);
   EXPECT_EQ(std::count(written.begin(), written.end(), false), 0)
       << written.size() << " pages of slots";
   // The same after a growth (a table of its own again).
   const std::size_t reserved = t.capacity();
   for (std::uint64_t i = 1; i <= reserved; ++i) {
-    t.TryEmplace(Addr(i * 16)).first->value = i;
+    t.FindOrInsert(Addr(i * 16), [&] { return i; });
   }
   ASSERT_GT(t.capacity(), reserved);
-  const std::vector<bool> grown = PagesWritten(t.slots(), t.bytes());
+  const std::vector<bool> grown =
+      PagesWritten(t.slots(), t.capacity() * sizeof(PackedAddressTable::Word));
   EXPECT_EQ(std::count(grown.begin(), grown.end(), false), 0)
       << grown.size() << " pages of slots";
 }
 
-TEST(AddressTable, SmallTablesAreWrittenBeforeTheirFirstLookupToo) {
+TEST(SharingTable, SmallTablesAreWrittenBeforeTheirFirstLookupToo) {
   // Tables under 1 MiB come from the heap (the parallel mark's 256 shards
   // are such tables), fresh from its top in this process.
   for (const std::size_t entries : {20000, 40000}) {
-    AddressTable t;
+    PackedAddressTable t;
     t.Reserve(entries);
     ASSERT_LT(t.bytes(), std::size_t{1} << 20);
     const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
@@ -78,7 +81,8 @@ TEST(AddressTable, SmallTablesAreWrittenBeforeTheirFirstLookupToo) {
     // first and last).
     const auto from = reinterpret_cast<std::uintptr_t>(t.slots());
     const std::uintptr_t begin = (from + page - 1) & ~(page - 1);
-    const std::uintptr_t end = (from + t.bytes()) & ~(page - 1);
+    const std::uintptr_t end =
+        (from + t.capacity() * sizeof(PackedAddressTable::Word)) & ~(page - 1);
     ASSERT_LT(begin, end);
     const std::vector<bool> written =
         PagesWritten(reinterpret_cast<const void*>(begin), end - begin);

@@ -114,44 +114,5 @@ TEST(AddressTable, MovedTableKeepsItsEntriesAndLeavesAnEmptyOne) {
   EXPECT_TRUE(a.TryEmplace(Addr(1001 * 16)).second);
 }
 
-TEST(AddressTable, ReadersWithoutTheLockFindPublishedValuesAcrossGrowth) {
-  // What the parallel mark's readers do: look up in a copy of the slots
-  // and capacity taken earlier, while the table has grown since.
-  AddressTable t;
-  t.KeepOldSlots();
-  std::vector<std::pair<const AddressTable::Slot*, std::size_t>> copies;
-  for (std::uint64_t i = 1; i <= 200000; ++i) {
-    auto [slot, inserted] = t.TryEmplace(Addr(i * 32));
-    ASSERT_TRUE(inserted);
-    // Inserted, not yet published: not found (asked again under the lock).
-    EXPECT_EQ(AddressTable::FindUnlocked(t.slots(), t.capacity(), Addr(i * 32)),
-              0u);
-    AddressTable::Publish(slot, i);
-    if (copies.empty() || copies.back().first != t.slots()) {
-      copies.emplace_back(t.slots(), t.capacity());
-    }
-  }
-  ASSERT_GT(copies.size(), 10u) << "the table should have grown many times";
-  for (std::uint64_t i = 1; i <= 200000; i += 7) {
-    ASSERT_EQ(AddressTable::FindUnlocked(t.slots(), t.capacity(), Addr(i * 32)),
-              i);
-    ASSERT_EQ(
-        AddressTable::FindUnlocked(t.slots(), t.capacity(), Addr(i * 32 + 8)),
-        0u);
-    // Old slots stay readable (ASan would name a read of freed memory):
-    // they answer the value or "not there", never another value.
-    for (const auto& [slots, capacity] : copies) {
-      const std::uint64_t v =
-          AddressTable::FindUnlocked(slots, capacity, Addr(i * 32));
-      ASSERT_TRUE(v == 0 || v == i) << "address " << i * 32 << ": " << v;
-    }
-    // A capacity older than the slots: a prefix of them, searched to its
-    // end at most, never past it.
-    const std::uint64_t v = AddressTable::FindUnlocked(
-        t.slots(), copies.front().second, Addr(i * 32));
-    ASSERT_TRUE(v == 0 || v == i) << "address " << i * 32 << ": " << v;
-  }
-}
-
 }  // namespace
 }  // namespace ancient::internal

@@ -5,8 +5,10 @@
 
 #include "ancient/internal/packed_address_table.h"
 
+#include <atomic>
 #include <cstdint>
 #include <random>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -96,7 +98,7 @@ TEST(PackedAddressTable, ConsecutiveObjectsGrowingFromEmpty) {
     for (std::uint64_t i = 0; i < 200000; ++i) addrs.push_back(start + 48 * i);
     InsertAndCheck(t, addrs, want, Counter);
     EXPECT_EQ(t.side_size(), 0u);
-    EXPECT_EQ(t.bytes(), t.capacity() * 8);
+    EXPECT_EQ(t.bytes(), (t.capacity() + 1) * 8) << "and the capacity word";
   }
 }
 
@@ -189,7 +191,125 @@ TEST(PackedAddressTable, ReservedRoomIsNotOutgrown) {
     t.FindOrInsert(Addr(0x1000 + 64 * i), [&] { return i; });
   }
   EXPECT_EQ(t.capacity(), capacity);
-  EXPECT_EQ(t.bytes(), capacity * 8) << "half of AddressTable's 16 a slot";
+  EXPECT_EQ(t.bytes(), (capacity + 1) * 8)
+      << "half of AddressTable's 16 a slot, and the capacity word";
+}
+
+TEST(PackedAddressTable, ReadersWithoutTheLockFindPublishedValuesAcrossGrowth) {
+  // What the parallel mark's readers do: look up in slots published
+  // earlier, while the table has grown since.
+  PackedAddressTable t;
+  t.KeepOldSlots();
+  constexpr int kBits = PackedAddressTable::kHashBits;
+  std::vector<const PackedAddressTable::Word*> copies;
+  for (std::uint64_t i = 1; i <= 200000; ++i) {
+    ASSERT_TRUE(t.FindOrInsert(Addr(i * 32), [&] { return i; }).second);
+    if (copies.empty() || copies.back() != t.slots()) {
+      copies.push_back(t.slots());
+    }
+  }
+  ASSERT_GT(copies.size(), 10u) << "the table should have grown many times";
+  for (std::uint64_t i = 1; i <= 200000; i += 7) {
+    std::uint64_t v = 0;
+    ASSERT_TRUE(
+        PackedAddressTable::FindUnlocked(t.slots(), kBits, Addr(i * 32), &v))
+        << "address " << i * 32;
+    ASSERT_EQ(v, i);
+    ASSERT_FALSE(PackedAddressTable::FindUnlocked(t.slots(), kBits,
+                                                  Addr(i * 32 + 8), &v));
+    // Old slots stay readable (ASan would name a read of freed memory):
+    // they answer the value or "not there", never another value.
+    for (const PackedAddressTable::Word* slots : copies) {
+      v = 0;
+      if (PackedAddressTable::FindUnlocked(slots, kBits, Addr(i * 32), &v)) {
+        ASSERT_EQ(v, i) << "address " << i * 32;
+      }
+    }
+  }
+}
+
+TEST(PackedAddressTable, AShardKeepsItsKeysInSlotsAndOthersAside) {
+  // A shard of 256 (SetPrefix(8, n)): keys whose hash starts with n go in
+  // its slots, which drop those 8 bits; any other key is kept aside.
+  constexpr int kShardBits = 8;
+  constexpr int kBits = PackedAddressTable::kHashBits - kShardBits;
+  std::mt19937_64 rng(11);
+  for (const std::uint64_t shard : {0ull, 1ull, 77ull, 255ull}) {
+    PackedAddressTable t;
+    t.SetPrefix(kShardBits, shard);
+    Reference want;
+    std::vector<std::uint64_t> mine, others;
+    for (int i = 0; i < 30000; ++i) {
+      const std::uint64_t low = rng() & ((std::uint64_t{1} << kBits) - 1);
+      mine.push_back(reinterpret_cast<std::uintptr_t>(
+          PackedAddressTable::Unhash((shard << kBits) | low)));
+      if (i % 100 == 0) {
+        others.push_back(reinterpret_cast<std::uintptr_t>(
+            PackedAddressTable::Unhash(((shard ^ 1) << kBits) | low)));
+      }
+    }
+    InsertAndCheck(t, mine, want, Counter);
+    const std::size_t aside = t.side_size();
+    EXPECT_LT(aside, 100u) << "only probes past the slots' reach";
+    InsertAndCheck(t, others, want, Counter);
+    EXPECT_EQ(t.side_size(), aside + others.size());
+    std::size_t found = 0;
+    for (const std::uint64_t a : mine) {
+      std::uint64_t v = 0;
+      if (PackedAddressTable::FindUnlocked(t.slots(), kBits, Addr(a), &v)) {
+        ++found;
+        ASSERT_EQ(v, want[a]) << "address " << a;
+      }
+    }
+    EXPECT_EQ(found, mine.size() - aside) << "shard " << shard;
+  }
+}
+
+TEST(PackedAddressTable, ReadersOnOtherThreadsWhileOneWrites) {
+  // One writer inserts and publishes its slots after each growth (as
+  // SharedMark does under a shard's lock); readers look up what was
+  // published. Run under TSan by the sanitizer suite.
+  constexpr std::uint64_t kKeys = 300000;
+  constexpr int kBits = PackedAddressTable::kHashBits;
+  PackedAddressTable t;
+  t.KeepOldSlots();
+  std::atomic<const PackedAddressTable::Word*> published{t.slots()};
+  std::atomic<std::uint64_t> inserted{0};
+  std::atomic<bool> wrong{false};
+  std::atomic<std::uint64_t> found{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&, r] {
+      std::mt19937_64 rng(r);
+      std::uint64_t hits = 0;
+      while (true) {
+        const std::uint64_t n = inserted.load(std::memory_order_acquire);
+        const PackedAddressTable::Word* slots =
+            published.load(std::memory_order_acquire);
+        if (n != 0) {
+          const std::uint64_t i = 1 + rng() % n;
+          std::uint64_t v = 0;
+          if (PackedAddressTable::FindUnlocked(slots, kBits, Addr(i * 48),
+                                               &v)) {
+            if (v != i * 3) wrong = true;
+            ++hits;
+          }
+        }
+        if (n == kKeys) break;
+      }
+      found += hits;
+    });
+  }
+  for (std::uint64_t i = 1; i <= kKeys; ++i) {
+    t.FindOrInsert(Addr(i * 48), [&] { return i * 3; });
+    if (published.load(std::memory_order_relaxed) != t.slots()) {
+      published.store(t.slots(), std::memory_order_release);
+    }
+    inserted.store(i, std::memory_order_release);
+  }
+  for (std::thread& th : readers) th.join();
+  EXPECT_FALSE(wrong) << "a reader found another value than was inserted";
+  EXPECT_GT(found, 0u);
 }
 
 TEST(PackedAddressTable, MovedTableKeepsItsEntriesAndLeavesAnEmptyOne) {

@@ -69,6 +69,16 @@ void* AllocateTableMemory(std::size_t bytes) {
   return p;
 }
 
+void DropTablePages(void* p, std::size_t bytes) {
+  const std::uintptr_t page = PageSize();
+  const auto from = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t begin = (from + page - 1) & ~(page - 1);
+  const std::uintptr_t end = (from + bytes) & ~(page - 1);
+  if (begin < end) {
+    madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
+}
+
 AddressTable::Slots AddressTable::Allocate(std::size_t capacity) {
   const std::size_t bytes = capacity * sizeof(Slot);
   return Slots(static_cast<Slot*>(AllocateTableMemory(bytes)), Free{bytes});
@@ -84,18 +94,6 @@ void AddressTable::Grow(std::size_t n) {
   ForEach([&](const void* key, std::uint64_t value) {
     bigger.TryEmplace(key).first->value = value;
   });
-  if (keep_old_ && slots_ != nullptr) {
-    // Readers may still probe the old slots: keep their address space,
-    // give back their whole pages (they read as zeros: "not there").
-    const std::uintptr_t page = PageSize();
-    const auto from = reinterpret_cast<std::uintptr_t>(slots_.get());
-    const std::uintptr_t begin = (from + page - 1) & ~(page - 1);
-    const std::uintptr_t end = (from + bytes()) & ~(page - 1);
-    if (begin < end) {
-      madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
-    }
-    old_.push_back(std::move(slots_));
-  }
   slots_ = std::move(bigger.slots_);
   capacity_ = bigger.capacity_;
   limit_ = bigger.limit_;

@@ -1,5 +1,8 @@
-// Internal: Mark's sharing table, from a heap object's address to what its
-// copy is (offset and type). Not part of the public API.
+// Internal: a table from a heap object's address to a 64-bit value (for
+// Mark: what its copy is, offset and type). Not part of the public API.
+// Mark keeps its sharing table in PackedAddressTable (8-byte slots); this
+// one holds what those slots cannot (see packed_address_table.h), and the
+// sizes of the memory both take.
 //
 // A graph of a million nodes looks up an address for every pointer it
 // holds, and on big graphs nearly every lookup misses the cache. This table
@@ -13,12 +16,10 @@
 #ifndef ANCIENT_INTERNAL_ADDRESS_TABLE_H_
 #define ANCIENT_INTERNAL_ADDRESS_TABLE_H_
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <utility>
-#include <vector>
 
 namespace ancient {
 namespace internal {
@@ -28,6 +29,10 @@ namespace internal {
 // FreeTableMemory and the same `bytes`.
 void* AllocateTableMemory(std::size_t bytes);
 void FreeTableMemory(void* p, std::size_t bytes);
+// Hands the whole pages of table memory [p, p + bytes) back to the system
+// (they read as zeros after), keeping the address space: for old slots that
+// readers without the writer's lock may still be probing.
+void DropTablePages(void* p, std::size_t bytes);
 
 class AddressTable {
  public:
@@ -43,8 +48,6 @@ class AddressTable {
     capacity_ = std::exchange(o.capacity_, 0);
     size_ = std::exchange(o.size_, 0);
     limit_ = std::exchange(o.limit_, 0);
-    keep_old_ = std::exchange(o.keep_old_, false);
-    old_ = std::move(o.old_);
     return *this;
   }
 
@@ -60,8 +63,7 @@ class AddressTable {
       Grow(size_ + 1);  // a new entry only: lookups never grow it
       return TryEmplace(addr);
     }
-    // Atomic (a plain store on x86) for readers of KeepOldSlots tables.
-    std::atomic_ref<const void*>(s.key).store(addr, std::memory_order_relaxed);
+    s.key = addr;
     ++size_;
     return {&s, true};
   }
@@ -78,43 +80,6 @@ class AddressTable {
     if (capacity_ != 0) __builtin_prefetch(&slots_[Home(addr, capacity_)]);
   }
 
-  // For a table that one thread at a time writes under a lock while others
-  // read it without: sets a slot's value (after TryEmplace inserted it) so
-  // that FindUnlocked sees all of it or nothing.
-  static void Publish(Slot* s, std::uint64_t value) {
-    std::atomic_ref<std::uint64_t>(s->value).store(value,
-                                                   std::memory_order_release);
-  }
-
-  // The value of `addr` in `capacity` slots at `slots`, read without the
-  // writer's lock, or 0 when it is not there or not yet published (ask
-  // again under the lock: 0 may also be a real value). `slots` and
-  // `capacity` are a copy published by the writer (the slots first, each
-  // with release; read the capacity first, with acquire), so the capacity
-  // read is never more than the slots read hold; the table must keep its
-  // old slots (KeepOldSlots), as a reader may still be in them.
-  static std::uint64_t FindUnlocked(const Slot* slots, std::size_t capacity,
-                                    const void* addr) {
-    std::size_t i = Home(addr, capacity);
-    for (std::size_t n = 0; n < capacity; ++n) {
-      Slot& s = const_cast<Slot&>(slots[i]);  // atomic_ref takes no const
-      const void* key =
-          std::atomic_ref<const void*>(s.key).load(std::memory_order_relaxed);
-      if (key == addr) {
-        return std::atomic_ref<std::uint64_t>(s.value).load(
-            std::memory_order_acquire);
-      }
-      if (key == nullptr) return 0;
-      if (++i == capacity) i = 0;
-    }
-    return 0;  // a capacity older than the slots: not in its prefix
-  }
-
-  // Growth keeps the old slots' address space (their whole pages handed
-  // back to the system, reading as zeros) until the table is destroyed,
-  // for FindUnlocked's readers.
-  void KeepOldSlots() { keep_old_ = true; }
-
   // Makes room for `n` entries in all without growing.
   void Reserve(std::size_t n) {
     if (n > limit_) Grow(n);
@@ -130,10 +95,6 @@ class AddressTable {
 
   std::size_t size() const { return size_; }
   std::size_t capacity() const { return capacity_; }
-  // Where the slots are (null before the first entry): they move when the
-  // table grows. With capacity(), lets another thread prefetch the slot of
-  // an address without reading the table itself (see Home).
-  const Slot* slots() const { return slots_.get(); }
   // The heap memory the slots take.
   std::size_t bytes() const { return capacity_ * sizeof(Slot); }
 
@@ -177,8 +138,6 @@ class AddressTable {
   std::size_t capacity_ = 0;
   std::size_t size_ = 0;
   std::size_t limit_ = 0;  // capacity_ * kLoadNum / kLoadDen
-  bool keep_old_ = false;
-  std::vector<Slots> old_;  // KeepOldSlots
 };
 
 }  // namespace internal

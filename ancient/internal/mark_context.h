@@ -28,7 +28,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "ancient/internal/address_table.h"
 #include "ancient/internal/fatal.h"
 #include "ancient/internal/packed_address_table.h"
 #include "ancient/internal/varint.h"
@@ -596,12 +595,10 @@ class MarkContext {
   // Done tasks are dropped no sooner than this many (up to 128 KiB of
   // queue a worker; at 1 << 14, 512 KiB: 16 MiB on 32 workers).
   static constexpr std::size_t kCompactMin = 1 << 12;
-  // Values of the shared (several threads') tables: offset, then type.
-  static constexpr int kTypeBits = 16;
-  static constexpr std::uint64_t kTypeMask =
-      (std::uint64_t{1} << kTypeBits) - 1;
-  // Values of seen_: fewer bits for the type, so that more of the offset
-  // fits in a slot (PackedAddressTable); graphs have few pointee types.
+  // Values of the sharing tables (seen_, and the shards of several
+  // threads): the offset, then the type in few bits, so that more of the
+  // offset fits in a slot (PackedAddressTable); graphs have few pointee
+  // types.
   static constexpr int kSeenTypeBits = 4;
   static constexpr std::uint64_t kSeenTypes = std::uint64_t{1} << kSeenTypeBits;
 

@@ -1,6 +1,6 @@
-// Internal: one thread's sharing table for Mark, from a heap object's
-// address to a number (the offset and type of its copy), in 8-byte slots.
-// Not part of the public API.
+// Internal: Mark's sharing table, from a heap object's address to a number
+// (the offset and type of its copy), in 8-byte slots. Not part of the
+// public API.
 //
 // AddressTable keeps the whole key and value: 16 bytes a slot, which on a
 // graph whose every node is reached by raw pointers (52 bytes of graph a
@@ -8,21 +8,29 @@
 // is an 8-byte-aligned user-space address, so 44 bits say it; they are
 // hashed by a multiply that loses nothing (odd, modulo 2^44), the hash's
 // high part picks the home slot, and a slot keeps only what the home slot
-// does not already say: the hash's low 44 - floor(log2(capacity)) bits, and
-// how far past its home the entry sits (linear probing, up to 62 slots).
-// The rest of the word holds the value. What does not fit goes to a side
-// AddressTable: keys not 8-aligned or past 2^47, entries whose probe would
-// run past 62 slots (about 1 in 3,000 for random addresses at 3/4 load),
-// and values too big for the bits left (then the slot says "look aside").
-// Inserts and lookups only; nothing is erased. One thread.
+// does not already say: the hash's low bits (44 less floor(log2(capacity))
+// of them), and how far past its home the entry sits (linear probing, up
+// to 62 slots). The rest of the word holds the value. What does not fit
+// goes to a side AddressTable: keys not 8-aligned or past 2^47, entries
+// whose probe would run past 62 slots (about 1 in 3,000 for random
+// addresses at 3/4 load), and values too big for the bits left (then the
+// slot says "look aside").
+//
+// A table can be one shard of a bigger one (SetPrefix): every key's hash
+// then starts with the shard's number, which its slots need not keep. One
+// thread inserts (under a lock when shared); others may look up without
+// it (FindUnlocked): a slot is one word, written once, with release.
+// Inserts and lookups only; nothing is erased.
 
 #ifndef ANCIENT_INTERNAL_PACKED_ADDRESS_TABLE_H_
 #define ANCIENT_INTERNAL_PACKED_ADDRESS_TABLE_H_
 
+#include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "ancient/internal/address_table.h"
 
@@ -31,10 +39,20 @@ namespace internal {
 
 class PackedAddressTable {
  public:
+  using Word = std::uint64_t;
+
   PackedAddressTable() = default;
   PackedAddressTable(PackedAddressTable&& o) noexcept { *this = std::move(o); }
   PackedAddressTable& operator=(PackedAddressTable&& o) noexcept;
-  ~PackedAddressTable() { FreeTableMemory(slots_, capacity_ * sizeof(Word)); }
+  ~PackedAddressTable() { Release(); }
+
+  // Makes this table the shard for keys whose hash (Hash) starts with the
+  // `prefix_bits` bits of `prefix`; keys of other shards are kept aside.
+  // Before the first entry.
+  void SetPrefix(int prefix_bits, std::uint64_t prefix) {
+    bits_ = kHashBits - prefix_bits;
+    prefix_ = prefix;
+  }
 
   // The value of `addr` (not null) and false; or, when it is not there,
   // inserts make() as its value and returns that and true. make() is
@@ -44,15 +62,16 @@ class PackedAddressTable {
   [[gnu::always_inline]] std::pair<std::uint64_t, bool> FindOrInsert(
       const void* addr, F make) {
     const std::uint64_t h = Hash(addr);
-    if (h == kUnfit || capacity_ == 0) [[unlikely]]
+    // Keys that do not fit (kUnfit) fail this test too.
+    if ((h >> bits_) != prefix_ || capacity_ == 0) [[unlikely]]
       return Aside(addr, h, make);
-    std::size_t i = Home(h);
-    const std::uint64_t key = (h & r_mask_) << kDispBits;
+    std::size_t i = Home(h, capacity_, bits_);
+    const std::uint64_t key = (h & shape_.r_mask) << kDispBits;
     for (std::uint64_t d = 1; d <= kMaxDisp; ++d) {
       const Word s = slots_[i];
-      if ((s & key_mask_) == (key | d)) {
-        const std::uint64_t v = s >> v_shift_;
-        if (v != v_aside_) [[likely]]
+      if ((s & shape_.key_mask) == (key | d)) {
+        const std::uint64_t v = s >> shape_.v_shift;
+        if (v != shape_.v_aside) [[likely]]
           return {v, false};
         return {*side_.Find(addr), false};
       }
@@ -76,13 +95,7 @@ class PackedAddressTable {
   bool Find(const void* addr, std::uint64_t* value) const;
 
   // Starts fetching the home slot of `addr`, for a lookup soon.
-  // No test of the key or the capacity: a slot of a key kept aside, or
-  // null before the first entry, is fetched for nothing (a prefetch never
-  // faults); and GCC 12 drops a __builtin_prefetch under such a test.
-  void Prefetch(const void* addr) const {
-    const auto a = reinterpret_cast<std::uintptr_t>(addr);
-    __builtin_prefetch(slots_ + Home(((a >> 3) * kMul) & kHashMask));
-  }
+  void Prefetch(const void* addr) const { PrefetchIn(slots_, bits_, addr); }
 
   // Makes room for `n` entries in all without growing.
   void Reserve(std::size_t n) {
@@ -94,22 +107,55 @@ class PackedAddressTable {
   void ForEach(F f) const {
     for (std::size_t i = 0; i < capacity_; ++i) {
       const Word s = slots_[i];
-      if (s != 0 && (s >> v_shift_) != v_aside_) f(KeyAt(i), s >> v_shift_);
+      if (s != 0 && (s >> shape_.v_shift) != shape_.v_aside) {
+        f(KeyAt(slots_, capacity_, bits_, prefix_, i), s >> shape_.v_shift);
+      }
     }
     side_.ForEach(f);
+  }
+
+  // For tables that other threads read without the writer's lock: growth
+  // keeps the old slots' address space (their whole pages handed back to
+  // the system, reading as zeros: "not there") until the table is
+  // destroyed, as a reader may still be in them.
+  void KeepOldSlots() { keep_old_ = true; }
+  // Where the slots are, for readers without the lock (see FindUnlocked):
+  // they move when the table grows; an empty table's are a static empty
+  // set. Their capacity is in the word before them, set before they are
+  // published.
+  const Word* slots() const { return slots_; }
+  // Looks `addr` up in `slots` (a table's slots(), published by its writer
+  // with release and loaded with acquire) of a table of `bits` hash bits
+  // (kHashBits less its prefix's), reading each slot with acquire: true and
+  // *value when found; false when not there, kept aside, or in old slots
+  // handed back (ask again under the lock).
+  static bool FindUnlocked(const Word* slots, int bits, const void* addr,
+                           std::uint64_t* value);
+  // Starts fetching the home slot of `addr` in `slots` (as FindUnlocked).
+  // No test of the key or the capacity: a slot of a key kept aside, or of
+  // an empty table, is fetched for nothing (a prefetch never faults); and
+  // GCC 12 drops a __builtin_prefetch under such a test.
+  static void PrefetchIn(const Word* slots, int bits, const void* addr) {
+    const auto a = reinterpret_cast<std::uintptr_t>(addr);
+    __builtin_prefetch(slots +
+                       Home(((a >> 3) * kMul) & kHashMask, slots[-1], bits));
   }
 
   std::size_t size() const { return used_ - aside_ + side_.size(); }
   std::size_t capacity() const { return capacity_; }
   // The heap memory the table takes (its slots and the side table's).
-  std::size_t bytes() const { return capacity_ * sizeof(Word) + side_.bytes(); }
+  std::size_t bytes() const {
+    return (capacity_ == 0 ? 0 : (capacity_ + 1) * sizeof(Word)) +
+           side_.bytes();
+  }
   // Entries kept in the side table (for tests).
   std::size_t side_size() const { return side_.size(); }
   // The largest value that a slot of this table holds (smaller than the
   // ones it sends aside); grows with the capacity.
-  std::uint64_t max_packed_value() const { return v_aside_ - 1; }
+  std::uint64_t max_packed_value() const { return shape_.v_aside - 1; }
 
-  // The hash of an address's 44 bits; and back.
+  // The hash of an address's 44 bits (kUnfit for an address not 8-aligned
+  // or past 2^47); and back.
   static constexpr int kHashBits = 44;
   static constexpr std::uint64_t kHashMask =
       (std::uint64_t{1} << kHashBits) - 1;
@@ -124,9 +170,8 @@ class PackedAddressTable {
   }
 
  private:
-  using Word = std::uint64_t;
   // A slot: bits 0-5 its distance from home plus one (0: empty), then the
-  // hash's low bits (r_bits_), then the value.
+  // hash's low bits (r_mask), then the value.
   static constexpr int kDispBits = 6;
   static constexpr std::uint64_t kMaxDisp = (1u << kDispBits) - 1;
   // round(2^44 / golden ratio), odd, and its inverse modulo 2^44.
@@ -140,33 +185,45 @@ class PackedAddressTable {
   // At most 3/4 of the slots in use, as AddressTable.
   static constexpr std::size_t kLoadNum = 3, kLoadDen = 4;
 
-  // The home slot of hash `h`: its high part scaled onto the slots.
-  std::size_t Home(std::uint64_t h) const {
+  // Where a slot's parts lie, for a capacity and a number of hash bits.
+  struct Shape {
+    Word r_mask = 0;    // the hash's low bits a slot keeps
+    Word key_mask = 0;  // distance and low bits
+    int v_shift = 0;
+    std::uint64_t v_aside = 0;  // all ones in the value's bits
+  };
+  static Shape ShapeOf(std::size_t capacity, int bits);
+  // The home slot of hash `h` among `capacity` for a table of `bits` hash
+  // bits: the high part of those bits scaled onto the slots.
+  static std::size_t Home(std::uint64_t h, std::size_t capacity, int bits) {
+    const std::uint64_t m = h & ((std::uint64_t{1} << bits) - 1);
     return static_cast<std::size_t>(
-        (static_cast<unsigned __int128>(h) * capacity_) >> kHashBits);
+        (static_cast<unsigned __int128>(m) * capacity) >> bits);
   }
-  // The address kept in slot i (not empty).
-  const void* KeyAt(std::size_t i) const;
+  // The address kept in slot i of `slots` (not empty).
+  static const void* KeyAt(const Word* slots, std::size_t capacity, int bits,
+                           std::uint64_t prefix, std::size_t i);
   // Fills empty slot i with `tag` (low bits and distance) and value v, or
   // sends v aside when it does not fit.
   void Put(std::size_t i, Word tag, const void* addr, std::uint64_t v) {
-    if (v >= v_aside_) [[unlikely]] {
+    if (v >= shape_.v_aside) [[unlikely]] {
       side_.TryEmplace(addr).first->value = v;
-      v = v_aside_;
+      v = shape_.v_aside;
       ++aside_;
     }
-    slots_[i] = tag | (v << v_shift_);
+    std::atomic_ref<Word>(slots_[i]).store(tag | (v << shape_.v_shift),
+                                           std::memory_order_release);
     ++used_;
   }
   // Inserts an address known not to be there (room made).
   void Insert(const void* addr, std::uint64_t v);
   // For keys that do not fit or probes that ran past kMaxDisp: the side
-  // table.
+  // table (and the first entry of an empty table).
   template <class F>
   [[gnu::noinline]] std::pair<std::uint64_t, bool> Aside(const void* addr,
                                                          std::uint64_t h,
                                                          F make) {
-    if (capacity_ == 0 && h != kUnfit) {
+    if (capacity_ == 0 && (h >> bits_) == prefix_) {
       const std::uint64_t v = make();
       Grow(1);
       Insert(addr, v);
@@ -178,16 +235,21 @@ class PackedAddressTable {
   }
   // Rehashes into room for at least `n` entries (and twice the old room).
   void Grow(std::size_t n);
+  // Frees the slots (and any kept old ones).
+  void Release();
+  // Slots of an empty table: the capacity word (0), one empty slot.
+  static Word* NoSlots();
 
-  Word* slots_ = nullptr;
+  Word* slots_ = NoSlots();
   std::size_t capacity_ = 0;
   std::size_t used_ = 0;   // slots in use, "look aside" ones too
   std::size_t aside_ = 0;  // slots that say "look aside"
   std::size_t limit_ = 0;  // capacity_ * kLoadNum / kLoadDen
-  int v_shift_ = 0;
-  Word r_mask_ = 0;            // the hash's low bits a slot keeps
-  Word key_mask_ = 0;          // distance and low bits
-  std::uint64_t v_aside_ = 0;  // all ones in the value's bits
+  Shape shape_;
+  int bits_ = kHashBits;      // the hash bits below the prefix
+  std::uint64_t prefix_ = 0;  // every key's hash >> bits_
+  bool keep_old_ = false;
+  std::vector<std::pair<Word*, std::size_t>> old_;  // KeepOldSlots: base, bytes
   AddressTable side_;
 };
 

@@ -25,12 +25,15 @@ std::uint64_t AlignUp(std::uint64_t v, std::uint64_t a) {
   return (v + a - 1) & ~(a - 1);
 }
 
-// A shard's AddressTable places by a multiplicative hash of the address,
-// so the shard is chosen by a hash that mixes differently (splitmix64's
-// finaliser): with the same multiply, every address of a shard would share
-// the top bits of its home slot and crowd a sixteenth of the table.
+// A shard holds the addresses whose hash (PackedAddressTable::Hash) starts
+// with its number, so that its slots need not keep those bits; addresses
+// that hash does not take (not 8-aligned, past 2^47) by a mix of their own
+// (splitmix64's finaliser), kept aside in their shard.
 int ShardOf(const void* addr) {
-  std::uint64_t x = reinterpret_cast<std::uint64_t>(addr) >> 4;
+  const std::uint64_t h = PackedAddressTable::Hash(addr);
+  if (h != PackedAddressTable::kUnfit) [[likely]]
+    return static_cast<int>(h >> SharedMark::kShardHashBits);
+  std::uint64_t x = reinterpret_cast<std::uint64_t>(addr);
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return static_cast<int>((x ^ (x >> 31)) >> 56);
@@ -131,7 +134,11 @@ SharedMark::SharedMark(int threads, bool may_fail, bool automatic)
     : threads_(std::max(1, threads)),
       may_fail_(may_fail),
       automatic_(automatic) {
-  for (Shard& s : shards_) s.seen.KeepOldSlots();
+  for (int i = 0; i < kShards; ++i) {
+    shards_[i].seen.SetPrefix(kShardBits, i);
+    shards_[i].seen.KeepOldSlots();
+    peeks_[i].slots.store(shards_[i].seen.slots(), std::memory_order_relaxed);
+  }
 }
 
 SharedMark::~SharedMark() {
@@ -197,10 +204,7 @@ bool SharedMark::StartWorkers(MarkContext& w0, std::uint64_t start) {
   // for: not its capacity, which is up to twice that).
   Reserve(std::max(w0.seen_.size(), w0.reserved_));
   w0.seen_.ForEach([&](const void* addr, std::uint64_t v) {
-    constexpr int kSeenBits = MarkContext::kSeenTypeBits;
-    const std::uint64_t type = v & (MarkContext::kSeenTypes - 1);
-    shards_[ShardOf(addr)].seen.TryEmplace(addr).first->value =
-        ((v >> kSeenBits) << MarkContext::kTypeBits) | type;
+    shards_[ShardOf(addr)].seen.FindOrInsert(addr, [v] { return v; });
   });
   for (int i = 0; i < kShards; ++i) Publish(i);
   for (const auto& [k, v] : w0.seen_other_) {
@@ -339,20 +343,19 @@ std::uint64_t SharedMark::TypeIndex(MarkContext& w, const void* tag) {
 }
 
 void SharedMark::Publish(int i) {
-  const AddressTable& t = shards_[i].seen;
-  if (peeks_[i].slots.load(std::memory_order_relaxed) == t.slots()) return;
-  peeks_[i].slots.store(t.slots(), std::memory_order_release);
-  peeks_[i].capacity.store(t.capacity(), std::memory_order_release);
+  const PackedAddressTable::Word* slots = shards_[i].seen.slots();
+  if (peeks_[i].slots.load(std::memory_order_relaxed) == slots) return;
+  peeks_[i].slots.store(slots, std::memory_order_release);
 }
 
 void SharedMark::Prefetch(const void* addr) {
   // On big graphs the lookup that follows is otherwise a cache miss, taken
-  // while holding the shard's lock.
-  const auto [slots, capacity] =
-      peeks_[ShardOf(addr)].Load(std::memory_order_relaxed);
-  if (capacity != 0) {
-    __builtin_prefetch(slots + AddressTable::Home(addr, capacity));
-  }
+  // while holding the shard's lock. Acquire (free on x86): the slots'
+  // capacity word is read.
+  const int shard = ShardOf(addr);
+  PackedAddressTable::PrefetchIn(
+      peeks_[shard].slots.load(std::memory_order_acquire), kShardHashBits,
+      addr);
 }
 
 MarkContext::PointerSplit* SharedMark::NewPointerSplit(const void* src,
@@ -364,8 +367,11 @@ MarkContext::PointerSplit* SharedMark::NewPointerSplit(const void* src,
 }
 
 void SharedMark::Reserve(std::size_t more) {
-  // Spread evenly by the hash; a little over, for the unevenness.
-  const std::size_t each = more / kShards + more / kShards / 8 + 1;
+  // Spread evenly by the hash's top bits: a shard's share of n objects
+  // varies by about sqrt(n / 256), so a thirty-second more and 64 (three
+  // times that at a million objects) leave few shards to grow; an eighth
+  // more had cost 9% of the table for nothing.
+  const std::size_t each = more / kShards + more / kShards / 32 + 64;
   for (int i = 0; i < kShards; ++i) {
     Shard& s = shards_[i];
     std::lock_guard<SpinLock> l(s.mu);
@@ -377,37 +383,45 @@ void SharedMark::Reserve(std::size_t more) {
 std::uint64_t SharedMark::Intern(MarkContext& w, const void* addr,
                                  const void* tag, std::uint64_t size,
                                  std::uint64_t align, bool* fresh) {
-  constexpr int kBits = MarkContext::kTypeBits;
+  constexpr int kTypeBits = MarkContext::kSeenTypeBits;
+  constexpr std::uint64_t kTypes = MarkContext::kSeenTypes;
   const std::uint64_t type = TypeIndex(w, tag);
   const int shard = ShardOf(addr);
-  // Seen before, as most pointers of a big graph are: found without the
-  // shard's lock (see Peek); anything else is asked again under it.
-  if (const auto [slots, cap] = peeks_[shard].Load(std::memory_order_acquire);
-      cap != 0) {
-    const std::uint64_t v = AddressTable::FindUnlocked(slots, cap, addr);
-    if (v != 0 && (v & MarkContext::kTypeMask) == type) {
+  Shard& s = shards_[shard];
+  if (type < kTypes) [[likely]] {
+    // Seen before, as most pointers of a big graph are: found without the
+    // shard's lock (see Peek); anything else is asked again under it.
+    std::uint64_t v;
+    if (PackedAddressTable::FindUnlocked(
+            peeks_[shard].slots.load(std::memory_order_acquire), kShardHashBits,
+            addr, &v) &&
+        (v & (kTypes - 1)) == type) {
       *fresh = false;
-      return v >> kBits;
+      return v >> kTypeBits;
+    }
+    std::lock_guard<SpinLock> l(s.mu);
+    std::uint64_t made = 0;
+    const auto [found, inserted] = s.seen.FindOrInsert(addr, [&] {
+      made = w.Alloc(size, align);
+      return (made << kTypeBits) | type;
+    });
+    if (inserted) {
+      Publish(shard);  // the slots, when they grew
+      *fresh = true;
+      return made;
+    }
+    if ((found & (kTypes - 1)) == type) {
+      *fresh = false;
+      return found >> kTypeBits;
     }
   }
-  Shard& s = shards_[shard];
+  // An object of another type at an address seen, or of a type past the
+  // table's few.
   std::lock_guard<SpinLock> l(s.mu);
-  auto [it, inserted] = s.seen.TryEmplace(addr);
-  std::uint64_t off;
-  if (inserted) {
-    Publish(shard);
-    off = w.Alloc(size, align);
-    AddressTable::Publish(it, (off << kBits) | type);
-  } else if ((it->value & MarkContext::kTypeMask) == type) {
-    off = it->value >> kBits;
-  } else {
-    auto [other, fresh_other] = s.seen_other.try_emplace(std::pair(addr, tag));
-    if (fresh_other) other->second = w.Alloc(size, align);
-    inserted = fresh_other;
-    off = other->second;
-  }
+  auto [other, inserted] = s.seen_other.try_emplace(std::pair(addr, tag));
+  if (inserted) other->second = w.Alloc(size, align);
   *fresh = inserted;
-  return off;
+  return other->second;
 }
 
 void SharedMark::Donate(MarkContext& w, std::size_t from) {

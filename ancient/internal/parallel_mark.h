@@ -43,8 +43,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "ancient/internal/address_table.h"
 #include "ancient/internal/mark_context.h"
+#include "ancient/internal/packed_address_table.h"
 
 namespace ancient::internal {
 
@@ -92,6 +92,14 @@ class SharedMark {
   // makes, and graphs that go through the table gain nothing (its shards'
   // lock lines travel between the cores).
   static constexpr std::uint64_t kStartBytes = std::uint64_t{1} << 20;
+
+  // The sharing table is kShards shards, each holding the addresses whose
+  // hash's top kShardBits bits are its number; its slots place by the
+  // kShardHashBits below them.
+  static constexpr int kShardBits = 8;
+  static constexpr int kShards = 1 << kShardBits;
+  static constexpr int kShardHashBits =
+      PackedAddressTable::kHashBits - kShardBits;
 
   // `threads` workers in all (the caller's included); `may_fail` as for
   // MarkContext::StartOnePass; `automatic`: the count was not asked for
@@ -162,28 +170,19 @@ class SharedMark {
   // not take each other's lines.
   struct alignas(64) Shard {
     SpinLock mu;
-    AddressTable seen;
+    PackedAddressTable seen;
     absl::flat_hash_map<std::pair<const void*, const void*>, std::uint64_t>
         seen_other;
   };
-  static constexpr int kShards = 256;
   // Where each shard's slots are, for Prefetch and for lookups of objects
   // already seen, without the shard's lock: taking it cost a locked
   // exchange per pointer (which waits for the worker's earlier stores,
   // misses into fresh pages, to drain) on a line the other workers write.
-  // Written under the shard's lock when its table grows (the slots first,
-  // each with release; the tables keep their old slots, see
-  // AddressTable::KeepOldSlots), read capacity first, with acquire.
+  // Written under the shard's lock when its table grows (with release; the
+  // slots carry their capacity, and the tables keep their old slots, see
+  // PackedAddressTable::KeepOldSlots), read with acquire.
   struct Peek {
-    std::atomic<const AddressTable::Slot*> slots{nullptr};
-    std::atomic<std::size_t> capacity{0};
-    // The slots, and a capacity they hold (0: no slots yet); both loads
-    // with `order`.
-    std::pair<const AddressTable::Slot*, std::size_t> Load(
-        std::memory_order order) const {
-      const std::size_t cap = capacity.load(order);
-      return {slots.load(order), cap};
-    }
+    std::atomic<const PackedAddressTable::Word*> slots{nullptr};
   };
   // After shard i's table may have grown (under its lock).
   void Publish(int i);
