@@ -508,13 +508,14 @@ TEST(Pointers, SameAddressDifferentTypesAreDifferentObjects) {
 }
 
 // Pointers to objects of 20 types, std::array<int64_t, N> for N = 1..20,
-// each vector {x, y, x}; and first, int64 pointers into the last type's
-// object, at its address.
+// each vector {x, y, x} `repeats` times; and first, int64 pointers into the
+// last type's object, at its address. Marked on `threads`.
 template <std::size_t N>
 using Int64s = std::array<std::int64_t, N>;
 
 template <std::size_t... Is>
-void MarkManyPointeeTypes(std::index_sequence<Is...>) {
+void MarkManyPointeeTypes(std::index_sequence<Is...>, int threads,
+                          std::size_t repeats) {
   constexpr std::size_t kLast = sizeof...(Is);
   std::tuple<std::array<Int64s<Is + 1>, 2>...> objects;
   (std::get<Is>(objects)[0].fill(10 * Is + 1), ...);
@@ -522,22 +523,34 @@ void MarkManyPointeeTypes(std::index_sequence<Is...>) {
   const std::int64_t* inside = std::get<kLast - 1>(objects)[0].data();
   std::tuple<std::vector<const std::int64_t*>,
              std::vector<const Int64s<Is + 1>*>...>
-      t{{inside, inside},
-        {&std::get<Is>(objects)[0], &std::get<Is>(objects)[1],
-         &std::get<Is>(objects)[0]}...};
-  auto a = ancient::Mark(t);
+      t;
+  for (std::size_t r = 0; r < repeats; ++r) {
+    std::get<0>(t).insert(std::get<0>(t).end(), {inside, inside});
+    (std::get<Is + 1>(t).insert(
+         std::get<Is + 1>(t).end(),
+         {&std::get<Is>(objects)[0], &std::get<Is>(objects)[1],
+          &std::get<Is>(objects)[0]}),
+     ...);
+  }
+  auto a = ancient::Mark(t, ancient::MarkOptions{.threads = threads});
+  EXPECT_EQ(a.threads_used(), threads);
   const auto& f = a.Follow();
   const auto check = [&](const auto& v, std::size_t i) {
-    ASSERT_EQ(v.size(), 3u);
-    EXPECT_EQ(v[0].get(), v[2].get()) << "type " << i << ": one copy";
+    ASSERT_EQ(v.size(), 3 * repeats);
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      ASSERT_EQ(v[k].get(), v[k % 3 == 1 ? 1 : 0].get())
+          << "type " << i << ", pointer " << k << ": one copy each";
+    }
     EXPECT_NE(v[0].get(), v[1].get()) << "type " << i;
     EXPECT_EQ((*v[0].get())[i], std::int64_t(10 * i + 1)) << "type " << i;
     EXPECT_EQ((*v[1].get())[0], std::int64_t(10 * i + 2)) << "type " << i;
   };
   (check(ancient::get<Is + 1>(f), Is), ...);
   const auto& ints = ancient::get<0>(f);
-  ASSERT_EQ(ints.size(), 2u);
-  EXPECT_EQ(ints[0].get(), ints[1].get());
+  ASSERT_EQ(ints.size(), 2 * repeats);
+  for (std::size_t k = 0; k < ints.size(); ++k) {
+    ASSERT_EQ(ints[k].get(), ints[0].get()) << "pointer " << k;
+  }
   EXPECT_EQ(*ints[0].get(), std::int64_t(10 * (kLast - 1) + 1));
   EXPECT_NE(static_cast<const void*>(ints[0].get()),
             static_cast<const void*>(ancient::get<kLast>(f)[0].get()))
@@ -548,7 +561,10 @@ void MarkManyPointeeTypes(std::index_sequence<Is...>) {
 TEST(Pointers, ManyPointeeTypesEachShareTheirObjects) {
   // Mark's sharing table keeps a small type number beside each offset
   // (4 bits); pointee types past the first 16 of a graph go to a side map.
-  MarkManyPointeeTypes(std::make_index_sequence<20>());
+  MarkManyPointeeTypes(std::make_index_sequence<20>(), 1, 1);
+  // The same on two threads (arrays of 9,000 pointers are split between
+  // them), where the table is in shards.
+  MarkManyPointeeTypes(std::make_index_sequence<20>(), 2, 3000);
 }
 
 TEST(Pointers, ArraysOfPointersReadBackWhateverTheMixOfNewAndSeen) {
