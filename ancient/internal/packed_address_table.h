@@ -95,7 +95,9 @@ class PackedAddressTable {
   bool Find(const void* addr, std::uint64_t* value) const;
 
   // Starts fetching the home slot of `addr`, for a lookup soon.
-  void Prefetch(const void* addr) const { PrefetchIn(slots_, bits_, addr); }
+  [[gnu::always_inline]] void Prefetch(const void* addr) const {
+    PrefetchIn(slots_, bits_, addr);
+  }
 
   // Makes room for `n` entries in all without growing.
   void Reserve(std::size_t n) {
@@ -133,9 +135,12 @@ class PackedAddressTable {
                            std::uint64_t* value);
   // Starts fetching the home slot of `addr` in `slots` (as FindUnlocked).
   // No test of the key or the capacity: a slot of a key kept aside, or of
-  // an empty table, is fetched for nothing (a prefetch never faults); and
-  // GCC 12 drops a __builtin_prefetch under such a test.
-  static void PrefetchIn(const Word* slots, int bits, const void* addr) {
+  // an empty table, is fetched for nothing (a prefetch never faults).
+  // Always inlined: GCC 12 takes a function whose only effect is a
+  // prefetch for one without effects, and drops calls to it that it has
+  // not inlined yet (so the graph's Mark ran without its prefetches).
+  [[gnu::always_inline]] static void PrefetchIn(const Word* slots, int bits,
+                                                const void* addr) {
     const auto a = reinterpret_cast<std::uintptr_t>(addr);
     __builtin_prefetch(slots +
                        Home(((a >> 3) * kMul) & kHashMask, slots[-1], bits));
@@ -195,10 +200,12 @@ class PackedAddressTable {
   static Shape ShapeOf(std::size_t capacity, int bits);
   // The home slot of hash `h` among `capacity` for a table of `bits` hash
   // bits: the high part of those bits scaled onto the slots.
+  // (The bits moved to the top of a word, the prefix's shifted out, and
+  // the high word of their product with the capacity: that is
+  // floor(m * capacity / 2^bits) for m the hash's `bits` low bits.)
   static std::size_t Home(std::uint64_t h, std::size_t capacity, int bits) {
-    const std::uint64_t m = h & ((std::uint64_t{1} << bits) - 1);
     return static_cast<std::size_t>(
-        (static_cast<unsigned __int128>(m) * capacity) >> bits);
+        (static_cast<unsigned __int128>(h << (64 - bits)) * capacity) >> 64);
   }
   // The address kept in slot i of `slots` (not empty).
   static const void* KeyAt(const Word* slots, std::size_t capacity, int bits,
