@@ -190,26 +190,17 @@ class MarkContext {
     // object of another type at an address already seen, or of a type past
     // the first kSeenTypes, goes to a side map.
     const std::uint64_t type = TypeIndex(tag);
-    if (type < kSeenTypes) [[likely]] {
-      std::uint64_t made = 0;
-      const auto [v, inserted] = seen_.FindOrInsert(addr, [&] {
-        made = Alloc(size, align);
-        return (made << kSeenTypeBits) | type;
-      });
-      if (inserted) {
-        *fresh = true;
-        return made;
-      }
-      if ((v & (kSeenTypes - 1)) == type) {
-        *fresh = false;
-        return v >> kSeenTypeBits;
-      }
+    std::uint64_t off;
+    if (type < kSeenTypes &&
+        InternSeen(
+            seen_, addr, type, [&] { return Alloc(size, align); }, &off, fresh))
+        [[likely]] {
+      return off;
     }
     auto [other, inserted] = seen_other_.try_emplace(std::pair(addr, tag), 0);
     if (inserted) other->second = Alloc(size, align);
-    const std::uint64_t off = other->second;
     *fresh = inserted;
-    return off;
+    return other->second;
   }
 
   // As Intern, for an object that nothing else in the graph can point to (a
@@ -601,6 +592,32 @@ class MarkContext {
   // types.
   static constexpr int kSeenTypeBits = 4;
   static constexpr std::uint64_t kSeenTypes = std::uint64_t{1} << kSeenTypeBits;
+  // Whether `v`, a sharing table's value, is an object of pointee type
+  // `type`: then *off is its copy's offset and *fresh false.
+  static bool SeenAs(std::uint64_t v, std::uint64_t type, std::uint64_t* off,
+                     bool* fresh) {
+    if ((v & (kSeenTypes - 1)) != type) return false;
+    *off = v >> kSeenTypeBits;
+    *fresh = false;
+    return true;
+  }
+  // Intern through `seen` for a pointee type below kSeenTypes: the offset
+  // of `addr`'s copy in *off, allocated by alloc() on first sight (then
+  // *fresh), and true; false when `addr` is kept there with another type
+  // (then the side map keeps this one).
+  template <class A>
+  [[gnu::always_inline]] static bool InternSeen(PackedAddressTable& seen,
+                                                const void* addr,
+                                                std::uint64_t type, A alloc,
+                                                std::uint64_t* off,
+                                                bool* fresh) {
+    const auto [v, inserted] = seen.FindOrInsert(
+        addr, [&] { return (alloc() << kSeenTypeBits) | type; });
+    if (!inserted) return SeenAs(v, type, off, fresh);
+    *off = v >> kSeenTypeBits;
+    *fresh = true;
+    return true;
+  }
 
   // A small number for each pointee type seen (graphs have few).
   std::uint64_t TypeIndex(const void* tag) {

@@ -57,17 +57,12 @@ PackedAddressTable::Shape PackedAddressTable::ShapeOf(std::size_t capacity,
 bool PackedAddressTable::Find(const void* addr, std::uint64_t* value) const {
   const std::uint64_t h = Hash(addr);
   if ((h >> bits_) == prefix_ && capacity_ != 0) {
-    std::size_t i = Home(h, capacity_, bits_);
-    const std::uint64_t key = (h & shape_.r_mask) << kDispBits;
-    for (std::uint64_t d = 1; d <= kMaxDisp; ++d) {
-      const Word s = slots_[i];
-      if ((s & shape_.key_mask) == (key | d)) {
-        if ((s >> shape_.v_shift) == shape_.v_aside) break;
-        *value = s >> shape_.v_shift;
-        return true;
-      }
-      if (s == 0) return false;
-      if (++i == capacity_) i = 0;
+    const Probe p = ProbeFor<false>(slots_, capacity_, shape_, bits_, h);
+    if (p.kind == Probe::kEmpty) return false;
+    if (p.kind == Probe::kFound &&
+        (p.word >> shape_.v_shift) != shape_.v_aside) {
+      *value = p.word >> shape_.v_shift;
+      return true;
     }
   }
   const std::uint64_t* v = side_.Find(addr);
@@ -81,27 +76,16 @@ bool PackedAddressTable::FindUnlocked(const Word* slots, int bits,
   const std::uint64_t h = Hash(addr);
   if (h == kUnfit || capacity == 0) return false;
   const Shape shape = ShapeOf(capacity, bits);
-  std::size_t i = Home(h, capacity, bits);
-  const std::uint64_t key = (h & shape.r_mask) << kDispBits;
-  for (std::uint64_t d = 1; d <= kMaxDisp; ++d) {
-    // atomic_ref takes no const; nothing is written through it.
-    const Word s = std::atomic_ref<Word>(const_cast<Word&>(slots[i]))
-                       .load(std::memory_order_acquire);
-    if ((s & shape.key_mask) == (key | d)) {
-      if ((s >> shape.v_shift) == shape.v_aside) return false;
-      *value = s >> shape.v_shift;
-      return true;
-    }
-    if (s == 0) return false;
-    if (++i == capacity) i = 0;
-  }
-  return false;
+  const Probe p = ProbeFor<true>(slots, capacity, shape, bits, h);
+  if (p.kind != Probe::kFound || (p.word >> shape.v_shift) == shape.v_aside)
+    return false;
+  *value = p.word >> shape.v_shift;
+  return true;
 }
 
 const void* PackedAddressTable::KeyAt(const Word* slots, std::size_t capacity,
-                                      int bits, std::uint64_t prefix,
-                                      std::size_t i) {
-  const Shape shape = ShapeOf(capacity, bits);
+                                      const Shape& shape, int bits,
+                                      std::uint64_t prefix, std::size_t i) {
   const Word s = slots[i];
   const std::uint64_t d = (s & kMaxDisp) - 1;
   const std::uint64_t home = (i + capacity - d) % capacity;
@@ -119,14 +103,10 @@ const void* PackedAddressTable::KeyAt(const Word* slots, std::size_t capacity,
 void PackedAddressTable::Insert(const void* addr, std::uint64_t v) {
   const std::uint64_t h = Hash(addr);
   if ((h >> bits_) == prefix_) {
-    std::size_t i = Home(h, capacity_, bits_);
-    const std::uint64_t key = (h & shape_.r_mask) << kDispBits;
-    for (std::uint64_t d = 1; d <= kMaxDisp; ++d) {
-      if (slots_[i] == 0) {
-        Put(i, key | d, addr, v);
-        return;
-      }
-      if (++i == capacity_) i = 0;
+    const Probe p = ProbeFor<false>(slots_, capacity_, shape_, bits_, h);
+    if (p.kind == Probe::kEmpty) {
+      Put(p.i, p.word, addr, v);
+      return;
     }
   }
   side_.TryEmplace(addr).first->value = v;
@@ -154,7 +134,7 @@ void PackedAddressTable::Grow(std::size_t n) {
   for (std::size_t i = 0; i < old_capacity; ++i) {
     const Word s = old_slots[i];
     if (s != 0 && (s >> old_shape.v_shift) != old_shape.v_aside) {
-      Insert(KeyAt(old_slots, old_capacity, bits_, prefix_, i),
+      Insert(KeyAt(old_slots, old_capacity, old_shape, bits_, prefix_, i),
              s >> old_shape.v_shift);
     }
   }

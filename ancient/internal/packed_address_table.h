@@ -65,27 +65,22 @@ class PackedAddressTable {
     // Keys that do not fit (kUnfit) fail this test too.
     if ((h >> bits_) != prefix_ || capacity_ == 0) [[unlikely]]
       return Aside(addr, h, make);
-    std::size_t i = Home(h, capacity_, bits_);
-    const std::uint64_t key = (h & shape_.r_mask) << kDispBits;
-    for (std::uint64_t d = 1; d <= kMaxDisp; ++d) {
-      const Word s = slots_[i];
-      if ((s & shape_.key_mask) == (key | d)) {
-        const std::uint64_t v = s >> shape_.v_shift;
-        if (v != shape_.v_aside) [[likely]]
-          return {v, false};
-        return {*side_.Find(addr), false};
+    const Probe p = ProbeFor<false>(slots_, capacity_, shape_, bits_, h);
+    if (p.kind == Probe::kFound) {
+      const std::uint64_t v = p.word >> shape_.v_shift;
+      if (v != shape_.v_aside) [[likely]]
+        return {v, false};
+      return {*side_.Find(addr), false};
+    }
+    if (p.kind == Probe::kEmpty) {
+      const std::uint64_t v = make();
+      if (used_ >= limit_) [[unlikely]] {
+        Grow(size() + 1);
+        Insert(addr, v);
+      } else {
+        Put(p.i, p.word, addr, v);
       }
-      if (s == 0) {
-        const std::uint64_t v = make();
-        if (used_ >= limit_) [[unlikely]] {
-          Grow(size() + 1);
-          Insert(addr, v);
-        } else {
-          Put(i, key | d, addr, v);
-        }
-        return {v, true};
-      }
-      if (++i == capacity_) i = 0;
+      return {v, true};
     }
     return Aside(addr, h, make);
   }
@@ -110,7 +105,8 @@ class PackedAddressTable {
     for (std::size_t i = 0; i < capacity_; ++i) {
       const Word s = slots_[i];
       if (s != 0 && (s >> shape_.v_shift) != shape_.v_aside) {
-        f(KeyAt(slots_, capacity_, bits_, prefix_, i), s >> shape_.v_shift);
+        f(KeyAt(slots_, capacity_, shape_, bits_, prefix_, i),
+          s >> shape_.v_shift);
       }
     }
     side_.ForEach(f);
@@ -207,9 +203,44 @@ class PackedAddressTable {
     return static_cast<std::size_t>(
         (static_cast<unsigned __int128>(h << (64 - bits)) * capacity) >> 64);
   }
-  // The address kept in slot i of `slots` (not empty).
-  static const void* KeyAt(const Word* slots, std::size_t capacity, int bits,
-                           std::uint64_t prefix, std::size_t i);
+  // Where a probe for hash `h` ended: at the slot holding it (kFound, with
+  // the slot's word), at the empty slot where it would go (kEmpty, with the
+  // tag, low bits and distance, to put there), or past kMaxDisp slots
+  // (kFull: kept aside if anywhere). Every lookup and insert walks slots
+  // this way; kAcquire loads each slot with acquire, for readers without
+  // the writer's lock. Always inlined: a call would return through memory.
+  struct Probe {
+    enum Kind { kFound, kEmpty, kFull } kind;
+    std::size_t i;
+    Word word;  // kFound: the slot; kEmpty: the tag to put in slot i
+  };
+  template <bool kAcquire>
+  [[gnu::always_inline]] static Probe ProbeFor(const Word* slots,
+                                               std::size_t capacity,
+                                               const Shape& shape, int bits,
+                                               std::uint64_t h) {
+    std::size_t i = Home(h, capacity, bits);
+    const Word key = (h & shape.r_mask) << kDispBits;
+    for (Word d = 1; d <= kMaxDisp; ++d) {
+      Word s;
+      if constexpr (kAcquire) {
+        // atomic_ref takes no const; nothing is written through it.
+        s = std::atomic_ref<Word>(const_cast<Word&>(slots[i]))
+                .load(std::memory_order_acquire);
+      } else {
+        s = slots[i];
+      }
+      if ((s & shape.key_mask) == (key | d)) return {Probe::kFound, i, s};
+      if (s == 0) return {Probe::kEmpty, i, key | d};
+      if (++i == capacity) i = 0;
+    }
+    return {Probe::kFull, i, 0};
+  }
+  // The address kept in slot i of `slots` (not empty), a table of
+  // `capacity` slots of `shape`.
+  static const void* KeyAt(const Word* slots, std::size_t capacity,
+                           const Shape& shape, int bits, std::uint64_t prefix,
+                           std::size_t i);
   // Fills empty slot i with `tag` (low bits and distance) and value v, or
   // sends v aside when it does not fit.
   void Put(std::size_t i, Word tag, const void* addr, std::uint64_t v) {

@@ -383,36 +383,25 @@ void SharedMark::Reserve(std::size_t more) {
 std::uint64_t SharedMark::Intern(MarkContext& w, const void* addr,
                                  const void* tag, std::uint64_t size,
                                  std::uint64_t align, bool* fresh) {
-  constexpr int kTypeBits = MarkContext::kSeenTypeBits;
-  constexpr std::uint64_t kTypes = MarkContext::kSeenTypes;
   const std::uint64_t type = TypeIndex(w, tag);
   const int shard = ShardOf(addr);
   Shard& s = shards_[shard];
-  if (type < kTypes) [[likely]] {
+  if (type < MarkContext::kSeenTypes) [[likely]] {
     // Seen before, as most pointers of a big graph are: found without the
     // shard's lock (see Peek); anything else is asked again under it.
-    std::uint64_t v;
+    std::uint64_t v, off;
     if (PackedAddressTable::FindUnlocked(
             peeks_[shard].slots.load(std::memory_order_acquire), kShardHashBits,
             addr, &v) &&
-        (v & (kTypes - 1)) == type) {
-      *fresh = false;
-      return v >> kTypeBits;
+        MarkContext::SeenAs(v, type, &off, fresh)) {
+      return off;
     }
     std::lock_guard<SpinLock> l(s.mu);
-    std::uint64_t made = 0;
-    const auto [found, inserted] = s.seen.FindOrInsert(addr, [&] {
-      made = w.Alloc(size, align);
-      return (made << kTypeBits) | type;
-    });
-    if (inserted) {
-      Publish(shard);  // the slots, when they grew
-      *fresh = true;
-      return made;
-    }
-    if ((found & (kTypes - 1)) == type) {
-      *fresh = false;
-      return found >> kTypeBits;
+    if (MarkContext::InternSeen(
+            s.seen, addr, type, [&] { return w.Alloc(size, align); }, &off,
+            fresh)) {
+      if (*fresh) Publish(shard);  // the slots, when they grew
+      return off;
     }
   }
   // An object of another type at an address seen, or of a type past the
