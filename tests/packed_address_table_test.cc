@@ -40,8 +40,9 @@ void InsertAndCheck(PackedAddressTable& t,
     if (fresh) it->second = v;
     ASSERT_EQ(v, it->second) << "address " << a;
     ASSERT_EQ(t.size(), want.size());
-    ASSERT_LE((t.size() - t.side_size()) * 4, t.capacity() * 3)
-        << "more than 3/4 full";
+    ASSERT_LE((t.size() - t.side_size()) * PackedAddressTable::kLoadDen,
+              t.capacity() * PackedAddressTable::kLoadNum)
+        << "fuller than the load limit";
   }
   for (const auto& [a, v] : want) {
     std::uint64_t found = ~v;
@@ -186,7 +187,8 @@ TEST(PackedAddressTable, ReservedRoomIsNotOutgrown) {
   PackedAddressTable t;
   t.Reserve(100000);
   const std::size_t capacity = t.capacity();
-  EXPECT_GE(capacity * 3, 100000u * 4);
+  EXPECT_GE(capacity * PackedAddressTable::kLoadNum,
+            100000u * PackedAddressTable::kLoadDen);
   for (std::uint64_t i = 0; i < 100000; ++i) {
     t.FindOrInsert(Addr(0x1000 + 64 * i), [&] { return i; });
   }

@@ -629,13 +629,16 @@ void ShareGraphOn(const Graph& g, const std::string& dir, int threads,
 }
 
 // The sharing table's shards for `nodes` distinct objects: room for every
-// one, a thirty-second more and 64 a shard, 8-byte slots at most 3/4 full,
+// one, a thirty-second more and 64 a shard, 8-byte slots at most as full as
+// the load limit,
 // and a few shards grown twice over (16-byte slots, as before
 // PackedAddressTable, would take 4.5 MB for 200,000 nodes, past the bounds
 // below).
 std::uint64_t SharingTableBytes(int nodes) {
   const std::uint64_t room = std::uint64_t(nodes) * 33 / 32 + 256 * 64;
-  return room * 8 * 4 / 3 + room * 8 * 4 / 3 / 256 * 4 + 256 * 8;
+  using T = ancient::internal::PackedAddressTable;
+  const std::uint64_t slots = room * 8 * T::kLoadDen / T::kLoadNum;
+  return slots + slots / 256 * 4 + 256 * 8;
 }
 
 TEST(ParallelShare, SplitArraysOfPointersQueueAGroupPerPartNotATaskPerNode) {

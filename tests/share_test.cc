@@ -140,12 +140,12 @@ TEST(OnePassShare, WriterHoldsTheSharingTableAndLittleElse) {
   auto info = store->Share("g", g);
   ASSERT_TRUE(info.ok()) << info.status();
   // Beside the graph the writer holds its sharing table (room for the n
-  // nodes: 8-byte slots at most 3/4 full), the pointer-slot bitmap (a bit
+  // nodes: 8-byte slots at most 5/6 full), the pointer-slot bitmap (a bit
   // per 8 bytes of graph) and a queue of about one group of nodes' tasks.
   // A task queued for every node (16 bytes each, as when each group of the
   // node array was a task of its own) would add 3 MiB or more; a table of
   // 16-byte slots (AddressTable's, as before PackedAddressTable) 2 MiB.
-  const std::uint64_t table = std::uint64_t{n} * 8 * 4 / 3 + 4096;
+  const std::uint64_t table = std::uint64_t{n} * 8 * 6 / 5 + 4096;
   const std::uint64_t bitmap = info->size_bytes / 64 + 4096;
   EXPECT_LT(info->scratch_bytes, table + bitmap + (1u << 20))
       << "graph " << info->size_bytes << " bytes";
