@@ -677,10 +677,12 @@ TEST(ParallelShare, ManyWorkersHoldOneBitmapBetweenThem) {
   ShareGraphOn(MakeGraph(kNodes), TempDir("many"), kThreads, &info);
   if (HasFatalFailure()) return;
   // The table, the split's bit per node, the first worker's bitmap of the
-  // whole block and the others' pages (about as much again, and a 4 KiB
-  // page for each 256 KiB of block a worker wrote a pointer into besides
+  // whole block and the others' pages (about as much again, and a 512-byte
+  // page for each 32 KiB of block a worker wrote a pointer into besides
   // its own), and each worker's queue (done tasks dropped in runs of
-  // 4,096: up to 128 KiB).
+  // 4,096: up to 128 KiB). (The queues' peaks vary with the scheduling too
+  // much for this bound to tell the pages' size: 4.5-5.0 MB in all with
+  // 512-byte pages, 5.7-6.5 MB with 4 KiB ones; write_bench shows it.)
   const std::uint64_t bitmap = info.size_bytes / 64 + 4096;
   const std::uint64_t pages = kThreads * (info.size_bytes >> 18) * 4096 / 4;
   EXPECT_LT(info.scratch_bytes, SharingTableBytes(kNodes) + kNodes / 8 +

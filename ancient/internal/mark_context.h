@@ -501,12 +501,15 @@ class MarkContext {
     slot_bits_[word] |= bits;
   }
   // Marking on several threads, the workers but the first keep their slot
-  // bits in pages of kBitPageWords words (the bits of 256 KiB of block, a
-  // chunk), each made when first written: a worker writes mostly into its
-  // own chunks, so its pages cover about its share of the block. (A bitmap
-  // of the whole block each: 32 workers held half the graph's size in
-  // bitmaps.) The first worker ORs them into its own at the end.
-  static constexpr std::size_t kBitPageWords = 512;
+  // bits in pages of kBitPageWords words (the bits of 32 KiB of block, an
+  // eighth of a chunk), each made when first written: a worker writes
+  // mostly into its own chunks, and a page covers little more than what it
+  // wrote elsewhere (the contents of objects in others' chunks, from tasks
+  // handed over). (A bitmap of the whole block each: 32 workers held half
+  // the graph's size in bitmaps; pages of a whole chunk: 8 workers' pages
+  // came to 2.4x one bitmap.) The first worker ORs them into its own at
+  // the end.
+  static constexpr std::size_t kBitPageWords = 64;
   [[gnu::noinline]] void NewBitPage(std::size_t page) {
     if (page >= bit_pages_.size()) bit_pages_.resize(page + 1);
     bit_pages_[page].reset(new std::uint64_t[kBitPageWords]());
