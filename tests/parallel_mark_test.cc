@@ -12,10 +12,13 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
+#include <new>
 #include <optional>
 #include <set>
 #include <string>
@@ -212,6 +215,43 @@ TEST(ParallelMark, EveryKindReadsBackTheSameWhateverTheThreads) {
         ancient::VerifyBlock(a.data(), a.size_bytes(), a.relocations()).ok());
     ExpectKinds(a.Follow(), k);
     EXPECT_EQ(a.threads_used(), threads);
+  }
+}
+
+// A copy of `a`'s block at another address, relocated by its record:
+// every pointer slot the workers wrote must be in the record, or the copy
+// still points into the original (which VerifyGraph, bounding every
+// pointer by the copy, reports).
+template <class T>
+void ExpectRelocatedCopyReads(
+    const ancient::Ancient<T>& a,
+    const std::function<void(const Frozen<T>&)>& check) {
+  void* copy = ::operator new (a.size_bytes(), std::align_val_t{64});
+  std::memcpy(copy, a.data(), a.size_bytes());
+  ASSERT_TRUE(ancient::RelocateBlock(copy, a.size_bytes(), a.relocations(),
+                                     reinterpret_cast<std::uintptr_t>(a.data()))
+                  .ok());
+  EXPECT_TRUE(ancient::VerifyGraph<T>(copy, a.size_bytes()).ok());
+  check(*static_cast<const Frozen<T>*>(copy));
+  ::operator delete (copy, std::align_val_t{64});
+}
+
+TEST(ParallelMark, EveryPointerWrittenIsInTheRelocationRecord) {
+  // Each worker records the pointer slots it writes in its own pages of
+  // bits (the first worker also in its bitmap, for what it marked alone);
+  // the record is made from all of them.
+  const Kinds k = MakeKinds(20000);
+  const Graph g = MakeGraph(100000);
+  for (int threads : kThreadCounts) {
+    SCOPED_TRACE(threads);
+    auto ak = ancient::Mark(k, ancient::MarkOptions{.threads = threads});
+    EXPECT_EQ(ak.threads_used(), threads);
+    ExpectRelocatedCopyReads<Kinds>(
+        ak, [&](const Frozen<Kinds>& f) { ExpectKinds(f, k); });
+    auto ag = ancient::Mark(g, ancient::MarkOptions{.threads = threads});
+    EXPECT_EQ(ag.threads_used(), threads);
+    ExpectRelocatedCopyReads<Graph>(
+        ag, [&](const Frozen<Graph>& f) { ExpectGraph(f, g); });
   }
 }
 
@@ -676,10 +716,10 @@ TEST(ParallelShare, ManyWorkersHoldOneBitmapBetweenThem) {
   ancient::ShareInfo info;
   ShareGraphOn(MakeGraph(kNodes), TempDir("many"), kThreads, &info);
   if (HasFatalFailure()) return;
-  // The table, the split's bit per node, the first worker's bitmap of the
-  // whole block and the others' pages (about as much again, and a 512-byte
-  // page for each 32 KiB of block a worker wrote a pointer into besides
-  // its own), and each worker's queue (done tasks dropped in runs of
+  // The table, the split's bit per node, the workers' pages of slot bits
+  // (a bit per 8 bytes of graph between them, and a 512-byte page for each
+  // 32 KiB of block a worker wrote a pointer into besides its own; bounded
+  // here as two bitmaps of the whole block), and each worker's queue (done tasks dropped in runs of
   // 4,096: up to 128 KiB). (The queues' peaks vary with the scheduling too
   // much for this bound to tell the pages' size: 4.5-5.0 MB in all with
   // 512-byte pages, 5.7-6.5 MB with 4 KiB ones; write_bench shows it.)

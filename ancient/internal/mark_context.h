@@ -97,6 +97,8 @@ class MarkContext {
     failed_ = false;
     size_ = 0;
     slot_bits_.clear();
+    bit_pages_.clear();
+    paged_bits_ = false;
   }
 
   // One pass, when done: copies the block to `dest` (size() bytes, aligned
@@ -399,7 +401,10 @@ class MarkContext {
   // How many pointer slots the block holds (one pass, when done).
   std::uint64_t slot_count() const {
     std::uint64_t slots = 0;
-    for (const std::uint64_t w : slot_bits_) slots += __builtin_popcountll(w);
+    const std::size_t words = SlotWords();
+    for (std::size_t w = 0; w < words; ++w) {
+      slots += __builtin_popcountll(SlotWord(w));
+    }
     return slots;
   }
 
@@ -500,15 +505,16 @@ class MarkContext {
       GrowBits(word);
     slot_bits_[word] |= bits;
   }
-  // Marking on several threads, the workers but the first keep their slot
-  // bits in pages of kBitPageWords words (the bits of 32 KiB of block, an
-  // eighth of a chunk), each made when first written: a worker writes
-  // mostly into its own chunks, and a page covers little more than what it
-  // wrote elsewhere (the contents of objects in others' chunks, from tasks
-  // handed over). (A bitmap of the whole block each: 32 workers held half
-  // the graph's size in bitmaps; pages of a whole chunk: 8 workers' pages
-  // came to 2.4x one bitmap.) The first worker ORs them into its own at
-  // the end.
+  // Marking on several threads, every worker keeps its slot bits in pages
+  // of kBitPageWords words (the bits of 32 KiB of block, an eighth of a
+  // chunk), each made when first written: a worker writes mostly into its
+  // own chunks, and a page covers little more than what it wrote elsewhere
+  // (the contents of objects in others' chunks, from tasks handed over).
+  // (A bitmap of the whole block each: 32 workers held half the graph's
+  // size in bitmaps; pages of a whole chunk: 8 workers' pages came to 2.4x
+  // one bitmap.) The first worker's bitmap keeps what it wrote alone; at
+  // the end the others' pages move into its set, ORed into its own where
+  // both have one, so no bitmap of the whole block is ever made.
   static constexpr std::size_t kBitPageWords = 64;
   [[gnu::noinline]] void NewBitPage(std::size_t page) {
     if (page >= bit_pages_.size()) bit_pages_.resize(page + 1);
@@ -520,11 +526,25 @@ class MarkContext {
         {word + 1, BitWords(capacity_ == ~std::uint64_t{0} ? 0 : capacity_),
          slot_bits_.size() * 2}));
   }
+  // The slot bits' words: the bitmap's, and past it or ORed into it the
+  // pages' (marking on several threads).
+  std::size_t SlotWords() const {
+    return std::max(slot_bits_.size(), bit_pages_.size() * kBitPageWords);
+  }
+  std::uint64_t SlotWord(std::size_t w) const {
+    std::uint64_t bits = w < slot_bits_.size() ? slot_bits_[w] : 0;
+    const std::size_t page = w / kBitPageWords;
+    if (page < bit_pages_.size() && bit_pages_[page] != nullptr) {
+      bits |= bit_pages_[page][w % kBitPageWords];
+    }
+    return bits;
+  }
   // Calls f(slot) for each pointer slot written, in increasing order.
   template <class F>
   void ForEachSlot(F f) const {
-    for (std::size_t w = 0; w < slot_bits_.size(); ++w) {
-      for (std::uint64_t bits = slot_bits_[w]; bits != 0; bits &= bits - 1) {
+    const std::size_t words = SlotWords();
+    for (std::size_t w = 0; w < words; ++w) {
+      for (std::uint64_t bits = SlotWord(w); bits != 0; bits &= bits - 1) {
         f((w << 9) | (static_cast<std::uint64_t>(__builtin_ctzll(bits)) << 3));
       }
     }

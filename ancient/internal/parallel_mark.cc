@@ -214,6 +214,7 @@ bool SharedMark::StartWorkers(MarkContext& w0, std::uint64_t start) {
   w0.seen_other_ = {};
   types_ = w0.types_;
   w0.shared_ = this;
+  w0.paged_bits_ = true;  // its bitmap keeps what it wrote alone
   first_ = &w0;
   // The other workers: they write through the same reservation.
   for (int i = 1; i < threads_; ++i) {
@@ -467,15 +468,21 @@ void SharedMark::Finish(MarkContext& w0) {
   std::uint64_t size = std::max(w0.size_, w0.high_);
   for (const auto& h : helpers_) {
     size = std::max({size, h->size_, h->high_});
-    constexpr std::size_t kWords = MarkContext::kBitPageWords;
-    const std::size_t words = h->bit_pages_.size() * kWords;
-    if (words > w0.slot_bits_.size()) w0.slot_bits_.resize(words);
+    // Its slot-bit pages move into the first worker's set (ORed into a
+    // page there and freed where the first has one).
+    auto& mine = w0.bit_pages_;
+    if (h->bit_pages_.size() > mine.size()) mine.resize(h->bit_pages_.size());
     for (std::size_t p = 0; p < h->bit_pages_.size(); ++p) {
-      const std::uint64_t* page = h->bit_pages_[p].get();
-      if (page == nullptr) continue;
-      for (std::size_t i = 0; i < kWords; ++i) {
-        w0.slot_bits_[p * kWords + i] |= page[i];
+      auto& theirs = h->bit_pages_[p];
+      if (theirs == nullptr) continue;
+      if (mine[p] == nullptr) {
+        mine[p] = std::move(theirs);
+        continue;
       }
+      for (std::size_t i = 0; i < MarkContext::kBitPageWords; ++i) {
+        mine[p][i] |= theirs[i];
+      }
+      theirs.reset();
     }
   }
   w0.size_ = size;
