@@ -698,7 +698,7 @@ TEST(ParallelShare, SplitArraysOfPointersQueueAGroupPerPartNotATaskPerNode) {
     // The table, the split's bit per node, and for each worker a bitmap of
     // the whole block (a bit per 8 bytes of graph; the workers' pages take
     // less) and a queue of up to 512 KiB (done tasks dropped in runs of
-    // 16,384; they are dropped from 4,096 on now, 128 KiB).
+    // 16,384; they are dropped from 1,024 on now).
     const std::uint64_t each = info.size_bytes / 64 + 4096 + (512u << 10);
     EXPECT_LT(info.scratch_bytes, SharingTableBytes(kNodes) + kNodes / 8 +
                                       threads * each + (256u << 10))
@@ -719,10 +719,12 @@ TEST(ParallelShare, ManyWorkersHoldOneBitmapBetweenThem) {
   // The table, the split's bit per node, the workers' pages of slot bits
   // (a bit per 8 bytes of graph between them, and a 512-byte page for each
   // 32 KiB of block a worker wrote a pointer into besides its own; bounded
-  // here as two bitmaps of the whole block), and each worker's queue (done tasks dropped in runs of
-  // 4,096: up to 128 KiB). (The queues' peaks vary with the scheduling too
-  // much for this bound to tell the pages' size: 4.5-5.0 MB in all with
-  // 512-byte pages, 5.7-6.5 MB with 4 KiB ones; write_bench shows it.)
+  // here as two bitmaps of the whole block), and each worker's queue
+  // (done tasks dropped in runs of 1,024 or more: 4,096 before, up to 128
+  // KiB). (The queues' peaks vary with the scheduling too much for this
+  // bound to tell the pages' size or the runs': 3.3-3.6 MB in all now,
+  // 4.5-5.0 MB with runs of 4,096 and the first worker's whole bitmap,
+  // 5.7-6.5 MB with 4 KiB pages besides; write_bench shows them.)
   const std::uint64_t bitmap = info.size_bytes / 64 + 4096;
   const std::uint64_t pages = kThreads * (info.size_bytes >> 18) * 4096 / 4;
   EXPECT_LT(info.scratch_bytes, SharingTableBytes(kNodes) + kNodes / 8 +

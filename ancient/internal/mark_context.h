@@ -606,9 +606,11 @@ class MarkContext {
   static std::uint64_t RegisterTask(TaskFn fn, PrefetchFn pf);
 
   static constexpr std::size_t kPrefetchAhead = 16;
-  // Done tasks are dropped no sooner than this many (up to 128 KiB of
-  // queue a worker; at 1 << 14, 512 KiB: 16 MiB on 32 workers).
-  static constexpr std::size_t kCompactMin = 1 << 12;
+  // Done tasks are dropped no sooner than this many (a queue of 32 KiB a
+  // worker and up; at 1 << 12, 128 KiB: 4 MiB on 32 workers, a sixth of
+  // the 1M-node graph's writer memory there). Dropping them moves the
+  // waiting tasks, at most as many, so the cost per task stays constant.
+  static constexpr std::size_t kCompactMin = 1 << 10;
   // Values of the sharing tables (seen_, and the shards of several
   // threads): the offset, then the type in few bits, so that more of the
   // offset fits in a slot (PackedAddressTable); graphs have few pointee
