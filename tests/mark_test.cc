@@ -30,6 +30,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "ancient/ancient.h"
 #include "tests/ancient_types.h"
+#include "tests/block_copy.h"
 
 namespace {
 
@@ -340,37 +341,7 @@ TEST(Block, RelocateAndDetectDamage) {
 
 namespace {
 
-// A writable, relocated copy of a block, to damage.
-class BlockCopy {
- public:
-  template <class T>
-  explicit BlockCopy(const ancient::Ancient<T>& a)
-      : size_(a.size_bytes()),
-        p_(static_cast<char*>(::operator new (size_, std::align_val_t{64}))) {
-    std::memcpy(p_, a.data(), size_);
-    EXPECT_TRUE(
-        ancient::RelocateBlock(p_, size_, a.relocations(),
-                               reinterpret_cast<std::uintptr_t>(a.data()))
-            .ok());
-  }
-  ~BlockCopy() { ::operator delete (p_, std::align_val_t{64}); }
-  char* data() { return p_; }
-  std::uint64_t size() const { return size_; }
-  template <class V>
-  void Put(std::size_t at, V v) {
-    std::memcpy(p_ + at, &v, sizeof v);
-  }
-  template <class V>
-  V GetAt(std::size_t at) const {
-    V v;
-    std::memcpy(&v, p_ + at, sizeof v);
-    return v;
-  }
-
- private:
-  std::uint64_t size_;
-  char* p_;
-};
+using ancient_test::BlockCopy;
 
 template <class T>
 void ExpectTypedDamage(BlockCopy& b, const std::string& needle) {

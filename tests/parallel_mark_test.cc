@@ -12,13 +12,11 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
-#include <new>
 #include <optional>
 #include <set>
 #include <string>
@@ -33,6 +31,7 @@
 #include "absl/container/node_hash_set.h"
 #include "ancient/ancient.h"
 #include "store/store.h"
+#include "tests/block_copy.h"
 
 namespace parallel_types {
 struct Leaf {
@@ -226,14 +225,9 @@ template <class T>
 void ExpectRelocatedCopyReads(
     const ancient::Ancient<T>& a,
     const std::function<void(const Frozen<T>&)>& check) {
-  void* copy = ::operator new (a.size_bytes(), std::align_val_t{64});
-  std::memcpy(copy, a.data(), a.size_bytes());
-  ASSERT_TRUE(ancient::RelocateBlock(copy, a.size_bytes(), a.relocations(),
-                                     reinterpret_cast<std::uintptr_t>(a.data()))
-                  .ok());
-  EXPECT_TRUE(ancient::VerifyGraph<T>(copy, a.size_bytes()).ok());
-  check(*static_cast<const Frozen<T>*>(copy));
-  ::operator delete (copy, std::align_val_t{64});
+  ancient_test::BlockCopy copy(a);
+  EXPECT_TRUE(ancient::VerifyGraph<T>(copy.data(), copy.size()).ok());
+  check(*reinterpret_cast<const Frozen<T>*>(copy.data()));
 }
 
 TEST(ParallelMark, EveryPointerWrittenIsInTheRelocationRecord) {
