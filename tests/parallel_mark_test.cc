@@ -689,10 +689,11 @@ TEST(ParallelShare, SplitArraysOfPointersQueueAGroupPerPartNotATaskPerNode) {
     ancient::ShareInfo info;
     ShareGraphOn(g, TempDir("queue" + std::to_string(threads)), threads, &info);
     if (HasFatalFailure()) return;
-    // The table, the split's bit per node, and for each worker a bitmap of
-    // the whole block (a bit per 8 bytes of graph; the workers' pages take
-    // less) and a queue of up to 512 KiB (done tasks dropped in runs of
-    // 16,384; they are dropped from 1,024 on now).
+    // The table, the split's bit per node, and for each worker at most a
+    // bitmap of the whole block (a bit per 8 bytes of graph; the workers'
+    // pages of slot bits take less, and no worker keeps a whole bitmap now)
+    // and a queue of up to 512 KiB (done tasks dropped in runs of 16,384;
+    // they are dropped from 1,024 on now).
     const std::uint64_t each = info.size_bytes / 64 + 4096 + (512u << 10);
     EXPECT_LT(info.scratch_bytes, SharingTableBytes(kNodes) + kNodes / 8 +
                                       threads * each + (256u << 10))
