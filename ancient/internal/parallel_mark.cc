@@ -462,25 +462,38 @@ bool SharedMark::Take(MarkContext& w) {
 }
 
 void SharedMark::Finish(MarkContext& w0) {
+  // A worker's slot-bit pages are grouped by chunks (MarkContext::BitPage).
+  static_assert(MarkContext::kGroupPages * MarkContext::kBitPageWords * 512 ==
+                kChunk);
   for (std::thread& t : threads_running_) t.join();
   threads_running_.clear();
   if (failed()) w0.failed_ = true;
   std::uint64_t size = std::max(w0.size_, w0.high_);
   for (const auto& h : helpers_) {
     size = std::max({size, h->size_, h->high_});
-    // Its slot-bit pages move into the first worker's set (ORed into a
-    // page there and freed where the first has one).
-    auto& mine = w0.bit_pages_;
-    if (h->bit_pages_.size() > mine.size()) mine.resize(h->bit_pages_.size());
-    for (std::size_t p = 0; p < h->bit_pages_.size(); ++p) {
-      auto& theirs = h->bit_pages_[p];
+    // Its slot-bit pages move into the first worker's set (whole groups
+    // where the first has none; else page by page, ORed into a page there
+    // and freed where the first has one).
+    auto& mine = w0.bit_groups_;
+    if (h->bit_groups_.size() > mine.size()) mine.resize(h->bit_groups_.size());
+    for (std::size_t g = 0; g < h->bit_groups_.size(); ++g) {
+      auto& theirs = h->bit_groups_[g];
       if (theirs == nullptr) continue;
-      if (mine[p] == nullptr) {
-        mine[p] = std::move(theirs);
+      if (mine[g] == nullptr) {
+        mine[g] = std::move(theirs);
         continue;
       }
-      for (std::size_t i = 0; i < MarkContext::kBitPageWords; ++i) {
-        mine[p][i] |= theirs[i];
+      for (std::size_t p = 0; p < MarkContext::kGroupPages; ++p) {
+        auto& from = theirs->pages[p];
+        auto& to = mine[g]->pages[p];
+        if (from == nullptr) continue;
+        if (to == nullptr) {
+          to = std::move(from);
+          continue;
+        }
+        for (std::size_t i = 0; i < MarkContext::kBitPageWords; ++i) {
+          to[i] |= from[i];
+        }
       }
       theirs.reset();
     }
