@@ -4,9 +4,18 @@
 Reads bench/results/peers.json (Google Benchmark JSON), bench/results/open.jsonl
 (open_bench), bench/results/mark.json, json.json, convert.json, python.json,
 write.jsonl, write_big.jsonl and mark_big.json; writes BENCHMARKS.md and
-bench/results/*.png (with gnuplot). Every figure comes from the one run.
+bench/results/*.png (with gnuplot). Every figure comes from the one run,
+except target rows that results/targets_kept.json carries (see there).
+
+  bench/render.py           writes BENCHMARKS.md and the charts
+  bench/render.py --check   writes nothing; exits 1 and prints the
+                            difference when BENCHMARKS.md is not what it
+                            would write (a hand edit the results or
+                            bench/NOTES.md do not carry)
 """
+import difflib
 import os
+import sys
 
 from render_s3 import render_s3
 from render_sections import (render_hosts, render_json_convert, render_python,
@@ -214,12 +223,23 @@ def main():
     if os.path.exists(notes):
         with open(notes) as f:
             add(f.read())
-    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    page = os.path.join(ROOT, "BENCHMARKS.md")
+    if "--check" in sys.argv[1:]:
+        with open(page) as f:
+            have = f.read()
+        if have == text:
+            return 0
+        sys.stdout.writelines(difflib.unified_diff(
+            have.splitlines(True), text.splitlines(True),
+            "BENCHMARKS.md", "BENCHMARKS.md as bench/render.py renders it"))
+        return 1
+    with open(page, "w") as f:
+        f.write(text)
     chart(os.path.join(RES, "write.png"), "Write the words vector (lower is better)", "ms", write_rows, log=True)
     chart(os.path.join(RES, "traverse.png"), "1,000,000 random map lookups (lower is better)", "ms", trav_rows)
     chart(os.path.join(RES, "open.png"), "Open to first read in a fresh process (lower is better)", "ms", open_rows, log=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
