@@ -88,17 +88,29 @@ def render_deltas(add, deltas, sharded):
 def kept_targets(add):
     """An add for target rows: the row whose first cell is a key of
     results/targets_kept.json gets that file's measured and verdict cells
-    (figures from focused runs after the last full one) instead of its own."""
+    (figures from focused runs after the last full one) instead of its own.
+    Call its done() after the last row: a key no row had is an error (a
+    target renamed would otherwise lose its kept figures unseen)."""
     path = os.path.join(RES, "targets_kept.json")
     kept = {}
     if os.path.exists(path):
         with open(path) as f:
             kept = json.load(f)["rows"]
+    used = set()
 
     def add_target(row):
         first = row[2:].split(" | ")[0]
         k = kept.get(first)
-        add(row if k is None else "| %s | %s | %s |" % (first, k["measured"], k["verdict"]))
+        if k is not None:
+            used.add(first)
+            row = "| %s | %s | %s |" % (first, k["measured"], k["verdict"])
+        add(row)
+
+    def done():
+        for first in kept:
+            if first not in used:
+                raise SystemExit("%s: no target row is named %r" % (path, first))
+    add_target.done = done
     return add_target
 
 
@@ -236,6 +248,7 @@ def render_writes(add, rows, big_rows, opens, gm, gb):
         a, l = by[("ancient", sizes[0])], by[("lmdb", sizes[0])]
         add_target("| open-to-first-read ≤ 1.25x raw LMDB open + get (%d MiB) | %.2fx (%s vs %s) | %s |"
             % (sizes[0], a / l, fmt_time(a / 1e9), fmt_time(l / 1e9), verdict(a / l <= 1.25)))
+    add_target.done()
     add("")
 
 
