@@ -523,14 +523,18 @@ class MarkContext {
   struct BitGroup {
     std::unique_ptr<std::uint64_t[]> pages[kGroupPages];
   };
+  // Page `page` of this worker's slot bits, or null when it was not made.
+  std::uint64_t* FindBitPage(std::size_t page) const {
+    const std::size_t g = page / kGroupPages;
+    if (g >= bit_groups_.size() || bit_groups_[g] == nullptr) [[unlikely]]
+      return nullptr;
+    return bit_groups_[g]->pages[page % kGroupPages].get();
+  }
   // Page `page` of this worker's slot bits, made (zero) if it was not.
   std::uint64_t* BitPage(std::size_t page) {
-    const std::size_t g = page / kGroupPages;
-    if (g < bit_groups_.size() && bit_groups_[g] != nullptr) [[likely]] {
-      std::uint64_t* p = bit_groups_[g]->pages[page % kGroupPages].get();
-      if (p != nullptr) [[likely]]
-        return p;
-    }
+    std::uint64_t* p = FindBitPage(page);
+    if (p != nullptr) [[likely]]
+      return p;
     return NewBitPage(page);
   }
   [[gnu::noinline]] std::uint64_t* NewBitPage(std::size_t page) {
@@ -558,12 +562,8 @@ class MarkContext {
   }
   std::uint64_t SlotWord(std::size_t w) const {
     std::uint64_t bits = w < slot_bits_.size() ? slot_bits_[w] : 0;
-    const std::size_t page = w / kBitPageWords;
-    const std::size_t g = page / kGroupPages;
-    if (g < bit_groups_.size() && bit_groups_[g] != nullptr) {
-      const auto& p = bit_groups_[g]->pages[page % kGroupPages];
-      if (p != nullptr) bits |= p[w % kBitPageWords];
-    }
+    const std::uint64_t* p = FindBitPage(w / kBitPageWords);
+    if (p != nullptr) bits |= p[w % kBitPageWords];
     return bits;
   }
   // Calls f(slot) for each pointer slot written, in increasing order.
