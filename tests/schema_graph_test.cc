@@ -550,6 +550,50 @@ TEST(SchemaJson, SharingAndCyclesAreWrittenOnceThenReferredTo) {
                   .ok());
 }
 
+// A description spells a struct out again in every field that holds it;
+// the same text is one struct, so an object reached through both fields is
+// one object: checked once (the whole check fits the graph's size) and
+// written once in JSON, then referred to.
+TEST(SchemaJson, AStructSpelledOutTwiceIsOneStruct) {
+  sg::Indexed x;
+  for (int i = 0; i < 3; ++i) {
+    x.owned.push_back(std::make_unique<sg::Inner>(sg::Inner{
+        static_cast<std::int8_t>(i), "inner" + std::to_string(i), 0.5}));
+  }
+  for (int i = 3; i-- > 0;) x.index.push_back(x.owned[i].get());
+  const std::string description = ancient::TypeDescription<sg::Indexed>();
+  const std::string inner_text = "sg::Inner{";
+  const std::size_t first = description.find(inner_text);
+  ASSERT_NE(first, std::string::npos);
+  ASSERT_NE(description.find(inner_text, first + 1), std::string::npos)
+      << description;  // spelled out twice
+  const auto schema = SchemaOf<sg::Indexed>();
+  const ancient::SchemaType& root = schema.root();
+  ASSERT_EQ(root.fields.size(), 2u);
+  EXPECT_EQ(&root.fields[0].type->args[0]->args[0]->resolved(),
+            &root.fields[1].type->args[0]->args[0]->resolved());
+  const auto a = ancient::Mark(x);
+  EXPECT_TRUE(ancient::VerifyGraph(schema, BytesOf(a)).ok())
+      << ancient::VerifyGraph(schema, BytesOf(a));
+  absl::StatusOr<std::string> json = ancient::GraphToJson(schema, BytesOf(a));
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(*json,
+            R"({"owned":[{"$id":1,"$value":{"a":0,"s":"inner0","d":0.5}},)"
+            R"({"$id":2,"$value":{"a":1,"s":"inner1","d":0.5}},)"
+            R"({"$id":3,"$value":{"a":2,"s":"inner2","d":0.5}}],)"
+            R"("index":[{"$ref":3},{"$ref":2},{"$ref":1}]})");
+  // A struct of the same name spelled out differently stays two structs.
+  std::string other = description;
+  const std::size_t second = other.find(inner_text, first + 1);
+  const std::size_t a_field = other.find("a@0:i8", second);
+  ASSERT_NE(a_field, std::string::npos) << other;
+  other.replace(a_field, 6, "a@0:u8");
+  absl::StatusOr<ancient::Schema> two = ancient::Schema::Parse(other);
+  ASSERT_TRUE(two.ok()) << two.status() << " " << other;
+  EXPECT_NE(&two->root().fields[0].type->args[0]->args[0]->resolved(),
+            &two->root().fields[1].type->args[0]->args[0]->resolved());
+}
+
 TEST(SchemaJson, DeepChainsNeedNoRecursion) {
   std::unique_ptr<sg::Node> head;
   for (int i = 0; i < 100000; ++i) {  // deeper than a C++ stack recursion

@@ -47,11 +47,18 @@ struct Cyclic {
   std::vector<Cyclic*> out;
   std::shared_ptr<std::string> label;
 };
+// Each Inner reached twice, through fields of two types: the description
+// spells Inner out in both.
+struct Indexed {
+  std::vector<std::unique_ptr<Inner>> owned;
+  std::vector<const Inner*> index;
+};
 }  // namespace sg
 ANCIENT_STRUCT(sg::Inner, a, s, d);
 ANCIENT_STRUCT(sg::Outer, c, inner, maybe, t, p, v, list, shade, flag);
 ANCIENT_STRUCT(sg::Node, name, next, kids, by_id);
 ANCIENT_STRUCT(sg::Cyclic, id, out, label);
+ANCIENT_STRUCT(sg::Indexed, owned, index);
 
 namespace sg {
 

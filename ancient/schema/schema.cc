@@ -118,6 +118,7 @@ class SchemaParser {
       return t;
     }
     if (Eat('{')) {  // NAME{SIZE;field@OFFSET:TYPE;...}
+      const std::size_t name_at = pos_ - 1 - name.size();
       t->kind = SchemaType::Kind::kStruct;
       if (!Number(&t->size)) return Error("struct size expected");
       structs_.push_back(t);
@@ -138,6 +139,12 @@ class SchemaParser {
       }
       if (!Eat('}')) return Error("'}' expected");
       structs_.pop_back();
+      // A description spells a struct out again wherever a second field
+      // holds it: the same text is the same struct, one SchemaType, so that
+      // an object two such fields reach is one object to every reader.
+      const std::string_view text = s_.substr(name_at, pos_ - name_at);
+      auto [it, fresh] = defined_.try_emplace(t->name, text, t);
+      if (!fresh && it->second.first == text) return it->second.second;
       return t;
     }
     if (Eat('^')) {  // A struct inside itself.
@@ -329,6 +336,9 @@ class SchemaParser {
   std::uint64_t pointer_size_ = 8;
   bool assign_struct_layout_ = false;
   std::unordered_map<const SchemaType*, int> state_;
+  // Each struct name's first complete definition: its text and type.
+  std::unordered_map<std::string, std::pair<std::string_view, SchemaType*>>
+      defined_;
 };
 
 absl::Status Schema::LayOutReadable(Schema* schema) {
