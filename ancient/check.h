@@ -36,7 +36,7 @@ class CheckContext {
   using TaskFn = void (*)(CheckContext& c, const void* obj, std::uint64_t n);
 
   CheckContext(const char* base, std::uint64_t size)
-      : base_(base), size_(size) {}
+      : base_(base), size_(size), unclaimed_(size) {}
 
   // True when `n` objects of type E at `p` lie inside the block, aligned;
   // otherwise records the failure, naming `what`.
@@ -65,6 +65,24 @@ class CheckContext {
     return visited_.insert(std::pair(p, tag)).second;
   }
 
+  // Counts `bytes` at p as taken by one object reached: the root, an array,
+  // or a pointee the first time. Mark never lays two objects over each
+  // other, so in a sound block they add up to at most its size; more means
+  // an array is reached twice (an array holding itself would be walked for
+  // ever): records the failure and returns false. This bounds every walk
+  // of a checked block by its size.
+  bool Claim(const void* p, std::uint64_t bytes) {
+    if (bytes <= unclaimed_) {
+      unclaimed_ -= bytes;
+      return true;
+    }
+    Fail(absl::StrFormat(
+        "an array or object is reached twice: with the %d bytes at %#x, the "
+        "objects reached take more than the block's %d bytes",
+        bytes, reinterpret_cast<std::uintptr_t>(p), size_));
+    return false;
+  }
+
   void Defer(TaskFn fn, const void* obj, std::uint64_t n) {
     tasks_.push_back(Task{fn, obj, n});
   }
@@ -84,6 +102,7 @@ class CheckContext {
   };
   const char* base_;
   std::uint64_t size_;
+  std::uint64_t unclaimed_;  // of size_, by Claim
   absl::Status status_;
   std::vector<Task> tasks_;
   absl::flat_hash_set<std::pair<const void*, const void*>> visited_;
@@ -125,7 +144,7 @@ template <class E>
 void CheckArray(CheckContext& c, const E* p, std::uint64_t n,
                 const char* what) {
   if (n == 0) return;
-  if (!c.Range(p, n, what)) return;
+  if (!c.Range(p, n, what) || !c.Claim(p, n * sizeof(E))) return;
   if constexpr (!kTrivialCheck<E>) c.Defer(&CheckElements<E>, p, n);
 }
 
@@ -258,7 +277,7 @@ struct Check<Ptr<E>> {
   static void Run(CheckContext& c, const Ptr<E>& p) {
     if (!p) return;
     if (!c.Range(p.get(), 1, "pointee")) return;
-    if (c.FirstVisit(p.get(), &kTypeTag<E>))
+    if (c.FirstVisit(p.get(), &kTypeTag<E>) && c.Claim(p.get(), sizeof(E)))
       c.Defer(&CheckPointee<E>, p.get(), 1);
   }
 };
@@ -289,7 +308,13 @@ struct Check<FrozenValue> {
 }  // namespace internal
 
 // Checks the frozen graph of type T whose root is at `base`, in a block of
-// `size` bytes starting there. Returns DataLoss naming the first problem.
+// `size` bytes starting there: every pointer and array lies inside it,
+// aligned; bools, optional flags and variant indexes hold valid values;
+// strings end in their NUL; hash buckets are in order; and the objects
+// reached (the root, each array, each pointee once) take at most `size`
+// bytes in all, so an array reached twice (one made to hold itself) is
+// damage, not an endless walk. Time and memory are linear in `size`
+// whatever the bytes hold. Returns DataLoss naming the first problem.
 // `base` must be readable for `size` bytes.
 template <class T>
 absl::Status VerifyGraph(const void* base, std::uint64_t size) {
@@ -298,6 +323,9 @@ absl::Status VerifyGraph(const void* base, std::uint64_t size) {
   internal::CheckContext c(b, size);
   const F* root = reinterpret_cast<const F*>(b);
   if (!c.Range(root, 1, "root")) return c.Run();
+  // A pointer back to the root reaches it a second time, not a new object.
+  c.FirstVisit(root, &internal::kTypeTag<F>);
+  c.Claim(root, sizeof(F));
   internal::Check<F>::Run(c, *root);
   return c.Run();
 }

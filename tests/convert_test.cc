@@ -405,6 +405,39 @@ TEST(Convert, SharingAndCyclesKept) {
   EXPECT_EQ(r[2]->out[1]->id, (13 * 7) % 50);
 }
 
+// A pointer to the root (Mark copies a pointee that is the root, but a
+// graph may point at offset 0: the check reaches the root once) reaches the
+// converted root itself, not a second copy of it.
+TEST(Convert, APointerToTheRootReachesTheConvertedRoot) {
+  v1::Cyclic root, other;
+  root.id = 1;
+  other.id = 2;
+  root.out = {&other};
+  other.out = {&root};
+  const ancient::Ancient<v1::Cyclic> a = ancient::Mark(root);
+  const auto* base = static_cast<const char*>(a.data());
+  const auto address = reinterpret_cast<std::uintptr_t>(base);
+  std::string bytes(base, a.size_bytes());
+  // other.out[0] now points at the root itself.
+  const auto at = reinterpret_cast<const char*>(&a.Follow().out[0]->out[0]);
+  ASSERT_TRUE(at > base && at + 8 <= base + bytes.size());
+  std::memcpy(bytes.data() + (at - base), &address, 8);
+  const ancient::GraphBytes g{bytes.data(), bytes.size(), address};
+  const Schema from = SchemaOf(ancient::TypeDescription<v1::Cyclic>());
+  ASSERT_TRUE(ancient::VerifyGraph(from, g).ok());
+  absl::StatusOr<ancient::FlatGraph> f = ancient::ConvertGraph(
+      from, g, SchemaOf(ancient::TypeDescription<v2::Cyclic>()),
+      ancient::StructDefaultsOf<v2::Cyclic>());
+  ASSERT_TRUE(f.ok()) << f.status();
+  const std::uint64_t size = f->size();
+  const std::shared_ptr<char> mem = std::move(*f).PlaceWhereBuilt();
+  ASSERT_TRUE(ancient::VerifyGraph<v2::Cyclic>(mem.get(), size).ok());
+  const auto& r = *reinterpret_cast<const Frozen<v2::Cyclic>*>(mem.get());
+  ASSERT_EQ(r.out.size(), 1u);
+  EXPECT_EQ(r.out[0]->id, 2);
+  EXPECT_EQ(r.out[0]->out[0].get(), &r);
+}
+
 TEST(Convert, MissingFieldsWithoutADefaultAreZeros) {
   // v1::Node {id, kids} -> v2::NoDefault {id, note, extra}: kids dropped,
   // note and extra zero (no default constructor to ask).

@@ -641,6 +641,57 @@ TEST(SchemaJson, PathsNameParts) {
             "  \"by_id\": []\n}");
 }
 
+// A copy of `a` relocated to `buf`, whose Vector at `vector` (in a) is made
+// to point at `elements` (in a): an array made to hold itself. Every walk
+// of the whole graph must refuse it as damage, in time and memory bounded
+// by its size, not walk it for ever.
+template <class T>
+void ExpectArrayHoldingItselfRefused(const ancient::Ancient<T>& a,
+                                     const void* vector, const void* elements) {
+  const auto* base = static_cast<const char*>(a.data());
+  const std::uint64_t size = a.size_bytes();
+  Aligned buf(size);
+  std::memcpy(buf.p, base, size);
+  ASSERT_TRUE(ancient::RelocateBlock(buf.p, size, a.relocations(),
+                                     reinterpret_cast<std::uintptr_t>(base))
+                  .ok());
+  const ancient::Schema schema = SchemaOf<T>();
+  const ancient::GraphBytes g{buf.p, size,
+                              reinterpret_cast<std::uintptr_t>(buf.p)};
+  ASSERT_TRUE(ancient::VerifyGraph<T>(buf.p, size).ok());  // sound so far
+  ASSERT_TRUE(ancient::VerifyGraph(schema, g).ok());
+  const char* target = buf.p + (static_cast<const char*>(elements) - base);
+  std::memcpy(buf.p + (static_cast<const char*>(vector) - base), &target, 8);
+  auto expect_refused = [](const absl::Status& s, const char* what) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << what << ": " << s;
+    EXPECT_NE(s.message().find("reached twice"), std::string_view::npos)
+        << what << ": " << s;
+  };
+  expect_refused(ancient::VerifyGraph<T>(buf.p, size), "VerifyGraph<T>");
+  expect_refused(ancient::VerifyGraph(schema, g), "VerifyGraph by schema");
+  expect_refused(ancient::GraphToJson(schema, g).status(), "GraphToJson");
+  expect_refused(ancient::ConvertGraph(schema, g, schema).status(),
+                 "ConvertGraph");
+}
+
+TEST(SchemaVerify, AnArrayHoldingItselfIsDamageNotAnEndlessWalk) {
+  {
+    using V = ancient::Value;
+    const auto a = ancient::Mark(V(V::Array{V(V::Array{V(1), V(2)}), V(3)}));
+    const auto& outer = a.Follow().as_array();
+    ExpectArrayHoldingItselfRefused(a, &outer[0].as_array(), outer.data());
+  }
+  {
+    sg::Node root;
+    root.kids.resize(2);
+    root.kids[0].name = "a";
+    root.kids[0].kids.resize(1);
+    const auto a = ancient::Mark(root);
+    const auto& kids = a.Follow().kids;
+    ExpectArrayHoldingItselfRefused(a, &kids[0].kids, kids.data());
+  }
+}
+
 // Damage that VerifyGraph<T> catches, VerifyGraph by schema catches too.
 TEST(SchemaVerify, CatchesWhatTheTypedCheckCatches) {
   sg::Outer o = SampleOuter();

@@ -90,13 +90,14 @@ class RefCounts {
 class Checker {
  public:
   Checker(const Nodes& nodes, const View& view)
-      : n_(nodes), v_(view), refs_(nodes, view) {}
+      : n_(nodes), v_(view), unclaimed_(view.size()), refs_(nodes, view) {}
 
   absl::Status Run() {
     if (std::string why; !v_.CheckRoot(n_[0].size, &why)) {
       return absl::DataLossError(why);
     }
     refs_.Reach(0, 0);
+    Claim(0, n_[0].size);
     Check(0, 0);
     for (std::size_t i = 0; i < tasks_.size() && status_.ok(); ++i) {
       const Task t = tasks_[i];
@@ -123,6 +124,22 @@ class Checker {
           absl::StrCat(schema_internal::Av(what), " (in a ",
                        n_[current_].expression, " at graph offset ", off, ")"));
     }
+  }
+
+  // As CheckContext::Claim (check.h), which this must match so that both
+  // checks agree: `bytes` at graph offset `at` taken by one object reached
+  // (the root, an array, a pointee the first time); false, and the failure
+  // recorded against `off`, past the graph's size.
+  bool Claim(std::uint64_t at, std::uint64_t bytes, std::uint64_t off = 0) {
+    if (bytes <= unclaimed_) {
+      unclaimed_ -= bytes;
+      return true;
+    }
+    Fail(off, absl::StrFormat("an array or object is reached twice: with "
+                              "the %d bytes at graph offset %d, the objects "
+                              "reached take more than the graph's %d bytes",
+                              bytes, at, v_.size()));
+    return false;
   }
 
   void Check(int i, std::uint64_t off) {
@@ -207,7 +224,9 @@ class Checker {
                                       "or misaligned",
                                       p));
         }
-        if (refs_.Reach(t, n.args[0])) tasks_.push_back({n.args[0], t, 1});
+        if (refs_.Reach(t, n.args[0]) && Claim(t, e.size, off)) {
+          tasks_.push_back({n.args[0], t, 1});
+        }
         return;
       }
     }
@@ -239,6 +258,7 @@ class Checker {
                                        "the graph or misaligned",
                                        what, p, size, e.size));
     }
+    if (!Claim(t, size * e.size, off)) return;
     if (!e.trivial) tasks_.push_back({elem, t, size});
   }
 
@@ -254,6 +274,7 @@ class Checker {
   const Nodes& n_;
   const View& v_;
   absl::Status status_;
+  std::uint64_t unclaimed_;  // of the graph's bytes, by Claim
   int current_ = 0;
   std::vector<Task> tasks_;
   RefCounts refs_;

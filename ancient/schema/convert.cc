@@ -40,6 +40,7 @@ class Converter {
   Converter(Planner& planner, const View& graph, FlatGraph* out)
       : pl_(planner), to_(planner.to()), g_(out) {
     views_.push_back(graph);
+    unclaimed_ = graph.size();
     for (int side = 1; side < pl_.sides(); ++side) {
       const StructDefault& d = pl_.default_of(side);
       views_.emplace_back(d.bytes, d.size,
@@ -53,6 +54,8 @@ class Converter {
     }
     g_->Reserve(views_[0].size() + views_[0].size() / 4);
     g_->Alloc(to_[0].size, 64);
+    Claim(root, 0, From(root).size);
+    root_t_ = root.t;
     Put(root, 0, 0);
     while (!tasks_.empty() && error_.ok()) {
       const Task t = tasks_.front();
@@ -103,6 +106,23 @@ class Converter {
     Damaged(p, s, why);
     return false;
   }
+  // Counts `bytes` of the source at `from` (side 0) as taken by one object
+  // reached: the root, an array, a pointee the first time. As the check's
+  // Claim (check.h): past the graph's size an array is reached twice (one
+  // holding itself would be converted for ever), so the source is damaged.
+  bool Claim(const Plan& p, std::uint64_t from, std::uint64_t bytes,
+             std::uint64_t s = 0) {
+    if (p.side != 0 || bytes <= unclaimed_) {
+      if (p.side == 0) unclaimed_ -= bytes;
+      return true;
+    }
+    Damaged(p, s,
+            absl::StrFormat("an array or object is reached twice: with the %d "
+                            "bytes at graph offset %d, the objects reached "
+                            "take more than the graph's %d bytes",
+                            bytes, from, views_[0].size()));
+    return false;
+  }
   // The bytes of the String at s.
   bool StringAt(const Plan& p, const View& v, std::uint64_t s,
                 std::string_view* out) {
@@ -132,8 +152,9 @@ class Converter {
   void Value(const Plan& p, const View& v, std::uint64_t s, std::uint64_t t);
   void Zero(int node, std::uint64_t t);
   void RunTask(const Task& task);
-  // The target of the object at `from` (side 0 or a default's) as plan
-  // `e` converts it, or 0 when not converted yet; Remember records it.
+  // The target offset + 1 of the object at `from` (side 0 or a default's)
+  // as plan `e` converts it, or 0 when not converted yet (the root's target
+  // is offset 0); Remember records it.
   std::uint64_t Seen(const Plan& e, std::uint64_t from) const;
   void Remember(const Plan& e, std::uint64_t from, std::uint64_t to);
   // The converted key of a set's element or a map's entry at s.
@@ -156,6 +177,8 @@ class Converter {
   const Nodes& to_;
   FlatGraph* g_;
   std::vector<View> views_;  // per side
+  std::uint64_t unclaimed_;  // of side 0's bytes, by Claim
+  int root_t_ = -1;          // the root's target node, converted at 0
   std::deque<Task> tasks_;
   // Objects reached by pointers, converted once: (side, offset, target
   // node) -> target offset.
@@ -307,7 +330,8 @@ void Converter::Array(const Plan& p, const View& v, std::uint64_t s,
   if (n == 0) return;
   std::uint64_t from = 0;
   if (!RangeAt(p, v, s, a, v.Load<std::uint64_t>(s), n, "vector elements",
-               &from)) {
+               &from) ||
+      !Claim(p, from, n * a.size, s)) {
     return;
   }
   const std::uint64_t data = g_->Alloc(n * b.size, b.align);
@@ -335,7 +359,10 @@ void Converter::Pointer(const Plan& p, const View& v, std::uint64_t s,
                                    ptr));
   }
   std::uint64_t target = Seen(e, from);
-  if (target == 0) {
+  if (target != 0) {
+    --target;
+  } else {
+    if (!Claim(e, from, a.size, s)) return;
     target = g_->Alloc(b.size, b.align);
     Remember(e, from, target);
     tasks_.push_back(Task{&e, from, target, 1});
@@ -344,13 +371,15 @@ void Converter::Pointer(const Plan& p, const View& v, std::uint64_t s,
 }
 
 std::uint64_t Converter::Seen(const Plan& e, std::uint64_t from) const {
+  // A pointer back to the root reaches the root, not a copy of it.
+  if (e.side == 0 && from == 0 && e.t == root_t_) return 1;
   if (e.side == 0 && from % 8 == 0 && !dense_.empty()) {
     const std::uint64_t d = dense_[from / 8];
     if (d == 0) return 0;
-    if (static_cast<int>(d >> 48) == e.t) return (d & ((1ull << 48) - 1)) - 1;
+    if (static_cast<int>(d >> 48) == e.t) return d & ((1ull << 48) - 1);
   }
   auto it = seen_.find(SeenKey{e.side, e.t, from});
-  return it == seen_.end() ? 0 : it->second;
+  return it == seen_.end() ? 0 : it->second + 1;
 }
 
 void Converter::Remember(const Plan& e, std::uint64_t from, std::uint64_t to) {
@@ -443,8 +472,9 @@ void Converter::Keyed(const Plan& p, const View& v, std::uint64_t s,
   const Node& te = to_[elem.t];
   const auto n = v.Load<std::uint64_t>(s + (hashed ? 16 : 8));
   std::uint64_t from = 0;
-  if (n != 0 && !RangeAt(p, v, s, fe, v.Load<std::uint64_t>(s), n,
-                         hashed ? "hash entries" : "sorted entries", &from)) {
+  if (n != 0 && (!RangeAt(p, v, s, fe, v.Load<std::uint64_t>(s), n,
+                          hashed ? "hash entries" : "sorted entries", &from) ||
+                 !Claim(p, from, n * fe.size, s))) {
     return;
   }
   const std::uint64_t data = g_->Alloc(n * te.size, te.align);
@@ -531,7 +561,8 @@ void Converter::Value(const Plan& p, const View& v, std::uint64_t s,
     const Node& e = to_[type == 5 ? value : to_[value].args[1]];
     std::uint64_t from = 0;
     if (!RangeAt(p, v, s, e, v.Load<std::uint64_t>(s), n,
-                 type == 5 ? "value array" : "value object", &from)) {
+                 type == 5 ? "value array" : "value object", &from) ||
+        !Claim(p, from, n * e.size, s)) {
       return;
     }
     const std::uint64_t data = g_->Alloc(n * e.size, e.align);

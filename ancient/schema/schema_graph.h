@@ -76,8 +76,9 @@ struct GraphBytes {
 };
 
 // Checks the graph against `schema`: what VerifyGraph<T> (check.h) checks
-// for the C++ type the schema describes. Runs in time linear in the graph,
-// without recursion on the data.
+// for the C++ type the schema describes. Runs in time and memory linear in
+// the graph's size whatever its bytes hold (an array reached twice, as one
+// made to hold itself, is DataLoss), without recursion on the data.
 // Errors: DataLoss naming the first problem; FailedPrecondition when the
 //   schema was written for another platform than this build's.
 absl::Status VerifyGraph(const Schema& schema, const GraphBytes& graph);
