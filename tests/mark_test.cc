@@ -631,4 +631,42 @@ TEST(Pointers, OwnedRecordsMarkedInGroupsReadBackTheSame) {
   }
 }
 
+TEST(Order, TreesOnOneThreadAreMarkedDepthFirst) {
+  // Nothing in a Trie is reached twice: on one thread its nodes are walked
+  // depth first (MarkContext::RunStack), each node's subtree before its
+  // next sibling's, so the copy lies in the order such trees are mostly
+  // built in, and marking reads the heap nearly in sequence. Breadth first,
+  // B's entries would be placed before A's children.
+  Trie root;
+  for (const char* w : {"aa", "ab", "ba", "bb"}) {
+    Trie* t = &root;
+    for (const char* c = w; *c != 0; ++c) {
+      auto& next = t->next[*c];
+      if (next == nullptr) next = std::make_unique<Trie>();
+      t = next.get();
+    }
+    t->word = true;
+  }
+  auto a = ancient::Mark(root, ancient::MarkOptions{.threads = 1});
+  const Frozen<Trie>& f = a.Follow();
+  const auto child = [](const Frozen<Trie>& t, char c) {
+    const auto* e = t.next.find(c);
+    EXPECT_NE(e, t.next.end());
+    return e->second.get();
+  };
+  const auto* node_a = child(f, 'a');
+  const auto* node_b = child(f, 'b');
+  const auto* node_aa = child(*node_a, 'a');
+  const auto* node_bb = child(*node_b, 'b');
+  EXPECT_TRUE(node_aa->word);
+  EXPECT_TRUE(node_bb->word);
+  const auto at = [&](const void* p) {
+    return static_cast<const char*>(p) - static_cast<const char*>(a.data());
+  };
+  // A's subtree (its entries, its children) before B's entries.
+  EXPECT_LT(at(node_a->next.begin()), at(node_b->next.begin()));
+  EXPECT_LT(at(node_aa), at(node_b->next.begin()));
+  ExpectSound(a);
+}
+
 }  // namespace
