@@ -285,7 +285,7 @@ class MarkContext {
   }
 
   // Queues `F(*this, src, off)`; tasks run first in, first out, but for a
-  // graph with nothing to share marked on one thread (see RunStack). `P`,
+  // graph with nothing to share (see RunStack). `P`,
   // if given, is called with `src` a few tasks before F runs (see
   // PrefetchFn; first in, first out only).
   // The pair is one kind of task: the queue holds 16 bytes a task.
@@ -303,8 +303,7 @@ class MarkContext {
 
   // Runs this context's queue until it is empty.
   void RunQueue() {
-    if (shared_ == nullptr && switch_to_ == nullptr && shareable_ != nullptr &&
-        shareable_->empty()) {
+    if (shareable_ != nullptr && shareable_->empty()) {
       RunStack();
       return;
     }
@@ -352,19 +351,26 @@ class MarkContext {
   }
 
   // RunQueue for a graph whose objects nothing reaches twice (no raw or
-  // shared pointer of its types), on one thread: depth first, each task's
-  // own tasks next, in the order it queued them. Such graphs are mostly
-  // built depth first (recursive builders, parsers, sorted inserts), so
-  // their heap objects lie in that order and a depth-first walk reads the
-  // heap nearly in sequence, where a breadth-first one jumps between far
-  // parts of each level: the trie of american-english-insane marked 2x as
-  // fast (bench/NOTES.md, twelfth session), and the queue holds a path's
-  // pending siblings instead of a level. With nothing to share there are
-  // no table slots to fetch ahead; the next task's object is.
+  // shared pointer of its types): depth first, each task's own tasks next,
+  // in the order it queued them. Such graphs are mostly built depth first
+  // (recursive builders, parsers, sorted inserts), so their heap objects
+  // lie in that order and a depth-first walk reads the heap nearly in
+  // sequence, where a breadth-first one jumps between far parts of each
+  // level: the trie of american-english-insane marked 2x as fast on one
+  // thread and on two (bench/NOTES.md, twelfth session), and the queue
+  // holds a path's pending siblings instead of a level. With nothing to
+  // share there are no table slots to fetch ahead; the next task's object
+  // is. On several threads a worker with nothing is given the bottom half
+  // of a busy one's stack: its oldest tasks, the biggest subtrees.
   void RunStack() {
     while (!tasks_.empty()) {
       if (failed_) [[unlikely]]
         break;
+      // Several threads: as in RunQueue, but a worker that has none is
+      // given the bottom half (the oldest tasks: the biggest subtrees).
+      if (switch_to_ != nullptr || shared_ != nullptr) [[unlikely]] {
+        if (!OnTask(0, /*stack=*/true)) break;
+      }
       const Task t = tasks_.back();
       tasks_.pop_back();
       const std::size_t before = tasks_.size();
@@ -511,7 +517,7 @@ class MarkContext {
   std::uint64_t InternShared(const void* addr, const void* tag,
                              std::uint64_t size, std::uint64_t align,
                              bool* fresh);
-  bool OnTask(std::size_t i);
+  bool OnTask(std::size_t i, bool stack = false);
   void PrefetchShared(const void* addr) const;
   void ReserveShared(std::size_t more);
   void DrainShared();

@@ -88,7 +88,7 @@ bool MarkContext::parallel_possible() const {
            (shareable_ == nullptr || !shareable_->empty()));
 }
 
-bool MarkContext::OnTask(std::size_t i) {
+bool MarkContext::OnTask(std::size_t i, bool stack) {
   const std::size_t waiting = tasks_.size() - i;
   if (shared_ == nullptr) {
     // Alone so far: the others start once there is enough to share.
@@ -111,7 +111,11 @@ bool MarkContext::OnTask(std::size_t i) {
   // Half of what waits behind this task, from the back, to a worker that
   // has nothing.
   if (waiting > 1 && shared_->hungry()) {
-    shared_->Donate(*this, i + 1 + (waiting - 1) / 2);
+    if (stack) {
+      shared_->DonateBottom(*this, waiting / 2);
+    } else {
+      shared_->Donate(*this, i + 1 + (waiting - 1) / 2);
+    }
   }
   return true;
 }
@@ -421,6 +425,10 @@ void SharedMark::Donate(MarkContext& w, std::size_t from) {
   w.tasks_.resize(from);
   w.stage1_ = std::min(w.stage1_, from);
   w.stage2_ = std::min(w.stage2_, from);
+  Give(std::move(b));
+}
+
+void SharedMark::Give(Batch b) {
   {
     std::lock_guard<std::mutex> l(pool_mu_);
     pool_.push_back(std::move(b));
@@ -428,6 +436,14 @@ void SharedMark::Donate(MarkContext& w, std::size_t from) {
                   std::memory_order_relaxed);
   }
   pool_cv_.notify_one();
+}
+
+void SharedMark::DonateBottom(MarkContext& w, std::size_t count) {
+  Batch b;
+  const auto end = w.tasks_.begin() + static_cast<std::ptrdiff_t>(count);
+  b.tasks.assign(w.tasks_.begin(), end);
+  w.tasks_.erase(w.tasks_.begin(), end);
+  Give(std::move(b));
 }
 
 bool SharedMark::Take(MarkContext& w) {

@@ -212,6 +212,11 @@ class SharedMark {
   void Reserve(std::size_t more);
   // Gives tasks [from, end) of w's queue to the pool.
   void Donate(MarkContext& w, std::size_t from);
+  // Gives the first `count` tasks of w's queue (a stack: the oldest) to the
+  // pool (MarkContext::RunStack).
+  void DonateBottom(MarkContext& w, std::size_t count);
+  // Puts a batch in the pool, for a worker that waits.
+  void Give(Batch b);
   // Waits for a batch and puts it in w's (empty) queue; false when the
   // graph is done (or marking failed).
   bool Take(MarkContext& w);
