@@ -284,10 +284,10 @@ class MarkContext {
     *bucket = hash_bucket_.data();
   }
 
-  // Queues `F(*this, src, off)`; tasks run first in, first out, but for a
-  // graph with nothing to share (see RunStack). `P`,
-  // if given, is called with `src` a few tasks before F runs (see
-  // PrefetchFn; first in, first out only).
+  // Queues `F(*this, src, off)`; tasks run first in, first out, but last
+  // in, first out for a graph with nothing to share (see RunStack). `P`, if
+  // given, is called with `src` a few tasks before F runs (see PrefetchFn;
+  // first in, first out only).
   // The pair is one kind of task: the queue holds 16 bytes a task.
   template <TaskFn F, PrefetchFn P = nullptr>
   void Defer(const void* src, std::uint64_t off) {
