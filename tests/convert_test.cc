@@ -378,6 +378,32 @@ TEST(Convert, RecursiveTypesDeepChains) {
   EXPECT_EQ(depth, 1000000);
 }
 
+// The source is read, and the result written, depth first: a node's
+// subtree before its next sibling's parts, the order Mark lays trees out
+// in (breadth first, conversion of a big trie read its source a level at a
+// time across the whole graph and took twice as long).
+TEST(Convert, TreesAreConvertedDepthFirst) {
+  v1::Node root;
+  for (int k = 0; k < 2; ++k) {
+    auto kid = std::make_unique<v1::Node>();
+    for (int g = 0; g < 2; ++g) {
+      auto grandkid = std::make_unique<v1::Node>();
+      grandkid->kids.push_back(std::make_unique<v1::Node>());
+      kid->kids.push_back(std::move(grandkid));
+    }
+    root.kids.push_back(std::move(kid));
+  }
+  auto c = Convert<v2::Node>(root);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const Frozen<v2::Node>& r = **c;
+  ASSERT_EQ(r.kids.size(), 2u);
+  const auto* first_grandkids_kids = r.kids[0]->kids[0]->kids.data();
+  const auto* second_kids_kids = r.kids[1]->kids.data();
+  ASSERT_NE(first_grandkids_kids, nullptr);
+  EXPECT_LT(static_cast<const void*>(first_grandkids_kids),
+            static_cast<const void*>(second_kids_kids));
+}
+
 TEST(Convert, SharingAndCyclesKept) {
   std::vector<std::unique_ptr<v1::Cyclic>> owned;
   for (int i = 0; i < 50; ++i) {

@@ -17,6 +17,7 @@
 #include <deque>
 #include <numeric>
 #include <variant>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
@@ -57,10 +58,15 @@ class Converter {
     Claim(root, 0, From(root).size);
     root_t_ = root.t;
     Put(root, 0, 0);
+    // Last in, first out, each task's own in the order it queued them: the
+    // source is read in the order Mark laid it out (depth first for trees,
+    // which Mark walks so), not a level at a time across the whole graph.
     while (!tasks_.empty() && error_.ok()) {
-      const Task t = tasks_.front();
-      tasks_.pop_front();
+      const Task t = tasks_.back();
+      tasks_.pop_back();
+      const std::size_t queued = tasks_.size();
       RunTask(t);
+      std::reverse(tasks_.begin() + queued, tasks_.end());
       if (t.order >= 0) orders_[t.order] = {};
     }
     return error_;
@@ -179,7 +185,7 @@ class Converter {
   std::vector<View> views_;  // per side
   std::uint64_t unclaimed_;  // of side 0's bytes, by Claim
   int root_t_ = -1;          // the root's target node, converted at 0
-  std::deque<Task> tasks_;
+  std::deque<Task> tasks_;   // a stack (no copying as it grows)
   // Objects reached by pointers, converted once: (side, offset, target
   // node) -> target offset.
   struct SeenKey {
