@@ -1,6 +1,7 @@
 """The data-loader pattern: a parent opens a store and forks workers that
 read a big root. Each worker's private memory (Private_Clean +
-Private_Dirty of /proc/PID/smaps_rollup) must grow by under 1 MiB while it
+Private_Dirty of /proc/PID/smaps_rollup) must grow by under 1 MiB (plus
+AddressSanitizer's shadow of the data, under the sanitizer) while it
 iterates every one of 10M elements, where the same walk over a Python list
 grows each worker by most of the list's size (reading an object writes its
 reference count, so every page of objects is copied)."""
@@ -12,6 +13,7 @@ import ancient
 
 N = 10_000_000
 WORKERS = 8
+SANITIZED = "libasan" in os.environ.get("LD_PRELOAD", "")
 
 
 def private_kib():
@@ -77,7 +79,12 @@ def test_forked_workers_share_the_store_not_copy_it(tmp_path, fixture_bin):
     print(f"\nprivate memory growth per worker, {N:,} elements, "
           f"{WORKERS} workers: ancient view {view_growth} KiB; "
           f"Python list {list_growth} KiB")
-    assert max(view_growth) < 1024, view_growth
+    # Under AddressSanitizer (tools/test --full preloads libasan), every
+    # read of the mapped store by instrumented code also reads its shadow,
+    # one byte per 8 bytes of data, which the kernel counts as the worker's
+    # own: measured 9.9 MB for the 80 MB root. Allow that shadow, no more.
+    shadow_kib = N * 8 // 8 // 1024 if SANITIZED else 0
+    assert max(view_growth) < 1024 + shadow_kib, view_growth
     # The list: most of its int objects' pages (28 bytes each) copied.
     assert min(list_growth) > N * 28 // 1024 // 2, list_growth
     store.close()
